@@ -1,0 +1,1 @@
+"""The uno namespace: ``uno.core`` (results and errors) and ``uno.deployment``."""

@@ -1,0 +1,1 @@
+"""Repository implementations: ``memory`` here; SQL backends follow the same contract."""

@@ -1,0 +1,174 @@
+"""In-memory repositories: for tests, notebooks and the ``memory`` storage setting.
+
+They keep documents (plain dicts), not live objects, so a caller's object and the
+stored one never share state, exactly as with a database. Configurations are immutable
+and are kept as they are.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from uno.core.errors import ErrorDetails
+from uno.core.result import Failure, Result, Success
+from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.domain.deployments import DeploymentResult
+from uno.deployment.domain.ids import DeploymentId, PipelineId
+from uno.deployment.domain.pipelines import Pipeline, PipelineEvent
+from uno.deployment.ports.repositories import ConfigQuery, DeploymentQuery, PipelineQuery
+
+Record = TypeVar("Record", Pipeline, DeploymentResult)
+
+
+def _newest_first(created_at: datetime, identifier: str) -> tuple[float, str]:
+    return (-created_at.timestamp(), "".join(chr(0x10FFFF - ord(char)) for char in identifier))
+
+
+def _page(items: list[Any], limit: int, offset: int) -> list[Any]:
+    return items[offset : offset + limit]
+
+
+class MemoryConfigRepository:
+    def __init__(self) -> None:
+        self._configs: dict[DeploymentId, DeploymentConfig] = {}
+
+    async def add(self, config: DeploymentConfig) -> Result[DeploymentConfig]:
+        if config.id in self._configs:
+            return Failure(ErrorDetails.conflict(f"configuration {config.id.value!r} already exists"))
+        self._configs[config.id] = config
+        return Success(config)
+
+    async def get(self, config_id: DeploymentId) -> DeploymentConfig | None:
+        return self._configs.get(config_id)
+
+    async def save(self, config: DeploymentConfig) -> Result[DeploymentConfig]:
+        stored = self._configs.get(config.id)
+        if stored is None:
+            return Failure(ErrorDetails.not_found("configuration", config.id.value))
+        if stored.version != config.version:
+            return Failure(_stale("configuration", config.id.value, config.version, stored.version))
+        saved = config.model_copy(update={"version": config.version + 1})
+        self._configs[config.id] = saved
+        return Success(saved)
+
+    async def delete(self, config_id: DeploymentId) -> bool:
+        return self._configs.pop(config_id, None) is not None
+
+    async def find(self, query: ConfigQuery) -> list[DeploymentConfig]:
+        found = [
+            config
+            for config in self._configs.values()
+            if (query.app_name is None or config.app_name == query.app_name)
+            and (query.environment is None or config.environment == query.environment)
+            and (query.platform is None or config.platform == query.platform)
+        ]
+        found.sort(key=lambda config: _newest_first(config.created_at, config.id.value))
+        return _page(found, query.limit, query.offset)
+
+
+class _DocumentStore(Generic[Record]):
+    """Versioned documents of one kind of record, keyed by id."""
+
+    def __init__(self, kind: str, load: Callable[[dict[str, Any]], Record]) -> None:
+        self._kind = kind
+        self._load: Callable[[dict[str, Any]], Record] = load
+        self._documents: dict[str, dict[str, Any]] = {}
+
+    def add(self, record: Record) -> Result[Record]:
+        if record.id.value in self._documents:
+            return Failure(ErrorDetails.conflict(f"{self._kind} {record.id.value!r} already exists"))
+        self._documents[record.id.value] = record.to_document()
+        return Success(record)
+
+    def get(self, identifier: str) -> Record | None:
+        document = self._documents.get(identifier)
+        return self._load(document) if document is not None else None
+
+    def save(self, record: Record) -> Result[Record]:
+        stored = self._documents.get(record.id.value)
+        if stored is None:
+            return Failure(ErrorDetails.not_found(self._kind, record.id.value))
+        if stored["version"] != record.version:
+            return Failure(_stale(self._kind, record.id.value, record.version, stored["version"]))
+        record.version += 1
+        self._documents[record.id.value] = record.to_document()
+        return Success(record)
+
+    def all(self) -> list[Record]:
+        return [self._load(document) for document in self._documents.values()]
+
+
+class MemoryPipelineRepository:
+    def __init__(self) -> None:
+        self._store: _DocumentStore[Pipeline] = _DocumentStore("pipeline", Pipeline.from_document)
+        self._events: defaultdict[PipelineId, list[PipelineEvent]] = defaultdict(list)
+
+    async def add(self, pipeline: Pipeline) -> Result[Pipeline]:
+        return self._store.add(pipeline)
+
+    async def get(self, pipeline_id: PipelineId) -> Pipeline | None:
+        return self._store.get(pipeline_id.value)
+
+    async def save(self, pipeline: Pipeline) -> Result[Pipeline]:
+        return self._store.save(pipeline)
+
+    async def find(self, query: PipelineQuery) -> list[Pipeline]:
+        found = [
+            pipeline
+            for pipeline in self._store.all()
+            if query.deployment_id is None or pipeline.deployment_id == query.deployment_id
+        ]
+        found.sort(key=lambda pipeline: _newest_first(pipeline.created_at, pipeline.id.value))
+        return _page(found, query.limit, query.offset)
+
+    async def append_events(self, events: Sequence[PipelineEvent]) -> None:
+        for event in events:
+            self._events[event.pipeline_id].append(event)
+
+    async def events(self, pipeline_id: PipelineId, *, after: int = 0) -> list[PipelineEvent]:
+        return list(self._events.get(pipeline_id, [])[after:])
+
+
+class MemoryDeploymentResultRepository:
+    def __init__(self) -> None:
+        self._store: _DocumentStore[DeploymentResult] = _DocumentStore("deployment", DeploymentResult.from_document)
+
+    async def add(self, record: DeploymentResult) -> Result[DeploymentResult]:
+        return self._store.add(record)
+
+    async def get(self, deployment_id: DeploymentId) -> DeploymentResult | None:
+        return self._store.get(deployment_id.value)
+
+    async def save(self, record: DeploymentResult) -> Result[DeploymentResult]:
+        return self._store.save(record)
+
+    async def find(self, query: DeploymentQuery) -> list[DeploymentResult]:
+        found = [record for record in self._store.all() if _matches(record, query)]
+        found.sort(key=lambda record: _newest_first(record.created_at, record.id.value))
+        return _page(found, query.limit, query.offset)
+
+
+def _matches(record: DeploymentResult, query: DeploymentQuery) -> bool:
+    return (
+        (query.app_name is None or record.app_name == query.app_name)
+        and (query.environment is None or record.environment == query.environment)
+        and (query.status is None or record.status == query.status)
+        and (query.kind is None or record.kind == query.kind)
+        and (query.config_id is None or record.config_id == query.config_id)
+        and (query.created_after is None or record.created_at >= query.created_after)
+        and (query.created_before is None or record.created_at < query.created_before)
+    )
+
+
+def _stale(kind: str, identifier: str, version: int, stored: int) -> ErrorDetails:
+    return ErrorDetails.conflict(
+        f"{kind} {identifier!r} was changed by someone else (you have version {version}, stored is {stored}); "
+        "read it again and retry",
+        kind=kind,
+        id=identifier,
+        version=version,
+        stored_version=stored,
+    )

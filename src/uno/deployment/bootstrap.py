@@ -1,0 +1,121 @@
+"""The composition root: settings -> adapters -> engine -> services -> ``inject``.
+
+This is the only module that imports adapters. Tests build the same container with
+fakes (a fake clock, a fake command runner), so the wiring that ships is the wiring
+that is tested.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import inject
+
+from uno.deployment.adapters.clocks import SystemClock
+from uno.deployment.adapters.commands import SubprocessRunner
+from uno.deployment.adapters.leases import MemoryLeaseRepository
+from uno.deployment.adapters.repositories.memory import (
+    MemoryConfigRepository,
+    MemoryDeploymentResultRepository,
+    MemoryPipelineRepository,
+)
+from uno.deployment.engine.actions import ActionRegistry
+from uno.deployment.engine.builtin_actions import builtin_actions
+from uno.deployment.engine.running import PipelineRunner
+from uno.deployment.ports.clock import Clock
+from uno.deployment.ports.commands import CommandRunner
+from uno.deployment.ports.leases import LeaseRepository
+from uno.deployment.ports.repositories import (
+    DeploymentConfigRepository,
+    DeploymentResultRepository,
+    PipelineRepository,
+)
+from uno.deployment.services.config_service import DeploymentConfigService
+from uno.deployment.services.deployment_service import DeploymentService
+from uno.deployment.services.pipeline_service import PipelineService
+from uno.deployment.settings import Settings
+
+
+@dataclass(frozen=True)
+class Container:
+    """Everything the entry points need, built once and shared."""
+
+    settings: Settings
+    clock: Clock
+    configs: DeploymentConfigRepository
+    pipelines: PipelineRepository
+    deployments: DeploymentResultRepository
+    leases: LeaseRepository
+    actions: ActionRegistry
+    runner: PipelineRunner
+    config_service: DeploymentConfigService
+    pipeline_service: PipelineService
+    deployment_service: DeploymentService
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    commands: CommandRunner | None = None,
+    environ: Mapping[str, str] | None = None,
+    actions: ActionRegistry | None = None,
+) -> Container:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    environ = os.environ if environ is None else environ
+    commands = commands or SubprocessRunner(environ)
+    actions = actions or ActionRegistry(builtin_actions())
+    configs, pipelines = MemoryConfigRepository(), MemoryPipelineRepository()
+    deployments, leases = MemoryDeploymentResultRepository(), MemoryLeaseRepository(clock)
+    runner = PipelineRunner(pipelines, actions, clock, commands, environ, max_parallel=settings.max_parallel_tasks)
+    return Container(
+        settings=settings,
+        clock=clock,
+        configs=configs,
+        pipelines=pipelines,
+        deployments=deployments,
+        leases=leases,
+        actions=actions,
+        runner=runner,
+        config_service=DeploymentConfigService(configs, deployments, clock),
+        pipeline_service=PipelineService(pipelines, configs, deployments, runner, actions, clock),
+        deployment_service=DeploymentService(
+            configs, deployments, pipelines, runner, leases, clock, lease_ttl=settings.lease_ttl_seconds
+        ),
+    )
+
+
+_configured: Container | None = None
+
+
+def configure(settings: Settings | None = None, *, container: Container | None = None) -> Container:
+    """Bind the services for ``inject.instance(...)`` and return the container.
+
+    Called again without arguments it keeps the existing container (and its state);
+    with new settings or a container it replaces it.
+    """
+    global _configured
+    if _configured is not None and settings is None and container is None and inject.is_configured():
+        return _configured
+    chosen = container or build(settings)
+
+    def bindings(binder: inject.Binder) -> None:
+        binder.bind(Container, chosen)
+        binder.bind(Settings, chosen.settings)
+        binder.bind(DeploymentConfigService, chosen.config_service)
+        binder.bind(PipelineService, chosen.pipeline_service)
+        binder.bind(DeploymentService, chosen.deployment_service)
+
+    inject.configure(bindings, clear=True)
+    _configured = chosen
+    return chosen
+
+
+def reset() -> None:
+    """Forget the configured container (tests use this between cases)."""
+    global _configured
+    _configured = None
+    inject.clear()

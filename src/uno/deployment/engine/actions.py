@@ -1,0 +1,123 @@
+"""Actions: what a task does. A registry maps an action kind to its implementation.
+
+An action checks its parameters when the task is added (so a bad pipeline is refused
+before it runs) and, when run, returns an ``ActionOutcome``; it never pretends. Tasks
+added by a well-known name only (``validate-config``) resolve to a built-in kind.
+Custom kinds register through the ``uno.deployment.actions`` entry point group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from uno.core.errors import ErrorDetails
+from uno.core.result import Failure, Result, Success
+from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.domain.pipelines import Pipeline, Stage, Task
+from uno.deployment.ports.clock import Clock
+from uno.deployment.ports.commands import CommandRunner
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    succeeded: bool
+    message: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def ok(cls, message: str = "", **outputs: Any) -> ActionOutcome:
+        return cls(True, message, outputs)
+
+    @classmethod
+    def failed(cls, message: str, **outputs: Any) -> ActionOutcome:
+        return cls(False, message, outputs)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionContext:
+    """What a running action may see and use."""
+
+    pipeline: Pipeline
+    stage: Stage
+    task: Task
+    config: DeploymentConfig | None
+    clock: Clock
+    commands: CommandRunner
+    environ: Mapping[str, str]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.task.params
+
+
+class Action(Protocol):
+    kind: str
+
+    def check(self, params: dict[str, Any]) -> str | None:
+        """Why ``params`` are unusable for this action, or None when they are fine."""
+        ...
+
+    async def run(self, context: ActionContext) -> ActionOutcome: ...
+
+
+# Task names that stand for a built-in action (the spec adds tasks by name only).
+NAMED_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
+    "validate-config": ("validate_config", {}),
+    "check-dependencies": ("check_dependencies", {}),
+    "run-unit-tests": ("run_tests", {"suite": "unit"}),
+    "run-integration-tests": ("run_tests", {"suite": "integration"}),
+    "run-performance-tests": ("run_tests", {"suite": "performance"}),
+    "run-security-tests": ("run_tests", {"suite": "security"}),
+    "build": ("build", {}),
+    "backup-database": ("db_backup", {}),
+    "apply-migrations": ("db_migrate", {}),
+    "deploy": ("deploy", {}),
+    "verify-deployment": ("verify", {}),
+    "health-check": ("health_check", {}),
+}
+
+
+class ActionRegistry:
+    def __init__(self, actions: list[Action] | None = None) -> None:
+        self._actions: dict[str, Action] = {}
+        for action in actions or []:
+            self.register(action)
+
+    def register(self, action: Action) -> None:
+        self._actions[action.kind] = action
+
+    def get(self, kind: str) -> Action | None:
+        return self._actions.get(kind)
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted(self._actions)
+
+    def resolve(self, name: str, kind: str | None, params: Any) -> Result[tuple[str, dict[str, Any]]]:
+        """The action kind and parameters for a new task, checked; a ``Failure`` names the problem."""
+        if params is not None and not isinstance(params, dict):
+            return Failure(ErrorDetails.validation("params", "must be a mapping of parameter names to values"))
+        if kind is None:
+            if name not in NAMED_TASKS:
+                known = ", ".join(sorted(NAMED_TASKS))
+                return Failure(
+                    ErrorDetails.validation(
+                        "action",
+                        f"task {name!r} names no built-in action; give an action (one of "
+                        f"{', '.join(self.kinds)}) or use a built-in task name ({known})",
+                    )
+                )
+            kind, defaults = NAMED_TASKS[name]
+            params = {**defaults, **(params or {})}
+        action = self._actions.get(kind)
+        if action is None:
+            return Failure(
+                ErrorDetails.validation("action", f"unknown action {kind!r} (known: {', '.join(self.kinds)})")
+            )
+        params = dict(params or {})
+        problem = action.check(params)
+        if problem:
+            return Failure(ErrorDetails.validation("params", problem, action=kind))
+        return Success((kind, params))

@@ -1,0 +1,286 @@
+"""The built-in actions: commands, waits, configuration checks, tests, builds, migrations.
+
+Each does the real thing or fails saying why. Platform steps (``deploy``, ``verify``,
+``health_check``, ``promote``, ``rollback``) and database backups need drivers that are
+not part of this build yet; they are registered as ``Unavailable`` so that a pipeline
+using them fails at that step with a clear message instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import ValidationError
+
+from uno.deployment.domain import validation
+from uno.deployment.domain.configs import TEST_SUITES, DeploymentConfig
+from uno.deployment.domain.enums import DeploymentEnvironment
+from uno.deployment.engine.actions import Action, ActionContext, ActionOutcome
+
+DEFAULT_MIGRATION_COMMAND = ["alembic", "upgrade", "head"]
+
+
+def _is_argv(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(arg, str) for arg in value) and bool(value[0])
+
+
+def _is_str_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+def _outcome_of_command(label: str, outcome: Any) -> ActionOutcome:
+    outputs = {
+        "argv": list(outcome.argv),
+        "returncode": outcome.returncode,
+        "stdout_tail": outcome.stdout_tail,
+        "stderr_tail": outcome.stderr_tail,
+        "duration": round(outcome.duration, 3),
+    }
+    if outcome.start_error:
+        return ActionOutcome.failed(f"{label} could not start: {outcome.start_error}", **outputs)
+    if outcome.timed_out:
+        return ActionOutcome.failed(f"{label} timed out and was killed", **outputs)
+    if outcome.returncode != 0:
+        return ActionOutcome.failed(f"{label} exited with code {outcome.returncode}", **outputs)
+    return ActionOutcome.ok(f"{label} succeeded", **outputs)
+
+
+class CommandAction:
+    """Run a program: ``{"argv": [...], "env": {...}, "cwd": "..."}``; non-zero exit fails."""
+
+    kind = "command"
+
+    def check(self, params: dict[str, Any]) -> str | None:
+        unknown = set(params) - {"argv", "env", "cwd"}
+        if unknown:
+            return f"unknown parameter(s) for command: {', '.join(sorted(unknown))}"
+        if not _is_argv(params.get("argv")):
+            return "command needs 'argv': a non-empty list of strings, program first (no shell line)"
+        if "env" in params and not _is_str_map(params["env"]):
+            return "'env' must map names to string values"
+        if "cwd" in params and not isinstance(params["cwd"], str):
+            return "'cwd' must be a directory path"
+        return None
+
+    async def run(self, context: ActionContext) -> ActionOutcome:
+        params = context.params
+        outcome = await context.commands.run(
+            params["argv"], env=params.get("env"), cwd=params.get("cwd"), timeout=context.task.timeout
+        )
+        return _outcome_of_command(f"command {params['argv'][0]!r}", outcome)
+
+
+class WaitAction:
+    """Wait ``{"seconds": n}``, on the engine's clock."""
+
+    kind = "wait"
+
+    def check(self, params: dict[str, Any]) -> str | None:
+        seconds = params.get("seconds")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not 0 <= seconds < math.inf:
+            return "wait needs 'seconds': a number >= 0"
+        return None
+
+    async def run(self, context: ActionContext) -> ActionOutcome:
+        await context.clock.sleep(float(context.params["seconds"]))
+        return ActionOutcome.ok(f"waited {context.params['seconds']}s")
+
+
+def _no_params(kind: str, params: dict[str, Any]) -> str | None:
+    return f"{kind} takes no parameters (got {', '.join(sorted(params))})" if params else None
+
+
+class ValidateConfigAction:
+    """Validate the pipeline's configuration as a whole, and warn about risky choices."""
+
+    kind = "validate_config"
+
+    def check(self, params: dict[str, Any]) -> str | None:
+        return _no_params(self.kind, params)
+
+    async def run(self, context: ActionContext) -> ActionOutcome:
+        config = context.config
+        if config is None:
+            return ActionOutcome.failed("this pipeline has no deployment configuration to validate")
+        try:
+            DeploymentConfig.model_validate(config.to_document())
+        except ValidationError as error:
+            return ActionOutcome.failed(validation.details_from(error).message)
+        warnings = _warnings(config)
+        return ActionOutcome.ok(
+            f"configuration {config.id.value} is valid" + (f" ({len(warnings)} warning(s))" if warnings else ""),
+            warnings=warnings,
+        )
+
+
+def _warnings(config: DeploymentConfig) -> list[str]:
+    warnings = []
+    critical = config.environment in (DeploymentEnvironment.STAGING, DeploymentEnvironment.PRODUCTION)
+    if config.environment is DeploymentEnvironment.PRODUCTION and config.resources.replicas_min < 2:
+        warnings.append("production runs fewer than 2 replicas: a single failure takes it down")
+    if critical and config.strategy.value == "recreate":
+        warnings.append(f"recreate in {config.environment.value} means downtime during every deploy")
+    if critical and config.database is not None and not config.database.backup_before_deploy:
+        warnings.append("the database is not backed up before deploying")
+    return warnings
+
+
+class CheckDependenciesAction:
+    """Check what the deploy needs from this machine: secrets set, programs installed."""
+
+    kind = "check_dependencies"
+
+    def check(self, params: dict[str, Any]) -> str | None:
+        return _no_params(self.kind, params)
+
+    async def run(self, context: ActionContext) -> ActionOutcome:
+        config = context.config
+        if config is None:
+            return ActionOutcome.failed("this pipeline has no deployment configuration to check")
+        problems = [
+            f"environment variable {name} is not set"
+            for name in required_variables(config)
+            if not context.environ.get(name)
+        ]
+        for argv in required_commands(config):
+            if context.commands.which(argv[0]) is None:
+                problems.append(f"program {argv[0]!r} is not installed (needed for {' '.join(argv)})")
+        if problems:
+            return ActionOutcome.failed("; ".join(problems), problems=problems)
+        return ActionOutcome.ok("secrets are set and programs are installed")
+
+
+def required_variables(config: DeploymentConfig) -> list[str]:
+    names = list(config.secrets)
+    if config.database is not None and config.database.password_env_var:
+        names.append(config.database.password_env_var)
+    return names
+
+
+def required_commands(config: DeploymentConfig) -> list[list[str]]:
+    commands = [config.testing.command_for(suite) for suite in config.testing.enabled_suites()]
+    commands.append(config.build_command)
+    if config.database is not None and config.database.apply_migrations:
+        commands.append(config.database.migration_command or DEFAULT_MIGRATION_COMMAND)
+    return [command for command in commands if command]
+
+
+class RunTestsAction:
+    """Run the configured command of a test suite: ``{"suite": "unit"}``."""
+
+    kind = "run_tests"
+
+    def check(self, params: dict[str, Any]) -> str | None:
+        if params.get("suite") not in TEST_SUITES or set(params) != {"suite"}:
+            return f"run_tests needs 'suite': one of {', '.join(TEST_SUITES)}"
+        return None
+
+    async def run(self, context: ActionContext) -> ActionOutcome:
+        config, suite = context.config, context.params["suite"]
+        command = config.testing.command_for(suite) if config else None
+        if config is None or command is None:
+            return ActionOutcome.failed(f"no command is configured for {suite} tests (testing.{suite}_test_command)")
+        outcome = await context.commands.run(
+            command, env=config.environment_variables, timeout=min(context.task.timeout, config.testing.test_timeout)
+        )
+        result = _outcome_of_command(f"{suite} tests", outcome)
+        if not result.succeeded and not config.testing.fail_on_test_failure:
+            return ActionOutcome.ok(f"{result.message} (not blocking: fail_on_test_failure is off)", **result.outputs)
+        return result
+
+
+class BuildAction:
+    """Run the configuration's ``build_command``."""
+
+    kind = "build"
+
+    def check(self, params: dict[str, Any]) -> str | None:
+        return _no_params(self.kind, params)
+
+    async def run(self, context: ActionContext) -> ActionOutcome:
+        config = context.config
+        if config is None or not config.build_command:
+            return ActionOutcome.failed("no build_command is configured")
+        outcome = await context.commands.run(
+            config.build_command, env=config.environment_variables, timeout=context.task.timeout
+        )
+        return _outcome_of_command("build", outcome)
+
+
+class MigrateAction:
+    """Run the database's migration command with ``DATABASE_URL`` set for it.
+
+    The password is read from the variable the configuration names, at run time; it is
+    passed to the command's environment only, never stored or logged.
+    """
+
+    kind = "db_migrate"
+
+    def check(self, params: dict[str, Any]) -> str | None:
+        return _no_params(self.kind, params)
+
+    async def run(self, context: ActionContext) -> ActionOutcome:
+        config = context.config
+        database = config.database if config else None
+        if config is None or database is None:
+            return ActionOutcome.failed("the configuration has no database to migrate")
+        url = database_url(config, context.environ)
+        if url is None:
+            return ActionOutcome.failed(f"environment variable {database.password_env_var} is not set")
+        command = database.migration_command or DEFAULT_MIGRATION_COMMAND
+        outcome = await context.commands.run(
+            command, env={**config.environment_variables, "DATABASE_URL": url}, timeout=context.task.timeout
+        )
+        return _outcome_of_command("migrations", outcome)
+
+
+def database_url(config: DeploymentConfig, environ: Any) -> str | None:
+    """The application database's URL, with its password from the named variable (or None if unset)."""
+    database = config.database
+    assert database is not None
+    if database.engine == "sqlite":
+        return f"sqlite:///{database.name or ''}"
+    password = ""
+    if database.password_env_var:
+        secret = environ.get(database.password_env_var)
+        if not secret:
+            return None
+        password = ":" + quote(secret, safe="")
+    user = quote(database.user or "", safe="")
+    credentials = f"{user}{password}@" if user or password else ""
+    query = f"?sslmode={database.ssl_mode}" if database.ssl_mode else ""
+    return f"postgresql://{credentials}{database.host or 'localhost'}:{database.port}/{database.name or ''}{query}"
+
+
+class Unavailable:
+    """An action this build cannot perform yet: it fails, naming what is missing."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        self.kind = kind
+        self._reason = reason
+
+    def check(self, params: dict[str, Any]) -> str | None:
+        return None
+
+    async def run(self, context: ActionContext) -> ActionOutcome:
+        platform = context.config.platform.value if context.config else "unknown"
+        return ActionOutcome.failed(self._reason.format(platform=platform), unavailable=True)
+
+
+_NO_DRIVER = "no platform driver is installed for {platform!r}: nothing was deployed or changed"
+
+
+def builtin_actions() -> list[Action]:
+    return [
+        CommandAction(),
+        WaitAction(),
+        ValidateConfigAction(),
+        CheckDependenciesAction(),
+        RunTestsAction(),
+        BuildAction(),
+        MigrateAction(),
+        Unavailable("db_backup", "database backups are not available in this build: no backup was taken"),
+        *(Unavailable(kind, _NO_DRIVER) for kind in ("deploy", "verify", "health_check", "promote", "rollback")),
+    ]

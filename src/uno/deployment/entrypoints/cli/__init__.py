@@ -1,0 +1,1 @@
+"""The ``uno-deploy`` command line."""

@@ -1,0 +1,34 @@
+"""Leases: one deployment per (application, environment) at a time, never a stuck lock.
+
+A lease has a time to live; a holder that stops renewing it loses it, so a crashed
+deployer can never block an environment for longer than the TTL. Each grant carries a
+fencing token that grows with every grant for the same key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    key: str
+    holder: str
+    token: int
+    expires_at: datetime
+
+
+class LeaseRepository(Protocol):
+    async def acquire(self, key: str, holder: str, ttl: float) -> Lease | None:
+        """The lease for ``key``, or None while another holder's lease is unexpired."""
+        ...
+
+    async def renew(self, lease: Lease, ttl: float) -> Lease | None:
+        """The lease extended, or None if it was lost (expired and taken, or released)."""
+        ...
+
+    async def release(self, lease: Lease) -> None: ...
+
+    async def current(self, key: str) -> Lease | None: ...

@@ -1,0 +1,98 @@
+"""Repository ports: how services store and find configurations, pipelines and deployments.
+
+Contract (checked by ``tests/contract`` against every implementation):
+- ``get`` returns a copy: changing it changes nothing stored until ``save``;
+- ``add`` refuses an id that exists (``CONFLICT``);
+- ``save`` is optimistic: it succeeds only if the stored version equals the object's
+  version, stores it with the version plus one and returns what was stored; otherwise
+  ``CONFLICT`` (stale) or ``NOT_FOUND``, and nothing changes;
+- ``list`` returns newest first (by creation time, then id), filtered, paginated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from uno.core.result import Result
+from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.domain.deployments import DeploymentResult
+from uno.deployment.domain.enums import (
+    DeploymentEnvironment,
+    DeploymentKind,
+    DeploymentPlatform,
+    DeploymentStatus,
+)
+from uno.deployment.domain.ids import DeploymentId, PipelineId
+from uno.deployment.domain.pipelines import Pipeline, PipelineEvent
+
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigQuery:
+    app_name: str | None = None
+    environment: DeploymentEnvironment | None = None
+    platform: DeploymentPlatform | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentQuery:
+    app_name: str | None = None
+    environment: DeploymentEnvironment | None = None
+    status: DeploymentStatus | None = None
+    kind: DeploymentKind | None = None
+    config_id: DeploymentId | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineQuery:
+    deployment_id: DeploymentId | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+class DeploymentConfigRepository(Protocol):
+    async def add(self, config: DeploymentConfig) -> Result[DeploymentConfig]: ...
+
+    async def get(self, config_id: DeploymentId) -> DeploymentConfig | None: ...
+
+    async def save(self, config: DeploymentConfig) -> Result[DeploymentConfig]: ...
+
+    async def delete(self, config_id: DeploymentId) -> bool: ...
+
+    async def find(self, query: ConfigQuery) -> list[DeploymentConfig]: ...
+
+
+class PipelineRepository(Protocol):
+    async def add(self, pipeline: Pipeline) -> Result[Pipeline]: ...
+
+    async def get(self, pipeline_id: PipelineId) -> Pipeline | None: ...
+
+    async def save(self, pipeline: Pipeline) -> Result[Pipeline]: ...
+
+    async def find(self, query: PipelineQuery) -> list[Pipeline]: ...
+
+    async def append_events(self, events: Sequence[PipelineEvent]) -> None: ...
+
+    async def events(self, pipeline_id: PipelineId, *, after: int = 0) -> list[PipelineEvent]:
+        """The journal of one pipeline in order, skipping the first ``after`` events."""
+        ...
+
+
+class DeploymentResultRepository(Protocol):
+    async def add(self, record: DeploymentResult) -> Result[DeploymentResult]: ...
+
+    async def get(self, deployment_id: DeploymentId) -> DeploymentResult | None: ...
+
+    async def save(self, record: DeploymentResult) -> Result[DeploymentResult]: ...
+
+    async def find(self, query: DeploymentQuery) -> list[DeploymentResult]: ...

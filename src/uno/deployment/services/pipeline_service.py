@@ -1,0 +1,254 @@
+"""Building and running pipelines by hand: create, add stages and tasks, execute, cancel."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from uno.core.errors import ErrorDetails
+from uno.core.result import Failure, Result, Success
+from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.domain.enums import PipelineStatus, StageStatus, TaskStatus
+from uno.deployment.domain.ids import DeploymentId, PipelineId, StageId, TaskId
+from uno.deployment.domain.pipelines import (
+    DEFAULT_TASK_TIMEOUT,
+    MAX_RETRIES,
+    MAX_TASK_TIMEOUT,
+    Pipeline,
+    PipelineEvent,
+    Stage,
+    Task,
+)
+from uno.deployment.engine.actions import ActionRegistry
+from uno.deployment.engine.running import PipelineRunner
+from uno.deployment.ports.clock import Clock
+from uno.deployment.ports.repositories import (
+    DeploymentConfigRepository,
+    DeploymentResultRepository,
+    PipelineQuery,
+    PipelineRepository,
+)
+from uno.deployment.services import inputs
+
+
+class PipelineService:
+    def __init__(
+        self,
+        pipelines: PipelineRepository,
+        configs: DeploymentConfigRepository,
+        deployments: DeploymentResultRepository,
+        runner: PipelineRunner,
+        actions: ActionRegistry,
+        clock: Clock,
+    ) -> None:
+        self._pipelines = pipelines
+        self._configs = configs
+        self._deployments = deployments
+        self._runner = runner
+        self._actions = actions
+        self._clock = clock
+
+    async def create_pipeline(
+        self, name: str, description: str = "", *, deployment_id: DeploymentId | str
+    ) -> Result[Pipeline]:
+        """A new, empty pipeline for a configuration or a deployment (``deployment_id`` names either)."""
+        checked_name, checked_description = (
+            inputs.text(name, "name"),
+            inputs.text(description, "description", required=False, max_length=2000),
+        )
+        owner = inputs.deployment_id(deployment_id)
+        if problem := inputs.first_failure(checked_name, checked_description, owner):
+            return problem
+        config_id = await self._config_id_of(owner.value)
+        if config_id is None:
+            return Failure(ErrorDetails.not_found("configuration or deployment", owner.value.value))
+        pipeline = Pipeline(
+            id=PipelineId.new(),
+            name=checked_name.value,
+            description=checked_description.value,
+            deployment_id=owner.value,
+            config_id=config_id,
+            created_at=self._clock.now(),
+        )
+        return await self._pipelines.add(pipeline)
+
+    async def add_stage(
+        self, pipeline_id: PipelineId | str, name: str, description: str = "", fail_fast: bool = True
+    ) -> Result[Stage]:
+        """Append a stage; stages run in the order they were added."""
+        found, checked_name = await self._pending(pipeline_id), inputs.text(name, "name")
+        if problem := inputs.first_failure(found, checked_name):
+            return problem
+        pipeline = found.value
+        if any(stage.name == checked_name.value for stage in pipeline.stages):
+            return Failure(ErrorDetails.validation("name", f"pipeline already has a stage named {name!r}"))
+        stage = Stage(StageId.new(), checked_name.value, description, fail_fast=bool(fail_fast))
+        pipeline.stages.append(stage)
+        saved = await self._pipelines.save(pipeline)
+        return Success(stage) if isinstance(saved, Success) else saved
+
+    async def add_task(
+        self,
+        pipeline_id: PipelineId | str,
+        stage_id: StageId | str,
+        name: str,
+        description: str = "",
+        dependencies: list[TaskId] | list[str] | None = None,
+        action: str | None = None,
+        params: dict[str, Any] | None = None,
+        timeout: float = DEFAULT_TASK_TIMEOUT,
+        retries: int = 0,
+        skip_on_failure: bool = False,
+    ) -> Result[Task]:
+        """Add a task to a stage; everything about it is checked now, not when it runs."""
+        found, checked_name = await self._pending(pipeline_id), inputs.text(name, "name")
+        stage_key = inputs.identifier(StageId, stage_id, "stage_id")
+        if problem := inputs.first_failure(found, checked_name, stage_key, _limits(timeout, retries)):
+            return problem
+        pipeline = found.value
+        stage = pipeline.stage(stage_key.value)
+        if stage is None:
+            return Failure(ErrorDetails.not_found("stage", stage_key.value.value))
+        if pipeline.task_named(checked_name.value) is not None:
+            return Failure(ErrorDetails.validation("name", f"pipeline already has a task named {name!r}"))
+        needed = _task_ids(dependencies)
+        if isinstance(needed, Failure):
+            return needed
+        if problem_text := pipeline.dependency_problem(stage, needed.value):
+            return Failure(ErrorDetails.validation("dependencies", problem_text))
+        resolved = self._actions.resolve(checked_name.value, action, params)
+        if isinstance(resolved, Failure):
+            return resolved
+        kind, checked_params = resolved.value
+        task = Task(
+            TaskId.new(),
+            checked_name.value,
+            kind,
+            description,
+            checked_params,
+            needed.value,
+            timeout=float(timeout),
+            retries=retries,
+            skip_on_failure=bool(skip_on_failure),
+        )
+        stage.tasks.append(task)
+        saved = await self._pipelines.save(pipeline)
+        return Success(task) if isinstance(saved, Success) else saved
+
+    async def get_pipeline(self, pipeline_id: PipelineId | str) -> Result[Pipeline]:
+        key = inputs.identifier(PipelineId, pipeline_id, "pipeline_id")
+        if isinstance(key, Failure):
+            return key
+        pipeline = await self._pipelines.get(key.value)
+        return Success(pipeline) if pipeline else Failure(ErrorDetails.not_found("pipeline", key.value.value))
+
+    async def list_pipelines(
+        self, deployment_id: DeploymentId | str | None = None, limit: int = 100, offset: int = 0
+    ) -> Result[list[Pipeline]]:
+        owner = inputs.deployment_id(deployment_id) if deployment_id is not None else Success(None)
+        if problem := inputs.first_failure(owner, inputs.page(limit, offset)):
+            return problem
+        return Success(await self._pipelines.find(PipelineQuery(owner.value, limit, offset)))
+
+    async def get_events(self, pipeline_id: PipelineId | str, after: int = 0) -> Result[list[PipelineEvent]]:
+        """The pipeline's journal: every status change in order."""
+        found = await self.get_pipeline(pipeline_id)
+        if isinstance(found, Failure):
+            return found
+        return Success(await self._pipelines.events(found.value.id, after=max(0, after)))
+
+    async def execute_pipeline(self, pipeline_id: PipelineId | str) -> Result[Pipeline]:
+        """Run a pending pipeline to its end and return it (its ``status`` says how it ended)."""
+        found = await self._pending(pipeline_id)
+        if isinstance(found, Failure):
+            return found
+        pipeline = found.value
+        if not any(stage.tasks for stage in pipeline.stages):
+            return Failure(ErrorDetails.validation("stages", "the pipeline has no tasks: add stages and tasks first"))
+        return await self._runner.run(pipeline, await self._config_for(pipeline))
+
+    async def cancel_pipeline(self, pipeline_id: PipelineId | str, canceled_by: str = "user") -> Result[Pipeline]:
+        """Stop a pipeline: a running one stops promptly, a pending one never starts."""
+        found = await self.get_pipeline(pipeline_id)
+        if isinstance(found, Failure):
+            return found
+        pipeline = found.value
+        if pipeline.status.is_complete:
+            return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} already {pipeline.status.value}"))
+        if self._runner.request_cancel(pipeline.id, canceled_by):
+            await self._runner.wait(pipeline.id)
+            return await self.get_pipeline(pipeline.id)
+        return await self._cancel_stored(pipeline, canceled_by)
+
+    async def _cancel_stored(self, pipeline: Pipeline, canceled_by: str) -> Result[Pipeline]:
+        """Cancel a pipeline no runner in this process holds (pending, or left by a crash)."""
+        now, reason = self._clock.now(), f"canceled by {canceled_by}"
+        orphaned = pipeline.status is PipelineStatus.RUNNING
+        events = []
+        for stage in pipeline.stages:
+            for task in stage.tasks:
+                if not task.status.is_complete:
+                    events.append(task.move(pipeline.id, TaskStatus.CANCELED, now, reason))
+            if not stage.status.is_complete:
+                events.append(stage.move(pipeline.id, StageStatus.CANCELED, now, reason))
+        pipeline.canceled_by = canceled_by
+        events.append(
+            pipeline.move(PipelineStatus.CANCELED, now, reason + (" (no runner was alive)" if orphaned else ""))
+        )
+        saved = await self._pipelines.save(pipeline)
+        if isinstance(saved, Success):
+            await self._pipelines.append_events(events)
+        return saved
+
+    async def _pending(self, pipeline_id: PipelineId | str) -> Result[Pipeline]:
+        found = await self.get_pipeline(pipeline_id)
+        if isinstance(found, Success) and found.value.status is not PipelineStatus.PENDING:
+            return Failure(
+                ErrorDetails.invalid_state(
+                    f"pipeline {found.value.id.value} is {found.value.status.value}; only a pending pipeline "
+                    "can be changed or executed",
+                    status=found.value.status.value,
+                )
+            )
+        return found
+
+    async def _config_id_of(self, owner: DeploymentId) -> DeploymentId | None:
+        if await self._configs.get(owner) is not None:
+            return owner
+        record = await self._deployments.get(owner)
+        return record.config_id if record else None
+
+    async def _config_for(self, pipeline: Pipeline) -> DeploymentConfig | None:
+        record = await self._deployments.get(pipeline.deployment_id)
+        if record is not None:
+            return record.config
+        return await self._configs.get(pipeline.config_id) if pipeline.config_id else None
+
+
+def _limits(timeout: Any, retries: Any) -> Result[None]:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout <= MAX_TASK_TIMEOUT
+        or math.isnan(timeout)
+    ):
+        return Failure(
+            ErrorDetails.validation("timeout", f"must be a number of seconds above 0, at most {MAX_TASK_TIMEOUT:g}")
+        )
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
+        return Failure(ErrorDetails.validation("retries", f"must be a whole number from 0 to {MAX_RETRIES}"))
+    return Success(None)
+
+
+def _task_ids(dependencies: Any) -> Result[list[TaskId]]:
+    if dependencies is None:
+        return Success([])
+    if not isinstance(dependencies, list | tuple):
+        return Failure(ErrorDetails.validation("dependencies", "must be a list of task ids"))
+    ids = []
+    for index, dependency in enumerate(dependencies):
+        key = inputs.identifier(TaskId, dependency, f"dependencies[{index}]")
+        if isinstance(key, Failure):
+            return key
+        ids.append(key.value)
+    return Success(ids)

@@ -1,0 +1,22 @@
+"""Settings, from ``UNO_DEPLOY_*`` environment variables (or passed in code)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """How the composition root wires the services.
+
+    ``storage`` picks the repositories: ``memory`` keeps everything in this process
+    (tests, notebooks, the examples). Durable backends are added by the storage work.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="UNO_DEPLOY_", extra="forbid", frozen=True)
+
+    storage: Literal["memory"] = "memory"
+    max_parallel_tasks: int = Field(default=8, ge=1, le=256)
+    lease_ttl_seconds: float = Field(default=60.0, gt=0, le=3600)
