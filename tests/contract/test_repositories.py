@@ -1,0 +1,200 @@
+"""The repository contract: every storage backend must pass these tests unchanged.
+
+Backends are listed in ``BACKENDS``; each builds fresh, empty repositories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from uno.core.errors import ErrorCode
+from uno.deployment.adapters.repositories import memory
+from uno.deployment.domain import configuring
+from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.domain.deployments import DeploymentResult
+from uno.deployment.domain.enums import DeploymentKind, DeploymentStatus, PipelineStatus, TaskStatus
+from uno.deployment.domain.ids import DeploymentId, PipelineId, StageId, TaskId, new_config_id, new_deployment_id
+from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage, Task
+from uno.deployment.ports.repositories import ConfigQuery, DeploymentQuery, PipelineQuery
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Repositories:
+    configs: Any
+    pipelines: Any
+    deployments: Any
+
+
+BACKENDS: dict[str, Callable[[], Repositories]] = {
+    "memory": lambda: Repositories(
+        memory.MemoryConfigRepository(), memory.MemoryPipelineRepository(), memory.MemoryDeploymentResultRepository()
+    ),
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def repos(request: pytest.FixtureRequest) -> Repositories:
+    return BACKENDS[request.param]()
+
+
+def a_config(app: str = "shop", environment: str = "dev", minutes: int = 0) -> DeploymentConfig:
+    given = {"app_name": app, "app_version": "1.0.0", "environment": environment}
+    return configuring.build(new_config_id(), given, T0 + timedelta(minutes=minutes)).value
+
+
+def a_pipeline(owner: DeploymentId, minutes: int = 0) -> Pipeline:
+    task = Task(TaskId.new(), "t", "wait", params={"seconds": 0})
+    stage = Stage(StageId.new(), "s", tasks=[task])
+    return Pipeline(PipelineId.new(), "p", owner, T0 + timedelta(minutes=minutes), stages=[stage])
+
+
+def a_record(config: DeploymentConfig, minutes: int = 0, **fields: Any) -> DeploymentResult:
+    return DeploymentResult(new_deployment_id(), config.id, config, T0 + timedelta(minutes=minutes), **fields)
+
+
+async def test_config_add_get_and_duplicate(repos: Repositories):
+    config = a_config()
+
+    assert (await repos.configs.add(config)).value == config
+    assert await repos.configs.get(config.id) == config
+    assert (await repos.configs.add(config)).error.code is ErrorCode.CONFLICT
+    assert await repos.configs.get(DeploymentId("cfg-missing")) is None
+
+
+async def test_config_save_is_optimistic(repos: Repositories):
+    config = a_config()
+    await repos.configs.add(config)
+    changed = configuring.update(config, {"app_version": "2.0.0"}, T0).value
+
+    saved = (await repos.configs.save(changed)).value
+    stale = await repos.configs.save(configuring.update(config, {"app_version": "3.0.0"}, T0).value)
+
+    assert saved.version == config.version + 1
+    assert stale.error.code is ErrorCode.CONFLICT
+    assert (await repos.configs.get(config.id)).app_version == "2.0.0"
+
+
+async def test_config_save_of_an_unknown_id_is_not_found(repos: Repositories):
+    assert (await repos.configs.save(a_config())).error.code is ErrorCode.NOT_FOUND
+
+
+async def test_config_delete(repos: Repositories):
+    config = a_config()
+    await repos.configs.add(config)
+
+    assert await repos.configs.delete(config.id) is True
+    assert await repos.configs.delete(config.id) is False
+    assert await repos.configs.get(config.id) is None
+
+
+async def test_config_find_filters_newest_first_and_pages(repos: Repositories):
+    old = a_config("shop", "dev", minutes=1)
+    new = a_config("shop", "production", minutes=2)
+    other = a_config("blog", "dev", minutes=3)
+    for config in (old, new, other):
+        await repos.configs.add(config)
+
+    async def ids(**query: Any) -> list[DeploymentId]:
+        return [config.id for config in await repos.configs.find(ConfigQuery(**query))]
+
+    assert await ids() == [other.id, new.id, old.id]
+    assert await ids(app_name="shop") == [new.id, old.id]
+    assert await ids(environment=old.environment) == [other.id, old.id]
+    assert await ids(app_name="shop", environment=old.environment) == [old.id]
+    assert await ids(limit=2) == [other.id, new.id]
+    assert await ids(limit=2, offset=2) == [old.id]
+
+
+async def test_pipeline_get_returns_a_copy(repos: Repositories):
+    pipeline = a_pipeline(DeploymentId("cfg-x"))
+    await repos.pipelines.add(pipeline)
+
+    loaded = await repos.pipelines.get(pipeline.id)
+    loaded.stages[0].tasks[0].status = TaskStatus.RUNNING
+
+    assert (await repos.pipelines.get(pipeline.id)).stages[0].tasks[0].status is TaskStatus.PENDING
+    assert (await repos.pipelines.add(pipeline)).error.code is ErrorCode.CONFLICT
+
+
+async def test_pipeline_save_round_trips_and_is_optimistic(repos: Repositories):
+    pipeline = a_pipeline(DeploymentId("cfg-x"))
+    await repos.pipelines.add(pipeline)
+    first, second = await repos.pipelines.get(pipeline.id), await repos.pipelines.get(pipeline.id)
+
+    first.move(PipelineStatus.RUNNING, T0)
+    first.stages[0].tasks[0].outputs = {"stdout_tail": "héllo\n", "returncode": 0}
+    assert (await repos.pipelines.save(first)).is_success()
+    second.move(PipelineStatus.CANCELED, T0)
+    conflict = await repos.pipelines.save(second)
+
+    stored = await repos.pipelines.get(pipeline.id)
+    assert conflict.error.code is ErrorCode.CONFLICT
+    assert stored.status is PipelineStatus.RUNNING
+    assert stored.stages[0].tasks[0].outputs == {"stdout_tail": "héllo\n", "returncode": 0}
+    assert stored.to_document() == first.to_document()
+
+
+async def test_pipeline_find_by_owner(repos: Repositories):
+    owner = DeploymentId("cfg-a")
+    mine = [a_pipeline(owner, minutes=1), a_pipeline(owner, minutes=2)]
+    for pipeline in [*mine, a_pipeline(DeploymentId("cfg-b"))]:
+        await repos.pipelines.add(pipeline)
+
+    found = await repos.pipelines.find(PipelineQuery(deployment_id=owner))
+
+    assert [pipeline.id for pipeline in found] == [mine[1].id, mine[0].id]
+
+
+async def test_pipeline_events_keep_order_and_page_with_after(repos: Repositories):
+    pipeline_id = PipelineId.new()
+    events = [PipelineEvent(T0, pipeline_id, "task", f"t{i}", "pending", "running", f"#{i}") for i in range(5)]
+    await repos.pipelines.append_events(events[:2])
+    await repos.pipelines.append_events(events[2:])
+
+    assert await repos.pipelines.events(pipeline_id) == events
+    assert await repos.pipelines.events(pipeline_id, after=3) == events[3:]
+    assert await repos.pipelines.events(PipelineId.new()) == []
+
+
+async def test_deployment_save_is_optimistic_and_keeps_the_snapshot(repos: Repositories):
+    record = a_record(a_config())
+    await repos.deployments.add(record)
+    first, second = await repos.deployments.get(record.id), await repos.deployments.get(record.id)
+
+    first.move(DeploymentStatus.RUNNING, T0)
+    assert (await repos.deployments.save(first)).value.version == 2
+    second.move(DeploymentStatus.CANCELED, T0)
+
+    assert (await repos.deployments.save(second)).error.code is ErrorCode.CONFLICT
+    stored = await repos.deployments.get(record.id)
+    assert stored.status is DeploymentStatus.RUNNING
+    assert stored.config == record.config
+
+
+async def test_deployment_find_filters_and_orders(repos: Repositories):
+    dev, production = a_config("shop", "dev"), a_config("shop", "production")
+    ok = a_record(dev, minutes=1, status=DeploymentStatus.SUCCEEDED)
+    bad = a_record(dev, minutes=2, status=DeploymentStatus.FAILED)
+    back = a_record(dev, minutes=3, kind=DeploymentKind.ROLLBACK, status=DeploymentStatus.SUCCEEDED)
+    prod = a_record(production, minutes=4, status=DeploymentStatus.SUCCEEDED)
+    for record in (ok, bad, back, prod):
+        await repos.deployments.add(record)
+
+    async def ids(**query: Any) -> list[DeploymentId]:
+        return [record.id for record in await repos.deployments.find(DeploymentQuery(**query))]
+
+    assert await ids() == [prod.id, back.id, bad.id, ok.id]
+    assert await ids(environment=dev.environment) == [back.id, bad.id, ok.id]
+    assert await ids(status=DeploymentStatus.SUCCEEDED, kind=DeploymentKind.DEPLOY) == [prod.id, ok.id]
+    assert await ids(config_id=production.id) == [prod.id]
+    assert await ids(created_before=T0 + timedelta(minutes=2)) == [ok.id]
+    assert await ids(created_after=T0 + timedelta(minutes=3)) == [prod.id, back.id]
+    assert await ids(app_name="blog") == []
+    assert await ids(limit=1, offset=1) == [back.id]
