@@ -44,16 +44,23 @@ async def main() -> int:
         print(f"error: {created.error.message}")
         return 2
     config = created.value
-    print(f"config {config.id.value}: {config.app_name} {config.app_version} in {config.environment.value}, "
-          f"strategy {config.strategy.value}, {config.resources.replicas_min} replica(s)")
+    print(
+        f"config {config.id.value}: {config.app_name} {config.app_version} in {config.environment.value}, "
+        f"strategy {config.strategy.value}, {config.resources.replicas_min} replica(s)"
+    )
     production = (await configs.derive_config(config.id, "production")).value
-    print(f"derived {production.id.value} for production: strategy {production.strategy.value}, "
-          f"{production.resources.replicas_min}-{production.resources.replicas_max} replicas, "
-          f"tests: {', '.join(production.testing.enabled_suites())}")
+    print(
+        f"derived {production.id.value} for production: strategy {production.strategy.value}, "
+        f"{production.resources.replicas_min}-{production.resources.replicas_max} replicas, "
+        f"tests: {', '.join(production.testing.enabled_suites())}"
+    )
 
     pipeline = (await pipelines.create_pipeline("hello-checks", deployment_id=config.id)).value
-    for stage_name, task_name in (("preparation", "validate-config"), ("testing", "run-unit-tests"),
-                                  ("build", "build")):
+    for stage_name, task_name in (
+        ("preparation", "validate-config"),
+        ("testing", "run-unit-tests"),
+        ("build", "build"),
+    ):
         stage = (await pipelines.add_stage(pipeline.id, stage_name)).value
         await pipelines.add_task(pipeline.id, stage.id, task_name, timeout=120)
     executed = (await pipelines.execute_pipeline(pipeline.id)).value

@@ -12,7 +12,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_quickstart_runs_real_checks_and_reports_the_deploy_honestly():
     completed = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart.py")],
-        capture_output=True, text=True, timeout=300, check=False, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
     )
 
     assert completed.returncode == 0, completed.stderr
