@@ -74,17 +74,23 @@ def update(
 ) -> Result[DeploymentConfig]:
     """The configuration with ``changes`` applied: dicts merge, ``None`` removes, the rest replaces."""
     normalized = _normalize(changes)
-    if "environment" in normalized and DeploymentEnvironment(str(normalized["environment"])) != config.environment:
-        return Failure(
-            ErrorDetails.validation(
-                "environment", "cannot change; derive a configuration for the other environment instead"
-            )
-        )
+    if "environment" in normalized:
+        match _environment(normalized["environment"], rename):
+            case Failure() as failure:
+                return failure
+            case Success(environment) if environment != config.environment:
+                return Failure(
+                    ErrorDetails.validation(
+                        "environment", "cannot change; derive a configuration for the other environment instead"
+                    )
+                )
     document = config.model_dump()
     for name, value in normalized.items():
         document[name] = _merge(document.get(name), value) if name in MERGED else value
     document = profiles.fill(config.environment, _without_nulls(document))
-    document.update(updated_at=now, given_fields=config.given_fields | frozenset(_paths(normalized)))
+    cleared = set(_cleared_paths(normalized))
+    given = {path for path in config.given_fields if path not in cleared and path.partition(".")[0] not in cleared}
+    document.update(updated_at=now, given_fields=frozenset(given) | frozenset(_paths(normalized)))
     return _validate(document, rename)
 
 
@@ -111,8 +117,8 @@ def given_values(config: DeploymentConfig) -> dict[str, Any]:
     chosen: dict[str, Any] = {}
     for path in sorted(config.given_fields):
         head, _, field = path.partition(".")
-        if not field:
-            chosen[head] = document.get(head)
+        if not field:  # a whole value; for a section, one given empty (its fields stay defaults)
+            chosen[head] = {} if head in SECTIONS and document.get(head) is not None else document.get(head)
         elif isinstance(document.get(head), dict):
             chosen.setdefault(head, {})[field] = document[head].get(field)
     return chosen
@@ -144,12 +150,24 @@ def _normalize(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _paths(values: dict[str, Any]) -> list[str]:
+    """The paths a caller set (a ``None`` is a removal, not a choice)."""
     paths: list[str] = []
     for name, value in values.items():
-        if name in SECTIONS and isinstance(value, dict):
-            paths.extend(f"{name}.{field}" for field in value)
-        elif name != "environment":
+        if name in SECTIONS and isinstance(value, dict) and value:
+            paths.extend(f"{name}.{field}" for field, item in value.items() if item is not None)
+        elif name != "environment" and value is not None:
+            paths.append(name)  # a whole value, or a section given empty (all its defaults)
+    return paths
+
+
+def _cleared_paths(values: dict[str, Any]) -> list[str]:
+    """The paths a change removes with ``None``: they go back to the profile's defaults."""
+    paths: list[str] = []
+    for name, value in values.items():
+        if value is None:
             paths.append(name)
+        elif name in SECTIONS and isinstance(value, dict):
+            paths.extend(f"{name}.{field}" for field, item in value.items() if item is None)
     return paths
 
 

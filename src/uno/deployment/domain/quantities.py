@@ -8,7 +8,7 @@ exponent (``e3``). Resources are never negative, so a sign is rejected here.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {
@@ -43,7 +43,7 @@ def parse_quantity(text: str) -> Decimal:
     if suffix[:1] in ("e", "E"):
         try:
             return number * Decimal(10) ** int(suffix[1:])
-        except (InvalidOperation, ValueError) as error:
+        except (ArithmeticError, ValueError) as error:  # Overflow for exponents like e1000000
             raise QuantityError(f"{text!r} has an invalid exponent") from error
     raise QuantityError(f"{text!r} has an unknown suffix {suffix!r} (use m, k, M, G, Ki, Mi, Gi, ...)")
 

@@ -27,7 +27,7 @@ def field_path(location: tuple[int | str, ...]) -> str:
     for part in location:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif not part.startswith(("function-", "function_")):
+        elif part != "[key]" and not part.startswith(("function-", "function_")):
             path += f".{part}" if path else part
     return path
 
