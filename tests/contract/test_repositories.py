@@ -17,9 +17,9 @@ from uno.deployment.adapters.repositories import memory
 from uno.deployment.domain import configuring
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
-from uno.deployment.domain.enums import DeploymentKind, DeploymentStatus, PipelineStatus, TaskStatus
+from uno.deployment.domain.enums import DeploymentKind, DeploymentStatus, PipelineStatus, StageStatus, TaskStatus
 from uno.deployment.domain.ids import DeploymentId, PipelineId, StageId, TaskId, new_config_id, new_deployment_id
-from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage, Task
+from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage, Task, Transition
 from uno.deployment.ports.repositories import ConfigQuery, DeploymentQuery, PipelineQuery
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -152,15 +152,67 @@ async def test_pipeline_find_by_owner(repos: Repositories):
     assert [pipeline.id for pipeline in found] == [mine[1].id, mine[0].id]
 
 
-async def test_pipeline_events_keep_order_and_page_with_after(repos: Repositories):
-    pipeline_id = PipelineId.new()
-    events = [PipelineEvent(T0, pipeline_id, "task", f"t{i}", "pending", "running", f"#{i}") for i in range(5)]
-    await repos.pipelines.append_events(events[:2])
-    await repos.pipelines.append_events(events[2:])
+async def run_first_task(repos: Repositories, pipeline: Pipeline) -> list[Transition]:
+    """Record a pipeline starting and its only task succeeding, in two calls."""
+    stage, task = pipeline.stages[0], pipeline.stages[0].tasks[0]
+    started = [
+        Transition.of(pipeline.move(PipelineStatus.RUNNING, T0), pipeline),
+        Transition.of(stage.move(pipeline.id, StageStatus.RUNNING, T0), stage),
+        Transition.of(task.move(pipeline.id, TaskStatus.RUNNING, T0), task),
+    ]
+    task.outputs = {"stdout_tail": "done\n"}
+    finished = [Transition.of(task.move(pipeline.id, TaskStatus.SUCCEEDED, T0 + timedelta(seconds=2), "ok"), task)]
+    assert (await repos.pipelines.record(pipeline.id, started)).is_success()
+    assert (await repos.pipelines.record(pipeline.id, finished)).is_success()
+    return started + finished
 
-    assert await repos.pipelines.events(pipeline_id) == events
-    assert await repos.pipelines.events(pipeline_id, after=3) == events[3:]
+
+async def test_recorded_transitions_update_state_and_the_journal_in_order(repos: Repositories):
+    pipeline = a_pipeline(DeploymentId("cfg-x"))
+    await repos.pipelines.add(pipeline)
+
+    transitions = await run_first_task(repos, pipeline)
+
+    stored = await repos.pipelines.get(pipeline.id)
+    assert stored.to_document() == pipeline.to_document() | {"version": stored.version}
+    assert stored.stages[0].tasks[0].outputs == {"stdout_tail": "done\n"}
+    assert stored.stages[0].tasks[0].duration == 2.0
+    events = [transition.event for transition in transitions]
+    assert await repos.pipelines.events(pipeline.id) == events
+    assert await repos.pipelines.events(pipeline.id, after=3) == events[3:]
     assert await repos.pipelines.events(PipelineId.new()) == []
+
+
+async def test_a_recorded_pipeline_transition_makes_an_older_copy_stale(repos: Repositories):
+    pipeline = a_pipeline(DeploymentId("cfg-x"))
+    await repos.pipelines.add(pipeline)
+    older = await repos.pipelines.get(pipeline.id)
+
+    await run_first_task(repos, pipeline)
+
+    assert (await repos.pipelines.save(older)).error.code is ErrorCode.CONFLICT
+    assert (await repos.pipelines.get(pipeline.id)).status is PipelineStatus.RUNNING
+
+
+async def test_nothing_is_recorded_for_an_ended_or_unknown_pipeline(repos: Repositories):
+    pipeline = a_pipeline(DeploymentId("cfg-x"))
+    await repos.pipelines.add(pipeline)
+    await run_first_task(repos, pipeline)
+    stage = pipeline.stages[0]
+    ended = [
+        Transition.of(stage.move(pipeline.id, StageStatus.SUCCEEDED, T0), stage),
+        Transition.of(pipeline.move(PipelineStatus.SUCCEEDED, T0), pipeline),
+    ]
+    assert (await repos.pipelines.record(pipeline.id, ended)).is_success()
+    late = PipelineEvent(T0, pipeline.id, "pipeline", pipeline.id.value, "succeeded", "failed")
+
+    refused = await repos.pipelines.record(pipeline.id, [Transition(late, {"status": "failed"})])
+    unknown = await repos.pipelines.record(PipelineId.new(), [Transition(late, {"status": "failed"})])
+
+    assert refused.error.code is ErrorCode.INVALID_STATE
+    assert unknown.error.code is ErrorCode.NOT_FOUND
+    assert (await repos.pipelines.get(pipeline.id)).status is PipelineStatus.SUCCEEDED
+    assert len(await repos.pipelines.events(pipeline.id)) == 6
 
 
 async def test_deployment_save_is_optimistic_and_keeps_the_snapshot(repos: Repositories):

@@ -10,7 +10,7 @@ no sense (a bug, so it raises) and returns a ``PipelineEvent`` for the journal.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -77,6 +77,22 @@ class PipelineEvent:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A status change to store: the journal's event and its subject's state after it.
+
+    Storing a transition is a small update of one subject plus one journal line, so a
+    1,000-task pipeline never rewrites its 1,000 tasks at each step.
+    """
+
+    event: PipelineEvent
+    state: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: PipelineEvent, subject: Task | Stage | Pipeline) -> Transition:
+        return cls(event, subject.state())
+
+
 @dataclass(slots=True)
 class Task:
     id: TaskId
@@ -106,6 +122,17 @@ class Task:
         elif new.is_complete:
             self.finished_at = now
         return PipelineEvent(now, pipeline_id, "task", self.id.value, old.value, new.value, message)
+
+    def state(self) -> dict[str, Any]:
+        """What a run changes about this task (the rest is its definition)."""
+        return {
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "message": self.message,
+            "outputs": self.outputs,
+        }
 
     def retry(self, pipeline_id: PipelineId, now: datetime, message: str) -> PipelineEvent:
         """Start another attempt of a running task (the status stays ``running``)."""
@@ -183,6 +210,14 @@ class Stage:
             self.finished_at = now
         return PipelineEvent(now, pipeline_id, "stage", self.id.value, old.value, new.value, message)
 
+    def state(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "message": self.message,
+        }
+
     def to_document(self) -> dict[str, Any]:
         return {
             "id": self.id.value,
@@ -237,6 +272,30 @@ class Pipeline:
         elif new.is_complete:
             self.finished_at = now
         return PipelineEvent(now, self.id, "pipeline", self.id.value, old.value, new.value, message)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "message": self.message,
+            "canceled_by": self.canceled_by,
+        }
+
+    def apply(self, states: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """Set stored states ``(subject kind, subject id, state)`` on this pipeline's subjects.
+
+        This is how repositories load a run: the structure, then the recorded states.
+        """
+        subjects: dict[tuple[str, str], Pipeline | Stage | Task] = {("pipeline", self.id.value): self}
+        for stage in self.stages:
+            subjects[("stage", stage.id.value)] = stage
+            subjects.update((("task", task.id.value), task) for task in stage.tasks)
+        for kind, subject_id, state in states:
+            subject = subjects.get((kind, subject_id))
+            if subject is None:
+                raise KeyError(f"{kind} {subject_id} is not part of pipeline {self.id.value}")
+            _set_state(subject, state)
 
     def stage(self, stage_id: StageId) -> Stage | None:
         return next((stage for stage in self.stages if stage.id == stage_id), None)
@@ -316,6 +375,17 @@ class Pipeline:
             canceled_by=document.get("canceled_by"),
             version=int(document.get("version", 1)),
         )
+
+
+def _set_state(subject: Pipeline | Stage | Task, state: dict[str, Any]) -> None:
+    status_type = {Pipeline: PipelineStatus, Stage: StageStatus, Task: TaskStatus}[type(subject)]
+    for name, stored in state.items():
+        if name == "status":
+            setattr(subject, name, status_type(stored))
+        elif name in ("started_at", "finished_at"):
+            setattr(subject, name, _parse(stored))
+        else:
+            setattr(subject, name, stored)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -8,13 +8,17 @@ Rules (each is tested):
 - a failed or canceled stage skips the stages after it and decides the pipeline's status;
 - every task has a timeout that cancels it (a command's process group is killed), and
   retries with exponential backoff on the engine's clock;
-- every transition is saved, with its event appended to the journal, before the next.
+- every transition is stored, with its event in the journal, before the next one that
+  depends on it starts; concurrent transitions are committed together (group commit).
+
+Scheduling is O(tasks + dependencies) per stage: each task counts the dependencies it
+still waits for, and a finished task updates only its own dependents.
 """
 
 from __future__ import annotations
 
 import asyncio
-import typing
+from collections import deque
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +27,8 @@ from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import PipelineStatus, StageStatus, TaskStatus
-from uno.deployment.domain.ids import PipelineId
-from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage, Task
+from uno.deployment.domain.ids import PipelineId, TaskId
+from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage, Task, Transition
 from uno.deployment.engine.actions import ActionContext, ActionOutcome, ActionRegistry
 from uno.deployment.ports.clock import Clock
 from uno.deployment.ports.commands import CommandRunner
@@ -35,21 +39,54 @@ RETRY_BACKOFF_MAX = 60.0
 
 
 class _LostPipeline(Exception):
-    """The stored pipeline changed under a running pipeline: stop writing at once."""
+    """The store refused a transition (the pipeline vanished or was ended elsewhere)."""
 
     def __init__(self, error: ErrorDetails) -> None:
         super().__init__(error.message)
         self.error = error
 
 
+class _Journal:
+    """Writes transitions through the repository, committing concurrent ones together."""
+
+    def __init__(self, repository: PipelineRepository, pipeline: Pipeline) -> None:
+        self._repository = repository
+        self._pipeline = pipeline
+        self._queue: list[tuple[list[Transition], asyncio.Future[Result[int]]]] = []
+        self._flushing = False
+
+    async def write(self, transitions: list[Transition]) -> None:
+        done: asyncio.Future[Result[int]] = asyncio.get_running_loop().create_future()
+        self._queue.append((transitions, done))
+        if not self._flushing:
+            self._flushing = True
+            try:
+                while self._queue:
+                    batch, self._queue = self._queue, []
+                    merged = [transition for transitions, _ in batch for transition in transitions]
+                    result = await asyncio.shield(self._repository.record(self._pipeline.id, merged))
+                    for _, waiter in batch:
+                        waiter.set_result(result)
+            finally:
+                self._flushing = False
+        result = await done
+        if isinstance(result, Failure):
+            raise _LostPipeline(result.error)
+        self._pipeline.version = result.value
+
+
 @dataclass
 class _Run:
     pipeline: Pipeline
     config: DeploymentConfig | None
+    journal: _Journal
+    tasks: dict[TaskId, Task]
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     canceled_by: str | None = None
-    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def record(self, *changes: tuple[PipelineEvent, Pipeline | Stage | Task]) -> None:
+        await self.journal.write([Transition.of(event, subject) for event, subject in changes])
 
 
 class PipelineRunner:
@@ -93,15 +130,16 @@ class PipelineRunner:
         """Run a pending pipeline to its end; ``Failure`` only if its record was lost."""
         if pipeline.id in self._runs:
             return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is already running"))
-        run = _Run(pipeline, config)
+        tasks = {task.id: task for _, task in pipeline.tasks()}
+        run = _Run(pipeline, config, _Journal(self._pipelines, pipeline), tasks)
         self._runs[pipeline.id] = run
         try:
-            await self._record(run, pipeline.move(PipelineStatus.RUNNING, self._clock.now()))
+            await run.record((pipeline.move(PipelineStatus.RUNNING, self._clock.now()), pipeline))
             for stage in pipeline.stages:
                 if _halted(pipeline) or run.cancel_requested.is_set():
                     await self._skip_stage(run, stage)
                 else:
-                    await self._run_stage(run, stage)
+                    await _StageRun(self, run, stage).execute()
             await self._finish(run)
             return Success(pipeline)
         except _LostPipeline as lost:
@@ -109,13 +147,6 @@ class PipelineRunner:
         finally:
             del self._runs[pipeline.id]
             run.finished.set()
-
-    async def _record(self, run: _Run, *events: PipelineEvent) -> None:
-        async with run.writing:
-            saved = await self._pipelines.save(run.pipeline)
-            if isinstance(saved, Failure):
-                raise _LostPipeline(saved.error)
-            await self._pipelines.append_events(events)
 
     async def _finish(self, run: _Run) -> None:
         pipeline, now = run.pipeline, self._clock.now()
@@ -127,68 +158,22 @@ class PipelineRunner:
             event = pipeline.move(PipelineStatus.FAILED, now, f"stage {failed[0].name!r} failed: {failed[0].message}")
         else:
             event = pipeline.move(PipelineStatus.SUCCEEDED, now, "all stages succeeded")
-        await self._record(run, event)
+        await run.record((event, pipeline))
 
     async def _skip_stage(self, run: _Run, stage: Stage) -> None:
         now = self._clock.now()
         if run.cancel_requested.is_set():
-            status, reason = StageStatus.CANCELED, f"canceled by {run.canceled_by}"
+            status, task_status, reason = StageStatus.CANCELED, TaskStatus.CANCELED, f"canceled by {run.canceled_by}"
         else:
-            status, reason = StageStatus.SKIPPED, "an earlier stage failed"
-        events = [stage.move(run.pipeline.id, status, now, reason)]
-        task_status = TaskStatus.CANCELED if status is StageStatus.CANCELED else TaskStatus.SKIPPED
-        events += [task.move(run.pipeline.id, task_status, now, reason) for task in stage.tasks]
-        await self._record(run, *events)
+            status, task_status, reason = StageStatus.SKIPPED, TaskStatus.SKIPPED, "an earlier stage failed"
+        changes: list[tuple[PipelineEvent, Pipeline | Stage | Task]] = [
+            (stage.move(run.pipeline.id, status, now, reason), stage)
+        ]
+        changes += [(task.move(run.pipeline.id, task_status, now, reason), task) for task in stage.tasks]
+        await run.record(*changes)
 
-    async def _run_stage(self, run: _Run, stage: Stage) -> None:
-        await self._record(run, stage.move(run.pipeline.id, StageStatus.RUNNING, self._clock.now()))
-        waiting = list(stage.tasks)
-        active: dict[asyncio.Task[ActionOutcome], Task] = {}
-        halt: str | None = None
-        canceled = asyncio.ensure_future(run.cancel_requested.wait())
-        try:
-            while True:
-                if run.cancel_requested.is_set():
-                    halt = halt or f"canceled by {run.canceled_by}"
-                waiting = await self._start_ready(run, stage, waiting, active, halt)
-                if not active:
-                    break
-                done, _ = await asyncio.wait([*active, canceled], return_when=asyncio.FIRST_COMPLETED)
-                for future in done:
-                    if future is not canceled:
-                        finished = typing.cast("asyncio.Task[ActionOutcome]", future)
-                        failure = await self._settle(run, active.pop(finished), finished.result())
-                        if failure and stage.fail_fast and halt is None:
-                            halt = f"task {failure!r} failed and the stage is fail-fast"
-                if halt:
-                    await self._cancel_active(run, active, halt)
-        finally:
-            canceled.cancel()
-            await self._cancel_active(run, active, "the pipeline runner stopped")
-        await self._close_stage(run, stage, waiting, halt)
-
-    async def _start_ready(
-        self,
-        run: _Run,
-        stage: Stage,
-        waiting: list[Task],
-        active: dict[asyncio.Task[ActionOutcome], Task],
-        halt: str | None,
-    ) -> list[Task]:
-        still_waiting = []
-        for task in waiting:
-            blocker = _blocker(run.pipeline, task)
-            if blocker is not None:
-                reason = f"dependency {blocker.name!r} {blocker.status.value}"
-                await self._record(run, task.move(run.pipeline.id, TaskStatus.SKIPPED, self._clock.now(), reason))
-            elif halt is None and len(active) < self._max_parallel and _ready(run.pipeline, task):
-                await self._record(run, task.move(run.pipeline.id, TaskStatus.RUNNING, self._clock.now()))
-                active[asyncio.create_task(self._attempts(run, stage, task))] = task
-            else:
-                still_waiting.append(task)
-        return still_waiting
-
-    async def _attempts(self, run: _Run, stage: Stage, task: Task) -> ActionOutcome:
+    async def attempts(self, run: _Run, stage: Stage, task: Task) -> ActionOutcome:
+        """Run a task's action until it succeeds or its retries are spent."""
         action = self._actions.get(task.action)
         if action is None:
             return ActionOutcome.failed(f"action {task.action!r} is not registered in this process")
@@ -198,45 +183,135 @@ class PipelineRunner:
             if attempt > 1:
                 await self._clock.sleep(min(RETRY_BACKOFF * 2 ** (attempt - 2), RETRY_BACKOFF_MAX))
                 message = f"attempt {attempt} of {task.retries + 1} after: {outcome.message}"
-                await self._record(run, task.retry(run.pipeline.id, self._clock.now(), message))
+                await run.record((task.retry(run.pipeline.id, self._clock.now(), message), task))
             outcome = await _attempt(action.run(context), task.timeout)
             if outcome.succeeded:
                 break
         return outcome
 
-    async def _settle(self, run: _Run, task: Task, outcome: ActionOutcome) -> str | None:
-        """Record a finished task; return its name if its failure counts against the stage."""
+
+class _StageRun:
+    """One stage's scheduling: ready tasks start, finished tasks release their dependents."""
+
+    def __init__(self, runner: PipelineRunner, run: _Run, stage: Stage) -> None:
+        self.runner, self.run, self.stage = runner, run, stage
+        self.clock = runner._clock
+        self.waiting_on: dict[TaskId, int] = {}
+        self.dependents: dict[TaskId, list[Task]] = {}
+        self.ready: deque[Task] = deque()
+        self.blocked: list[tuple[Task, Task]] = []
+        self.active: dict[asyncio.Task[ActionOutcome], Task] = {}
+        self.halt: str | None = None
+        self._plan()
+
+    def _plan(self) -> None:
+        in_stage = {task.id for task in self.stage.tasks}
+        for task in self.stage.tasks:
+            pending = 0
+            for dependency_id in task.dependencies:
+                dependency = self.run.tasks[dependency_id]
+                if dependency_id in in_stage:
+                    pending += 1
+                    self.dependents.setdefault(dependency_id, []).append(task)
+                elif dependency.status is not TaskStatus.SUCCEEDED:
+                    self.blocked.append((task, dependency))
+            self.waiting_on[task.id] = pending
+            if pending == 0 and not any(blocked is task for blocked, _ in self.blocked):
+                self.ready.append(task)
+
+    async def execute(self) -> None:
+        run, stage = self.run, self.stage
+        await run.record((stage.move(run.pipeline.id, StageStatus.RUNNING, self.clock.now()), stage))
+        for task, dependency in self.blocked:
+            await self._skip(task, dependency)
+        canceled = asyncio.ensure_future(run.cancel_requested.wait())
+        try:
+            while True:
+                if run.cancel_requested.is_set() and self.halt is None:
+                    self.halt = f"canceled by {run.canceled_by}"
+                await self._start_ready()
+                if not self.active:
+                    break
+                done, _ = await asyncio.wait([*self.active, canceled], return_when=asyncio.FIRST_COMPLETED)
+                for future in done:
+                    if future is not canceled:
+                        await self._settled(future)  # type: ignore[arg-type]
+                if self.halt:
+                    await self._cancel_active(self.halt)
+        finally:
+            canceled.cancel()
+            await self._cancel_active("the pipeline runner stopped")
+        await self._close()
+
+    async def _start_ready(self) -> None:
+        while self.ready and self.halt is None and len(self.active) < self.runner._max_parallel:
+            task = self.ready.popleft()
+            await self.run.record((task.move(self.run.pipeline.id, TaskStatus.RUNNING, self.clock.now()), task))
+            self.active[asyncio.create_task(self.runner.attempts(self.run, self.stage, task))] = task
+
+    async def _settled(self, future: asyncio.Task[ActionOutcome]) -> None:
+        task = self.active.pop(future)
+        await self._conclude(task, future.result())
+
+    async def _conclude(self, task: Task, outcome: ActionOutcome) -> None:
         task.outputs = {**task.outputs, **outcome.outputs}
         status = TaskStatus.SUCCEEDED if outcome.succeeded else TaskStatus.FAILED
-        await self._record(run, task.move(run.pipeline.id, status, self._clock.now(), outcome.message))
-        return None if outcome.succeeded or task.skip_on_failure else task.name
+        await self.run.record((task.move(self.run.pipeline.id, status, self.clock.now(), outcome.message), task))
+        if outcome.succeeded:
+            self._release(task)
+        else:
+            await self._skip_dependents(task)
+            if not task.skip_on_failure and self.stage.fail_fast and self.halt is None:
+                self.halt = f"task {task.name!r} failed and the stage is fail-fast"
 
-    async def _cancel_active(self, run: _Run, active: dict[asyncio.Task[ActionOutcome], Task], reason: str) -> None:
-        for future in active:
+    def _release(self, task: Task) -> None:
+        for dependent in self.dependents.get(task.id, ()):
+            self.waiting_on[dependent.id] -= 1
+            if self.waiting_on[dependent.id] == 0 and dependent.status is TaskStatus.PENDING:
+                self.ready.append(dependent)
+
+    async def _skip_dependents(self, task: Task) -> None:
+        for dependent in self.dependents.get(task.id, ()):
+            if dependent.status is TaskStatus.PENDING:
+                await self._skip(dependent, task)
+
+    async def _skip(self, task: Task, dependency: Task) -> None:
+        reason = f"dependency {dependency.name!r} {dependency.status.value}"
+        await self.run.record((task.move(self.run.pipeline.id, TaskStatus.SKIPPED, self.clock.now(), reason), task))
+        await self._skip_dependents(task)
+
+    async def _cancel_active(self, reason: str) -> None:
+        for future in self.active:
             future.cancel()
-        for future, task in list(active.items()):
+        for future, task in list(self.active.items()):
             try:
                 outcome = await future
             except asyncio.CancelledError:
-                await self._record(run, task.move(run.pipeline.id, TaskStatus.CANCELED, self._clock.now(), reason))
+                event = task.move(self.run.pipeline.id, TaskStatus.CANCELED, self.clock.now(), reason)
+                await self.run.record((event, task))
+                await self._skip_dependents(task)
             else:
-                await self._settle(run, task, outcome)
-        active.clear()
+                await self._conclude(task, outcome)
+        self.active.clear()
 
-    async def _close_stage(self, run: _Run, stage: Stage, waiting: list[Task], halt: str | None) -> None:
-        now = self._clock.now()
+    async def _close(self) -> None:
+        run, stage, now = self.run, self.stage, self.clock.now()
         canceled = run.cancel_requested.is_set()
         leftover = TaskStatus.CANCELED if canceled else TaskStatus.SKIPPED
-        events = [task.move(run.pipeline.id, leftover, now, halt or "not started") for task in waiting]
+        changes: list[tuple[PipelineEvent, Pipeline | Stage | Task]] = [
+            (task.move(run.pipeline.id, leftover, now, self.halt or "not started"), task)
+            for task in stage.tasks
+            if task.status is TaskStatus.PENDING
+        ]
         failed = [task for task in stage.tasks if task.status is TaskStatus.FAILED and not task.skip_on_failure]
         if canceled:
-            events.append(stage.move(run.pipeline.id, StageStatus.CANCELED, now, halt or "canceled"))
+            changes.append((stage.move(run.pipeline.id, StageStatus.CANCELED, now, self.halt or "canceled"), stage))
         elif failed:
             message = f"task {failed[0].name!r} failed: {failed[0].message}"
-            events.append(stage.move(run.pipeline.id, StageStatus.FAILED, now, message))
+            changes.append((stage.move(run.pipeline.id, StageStatus.FAILED, now, message), stage))
         else:
-            events.append(stage.move(run.pipeline.id, StageStatus.SUCCEEDED, now))
-        await self._record(run, *events)
+            changes.append((stage.move(run.pipeline.id, StageStatus.SUCCEEDED, now), stage))
+        await run.record(*changes)
 
 
 async def _attempt(coroutine: Coroutine[Any, Any, ActionOutcome], timeout: float) -> ActionOutcome:
@@ -251,18 +326,3 @@ async def _attempt(coroutine: Coroutine[Any, Any, ActionOutcome], timeout: float
 
 def _halted(pipeline: Pipeline) -> bool:
     return any(stage.status in (StageStatus.FAILED, StageStatus.CANCELED) for stage in pipeline.stages)
-
-
-def _blocker(pipeline: Pipeline, task: Task) -> Task | None:
-    for dependency_id in task.dependencies:
-        dependency = pipeline.task(dependency_id)
-        if dependency is not None and dependency.status.is_complete and dependency.status is not TaskStatus.SUCCEEDED:
-            return dependency
-    return None
-
-
-def _ready(pipeline: Pipeline, task: Task) -> bool:
-    return all(
-        (dependency := pipeline.task(dependency_id)) is not None and dependency.status is TaskStatus.SUCCEEDED
-        for dependency_id in task.dependencies
-    )

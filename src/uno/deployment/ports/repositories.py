@@ -6,6 +6,10 @@ Contract (checked by ``tests/contract`` against every implementation):
 - ``save`` is optimistic: it succeeds only if the stored version equals the object's
   version, stores it with the version plus one and returns what was stored; otherwise
   ``CONFLICT`` (stale) or ``NOT_FOUND``, and nothing changes;
+- a pipeline's run is stored by ``record``: each transition updates one subject's state
+  and appends one journal event, all of a call in one transaction; a transition of the
+  pipeline itself also bumps its version (so a stale structural ``save`` is refused);
+  nothing is recorded for a pipeline that already ended (``INVALID_STATE``);
 - ``list`` returns newest first (by creation time, then id), filtered, paginated.
 """
 
@@ -26,7 +30,7 @@ from uno.deployment.domain.enums import (
     DeploymentStatus,
 )
 from uno.deployment.domain.ids import DeploymentId, PipelineId
-from uno.deployment.domain.pipelines import Pipeline, PipelineEvent
+from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Transition
 
 MAX_PAGE = 1000
 
@@ -77,11 +81,15 @@ class PipelineRepository(Protocol):
 
     async def get(self, pipeline_id: PipelineId) -> Pipeline | None: ...
 
-    async def save(self, pipeline: Pipeline) -> Result[Pipeline]: ...
+    async def save(self, pipeline: Pipeline) -> Result[Pipeline]:
+        """Store the pipeline whole: for changes to its structure (stages, tasks)."""
+        ...
 
     async def find(self, query: PipelineQuery) -> list[Pipeline]: ...
 
-    async def append_events(self, events: Sequence[PipelineEvent]) -> None: ...
+    async def record(self, pipeline_id: PipelineId, transitions: Sequence[Transition]) -> Result[int]:
+        """Store transitions of a pipeline's run atomically; returns the pipeline's version after."""
+        ...
 
     async def events(self, pipeline_id: PipelineId, *, after: int = 0) -> list[PipelineEvent]:
         """The journal of one pipeline in order, skipping the first ``after`` events."""

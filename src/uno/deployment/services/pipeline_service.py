@@ -18,6 +18,7 @@ from uno.deployment.domain.pipelines import (
     PipelineEvent,
     Stage,
     Task,
+    Transition,
 )
 from uno.deployment.engine.actions import ActionRegistry
 from uno.deployment.engine.running import PipelineRunner
@@ -184,21 +185,21 @@ class PipelineService:
         """Cancel a pipeline no runner in this process holds (pending, or left by a crash)."""
         now, reason = self._clock.now(), f"canceled by {canceled_by}"
         orphaned = pipeline.status is PipelineStatus.RUNNING
-        events = []
+        changes = []
         for stage in pipeline.stages:
             for task in stage.tasks:
                 if not task.status.is_complete:
-                    events.append(task.move(pipeline.id, TaskStatus.CANCELED, now, reason))
+                    changes.append(Transition.of(task.move(pipeline.id, TaskStatus.CANCELED, now, reason), task))
             if not stage.status.is_complete:
-                events.append(stage.move(pipeline.id, StageStatus.CANCELED, now, reason))
+                changes.append(Transition.of(stage.move(pipeline.id, StageStatus.CANCELED, now, reason), stage))
         pipeline.canceled_by = canceled_by
-        events.append(
-            pipeline.move(PipelineStatus.CANCELED, now, reason + (" (no runner was alive)" if orphaned else ""))
-        )
-        saved = await self._pipelines.save(pipeline)
-        if isinstance(saved, Success):
-            await self._pipelines.append_events(events)
-        return saved
+        message = reason + (" (no runner was alive)" if orphaned else "")
+        changes.append(Transition.of(pipeline.move(PipelineStatus.CANCELED, now, message), pipeline))
+        recorded = await self._pipelines.record(pipeline.id, changes)
+        if isinstance(recorded, Failure):
+            return recorded
+        pipeline.version = recorded.value
+        return Success(pipeline)
 
     async def _pending(self, pipeline_id: PipelineId | str) -> Result[Pipeline]:
         found = await self.get_pipeline(pipeline_id)

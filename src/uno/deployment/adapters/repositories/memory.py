@@ -17,10 +17,10 @@ from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.domain.ids import DeploymentId, PipelineId
-from uno.deployment.domain.pipelines import Pipeline, PipelineEvent
+from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Transition
 from uno.deployment.ports.repositories import ConfigQuery, DeploymentQuery, PipelineQuery
 
-Record = TypeVar("Record", Pipeline, DeploymentResult)
+Record = TypeVar("Record", bound=DeploymentResult)
 
 
 def _newest_first(created_at: datetime, identifier: str) -> tuple[float, str]:
@@ -102,34 +102,75 @@ class _DocumentStore(Generic[Record]):
 
 
 class MemoryPipelineRepository:
+    """Pipelines as a structure document plus a state overlay written by ``record``.
+
+    ``record`` touches only the subjects it names, so its cost does not grow with the
+    pipeline's size; ``get`` lays the overlay over the document.
+    """
+
     def __init__(self) -> None:
-        self._store: _DocumentStore[Pipeline] = _DocumentStore("pipeline", Pipeline.from_document)
+        self._documents: dict[PipelineId, dict[str, Any]] = {}
+        self._states: dict[PipelineId, dict[tuple[str, str], dict[str, Any]]] = {}
         self._events: defaultdict[PipelineId, list[PipelineEvent]] = defaultdict(list)
 
     async def add(self, pipeline: Pipeline) -> Result[Pipeline]:
-        return self._store.add(pipeline)
+        if pipeline.id in self._documents:
+            return Failure(ErrorDetails.conflict(f"pipeline {pipeline.id.value!r} already exists"))
+        self._documents[pipeline.id] = pipeline.to_document()
+        self._states[pipeline.id] = {}
+        return Success(pipeline)
 
     async def get(self, pipeline_id: PipelineId) -> Pipeline | None:
-        return self._store.get(pipeline_id.value)
+        document = self._documents.get(pipeline_id)
+        if document is None:
+            return None
+        pipeline = Pipeline.from_document(document)
+        pipeline.apply((kind, subject_id, state) for (kind, subject_id), state in self._states[pipeline_id].items())
+        return pipeline
 
     async def save(self, pipeline: Pipeline) -> Result[Pipeline]:
-        return self._store.save(pipeline)
+        stored = self._documents.get(pipeline.id)
+        if stored is None:
+            return Failure(ErrorDetails.not_found("pipeline", pipeline.id.value))
+        if stored["version"] != pipeline.version:
+            return Failure(_stale("pipeline", pipeline.id.value, pipeline.version, stored["version"]))
+        pipeline.version += 1
+        self._documents[pipeline.id] = pipeline.to_document()
+        self._states[pipeline.id] = {}
+        return Success(pipeline)
 
     async def find(self, query: PipelineQuery) -> list[Pipeline]:
         found = [
             pipeline
-            for pipeline in self._store.all()
-            if query.deployment_id is None or pipeline.deployment_id == query.deployment_id
+            for pipeline_id, document in self._documents.items()
+            if query.deployment_id is None or document["deployment_id"] == query.deployment_id.value
+            if (pipeline := await self.get(pipeline_id)) is not None
         ]
         found.sort(key=lambda pipeline: _newest_first(pipeline.created_at, pipeline.id.value))
         return _page(found, query.limit, query.offset)
 
-    async def append_events(self, events: Sequence[PipelineEvent]) -> None:
-        for event in events:
-            self._events[event.pipeline_id].append(event)
+    async def record(self, pipeline_id: PipelineId, transitions: Sequence[Transition]) -> Result[int]:
+        document = self._documents.get(pipeline_id)
+        if document is None:
+            return Failure(ErrorDetails.not_found("pipeline", pipeline_id.value))
+        states = self._states[pipeline_id]
+        status = states.get(("pipeline", pipeline_id.value), document)["status"]
+        if status in _ENDED:
+            return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline_id.value} already {status}"))
+        for transition in transitions:
+            event = transition.event
+            key = (event.subject, event.subject_id)
+            states[key] = {**states.get(key, {}), **transition.state}
+            if event.subject == "pipeline":
+                document["version"] += 1
+            self._events[pipeline_id].append(event)
+        return Success(int(document["version"]))
 
     async def events(self, pipeline_id: PipelineId, *, after: int = 0) -> list[PipelineEvent]:
         return list(self._events.get(pipeline_id, [])[after:])
+
+
+_ENDED = frozenset({"succeeded", "failed", "canceled"})
 
 
 class MemoryDeploymentResultRepository:
