@@ -250,3 +250,18 @@ async def test_deployment_find_filters_and_orders(repos: Repositories):
     assert await ids(created_after=T0 + timedelta(minutes=3)) == [prod.id, back.id]
     assert await ids(app_name="blog") == []
     assert await ids(limit=1, offset=1) == [back.id]
+
+
+async def test_a_fetched_config_is_a_copy(repos: Repositories):
+    config = configuring.build(
+        new_config_id(), {"app_name": "shop", "app_version": "1.0.0", "environment": "dev", "custom_settings": {}}, T0
+    ).value
+    await repos.configs.add(config)
+
+    fetched = await repos.configs.get(config.id)
+    fetched.custom_settings["sneaky"] = True
+    fetched.secrets.append("SNEAKY")
+
+    stored = await repos.configs.get(config.id)
+    assert stored.custom_settings == {}
+    assert stored.secrets == []

@@ -174,3 +174,14 @@ async def test_postgres_urls_carry_the_password_from_the_named_variable(containe
         "postgresql://app:p%40ss%2Fword@db:5432/shop?sslmode=require"
     )
     assert database_url(config, {}) is None
+
+
+async def test_variables_set_after_start_up_reach_the_commands(monkeypatch: pytest.MonkeyPatch):
+    runner = SubprocessRunner()
+    monkeypatch.setenv("UNO_TEST_LATE_VARIABLE", "late")
+
+    outcome = await runner.run(
+        [sys.executable, "-c", "import os; print(os.environ['UNO_TEST_LATE_VARIABLE'])"], timeout=30
+    )
+
+    assert outcome.stdout_tail == "late\n"

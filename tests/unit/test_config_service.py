@@ -106,7 +106,9 @@ async def test_update_merges_nested_dicts_and_validates_the_whole(service):
 async def test_an_invalid_update_changes_nothing(service):
     config = (await service.create_config(app_name="shop", app_version="1.0.0", environment="dev")).value
 
-    result = await service.update_config(config.id, resource_requirements={"cpu_max": "1m"}, app_version="2.0.0")
+    result = await service.update_config(
+        config.id, resource_requirements={"cpu_min": "2", "cpu_max": "1"}, app_version="2.0.0"
+    )
 
     assert result.error.code is ErrorCode.VALIDATION_ERROR
     assert result.error.context["field"] == "resource_requirements.cpu_min"

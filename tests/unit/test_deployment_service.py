@@ -260,3 +260,36 @@ class _Blocking(ScriptedAction):
     async def run(self, context):
         context.task.params.setdefault("outcome", "block")
         return await self._shared.run(context)
+
+
+async def test_cancel_stops_a_running_deployment_and_it_cannot_be_rolled_back(blocking_container, scripted):
+    service = blocking_container.deployment_service
+    config = await create(blocking_container)
+    running = asyncio.create_task(service.deploy(config.id))
+    await eventually(lambda: "deploy" in scripted.running)
+    [record] = (await service.list_deployments()).value
+
+    canceled = (await service.cancel(record.id, canceled_by="carol")).value
+
+    assert canceled.status is DeploymentStatus.CANCELED
+    assert "canceled by carol" in canceled.message
+    assert (await running).value.status is DeploymentStatus.CANCELED
+    assert (await service.cancel(record.id)).error.code is ErrorCode.INVALID_STATE
+    assert (await service.rollback(record.id)).error.code is ErrorCode.INVALID_STATE
+
+
+async def test_a_hand_built_pipeline_waits_its_turn_behind_a_deploy(blocking_container, scripted):
+    config = await create(blocking_container)
+    deploying = asyncio.create_task(blocking_container.deployment_service.deploy(config.id))
+    await eventually(lambda: "deploy" in scripted.running)
+    pipelines = blocking_container.pipeline_service
+    pipeline = (await pipelines.create_pipeline("migrate", deployment_id=config.id)).value
+    stage = (await pipelines.add_stage(pipeline.id, "only")).value
+    await pipelines.add_task(pipeline.id, stage.id, "pause", action="wait", params={"seconds": 0})
+
+    refused = await pipelines.execute_pipeline(pipeline.id)
+
+    assert refused.error.code is ErrorCode.CONFLICT
+    scripted.release("deploy")
+    await deploying
+    assert (await pipelines.execute_pipeline(pipeline.id)).value.status.value == "succeeded"

@@ -34,6 +34,7 @@ from uno.deployment.ports.repositories import (
 )
 from uno.deployment.services.config_service import DeploymentConfigService
 from uno.deployment.services.deployment_service import DeploymentService
+from uno.deployment.services.leasing import LeaseKeeper
 from uno.deployment.services.pipeline_service import PipelineService
 from uno.deployment.settings import Settings
 
@@ -71,6 +72,7 @@ def build(
     configs, pipelines = MemoryConfigRepository(), MemoryPipelineRepository()
     deployments, leases = MemoryDeploymentResultRepository(), MemoryLeaseRepository(clock)
     runner = PipelineRunner(pipelines, actions, clock, commands, environ, max_parallel=settings.max_parallel_tasks)
+    keeper = LeaseKeeper(leases, clock, settings.lease_ttl_seconds)
     return Container(
         settings=settings,
         clock=clock,
@@ -81,10 +83,8 @@ def build(
         actions=actions,
         runner=runner,
         config_service=DeploymentConfigService(configs, deployments, clock),
-        pipeline_service=PipelineService(pipelines, configs, deployments, runner, actions, clock),
-        deployment_service=DeploymentService(
-            configs, deployments, pipelines, runner, leases, clock, lease_ttl=settings.lease_ttl_seconds
-        ),
+        pipeline_service=PipelineService(pipelines, configs, deployments, runner, actions, keeper, clock),
+        deployment_service=DeploymentService(configs, deployments, pipelines, runner, keeper, clock),
     )
 
 

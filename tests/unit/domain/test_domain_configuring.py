@@ -134,11 +134,41 @@ def test_update_validates_the_whole_result_and_leaves_the_original_untouched() -
 
 def test_update_reports_fields_under_the_callers_names() -> None:
     result = configuring.update(
-        built(), {"resources": {"cpu_max": "10m"}}, LATER, rename={"resources": "resource_requirements"}
+        built(), {"resources": {"cpu_min": "1", "cpu_max": "10m"}}, LATER, rename={"resources": "resource_requirements"}
     )
 
     assert isinstance(result, Failure)
     assert result.error.context["field"] == "resource_requirements.cpu_min"
+
+
+def test_update_moves_a_profile_filled_side_to_meet_a_changed_one() -> None:
+    config = built()
+
+    raised = configuring.update(config, {"resources": {"cpu_min": "4"}}, LATER).value
+    lowered = configuring.update(config, {"resources": {"memory_max": "64Mi"}}, LATER).value
+
+    assert (raised.resources.cpu_min, raised.resources.cpu_max) == ("4", "4")
+    assert (lowered.resources.memory_min, lowered.resources.memory_max) == ("64Mi", "64Mi")
+
+
+def test_update_never_moves_a_side_the_caller_chose() -> None:
+    config = configuring.update(built(), {"resources": {"cpu_max": "2"}}, LATER).value
+
+    result = configuring.update(config, {"resources": {"cpu_min": "3"}}, LATER)
+
+    assert isinstance(result, Failure)
+    assert result.error.context["field"] == "resources.cpu_min"
+    assert result.error.message == "resources.cpu_min: cpu_min (3) is greater than cpu_max (2)"
+
+
+def test_a_pool_minimum_above_the_default_maximum_raises_the_maximum() -> None:
+    config = configuring.build(
+        new_config_id(),
+        {"app_name": "myapp", "app_version": "1.0.0", "environment": "dev", "database": {"connection_pool_min": 20}},
+        LATER,
+    ).value
+
+    assert (config.database.connection_pool_min, config.database.connection_pool_max) == (20, 20)
 
 
 def test_update_refuses_invalid_values() -> None:

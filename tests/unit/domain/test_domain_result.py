@@ -1,9 +1,12 @@
 """The Result pattern: Success carries a value, Failure carries ErrorDetails."""
 
+from typing import Any
+
 import pytest
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success, UnwrapError
+from uno.deployment.domain.enums import DeploymentEnvironment, DeploymentPlatform, DeploymentStrategy
 
 NOT_FOUND = ErrorDetails.not_found("configuration", "cfg-1")
 
@@ -71,3 +74,17 @@ def test_validation_details_name_the_field_in_message_and_context() -> None:
 def test_not_found_details_name_the_kind_and_id() -> None:
     assert NOT_FOUND.code is ErrorCode.NOT_FOUND
     assert NOT_FOUND.context == {"kind": "configuration", "id": "cfg-1"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"),
+    [
+        (DeploymentEnvironment, "DEV", DeploymentEnvironment.DEV),
+        (DeploymentEnvironment, "Production", DeploymentEnvironment.PRODUCTION),
+        (DeploymentEnvironment, "prod", DeploymentEnvironment.PRODUCTION),
+        (DeploymentStrategy, "BLUE_GREEN", DeploymentStrategy.BLUE_GREEN),
+        (DeploymentPlatform, "Kubernetes", DeploymentPlatform.KUBERNETES),
+    ],
+)
+def test_enum_names_are_accepted_in_any_case(kind: Any, text: str, expected: Any) -> None:
+    assert kind(text) is expected

@@ -23,7 +23,8 @@ KILL_GRACE = 0.5
 
 class SubprocessRunner:
     def __init__(self, base_env: Mapping[str, str] | None = None) -> None:
-        self._base_env = dict(os.environ if base_env is None else base_env)
+        # read at each run, not copied: variables set after start-up reach the commands
+        self._base_env = os.environ if base_env is None else base_env
 
     async def run(
         self,

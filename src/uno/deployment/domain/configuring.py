@@ -90,7 +90,12 @@ def update(
     document = profiles.fill(config.environment, _without_nulls(document))
     cleared = set(_cleared_paths(normalized))
     given = {path for path in config.given_fields if path not in cleared and path.partition(".")[0] not in cleared}
-    document.update(updated_at=now, given_fields=frozenset(given) | frozenset(_paths(normalized)))
+    given |= set(_paths(normalized))
+    for section, value in normalized.items():
+        if section in SECTIONS and isinstance(value, dict) and isinstance(document.get(section), dict):
+            chosen = {path.partition(".")[2] for path in given if path.startswith(f"{section}.")}
+            profiles.meet(section, document[section], chosen)
+    document.update(updated_at=now, given_fields=frozenset(given))
     return _validate(document, rename)
 
 

@@ -9,19 +9,34 @@ from __future__ import annotations
 import enum
 
 
-class DeploymentEnvironment(enum.StrEnum):
+class _Named(enum.StrEnum):
+    """An enum that also accepts its values in any case, with ``_`` for ``-``, and aliases."""
+
+    @classmethod
+    def _aliases(cls) -> dict[str, str]:
+        return {}
+
+    @classmethod
+    def _missing_(cls, value: object) -> _Named | None:
+        if not isinstance(value, str):
+            return None
+        normalized = value.strip().lower().replace("_", "-")
+        normalized = cls._aliases().get(normalized, normalized)
+        return next((member for member in cls if member.value == normalized), None)
+
+
+class DeploymentEnvironment(_Named):
     DEV = "dev"
     TEST = "test"
     STAGING = "staging"
     PRODUCTION = "production"
 
     @classmethod
-    def _missing_(cls, value: object) -> DeploymentEnvironment | None:
-        aliases = {"development": cls.DEV, "testing": cls.TEST, "stage": cls.STAGING, "prod": cls.PRODUCTION}
-        return aliases.get(str(value).lower()) if isinstance(value, str) else None
+    def _aliases(cls) -> dict[str, str]:
+        return {"development": "dev", "testing": "test", "stage": "staging", "prod": "production"}
 
 
-class DeploymentPlatform(enum.StrEnum):
+class DeploymentPlatform(_Named):
     LOCAL = "local"
     KUBERNETES = "kubernetes"
     AWS = "aws"
@@ -32,20 +47,15 @@ class DeploymentPlatform(enum.StrEnum):
     CUSTOM = "custom"
 
 
-class DeploymentStrategy(enum.StrEnum):
+class DeploymentStrategy(_Named):
     BLUE_GREEN = "blue-green"
     ROLLING = "rolling"
     CANARY = "canary"
     RECREATE = "recreate"
 
     @classmethod
-    def _missing_(cls, value: object) -> DeploymentStrategy | None:
-        if isinstance(value, str):
-            normalized = value.lower().replace("_", "-")
-            for member in cls:
-                if member.value == normalized:
-                    return member
-        return None
+    def _aliases(cls) -> dict[str, str]:
+        return {"bluegreen": "blue-green"}
 
 
 class _Status(enum.StrEnum):

@@ -8,6 +8,7 @@ a value the caller never wrote.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,7 @@ PROFILES: dict[DeploymentEnvironment, EnvironmentProfile] = {
                 "run_security_tests": False,
             },
         },
+        database={"connection_pool_min": 1, "connection_pool_max": 5},
     ),
     DeploymentEnvironment.TEST: EnvironmentProfile(
         environment=DeploymentEnvironment.TEST,
@@ -96,6 +98,7 @@ PROFILES: dict[DeploymentEnvironment, EnvironmentProfile] = {
                 "run_security_tests": False,
             },
         },
+        database={"connection_pool_min": 1, "connection_pool_max": 10},
     ),
     DeploymentEnvironment.STAGING: EnvironmentProfile(
         environment=DeploymentEnvironment.STAGING,
@@ -126,7 +129,7 @@ PROFILES: dict[DeploymentEnvironment, EnvironmentProfile] = {
                 "run_security_tests": True,
             },
         },
-        database={"backup_before_deploy": True},
+        database={"backup_before_deploy": True, "connection_pool_min": 2, "connection_pool_max": 10},
     ),
     DeploymentEnvironment.PRODUCTION: EnvironmentProfile(
         environment=DeploymentEnvironment.PRODUCTION,
@@ -157,7 +160,7 @@ PROFILES: dict[DeploymentEnvironment, EnvironmentProfile] = {
                 "run_security_tests": True,
             },
         },
-        database={"backup_before_deploy": True},
+        database={"backup_before_deploy": True, "connection_pool_min": 2, "connection_pool_max": 20},
     ),
 }
 
@@ -196,21 +199,26 @@ def _fill_section(section: str, defaults: dict[str, Any], given: Any) -> Any:
     if not isinstance(given, dict):
         return given  # validation reports the wrong type with its field path
     merged = {**defaults, **given}
-    for range_section, low, high, measure in _RANGES:
-        if range_section == section:
-            _meet(merged, given, low, high, measure)
+    meet(section, merged, given)
     return merged
 
 
-def _meet(merged: dict[str, Any], given: dict[str, Any], low: str, high: str, measure: Any) -> None:
-    if (low in given) == (high in given) or low not in merged or high not in merged:
-        return
+def meet(section: str, values: dict[str, Any], chosen: Collection[str]) -> None:
+    """Where the caller chose one side of a range in ``section``, move the other side to meet it.
+
+    ``values`` is the section's merged values (changed in place); ``chosen`` the fields of
+    the section the caller chose. A side the caller chose is never moved.
+    """
+    for range_section, low, high, measure in _RANGES:
+        if range_section == section and (low in chosen) != (high in chosen) and low in values and high in values:
+            _meet(values, low if low in chosen else high, low, high, measure)
+
+
+def _meet(values: dict[str, Any], anchor: str, low: str, high: str, measure: Any) -> None:
     try:
-        empty = measure(merged[low]) > measure(merged[high])
-    except (ValueError, TypeError, quantities.QuantityError):
-        return  # the given value is invalid; validation reports it
-    if empty:
-        if low in given:
-            merged[high] = merged[low]
-        else:
-            merged[low] = merged[high]
+        empty = measure(values[low]) > measure(values[high])
+        positive = measure(values[anchor]) > 0
+    except (ValueError, TypeError, ArithmeticError, quantities.QuantityError):
+        return  # the chosen value is invalid; validation reports it
+    if empty and positive:
+        values[high if anchor == low else low] = values[anchor]

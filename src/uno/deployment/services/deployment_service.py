@@ -10,13 +10,10 @@ error here: whatever happens, it ends with an outcome.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
-from uno.core.errors import ErrorCode, ErrorDetails
+from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentProgress, DeploymentResult
 from uno.deployment.domain.enums import (
     DeploymentEnvironment,
@@ -30,7 +27,6 @@ from uno.deployment.domain.pipelines import Pipeline, Stage, Task
 from uno.deployment.engine import templates
 from uno.deployment.engine.running import PipelineRunner
 from uno.deployment.ports.clock import Clock
-from uno.deployment.ports.leases import Lease, LeaseRepository
 from uno.deployment.ports.repositories import (
     DeploymentConfigRepository,
     DeploymentQuery,
@@ -38,8 +34,7 @@ from uno.deployment.ports.repositories import (
     PipelineRepository,
 )
 from uno.deployment.services import inputs
-
-DEFAULT_LEASE_TTL = 60.0
+from uno.deployment.services.leasing import LeaseKeeper
 
 
 class DeploymentService:
@@ -49,10 +44,8 @@ class DeploymentService:
         deployments: DeploymentResultRepository,
         pipelines: PipelineRepository,
         runner: PipelineRunner,
-        leases: LeaseRepository,
+        leases: LeaseKeeper,
         clock: Clock,
-        *,
-        lease_ttl: float = DEFAULT_LEASE_TTL,
     ) -> None:
         self._configs = configs
         self._deployments = deployments
@@ -60,7 +53,6 @@ class DeploymentService:
         self._runner = runner
         self._leases = leases
         self._clock = clock
-        self._lease_ttl = lease_ttl
 
     async def deploy(self, config_id: DeploymentId | str, description: str = "") -> Result[DeploymentResult]:
         """Deploy the configuration's release and return the deployment's record when it ends.
@@ -125,6 +117,24 @@ class DeploymentService:
         record.pipeline_id = pipeline.id
         return await self._run(record, pipeline, rolling_back=target)
 
+    async def cancel(self, deployment_id: DeploymentId | str, canceled_by: str = "user") -> Result[DeploymentResult]:
+        """Stop a running deployment: its pipeline stops promptly and the record says who stopped it."""
+        found = await self.get_deployment(deployment_id)
+        if isinstance(found, Failure):
+            return found
+        record = found.value
+        if record.status.is_complete or record.pipeline_id is None:
+            return Failure(ErrorDetails.invalid_state(f"deployment {record.id.value} already {record.status.value}"))
+        if self._runner.request_cancel(record.pipeline_id, canceled_by):
+            await self._runner.wait(record.pipeline_id)
+            return await self.get_deployment(record.id)
+        return Failure(
+            ErrorDetails.invalid_state(
+                f"deployment {record.id.value} is {record.status.value} but no runner in this process holds it",
+                status=record.status.value,
+            )
+        )
+
     async def get_deployment(self, deployment_id: DeploymentId | str) -> Result[DeploymentResult]:
         key = inputs.deployment_id(deployment_id)
         if isinstance(key, Failure):
@@ -187,35 +197,34 @@ class DeploymentService:
     async def _run(
         self, record: DeploymentResult, pipeline: Pipeline, *, rolling_back: DeploymentResult | None = None
     ) -> Result[DeploymentResult]:
-        config = record.config
-        lease = await self._leases.acquire(_lease_key(config), record.id.value, self._lease_ttl)
-        if lease is None:
-            holder = await self._leases.current(_lease_key(config))
-            return Failure(
-                ErrorDetails(
-                    ErrorCode.CONFLICT,
-                    f"another deployment of {config.app_name} to {config.environment.value} is running "
-                    f"({holder.holder if holder else 'unknown'}); wait for it or cancel it",
-                    {"holder": holder.holder if holder else None},
-                )
-            )
+        lease = await self._leases.acquire(record.config, record.id.value)
+        if isinstance(lease, Failure):
+            return lease
+        async with self._leases.held(lease.value):
+            return await self._run_holding_lease(record, pipeline, rolling_back)
+
+    async def _run_holding_lease(
+        self, record: DeploymentResult, pipeline: Pipeline, rolling_back: DeploymentResult | None
+    ) -> Result[DeploymentResult]:
         try:
             added = await self._deployments.add(record)
             if isinstance(added, Failure):
                 return added
-            await self._pipelines.add(pipeline)
+            stored = await self._pipelines.add(pipeline)
+            if isinstance(stored, Failure):
+                await self._move(
+                    record, DeploymentStatus.FAILED, f"its pipeline could not be stored: {stored.error.message}"
+                )
+                return stored
             if rolling_back is not None:
                 await self._move(rolling_back, DeploymentStatus.ROLLING_BACK, f"being rolled back by {record.id.value}")
             await self._move(record, DeploymentStatus.RUNNING)
-            async with self._renewing(lease):
-                outcome = await self._runner.run(pipeline, config)
+            outcome = await self._runner.run(pipeline, record.config)
             await self._conclude(record, outcome, rolling_back)
             return Success(record)
         except BaseException:
             await self._abandon(record, rolling_back)
             raise
-        finally:
-            await self._leases.release(lease)
 
     async def _conclude(
         self, record: DeploymentResult, outcome: Result[Pipeline], rolling_back: DeploymentResult | None
@@ -263,22 +272,6 @@ class DeploymentService:
                     stored.move(before, self._clock.now(), "rollback interrupted")
                     await self._deployments.save(stored)
 
-    @contextlib.asynccontextmanager
-    async def _renewing(self, lease: Lease) -> AsyncIterator[None]:
-        async def heartbeat() -> None:
-            current: Lease | None = lease
-            while current is not None:
-                await self._clock.sleep(self._lease_ttl / 3)
-                current = await self._leases.renew(current, self._lease_ttl)
-
-        beating = asyncio.create_task(heartbeat())
-        try:
-            yield
-        finally:
-            beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beating
-
     async def _previous_release(self, target: DeploymentResult) -> DeploymentResult | None:
         query = DeploymentQuery(
             app_name=target.app_name,
@@ -292,10 +285,6 @@ class DeploymentService:
         return earlier[0] if earlier else None
 
 
-def _lease_key(config: DeploymentConfig) -> str:
-    return f"{config.app_name}/{config.environment.value}"
-
-
 def _rollback_refusal(target: DeploymentResult) -> str | None:
     if target.kind is DeploymentKind.ROLLBACK:
         return f"{target.id.value} is itself a rollback; deploy the release you want instead"
@@ -303,6 +292,8 @@ def _rollback_refusal(target: DeploymentResult) -> str | None:
         return f"deployment {target.id.value} is {target.status.value}; wait for it to end or cancel it first"
     if target.status is DeploymentStatus.ROLLED_BACK:
         return f"deployment {target.id.value} is already rolled back"
+    if target.status not in (DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED):
+        return f"deployment {target.id.value} was {target.status.value}; only a finished deployment can be rolled back"
     if not target.reached_platform:
         return f"deployment {target.id.value} never changed the platform: there is nothing to roll back"
     return None
@@ -358,10 +349,14 @@ def _reached_platform(pipeline: Pipeline) -> bool:
 
 
 def _summary(record: DeploymentResult, pipeline: Pipeline) -> str:
-    action = "rolled back to" if record.kind is DeploymentKind.ROLLBACK else "deployed"
     release = f"{record.app_name} {record.app_version} in {record.environment.value}"
+    rollback = record.kind is DeploymentKind.ROLLBACK
     if pipeline.status is PipelineStatus.SUCCEEDED:
-        return f"{action} {release}"
+        return f"rolled back to {release}" if rollback else f"deployed {release}"
     if pipeline.status is PipelineStatus.CANCELED:
         return f"{release}: {pipeline.message}"
-    return f"{release} not {action}: {pipeline.message}"
+    return (
+        f"rollback to {release} failed: {pipeline.message}"
+        if rollback
+        else f"{release} not deployed: {pipeline.message}"
+    )

@@ -30,6 +30,7 @@ from uno.deployment.ports.repositories import (
     PipelineRepository,
 )
 from uno.deployment.services import inputs
+from uno.deployment.services.leasing import LeaseKeeper
 
 
 class PipelineService:
@@ -40,8 +41,10 @@ class PipelineService:
         deployments: DeploymentResultRepository,
         runner: PipelineRunner,
         actions: ActionRegistry,
+        leases: LeaseKeeper,
         clock: Clock,
     ) -> None:
+        self._leases = leases
         self._pipelines = pipelines
         self._configs = configs
         self._deployments = deployments
@@ -78,12 +81,13 @@ class PipelineService:
     ) -> Result[Stage]:
         """Append a stage; stages run in the order they were added."""
         found, checked_name = await self._pending(pipeline_id), inputs.text(name, "name")
-        if problem := inputs.first_failure(found, checked_name):
+        checked_description = inputs.text(description, "description", required=False, max_length=2000)
+        if problem := inputs.first_failure(found, checked_name, checked_description):
             return problem
         pipeline = found.value
         if any(stage.name == checked_name.value for stage in pipeline.stages):
             return Failure(ErrorDetails.validation("name", f"pipeline already has a stage named {name!r}"))
-        stage = Stage(StageId.new(), checked_name.value, description, fail_fast=bool(fail_fast))
+        stage = Stage(StageId.new(), checked_name.value, checked_description.value, fail_fast=bool(fail_fast))
         pipeline.stages.append(stage)
         saved = await self._pipelines.save(pipeline)
         return Success(stage) if isinstance(saved, Success) else saved
@@ -104,7 +108,10 @@ class PipelineService:
         """Add a task to a stage; everything about it is checked now, not when it runs."""
         found, checked_name = await self._pending(pipeline_id), inputs.text(name, "name")
         stage_key = inputs.identifier(StageId, stage_id, "stage_id")
-        if problem := inputs.first_failure(found, checked_name, stage_key, _limits(timeout, retries)):
+        checked_description = inputs.text(description, "description", required=False, max_length=2000)
+        if problem := inputs.first_failure(
+            found, checked_name, checked_description, stage_key, _limits(timeout, retries)
+        ):
             return problem
         pipeline = found.value
         stage = pipeline.stage(stage_key.value)
@@ -125,7 +132,7 @@ class PipelineService:
             TaskId.new(),
             checked_name.value,
             kind,
-            description,
+            checked_description.value,
             checked_params,
             needed.value,
             timeout=float(timeout),
@@ -156,7 +163,9 @@ class PipelineService:
         found = await self.get_pipeline(pipeline_id)
         if isinstance(found, Failure):
             return found
-        return Success(await self._pipelines.events(found.value.id, after=max(0, after)))
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            return Failure(ErrorDetails.validation("after", "must be a whole number >= 0"))
+        return Success(await self._pipelines.events(found.value.id, after=after))
 
     async def execute_pipeline(self, pipeline_id: PipelineId | str) -> Result[Pipeline]:
         """Run a pending pipeline to its end and return it (its ``status`` says how it ended)."""
@@ -166,7 +175,14 @@ class PipelineService:
         pipeline = found.value
         if not any(stage.tasks for stage in pipeline.stages):
             return Failure(ErrorDetails.validation("stages", "the pipeline has no tasks: add stages and tasks first"))
-        return await self._runner.run(pipeline, await self._config_for(pipeline))
+        config = await self._config_for(pipeline)
+        if config is None:
+            return await self._runner.run(pipeline, None)
+        lease = await self._leases.acquire(config, pipeline.id.value)
+        if isinstance(lease, Failure):
+            return lease
+        async with self._leases.held(lease.value):
+            return await self._runner.run(pipeline, config)
 
     async def cancel_pipeline(self, pipeline_id: PipelineId | str, canceled_by: str = "user") -> Result[Pipeline]:
         """Stop a pipeline: a running one stops promptly, a pending one never starts."""

@@ -38,11 +38,12 @@ class MemoryConfigRepository:
     async def add(self, config: DeploymentConfig) -> Result[DeploymentConfig]:
         if config.id in self._configs:
             return Failure(ErrorDetails.conflict(f"configuration {config.id.value!r} already exists"))
-        self._configs[config.id] = config
+        self._configs[config.id] = config.model_copy(deep=True)
         return Success(config)
 
     async def get(self, config_id: DeploymentId) -> DeploymentConfig | None:
-        return self._configs.get(config_id)
+        config = self._configs.get(config_id)
+        return config.model_copy(deep=True) if config is not None else None
 
     async def save(self, config: DeploymentConfig) -> Result[DeploymentConfig]:
         stored = self._configs.get(config.id)
@@ -51,7 +52,7 @@ class MemoryConfigRepository:
         if stored.version != config.version:
             return Failure(_stale("configuration", config.id.value, config.version, stored.version))
         saved = config.model_copy(update={"version": config.version + 1})
-        self._configs[config.id] = saved
+        self._configs[config.id] = saved.model_copy(deep=True)
         return Success(saved)
 
     async def delete(self, config_id: DeploymentId) -> bool:
@@ -66,7 +67,7 @@ class MemoryConfigRepository:
             and (query.platform is None or config.platform == query.platform)
         ]
         found.sort(key=lambda config: _newest_first(config.created_at, config.id.value))
-        return _page(found, query.limit, query.offset)
+        return [config.model_copy(deep=True) for config in _page(found, query.limit, query.offset)]
 
 
 class _DocumentStore(Generic[Record]):

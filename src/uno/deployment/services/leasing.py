@@ -1,0 +1,66 @@
+"""Holding the (application, environment) lease while something changes that environment.
+
+A lease is taken before the work starts, renewed by a heartbeat at a third of its TTL
+while the work runs, and released when it ends, however it ends. A holder that dies
+stops renewing, so its lease expires: nothing is ever left locked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from uno.core.errors import ErrorCode, ErrorDetails
+from uno.core.result import Failure, Result, Success
+from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.ports.clock import Clock
+from uno.deployment.ports.leases import Lease, LeaseRepository
+
+DEFAULT_LEASE_TTL = 60.0
+
+
+def lease_key(config: DeploymentConfig) -> str:
+    return f"{config.app_name}/{config.environment.value}"
+
+
+class LeaseKeeper:
+    def __init__(self, leases: LeaseRepository, clock: Clock, ttl: float = DEFAULT_LEASE_TTL) -> None:
+        self._leases = leases
+        self._clock = clock
+        self._ttl = ttl
+
+    async def acquire(self, config: DeploymentConfig, holder: str) -> Result[Lease]:
+        """The lease for the configuration's application and environment, or ``CONFLICT``."""
+        lease = await self._leases.acquire(lease_key(config), holder, self._ttl)
+        if lease is not None:
+            return Success(lease)
+        current = await self._leases.current(lease_key(config))
+        owner = current.holder if current else "unknown"
+        return Failure(
+            ErrorDetails(
+                ErrorCode.CONFLICT,
+                f"another deployment of {config.app_name} to {config.environment.value} is running ({owner}); "
+                "wait for it or cancel it",
+                {"holder": owner, "lease": lease_key(config)},
+            )
+        )
+
+    @contextlib.asynccontextmanager
+    async def held(self, lease: Lease) -> AsyncIterator[None]:
+        """Renew ``lease`` while the block runs; release it when the block ends."""
+
+        async def heartbeat() -> None:
+            current: Lease | None = lease
+            while current is not None:
+                await self._clock.sleep(self._ttl / 3)
+                current = await self._leases.renew(current, self._ttl)
+
+        beating = asyncio.create_task(heartbeat())
+        try:
+            yield
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+            await self._leases.release(lease)
