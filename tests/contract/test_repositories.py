@@ -30,11 +30,15 @@ class Repositories:
     configs: Any
     pipelines: Any
     deployments: Any
+    decisions: Any
 
 
 BACKENDS: dict[str, Callable[[], Repositories]] = {
     "memory": lambda: Repositories(
-        memory.MemoryConfigRepository(), memory.MemoryPipelineRepository(), memory.MemoryDeploymentResultRepository()
+        memory.MemoryConfigRepository(),
+        memory.MemoryPipelineRepository(),
+        memory.MemoryDeploymentResultRepository(),
+        memory.MemoryDecisionRepository(),
     ),
 }
 
@@ -152,6 +156,17 @@ async def test_pipeline_find_by_owner(repos: Repositories):
     assert [pipeline.id for pipeline in found] == [mine[1].id, mine[0].id]
 
 
+async def test_pipeline_find_by_status(repos: Repositories):
+    waiting, started = a_pipeline(DeploymentId("cfg-a")), a_pipeline(DeploymentId("cfg-a"))
+    for pipeline in (waiting, started):
+        await repos.pipelines.add(pipeline)
+    await run_first_task(repos, started)
+
+    running = await repos.pipelines.find(PipelineQuery(status=PipelineStatus.RUNNING))
+
+    assert [pipeline.id for pipeline in running] == [started.id]
+
+
 async def run_first_task(repos: Repositories, pipeline: Pipeline) -> list[Transition]:
     """Record a pipeline starting and its only task succeeding, in two calls."""
     stage, task = pipeline.stages[0], pipeline.stages[0].tasks[0]
@@ -265,3 +280,17 @@ async def test_a_fetched_config_is_a_copy(repos: Repositories):
     stored = await repos.configs.get(config.id)
     assert stored.custom_settings == {}
     assert stored.secrets == []
+
+
+async def test_a_gate_is_decided_once(repos: Repositories):
+    from uno.deployment.ports.approvals import Decision
+
+    pipeline_id, task_id = PipelineId.new(), TaskId.new()
+    approve = Decision(pipeline_id, task_id, approved=True, by="alice", at=T0, comment="ship it")
+    reject = Decision(pipeline_id, task_id, approved=False, by="bob", at=T0)
+
+    assert await repos.decisions.get(pipeline_id, task_id) is None
+    assert (await repos.decisions.decide(approve)).value == approve
+    assert (await repos.decisions.decide(reject)).error.code is ErrorCode.CONFLICT
+    assert await repos.decisions.get(pipeline_id, task_id) == approve
+    assert await repos.decisions.get(pipeline_id, TaskId.new()) is None

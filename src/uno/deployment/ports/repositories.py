@@ -28,6 +28,7 @@ from uno.deployment.domain.enums import (
     DeploymentKind,
     DeploymentPlatform,
     DeploymentStatus,
+    PipelineStatus,
 )
 from uno.deployment.domain.ids import DeploymentId, PipelineId
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Transition
@@ -60,6 +61,7 @@ class DeploymentQuery:
 @dataclass(frozen=True, slots=True)
 class PipelineQuery:
     deployment_id: DeploymentId | None = None
+    status: PipelineStatus | None = None
     limit: int = 100
     offset: int = 0
 

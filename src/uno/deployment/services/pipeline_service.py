@@ -156,7 +156,7 @@ class PipelineService:
         owner = inputs.deployment_id(deployment_id) if deployment_id is not None else Success(None)
         if problem := inputs.first_failure(owner, inputs.page(limit, offset)):
             return problem
-        return Success(await self._pipelines.find(PipelineQuery(owner.value, limit, offset)))
+        return Success(await self._pipelines.find(PipelineQuery(deployment_id=owner.value, limit=limit, offset=offset)))
 
     async def get_events(self, pipeline_id: PipelineId | str, after: int = 0) -> Result[list[PipelineEvent]]:
         """The pipeline's journal: every status change in order."""

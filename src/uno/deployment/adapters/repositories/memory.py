@@ -16,8 +16,9 @@ from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
-from uno.deployment.domain.ids import DeploymentId, PipelineId
+from uno.deployment.domain.ids import DeploymentId, PipelineId, TaskId
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Transition
+from uno.deployment.ports.approvals import Decision
 from uno.deployment.ports.repositories import ConfigQuery, DeploymentQuery, PipelineQuery
 
 Record = TypeVar("Record", bound=DeploymentResult)
@@ -146,6 +147,7 @@ class MemoryPipelineRepository:
             for pipeline_id, document in self._documents.items()
             if query.deployment_id is None or document["deployment_id"] == query.deployment_id.value
             if (pipeline := await self.get(pipeline_id)) is not None
+            if query.status is None or pipeline.status is query.status
         ]
         found.sort(key=lambda pipeline: _newest_first(pipeline.created_at, pipeline.id.value))
         return _page(found, query.limit, query.offset)
@@ -214,3 +216,20 @@ def _stale(kind: str, identifier: str, version: int, stored: int) -> ErrorDetail
         version=version,
         stored_version=stored,
     )
+
+
+class MemoryDecisionRepository:
+    def __init__(self) -> None:
+        self._decisions: dict[tuple[PipelineId, TaskId], Decision] = {}
+
+    async def decide(self, decision: Decision) -> Result[Decision]:
+        key = (decision.pipeline_id, decision.task_id)
+        existing = self._decisions.get(key)
+        if existing is not None:
+            verdict = "approved" if existing.approved else "rejected"
+            return Failure(ErrorDetails.conflict(f"this gate was already {verdict} by {existing.by}"))
+        self._decisions[key] = decision
+        return Success(decision)
+
+    async def get(self, pipeline_id: PipelineId, task_id: TaskId) -> Decision | None:
+        return self._decisions.get((pipeline_id, task_id))
