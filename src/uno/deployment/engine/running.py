@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import PipelineStatus, StageStatus, TaskStatus
-from uno.deployment.domain.ids import PipelineId, TaskId
+from uno.deployment.domain.ids import PipelineId
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage, Task, Transition
 from uno.deployment.engine.actions import ActionContext, ActionOutcome, ActionRegistry
 from uno.deployment.ports.clock import Clock
@@ -56,23 +56,32 @@ class _Journal:
         self._flushing = False
 
     async def write(self, transitions: list[Transition]) -> None:
-        done: asyncio.Future[Result[int]] = asyncio.get_running_loop().create_future()
-        self._queue.append((transitions, done))
-        if not self._flushing:
+        if self._flushing:  # someone is writing: queue up and go with the next batch
+            done: asyncio.Future[Result[int]] = asyncio.get_running_loop().create_future()
+            self._queue.append((transitions, done))
+            result = await done
+        else:
             self._flushing = True
+            batch: list[tuple[list[Transition], asyncio.Future[Result[int]]]] = []
             try:
+                result = await self._repository.record(self._pipeline.id, transitions)
                 while self._queue:
                     batch, self._queue = self._queue, []
-                    merged = [transition for transitions, _ in batch for transition in transitions]
-                    result = await asyncio.shield(self._repository.record(self._pipeline.id, merged))
+                    merged = [transition for queued, _ in batch for transition in queued]
+                    batch_result = await self._repository.record(self._pipeline.id, merged)
                     for _, waiter in batch:
-                        waiter.set_result(result)
+                        waiter.set_result(batch_result)
+            except BaseException:
+                for _, waiter in [*batch, *self._queue]:  # never leave a writer waiting forever
+                    if not waiter.done():
+                        waiter.cancel()
+                self._queue = []
+                raise
             finally:
                 self._flushing = False
-        result = await done
         if isinstance(result, Failure):
             raise _LostPipeline(result.error)
-        self._pipeline.version = result.value
+        self._pipeline.version = max(self._pipeline.version, result.value)
 
 
 @dataclass
@@ -80,10 +89,11 @@ class _Run:
     pipeline: Pipeline
     config: DeploymentConfig | None
     journal: _Journal
-    tasks: dict[TaskId, Task]
+    tasks: dict[str, Task]  # by task id value
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     canceled_by: str | None = None
+    wake: Callable[[None], None] | None = None  # lets a cancel request interrupt the stage's wait
 
     async def record(self, *changes: tuple[PipelineEvent, Pipeline | Stage | Task]) -> None:
         await self.journal.write([Transition.of(event, subject) for event, subject in changes])
@@ -118,6 +128,8 @@ class PipelineRunner:
             return False
         run.canceled_by = run.canceled_by or by
         run.cancel_requested.set()
+        if run.wake is not None:
+            run.wake(None)
         return True
 
     async def wait(self, pipeline_id: PipelineId) -> None:
@@ -130,7 +142,7 @@ class PipelineRunner:
         """Run a pending pipeline to its end; ``Failure`` only if its record was lost."""
         if pipeline.id in self._runs:
             return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is already running"))
-        tasks = {task.id: task for _, task in pipeline.tasks()}
+        tasks = {task.id.value: task for _, task in pipeline.tasks()}
         run = _Run(pipeline, config, _Journal(self._pipelines, pipeline), tasks)
         self._runs[pipeline.id] = run
         try:
@@ -183,7 +195,8 @@ class PipelineRunner:
             if attempt > 1:
                 await self._clock.sleep(min(RETRY_BACKOFF * 2 ** (attempt - 2), RETRY_BACKOFF_MAX))
                 message = f"attempt {attempt} of {task.retries + 1} after: {outcome.message}"
-                await run.record((task.retry(run.pipeline.id, self._clock.now(), message), task))
+                # shielded: a cancellation must not cut the journal's write short for others
+                await asyncio.shield(run.record((task.retry(run.pipeline.id, self._clock.now(), message), task)))
             outcome = await _attempt(action.run(context), task.timeout)
             if outcome.succeeded:
                 break
@@ -196,27 +209,32 @@ class _StageRun:
     def __init__(self, runner: PipelineRunner, run: _Run, stage: Stage) -> None:
         self.runner, self.run, self.stage = runner, run, stage
         self.clock = runner._clock
-        self.waiting_on: dict[TaskId, int] = {}
-        self.dependents: dict[TaskId, list[Task]] = {}
+        self.waiting_on: dict[str, int] = {}  # keyed by task id value, as below
+        self.dependents: dict[str, list[Task]] = {}
         self.ready: deque[Task] = deque()
         self.blocked: list[tuple[Task, Task]] = []
         self.active: dict[asyncio.Task[ActionOutcome], Task] = {}
+        self.finished: asyncio.Queue[asyncio.Task[ActionOutcome] | None] = asyncio.Queue()
         self.halt: str | None = None
         self._plan()
 
     def _plan(self) -> None:
-        in_stage = {task.id for task in self.stage.tasks}
+        in_stage = {task.id.value for task in self.stage.tasks}
         for task in self.stage.tasks:
             pending = 0
+            blocker = None
             for dependency_id in task.dependencies:
-                dependency = self.run.tasks[dependency_id]
-                if dependency_id in in_stage:
+                key = dependency_id.value
+                dependency = self.run.tasks[key]
+                if key in in_stage:
                     pending += 1
-                    self.dependents.setdefault(dependency_id, []).append(task)
+                    self.dependents.setdefault(key, []).append(task)
                 elif dependency.status is not TaskStatus.SUCCEEDED:
-                    self.blocked.append((task, dependency))
-            self.waiting_on[task.id] = pending
-            if pending == 0 and not any(blocked is task for blocked, _ in self.blocked):
+                    blocker = blocker or dependency
+            self.waiting_on[task.id.value] = pending
+            if blocker is not None:
+                self.blocked.append((task, blocker))
+            elif pending == 0:
                 self.ready.append(task)
 
     async def execute(self) -> None:
@@ -224,22 +242,21 @@ class _StageRun:
         await run.record((stage.move(run.pipeline.id, StageStatus.RUNNING, self.clock.now()), stage))
         for task, dependency in self.blocked:
             await self._skip(task, dependency)
-        canceled = asyncio.ensure_future(run.cancel_requested.wait())
+        run.wake = self.finished.put_nowait
         try:
             while True:
                 if run.cancel_requested.is_set() and self.halt is None:
                     self.halt = f"canceled by {run.canceled_by}"
+                if self.halt:
+                    await self._cancel_active(self.halt)
                 await self._start_ready()
                 if not self.active:
                     break
-                done, _ = await asyncio.wait([*self.active, canceled], return_when=asyncio.FIRST_COMPLETED)
-                for future in done:
-                    if future is not canceled:
-                        await self._settled(future)  # type: ignore[arg-type]
-                if self.halt:
-                    await self._cancel_active(self.halt)
+                future = await self.finished.get()
+                if future is not None and future in self.active:
+                    await self._settled(future)
         finally:
-            canceled.cancel()
+            run.wake = None
             await self._cancel_active("the pipeline runner stopped")
         await self._close()
 
@@ -247,7 +264,9 @@ class _StageRun:
         while self.ready and self.halt is None and len(self.active) < self.runner._max_parallel:
             task = self.ready.popleft()
             await self.run.record((task.move(self.run.pipeline.id, TaskStatus.RUNNING, self.clock.now()), task))
-            self.active[asyncio.create_task(self.runner.attempts(self.run, self.stage, task))] = task
+            future = asyncio.create_task(self.runner.attempts(self.run, self.stage, task))
+            future.add_done_callback(self.finished.put_nowait)
+            self.active[future] = task
 
     async def _settled(self, future: asyncio.Task[ActionOutcome]) -> None:
         task = self.active.pop(future)
@@ -265,13 +284,13 @@ class _StageRun:
                 self.halt = f"task {task.name!r} failed and the stage is fail-fast"
 
     def _release(self, task: Task) -> None:
-        for dependent in self.dependents.get(task.id, ()):
-            self.waiting_on[dependent.id] -= 1
-            if self.waiting_on[dependent.id] == 0 and dependent.status is TaskStatus.PENDING:
+        for dependent in self.dependents.get(task.id.value, ()):
+            self.waiting_on[dependent.id.value] -= 1
+            if self.waiting_on[dependent.id.value] == 0 and dependent.status is TaskStatus.PENDING:
                 self.ready.append(dependent)
 
     async def _skip_dependents(self, task: Task) -> None:
-        for dependent in self.dependents.get(task.id, ()):
+        for dependent in self.dependents.get(task.id.value, ()):
             if dependent.status is TaskStatus.PENDING:
                 await self._skip(dependent, task)
 
@@ -281,6 +300,8 @@ class _StageRun:
         await self._skip_dependents(task)
 
     async def _cancel_active(self, reason: str) -> None:
+        if not self.active:
+            return
         for future in self.active:
             future.cancel()
         for future, task in list(self.active.items()):
