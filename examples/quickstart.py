@@ -27,7 +27,7 @@ HELLO = Path(__file__).resolve().parent / "hello"
 
 
 async def main() -> int:
-    uno.deployment.configure()
+    uno.deployment.configure(uno.deployment.Settings(log_level="WARNING"))  # the run's own lines: warnings up
     configs = inject.instance(DeploymentConfigService)
     pipelines = inject.instance(PipelineService)
     deployments = inject.instance(DeploymentService)

@@ -7,11 +7,15 @@ that is tested.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import inject
+import structlog
 
 from uno.deployment.adapters.clocks import SystemClock
 from uno.deployment.adapters.commands import SubprocessRunner
@@ -71,7 +75,16 @@ def build(
     actions = actions or ActionRegistry(builtin_actions())
     configs, pipelines = MemoryConfigRepository(), MemoryPipelineRepository()
     deployments, leases = MemoryDeploymentResultRepository(), MemoryLeaseRepository(clock)
-    runner = PipelineRunner(pipelines, actions, clock, commands, environ, max_parallel=settings.max_parallel_tasks)
+    configure_logging()
+    runner = PipelineRunner(
+        pipelines,
+        actions,
+        clock,
+        commands,
+        environ,
+        max_parallel=settings.max_parallel_tasks,
+        log_floor=logging.getLevelName(settings.log_level),
+    )
     keeper = LeaseKeeper(leases, clock, settings.lease_ttl_seconds)
     return Container(
         settings=settings,
@@ -85,6 +98,25 @@ def build(
         config_service=DeploymentConfigService(configs, deployments, clock),
         pipeline_service=PipelineService(pipelines, configs, deployments, runner, actions, keeper, clock),
         deployment_service=DeploymentService(configs, deployments, pipelines, runner, keeper, clock),
+    )
+
+
+def configure_logging() -> None:
+    """Structured logs on stderr: JSON lines when not a terminal, readable columns when one.
+
+    Left alone when the application already configured structlog itself.
+    """
+    if structlog.is_configured():
+        return
+    renderer: Any = structlog.dev.ConsoleRenderer() if sys.stderr.isatty() else structlog.processors.JSONRenderer()
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
     )
 
 

@@ -20,3 +20,5 @@ class Settings(BaseSettings):
     storage: Literal["memory"] = "memory"
     max_parallel_tasks: int = Field(default=8, ge=1, le=256)
     lease_ttl_seconds: float = Field(default=60.0, gt=0, le=3600)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "DEBUG"
+    """The lowest level any run logs at; each configuration's monitoring.log_level applies above it."""

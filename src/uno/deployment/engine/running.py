@@ -18,6 +18,7 @@ still waits for, and a finished task updates only its own dependents.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import PipelineStatus, StageStatus, TaskStatus
 from uno.deployment.domain.ids import PipelineId
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage, Task, Transition
+from uno.deployment.engine import logs
 from uno.deployment.engine.actions import ActionContext, ActionOutcome, ActionRegistry
 from uno.deployment.ports.clock import Clock
 from uno.deployment.ports.commands import CommandRunner
@@ -90,6 +92,8 @@ class _Run:
     config: DeploymentConfig | None
     journal: _Journal
     tasks: dict[str, Task]  # by task id value
+    stage_of: dict[str, Stage]  # a task's stage, by task id value
+    log: Any
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     canceled_by: str | None = None
@@ -97,6 +101,8 @@ class _Run:
 
     async def record(self, *changes: tuple[PipelineEvent, Pipeline | Stage | Task]) -> None:
         await self.journal.write([Transition.of(event, subject) for event, subject in changes])
+        for event, subject in changes:
+            logs.log_transition(self.log, event, subject, self.stage_of.get(event.subject_id))
 
 
 class PipelineRunner:
@@ -109,7 +115,9 @@ class PipelineRunner:
         environ: Mapping[str, str],
         *,
         max_parallel: int = 8,
+        log_floor: int = logging.DEBUG,
     ) -> None:
+        self._log_floor = log_floor
         self._pipelines = pipelines
         self._actions = actions
         self._clock = clock
@@ -143,7 +151,9 @@ class PipelineRunner:
         if pipeline.id in self._runs:
             return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is already running"))
         tasks = {task.id.value: task for _, task in pipeline.tasks()}
-        run = _Run(pipeline, config, _Journal(self._pipelines, pipeline), tasks)
+        stage_of = {task.id.value: stage for stage, task in pipeline.tasks()}
+        log = logs.run_logger(pipeline, config, self._log_floor)
+        run = _Run(pipeline, config, _Journal(self._pipelines, pipeline), tasks, stage_of, log)
         self._runs[pipeline.id] = run
         try:
             await run.record((pipeline.move(PipelineStatus.RUNNING, self._clock.now()), pipeline))
@@ -197,7 +207,7 @@ class PipelineRunner:
                 message = f"attempt {attempt} of {task.retries + 1} after: {outcome.message}"
                 # shielded: a cancellation must not cut the journal's write short for others
                 await asyncio.shield(run.record((task.retry(run.pipeline.id, self._clock.now(), message), task)))
-            outcome = await _attempt(action.run(context), task.timeout)
+            outcome = await _attempt(action.run(context), self._clock, task.timeout)
             if outcome.succeeded:
                 break
         return outcome
@@ -335,9 +345,9 @@ class _StageRun:
         await run.record(*changes)
 
 
-async def _attempt(coroutine: Coroutine[Any, Any, ActionOutcome], timeout: float) -> ActionOutcome:
+async def _attempt(coroutine: Coroutine[Any, Any, ActionOutcome], clock: Clock, timeout: float) -> ActionOutcome:
     try:
-        async with asyncio.timeout(timeout):
+        async with clock.timeout(timeout):
             return await coroutine
     except TimeoutError:
         return ActionOutcome.failed(f"timed out after {timeout:g}s", timed_out=True)
