@@ -16,6 +16,6 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None: ...
 
-    def timeout(self, seconds: float) -> AbstractAsyncContextManager[None]:
+    def timeout(self, seconds: float) -> AbstractAsyncContextManager[object]:
         """Cancel the block after ``seconds`` on this clock and raise ``TimeoutError``."""
         ...
