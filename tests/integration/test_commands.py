@@ -153,7 +153,7 @@ async def test_migrations_get_the_database_url_and_the_secret_is_never_stored(
 
 
 async def test_postgres_urls_carry_the_password_from_the_named_variable(container: bootstrap.Container):
-    from uno.deployment.engine.builtin_actions import database_url
+    from uno.deployment.engine.database_steps import database_url
 
     config = (
         await container.config_service.create_config(

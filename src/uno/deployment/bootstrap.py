@@ -17,19 +17,25 @@ from typing import Any
 import inject
 import structlog
 
+from uno.deployment.adapters.backups import FileBackups
 from uno.deployment.adapters.clocks import SystemClock
 from uno.deployment.adapters.commands import SubprocessRunner
+from uno.deployment.adapters.http import UrllibProber
 from uno.deployment.adapters.leases import MemoryLeaseRepository
 from uno.deployment.adapters.repositories.memory import (
     MemoryConfigRepository,
+    MemoryDecisionRepository,
     MemoryDeploymentResultRepository,
     MemoryPipelineRepository,
 )
-from uno.deployment.engine.actions import ActionRegistry
+from uno.deployment.engine import plugins
+from uno.deployment.engine.actions import ActionRegistry, Tools
 from uno.deployment.engine.builtin_actions import builtin_actions
 from uno.deployment.engine.running import PipelineRunner
+from uno.deployment.ports.backups import DatabaseBackups
 from uno.deployment.ports.clock import Clock
 from uno.deployment.ports.commands import CommandRunner
+from uno.deployment.ports.http import HttpProber
 from uno.deployment.ports.leases import LeaseRepository
 from uno.deployment.ports.repositories import (
     DeploymentConfigRepository,
@@ -67,21 +73,25 @@ def build(
     commands: CommandRunner | None = None,
     environ: Mapping[str, str] | None = None,
     actions: ActionRegistry | None = None,
+    http: HttpProber | None = None,
+    backups: DatabaseBackups | None = None,
 ) -> Container:
+    """Wire everything; a test passes fakes for what it controls (``actions`` replaces the registry)."""
     settings = settings or Settings()
     clock = clock or SystemClock()
     environ = os.environ if environ is None else environ
     commands = commands or SubprocessRunner(environ)
-    actions = actions or ActionRegistry(builtin_actions())
+    actions = actions or plugins.registry_with_plugins(builtin_actions())
     configs, pipelines = MemoryConfigRepository(), MemoryPipelineRepository()
     deployments, leases = MemoryDeploymentResultRepository(), MemoryLeaseRepository(clock)
+    decisions = MemoryDecisionRepository()
+    backups = backups or FileBackups(settings.resolved_backup_dir(), commands, clock)
+    tools = Tools(clock, commands, environ, http or UrllibProber(), decisions, backups)
     configure_logging()
     runner = PipelineRunner(
         pipelines,
         actions,
-        clock,
-        commands,
-        environ,
+        tools,
         max_parallel=settings.max_parallel_tasks,
         log_floor=logging.getLevelName(settings.log_level),
     )
@@ -96,7 +106,7 @@ def build(
         actions=actions,
         runner=runner,
         config_service=DeploymentConfigService(configs, deployments, clock),
-        pipeline_service=PipelineService(pipelines, configs, deployments, runner, actions, keeper, clock),
+        pipeline_service=PipelineService(pipelines, configs, deployments, decisions, runner, actions, keeper, clock),
         deployment_service=DeploymentService(configs, deployments, pipelines, runner, keeper, clock),
     )
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
+import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,3 +24,8 @@ class Settings(BaseSettings):
     lease_ttl_seconds: float = Field(default=60.0, gt=0, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "DEBUG"
     """The lowest level any run logs at; each configuration's monitoring.log_level applies above it."""
+    backup_dir: Path | None = None
+    """Where database backups go (default: ``backups`` in the user's data directory)."""
+
+    def resolved_backup_dir(self) -> Path:
+        return self.backup_dir or Path(platformdirs.user_data_dir("uno-deployment")) / "backups"

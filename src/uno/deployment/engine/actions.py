@@ -16,8 +16,11 @@ from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.pipelines import Pipeline, Stage, Task
+from uno.deployment.ports.approvals import DecisionRepository
+from uno.deployment.ports.backups import DatabaseBackups
 from uno.deployment.ports.clock import Clock
-from uno.deployment.ports.commands import CommandRunner
+from uno.deployment.ports.commands import CommandOutcome, CommandRunner
+from uno.deployment.ports.http import HttpProber
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,36 @@ class ActionOutcome:
     def failed(cls, message: str, **outputs: Any) -> ActionOutcome:
         return cls(False, message, outputs)
 
+    @classmethod
+    def of_command(cls, label: str, outcome: CommandOutcome) -> ActionOutcome:
+        """A program's run as an outcome: its exit, and the tails of its output."""
+        outputs = {
+            "argv": list(outcome.argv),
+            "returncode": outcome.returncode,
+            "stdout_tail": outcome.stdout_tail,
+            "stderr_tail": outcome.stderr_tail,
+            "duration": round(outcome.duration, 3),
+        }
+        if outcome.start_error:
+            return cls.failed(f"{label} could not start: {outcome.start_error}", **outputs)
+        if outcome.timed_out:
+            return cls.failed(f"{label} timed out and was killed", **outputs)
+        if outcome.returncode != 0:
+            return cls.failed(f"{label} exited with code {outcome.returncode}", **outputs)
+        return cls.ok(f"{label} succeeded", **outputs)
+
+
+@dataclass(frozen=True, slots=True)
+class Tools:
+    """The outside world as actions reach it: each one a port, faked in tests."""
+
+    clock: Clock
+    commands: CommandRunner
+    environ: Mapping[str, str]
+    http: HttpProber
+    decisions: DecisionRepository
+    backups: DatabaseBackups
+
 
 @dataclass(frozen=True, slots=True)
 class ActionContext:
@@ -43,13 +76,23 @@ class ActionContext:
     stage: Stage
     task: Task
     config: DeploymentConfig | None
-    clock: Clock
-    commands: CommandRunner
-    environ: Mapping[str, str]
+    tools: Tools
 
     @property
     def params(self) -> dict[str, Any]:
         return self.task.params
+
+    @property
+    def clock(self) -> Clock:
+        return self.tools.clock
+
+    @property
+    def commands(self) -> CommandRunner:
+        return self.tools.commands
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return self.tools.environ
 
 
 class Action(Protocol):
@@ -72,6 +115,8 @@ NAMED_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
     "run-security-tests": ("run_tests", {"suite": "security"}),
     "build": ("build", {}),
     "backup-database": ("db_backup", {}),
+    "restore-database": ("db_restore", {}),
+    "approval": ("approval", {}),
     "apply-migrations": ("db_migrate", {}),
     "deploy": ("deploy", {}),
     "verify-deployment": ("verify", {}),

@@ -1,25 +1,23 @@
 """The built-in actions: commands, waits, configuration checks, tests, builds, migrations.
 
 Each does the real thing or fails saying why. Platform steps (``deploy``, ``verify``,
-``health_check``, ``promote``, ``rollback``) and database backups need drivers that are
-not part of this build yet; they are registered as ``Unavailable`` so that a pipeline
-using them fails at that step with a clear message instead of skipping it.
+``health_check``, ``promote``, ``rollback``) need platform drivers that are not part of
+this build yet; they are registered as ``Unavailable`` so that a pipeline using them
+fails at that step with a clear message instead of skipping it.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import quote
 
 from pydantic import ValidationError
 
 from uno.deployment.domain import validation
 from uno.deployment.domain.configs import TEST_SUITES, DeploymentConfig
 from uno.deployment.domain.enums import DeploymentEnvironment
+from uno.deployment.engine import database_steps, waiting
 from uno.deployment.engine.actions import Action, ActionContext, ActionOutcome
-
-DEFAULT_MIGRATION_COMMAND = ["alembic", "upgrade", "head"]
 
 
 def _is_argv(value: Any) -> bool:
@@ -28,23 +26,6 @@ def _is_argv(value: Any) -> bool:
 
 def _is_str_map(value: Any) -> bool:
     return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
-
-
-def _outcome_of_command(label: str, outcome: Any) -> ActionOutcome:
-    outputs = {
-        "argv": list(outcome.argv),
-        "returncode": outcome.returncode,
-        "stdout_tail": outcome.stdout_tail,
-        "stderr_tail": outcome.stderr_tail,
-        "duration": round(outcome.duration, 3),
-    }
-    if outcome.start_error:
-        return ActionOutcome.failed(f"{label} could not start: {outcome.start_error}", **outputs)
-    if outcome.timed_out:
-        return ActionOutcome.failed(f"{label} timed out and was killed", **outputs)
-    if outcome.returncode != 0:
-        return ActionOutcome.failed(f"{label} exited with code {outcome.returncode}", **outputs)
-    return ActionOutcome.ok(f"{label} succeeded", **outputs)
 
 
 class CommandAction:
@@ -69,7 +50,7 @@ class CommandAction:
         outcome = await context.commands.run(
             params["argv"], env=params.get("env"), cwd=params.get("cwd"), timeout=context.task.timeout
         )
-        return _outcome_of_command(f"command {params['argv'][0]!r}", outcome)
+        return ActionOutcome.of_command(f"command {params['argv'][0]!r}", outcome)
 
 
 class WaitAction:
@@ -163,7 +144,7 @@ def required_commands(config: DeploymentConfig) -> list[list[str]]:
     commands = [config.testing.command_for(suite) for suite in config.testing.enabled_suites()]
     commands.append(config.build_command)
     if config.database is not None and config.database.apply_migrations:
-        commands.append(config.database.migration_command or DEFAULT_MIGRATION_COMMAND)
+        commands.append(config.database.migration_command or database_steps.DEFAULT_MIGRATION_COMMAND)
     return [command for command in commands if command]
 
 
@@ -185,7 +166,7 @@ class RunTestsAction:
         outcome = await context.commands.run(
             command, env=config.environment_variables, timeout=min(context.task.timeout, config.testing.test_timeout)
         )
-        result = _outcome_of_command(f"{suite} tests", outcome)
+        result = ActionOutcome.of_command(f"{suite} tests", outcome)
         if not result.succeeded and not config.testing.fail_on_test_failure:
             return ActionOutcome.ok(f"{result.message} (not blocking: fail_on_test_failure is off)", **result.outputs)
         return result
@@ -206,52 +187,7 @@ class BuildAction:
         outcome = await context.commands.run(
             config.build_command, env=config.environment_variables, timeout=context.task.timeout
         )
-        return _outcome_of_command("build", outcome)
-
-
-class MigrateAction:
-    """Run the database's migration command with ``DATABASE_URL`` set for it.
-
-    The password is read from the variable the configuration names, at run time; it is
-    passed to the command's environment only, never stored or logged.
-    """
-
-    kind = "db_migrate"
-
-    def check(self, params: dict[str, Any]) -> str | None:
-        return _no_params(self.kind, params)
-
-    async def run(self, context: ActionContext) -> ActionOutcome:
-        config = context.config
-        database = config.database if config else None
-        if config is None or database is None:
-            return ActionOutcome.failed("the configuration has no database to migrate")
-        url = database_url(config, context.environ)
-        if url is None:
-            return ActionOutcome.failed(f"environment variable {database.password_env_var} is not set")
-        command = database.migration_command or DEFAULT_MIGRATION_COMMAND
-        outcome = await context.commands.run(
-            command, env={**config.environment_variables, "DATABASE_URL": url}, timeout=context.task.timeout
-        )
-        return _outcome_of_command("migrations", outcome)
-
-
-def database_url(config: DeploymentConfig, environ: Any) -> str | None:
-    """The application database's URL, with its password from the named variable (or None if unset)."""
-    database = config.database
-    assert database is not None
-    if database.engine == "sqlite":
-        return f"sqlite:///{database.name or ''}"
-    password = ""
-    if database.password_env_var:
-        secret = environ.get(database.password_env_var)
-        if not secret:
-            return None
-        password = ":" + quote(secret, safe="")
-    user = quote(database.user or "", safe="")
-    credentials = f"{user}{password}@" if user or password else ""
-    query = f"?sslmode={database.ssl_mode}" if database.ssl_mode else ""
-    return f"postgresql://{credentials}{database.host or 'localhost'}:{database.port}/{database.name or ''}{query}"
+        return ActionOutcome.of_command("build", outcome)
 
 
 class Unavailable:
@@ -280,7 +216,10 @@ def builtin_actions() -> list[Action]:
         CheckDependenciesAction(),
         RunTestsAction(),
         BuildAction(),
-        MigrateAction(),
-        Unavailable("db_backup", "database backups are not available in this build: no backup was taken"),
+        database_steps.MigrateAction(),
+        database_steps.BackupAction(),
+        database_steps.RestoreAction(),
+        waiting.HttpCheckAction(),
+        waiting.ApprovalAction(),
         *(Unavailable(kind, _NO_DRIVER) for kind in ("deploy", "verify", "health_check", "promote", "rollback")),
     ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +31,8 @@ from uno.deployment.domain.enums import PipelineStatus, StageStatus, TaskStatus
 from uno.deployment.domain.ids import PipelineId
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage, Task, Transition
 from uno.deployment.engine import logs
-from uno.deployment.engine.actions import ActionContext, ActionOutcome, ActionRegistry
+from uno.deployment.engine.actions import ActionContext, ActionOutcome, ActionRegistry, Tools
 from uno.deployment.ports.clock import Clock
-from uno.deployment.ports.commands import CommandRunner
 from uno.deployment.ports.repositories import PipelineRepository
 
 RETRY_BACKOFF = 1.0
@@ -110,9 +109,7 @@ class PipelineRunner:
         self,
         pipelines: PipelineRepository,
         actions: ActionRegistry,
-        clock: Clock,
-        commands: CommandRunner,
-        environ: Mapping[str, str],
+        tools: Tools,
         *,
         max_parallel: int = 8,
         log_floor: int = logging.DEBUG,
@@ -120,9 +117,8 @@ class PipelineRunner:
         self._log_floor = log_floor
         self._pipelines = pipelines
         self._actions = actions
-        self._clock = clock
-        self._commands = commands
-        self._environ = environ
+        self._tools = tools
+        self._clock = tools.clock
         self._max_parallel = max(1, max_parallel)
         self._runs: dict[PipelineId, _Run] = {}
 
@@ -199,7 +195,7 @@ class PipelineRunner:
         action = self._actions.get(task.action)
         if action is None:
             return ActionOutcome.failed(f"action {task.action!r} is not registered in this process")
-        context = ActionContext(run.pipeline, stage, task, run.config, self._clock, self._commands, self._environ)
+        context = ActionContext(run.pipeline, stage, task, run.config, self._tools)
         outcome = ActionOutcome.failed("never attempted")
         for attempt in range(1, task.retries + 2):
             if attempt > 1:

@@ -22,6 +22,7 @@ from uno.deployment.domain.pipelines import (
 )
 from uno.deployment.engine.actions import ActionRegistry
 from uno.deployment.engine.running import PipelineRunner
+from uno.deployment.ports.approvals import Decision, DecisionRepository
 from uno.deployment.ports.clock import Clock
 from uno.deployment.ports.repositories import (
     DeploymentConfigRepository,
@@ -39,6 +40,7 @@ class PipelineService:
         pipelines: PipelineRepository,
         configs: DeploymentConfigRepository,
         deployments: DeploymentResultRepository,
+        decisions: DecisionRepository,
         runner: PipelineRunner,
         actions: ActionRegistry,
         leases: LeaseKeeper,
@@ -48,6 +50,7 @@ class PipelineService:
         self._pipelines = pipelines
         self._configs = configs
         self._deployments = deployments
+        self._decisions = decisions
         self._runner = runner
         self._actions = actions
         self._clock = clock
@@ -183,6 +186,37 @@ class PipelineService:
             return lease
         async with self._leases.held(lease.value):
             return await self._runner.run(pipeline, config)
+
+    async def approve(
+        self, pipeline_id: PipelineId | str, task_id: TaskId | str, by: str = "user", comment: str = ""
+    ) -> Result[Decision]:
+        """Let an approval gate pass. The first decision on a gate wins; a second is a ``CONFLICT``."""
+        return await self._decide(pipeline_id, task_id, True, by, comment)
+
+    async def reject(
+        self, pipeline_id: PipelineId | str, task_id: TaskId | str, by: str = "user", comment: str = ""
+    ) -> Result[Decision]:
+        """Stop an approval gate: its task fails with the rejection as its message."""
+        return await self._decide(pipeline_id, task_id, False, by, comment)
+
+    async def _decide(
+        self, pipeline_id: PipelineId | str, task_id: TaskId | str, approved: bool, by: str, comment: str
+    ) -> Result[Decision]:
+        found = await self.get_pipeline(pipeline_id)
+        key = inputs.identifier(TaskId, task_id, "task_id")
+        checked_by, checked_comment = (
+            inputs.text(by, "by"),
+            inputs.text(comment, "comment", required=False, max_length=2000),
+        )
+        if problem := inputs.first_failure(found, key, checked_by, checked_comment):
+            return problem
+        pipeline, gate = found.value, found.value.task(key.value)
+        if gate is None or gate.action != "approval":
+            return Failure(ErrorDetails.not_found("approval gate", key.value.value))
+        if gate.status.is_complete:
+            return Failure(ErrorDetails.invalid_state(f"approval gate {gate.name!r} already {gate.status.value}"))
+        decision = Decision(pipeline.id, gate.id, approved, checked_by.value, self._clock.now(), checked_comment.value)
+        return await self._decisions.decide(decision)
 
     async def cancel_pipeline(self, pipeline_id: PipelineId | str, canceled_by: str = "user") -> Result[Pipeline]:
         """Stop a pipeline: a running one stops promptly, a pending one never starts."""
