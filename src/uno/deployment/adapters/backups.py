@@ -4,6 +4,10 @@ Backups live under ``<backup_dir>/<app>/<environment>/`` named by time and label
 newest sort last; after each backup only the newest ``database.backup_retention`` are
 kept. The PostgreSQL password is read from the variable the configuration names and
 handed to ``pg_dump`` in its environment (``PGPASSWORD``), never on a command line.
+
+A PostgreSQL restore (``pg_restore --clean --if-exists --single-transaction``) puts every
+object in the backup back as it was, data included, or changes nothing; objects created
+after the backup (a new table) are left in place, harmless to the older release.
 """
 
 from __future__ import annotations
