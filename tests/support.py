@@ -18,6 +18,7 @@ class ScriptedAction:
     kind = "scripted"
 
     def __init__(self) -> None:
+        self.idempotent = True
         self.started: list[str] = []
         self.running: set[str] = set()
         self.peak = 0
@@ -74,7 +75,8 @@ async def eventually(predicate: Any, *, timeout: float = 5.0) -> None:
 class PlatformStep:
     """A stand-in for a platform step (deploy, verify, health_check, rollback) in service tests.
 
-    It records each call with the release it was asked for and fails when the test says so.
+    It records each call with the release it was asked for and fails when the test says so:
+    ``failing`` holds a kind ("verify") or a kind for one version ("verify@2.0.0").
     """
 
     def __init__(self, kind: str, calls: list[tuple[str, str]], failing: set[str]) -> None:
@@ -88,6 +90,6 @@ class PlatformStep:
     async def run(self, context: ActionContext) -> ActionOutcome:
         version = context.config.app_version if context.config else "?"
         self._calls.append((self.kind, version))
-        if self.kind in self._failing:
+        if self.kind in self._failing or f"{self.kind}@{version}" in self._failing:
             return ActionOutcome.failed(f"{self.kind} failed for {version}")
         return ActionOutcome.ok(f"{self.kind} {version}")

@@ -178,7 +178,8 @@ async def test_a_failed_rollback_leaves_the_deployment_as_it_was(platform_contai
     assert (rollback.success, rollback.status) == (False, DeploymentStatus.FAILED)
     restored = (await service.get_deployment(second.id)).value
     assert restored.status is DeploymentStatus.SUCCEEDED
-    assert f"rollback {rollback.id.value} failed" in restored.message
+    assert restored.message == f"{rollback.message} ({rollback.id.value})"
+    assert restored.message.startswith("rollback to shop 1.0.0 in dev failed")
 
 
 async def test_rollback_needs_an_earlier_successful_release(platform_container: bootstrap.Container):
@@ -250,6 +251,7 @@ class _Blocking(ScriptedAction):
     """A ``deploy`` step that waits until the test releases it."""
 
     kind = "deploy"
+    idempotent = True  # applying the same release again is safe, as platform drivers promise
 
     def __init__(self, shared: ScriptedAction) -> None:
         self._shared = shared
@@ -293,3 +295,124 @@ async def test_a_hand_built_pipeline_waits_its_turn_behind_a_deploy(blocking_con
     scripted.release("deploy")
     await deploying
     assert (await pipelines.execute_pipeline(pipeline.id)).value.status.value == "succeeded"
+
+
+async def test_a_failed_verification_rolls_back_automatically(platform_container, calls, failing):
+    service = platform_container.deployment_service
+    config = await create(platform_container)
+    first = (await service.deploy(config.id)).value
+    await platform_container.config_service.update_config(config.id, app_version="2.0.0")
+    failing.add("verify@2.0.0")
+    calls.clear()
+
+    second = (await service.deploy(config.id)).value
+
+    assert second.status is DeploymentStatus.ROLLED_BACK
+    assert second.success is False
+    rollback = (await service.get_deployment(second.details["automatic_rollback"])).value
+    assert second.message == (
+        "shop 2.0.0 in dev not deployed: stage 'verification' failed: task 'verify-deployment' failed: "
+        f"verify failed for 2.0.0; rolled back automatically to 1.0.0 ({rollback.id.value})"
+    )
+    assert (rollback.kind, rollback.rollback_of, rollback.details["restores"]) == (
+        DeploymentKind.ROLLBACK,
+        second.id,
+        first.id.value,
+    )
+    assert ("rollback", "1.0.0") in calls
+
+
+async def test_no_automatic_rollback_when_the_config_says_so_or_nothing_came_before(platform_container, failing):
+    service = platform_container.deployment_service
+    config = await create(platform_container, auto_rollback=False)
+    failing.add("verify")
+    first = (await service.deploy(config.id)).value
+    await platform_container.config_service.update_config(config.id, auto_rollback=True)
+    second = (await service.deploy(config.id)).value
+
+    assert first.status is DeploymentStatus.FAILED
+    assert "rolled back" not in first.message
+    assert second.status is DeploymentStatus.FAILED
+    assert second.message.endswith(
+        "; not rolled back automatically: no earlier successful release of shop in dev "
+        f"to roll back to from {second.id.value}"
+    )
+
+
+async def test_a_rollback_can_restore_the_pre_deploy_backup(platform_container, calls, tmp_path):
+    import sqlite3
+
+    live = tmp_path / "app.db"
+    sqlite3.connect(live).close()
+    database = {"engine": "sqlite", "name": str(live), "backup_before_deploy": True}
+    service = platform_container.deployment_service
+    config = await create(platform_container, database_config=database)
+    await service.deploy(config.id)
+    await platform_container.config_service.update_config(config.id, app_version="2.0.0")
+    second = (await service.deploy(config.id)).value
+
+    rollback = (await service.rollback(second.id, restore_database=True)).value
+
+    assert rollback.success is True, rollback.message
+    pipeline = (await platform_container.pipeline_service.get_pipeline(rollback.pipeline_id)).value
+    assert [task.name for task in pipeline.stages[0].tasks] == ["restore-database", "rollback"]
+    restored = pipeline.task_named("restore-database")
+    second_pipeline = (await platform_container.pipeline_service.get_pipeline(second.pipeline_id)).value
+    assert restored.params["backup_path"] == second_pipeline.task_named("backup-database").outputs["backup_path"]
+
+
+async def test_restoring_needs_a_backup_the_deployment_took(platform_container):
+    service = platform_container.deployment_service
+    config = await create(platform_container)
+    await service.deploy(config.id)
+    await platform_container.config_service.update_config(config.id, app_version="2.0.0")
+    second = (await service.deploy(config.id)).value
+
+    result = await service.rollback(second.id, restore_database=True)
+
+    assert result.error.code is ErrorCode.INVALID_STATE
+    assert result.error.message == f"deployment {second.id.value} took no database backup to restore"
+
+
+async def test_a_deployment_whose_runner_crashed_is_resumed_to_its_end(blocking_container, scripted):
+    import contextlib
+    import copy
+
+    service = blocking_container.deployment_service
+    config = await create(blocking_container)
+    running = asyncio.create_task(service.deploy(config.id))
+    await eventually(lambda: "deploy" in scripted.running)
+    stores = (blocking_container.pipelines, blocking_container.deployments)
+    crashed = copy.deepcopy([store.__dict__ for store in stores])  # the store as a crash leaves it
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    for store, state in zip(stores, crashed, strict=True):
+        store.__dict__.update(state)
+    blocking_container.leases._leases.clear()  # the dead runner's lease expired
+    [record] = (await service.list_deployments()).value
+    assert record.status is DeploymentStatus.RUNNING
+    scripted.release("deploy")
+
+    resumed = (await service.resume(record.id)).value
+
+    assert resumed.status is DeploymentStatus.SUCCEEDED, resumed.message
+    assert (await service.resume(record.id)).error.code is ErrorCode.INVALID_STATE
+
+
+async def test_a_stopped_deploy_is_recorded_as_canceled(blocking_container, scripted):
+    import contextlib
+
+    service = blocking_container.deployment_service
+    config = await create(blocking_container)
+    running = asyncio.create_task(service.deploy(config.id))
+    await eventually(lambda: "deploy" in scripted.running)
+
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+
+    [record] = (await service.list_deployments()).value
+    assert (record.status, record.message) == (DeploymentStatus.CANCELED, "stopped before it finished")
+    scripted.release("deploy")
+    assert (await service.deploy(config.id)).is_success()  # the lease did not stay behind

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 from typing import Any
 
 import pytest
@@ -282,3 +284,79 @@ async def test_state_is_saved_before_the_next_transition(builder: Builder, scrip
     assert stored.task_named("held").status is TaskStatus.RUNNING
     scripted.release("held")
     await running
+
+
+async def crash_mid_run(builder: Builder, scripted: ScriptedAction, *, idempotent: bool) -> None:
+    """Run until 'held' is running, then lose the runner as a crash would (the store keeps its state)."""
+    await builder.stage("first")
+    await builder.task("first", "done-before")
+    await builder.task("first", "held", "done-before", params={"outcome": "block"})
+    await builder.task("first", "after", "held")
+    await builder.stage("second")
+    await builder.task("second", "later")
+    scripted.idempotent = idempotent
+    running = asyncio.create_task(builder.run())
+    await eventually(lambda: "held" in scripted.running)
+    store = builder.container.pipelines
+    crashed = copy.deepcopy((store._documents, store._states, store._events))  # the store as the crash left it
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    store._documents, store._states, store._events = crashed
+    builder.container.leases._leases.clear()  # the dead runner's lease has expired
+
+
+async def test_resume_keeps_finished_work_and_reruns_an_idempotent_interrupted_task(builder, scripted):
+    await crash_mid_run(builder, scripted, idempotent=True)
+    stored = (await builder.service.get_pipeline(builder.pipeline.id)).value
+    assert stored.status is PipelineStatus.RUNNING
+    assert stored.task_named("held").status is TaskStatus.RUNNING
+    scripted.release("held")
+    scripted.started.clear()
+
+    resumed = (await builder.service.resume_pipeline(builder.pipeline.id)).value
+
+    assert resumed.status is PipelineStatus.SUCCEEDED
+    assert scripted.started == ["held", "after", "later"]  # done-before was not run again
+    assert resumed.task_named("held").attempts == 2
+    events = (await builder.service.get_events(builder.pipeline.id)).value
+    assert any(event.message == "interrupted; running it again" for event in events)
+
+
+async def test_resume_fails_an_interrupted_task_that_is_not_idempotent(builder, scripted):
+    await crash_mid_run(builder, scripted, idempotent=False)
+
+    resumed = (await builder.service.resume_pipeline(builder.pipeline.id)).value
+
+    assert statuses(resumed) == {"done-before": "succeeded", "held": "failed", "after": "skipped", "later": "skipped"}
+    assert "not idempotent" in resumed.task_named("held").message
+    assert resumed.status is PipelineStatus.FAILED
+
+
+async def test_a_pipeline_that_is_not_orphaned_cannot_be_resumed(builder: Builder):
+    await builder.stage("only")
+    await builder.task("only", "a")
+
+    pending = await builder.service.resume_pipeline(builder.pipeline.id)
+    await builder.run()
+    finished = await builder.service.resume_pipeline(builder.pipeline.id)
+
+    assert pending.error.code is ErrorCode.INVALID_STATE
+    assert finished.error.code is ErrorCode.INVALID_STATE
+
+
+async def test_a_stopped_runner_ends_the_pipeline_as_canceled_not_stuck(builder: Builder, scripted: ScriptedAction):
+    await builder.stage("only")
+    await builder.task("only", "held", params={"outcome": "block"})
+    await builder.task("only", "next", "held")
+    running = asyncio.create_task(builder.run())
+    await eventually(lambda: "held" in scripted.running)
+
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+
+    stored = (await builder.service.get_pipeline(builder.pipeline.id)).value
+    assert stored.status is PipelineStatus.CANCELED
+    assert statuses(stored) == {"held": "canceled", "next": "skipped"}
+    assert stored.message == "the runner was stopped before the pipeline finished"

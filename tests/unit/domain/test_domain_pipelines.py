@@ -22,8 +22,13 @@ TASK_MOVES = {
     (TaskStatus.RUNNING, TaskStatus.SUCCEEDED),
     (TaskStatus.RUNNING, TaskStatus.FAILED),
     (TaskStatus.RUNNING, TaskStatus.CANCELED),
+    (TaskStatus.RUNNING, TaskStatus.PENDING),  # a resumed run requeues an interrupted task
 }
-STAGE_MOVES = {(StageStatus(old.value), StageStatus(new.value)) for old, new in TASK_MOVES}
+STAGE_MOVES = {
+    (StageStatus(old.value), StageStatus(new.value))
+    for old, new in TASK_MOVES
+    if (old, new) != (TaskStatus.RUNNING, TaskStatus.PENDING)
+}
 PIPELINE_MOVES = {
     (PipelineStatus.PENDING, PipelineStatus.QUEUED),
     (PipelineStatus.PENDING, PipelineStatus.RUNNING),

@@ -24,7 +24,8 @@ MAX_RETRIES = 20
 
 _TASK_MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.PENDING: frozenset({TaskStatus.RUNNING, TaskStatus.SKIPPED, TaskStatus.CANCELED}),
-    TaskStatus.RUNNING: frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED}),
+    # back to pending only when a resumed run re-runs a task its crashed runner left running
+    TaskStatus.RUNNING: frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED, TaskStatus.PENDING}),
 }
 _STAGE_MOVES: dict[StageStatus, frozenset[StageStatus]] = {
     StageStatus.PENDING: frozenset({StageStatus.RUNNING, StageStatus.SKIPPED, StageStatus.CANCELED}),

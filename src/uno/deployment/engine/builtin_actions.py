@@ -33,8 +33,15 @@ class CommandAction:
 
     kind = "command"
 
+    @staticmethod
+    def idempotent(params: dict[str, Any]) -> bool:
+        """Only the task's author knows: ``{"idempotent": true}`` lets a resumed run repeat it."""
+        return params.get("idempotent") is True
+
     def check(self, params: dict[str, Any]) -> str | None:
-        unknown = set(params) - {"argv", "env", "cwd"}
+        if not isinstance(params.get("idempotent", False), bool):
+            return "'idempotent' must be true or false"
+        unknown = set(params) - {"argv", "env", "cwd", "idempotent"}
         if unknown:
             return f"unknown parameter(s) for command: {', '.join(sorted(unknown))}"
         if not _is_argv(params.get("argv")):
@@ -58,6 +65,8 @@ class WaitAction:
 
     kind = "wait"
 
+    idempotent = True
+
     def check(self, params: dict[str, Any]) -> str | None:
         seconds = params.get("seconds")
         if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not 0 <= seconds < math.inf:
@@ -77,6 +86,8 @@ class ValidateConfigAction:
     """Validate the pipeline's configuration as a whole, and warn about risky choices."""
 
     kind = "validate_config"
+
+    idempotent = True
 
     def check(self, params: dict[str, Any]) -> str | None:
         return _no_params(self.kind, params)
@@ -112,6 +123,8 @@ class CheckDependenciesAction:
     """Check what the deploy needs from this machine: secrets set, programs installed."""
 
     kind = "check_dependencies"
+
+    idempotent = True
 
     def check(self, params: dict[str, Any]) -> str | None:
         return _no_params(self.kind, params)
@@ -153,6 +166,8 @@ class RunTestsAction:
 
     kind = "run_tests"
 
+    idempotent = True
+
     def check(self, params: dict[str, Any]) -> str | None:
         if params.get("suite") not in TEST_SUITES or set(params) != {"suite"}:
             return f"run_tests needs 'suite': one of {', '.join(TEST_SUITES)}"
@@ -177,6 +192,8 @@ class BuildAction:
 
     kind = "build"
 
+    idempotent = True
+
     def check(self, params: dict[str, Any]) -> str | None:
         return _no_params(self.kind, params)
 
@@ -192,6 +209,8 @@ class BuildAction:
 
 class Unavailable:
     """An action this build cannot perform yet: it fails, naming what is missing."""
+
+    idempotent = True
 
     def __init__(self, kind: str, reason: str) -> None:
         self.kind = kind

@@ -30,6 +30,8 @@ class MigrateAction:
 
     kind = "db_migrate"
 
+    idempotent = True
+
     def check(self, params: dict[str, Any]) -> str | None:
         return _no_params(self.kind, params)
 
@@ -52,6 +54,8 @@ class BackupAction:
     """Back up the configuration's database before anything changes it."""
 
     kind = "db_backup"
+
+    idempotent = True
 
     def check(self, params: dict[str, Any]) -> str | None:
         return _no_params(self.kind, params)
@@ -76,6 +80,8 @@ class RestoreAction:
     """Restore the database from a backup: ``{"backup_path": "..."}``."""
 
     kind = "db_restore"
+
+    idempotent = True
 
     def check(self, params: dict[str, Any]) -> str | None:
         if set(params) != {"backup_path"} or not isinstance(params["backup_path"], str) or not params["backup_path"]:

@@ -18,6 +18,7 @@ still waits for, and a finished task updates only its own dependents.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -144,16 +145,36 @@ class PipelineRunner:
 
     async def run(self, pipeline: Pipeline, config: DeploymentConfig | None) -> Result[Pipeline]:
         """Run a pending pipeline to its end; ``Failure`` only if its record was lost."""
+        if pipeline.status is not PipelineStatus.PENDING:
+            return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is {pipeline.status.value}"))
+        return await self._drive(pipeline, config, resuming=False)
+
+    async def resume(self, pipeline: Pipeline, config: DeploymentConfig | None) -> Result[Pipeline]:
+        """Carry on a pipeline whose runner died: keep what finished, redo what was interrupted.
+
+        A task left ``running`` is run again if its action is idempotent, and failed
+        otherwise (running a migration or a command twice is not ours to risk).
+        """
+        if pipeline.status is not PipelineStatus.RUNNING:
+            return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is {pipeline.status.value}"))
+        return await self._drive(pipeline, config, resuming=True)
+
+    async def _drive(self, pipeline: Pipeline, config: DeploymentConfig | None, *, resuming: bool) -> Result[Pipeline]:
         if pipeline.id in self._runs:
-            return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is already running"))
+            return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is already running here"))
         tasks = {task.id.value: task for _, task in pipeline.tasks()}
         stage_of = {task.id.value: stage for stage, task in pipeline.tasks()}
         log = logs.run_logger(pipeline, config, self._log_floor)
         run = _Run(pipeline, config, _Journal(self._pipelines, pipeline), tasks, stage_of, log)
         self._runs[pipeline.id] = run
         try:
-            await run.record((pipeline.move(PipelineStatus.RUNNING, self._clock.now()), pipeline))
+            if resuming:
+                await self._requeue_interrupted(run)
+            else:
+                await run.record((pipeline.move(PipelineStatus.RUNNING, self._clock.now()), pipeline))
             for stage in pipeline.stages:
+                if stage.status.is_complete:
+                    continue
                 if _halted(pipeline) or run.cancel_requested.is_set():
                     await self._skip_stage(run, stage)
                 else:
@@ -162,9 +183,47 @@ class PipelineRunner:
             return Success(pipeline)
         except _LostPipeline as lost:
             return Failure(lost.error)
+        except asyncio.CancelledError:
+            await self._stopped(run)
+            raise
         finally:
             del self._runs[pipeline.id]
             run.finished.set()
+
+    async def _stopped(self, run: _Run) -> None:
+        """The runner itself was cancelled (shut down): end the pipeline as canceled, not stuck.
+
+        Only a crash leaves a pipeline ``running`` for ``resume``; an orderly stop says so.
+        """
+        pipeline, now, reason = run.pipeline, self._clock.now(), "the runner was stopped before the pipeline finished"
+        changes: list[tuple[PipelineEvent, Pipeline | Stage | Task]] = []
+        for stage in pipeline.stages:
+            changes += [
+                (task.move(pipeline.id, TaskStatus.CANCELED, now, reason), task)
+                for task in stage.tasks
+                if not task.status.is_complete
+            ]
+            if not stage.status.is_complete:
+                changes.append((stage.move(pipeline.id, StageStatus.CANCELED, now, reason), stage))
+        if not pipeline.status.is_complete:
+            changes.append((pipeline.move(PipelineStatus.CANCELED, now, reason), pipeline))
+        with contextlib.suppress(_LostPipeline):
+            await run.record(*changes)
+
+    async def _requeue_interrupted(self, run: _Run) -> None:
+        now, changes = self._clock.now(), []
+        for _, task in run.pipeline.tasks():
+            if task.status is not TaskStatus.RUNNING:
+                continue
+            action = self._actions.get(task.action)
+            if action is not None and _idempotent(action, task):
+                event = task.move(run.pipeline.id, TaskStatus.PENDING, now, "interrupted; running it again")
+            else:
+                reason = "interrupted when its runner stopped; not idempotent, so not run again"
+                event = task.move(run.pipeline.id, TaskStatus.FAILED, now, reason)
+            changes.append((event, task))
+        if changes:
+            await run.record(*changes)
 
     async def _finish(self, run: _Run) -> None:
         pipeline, now = run.pipeline, self._clock.now()
@@ -225,14 +284,16 @@ class _StageRun:
         self._plan()
 
     def _plan(self) -> None:
-        in_stage = {task.id.value for task in self.stage.tasks}
+        """Count each pending task's unfinished dependencies; finished ones satisfy or block it."""
         for task in self.stage.tasks:
+            if task.status is not TaskStatus.PENDING:
+                continue  # finished before a resume
             pending = 0
             blocker = None
             for dependency_id in task.dependencies:
                 key = dependency_id.value
                 dependency = self.run.tasks[key]
-                if key in in_stage:
+                if dependency.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
                     pending += 1
                     self.dependents.setdefault(key, []).append(task)
                 elif dependency.status is not TaskStatus.SUCCEEDED:
@@ -245,7 +306,8 @@ class _StageRun:
 
     async def execute(self) -> None:
         run, stage = self.run, self.stage
-        await run.record((stage.move(run.pipeline.id, StageStatus.RUNNING, self.clock.now()), stage))
+        if stage.status is StageStatus.PENDING:
+            await run.record((stage.move(run.pipeline.id, StageStatus.RUNNING, self.clock.now()), stage))
         for task, dependency in self.blocked:
             await self._skip(task, dependency)
         run.wake = self.finished.put_nowait
@@ -349,6 +411,12 @@ async def _attempt(coroutine: Coroutine[Any, Any, ActionOutcome], clock: Clock, 
         return ActionOutcome.failed(f"timed out after {timeout:g}s", timed_out=True)
     except Exception as error:  # an action's bug fails its task, not the engine
         return ActionOutcome.failed(f"action raised {type(error).__name__}: {error}", error=repr(error))
+
+
+def _idempotent(action: Any, task: Task) -> bool:
+    """Whether running the task twice is safe: an action's ``idempotent`` flag or rule."""
+    flag = getattr(action, "idempotent", False)
+    return bool(flag(task.params) if callable(flag) else flag)
 
 
 def _halted(pipeline: Pipeline) -> bool:

@@ -48,6 +48,8 @@ class HttpCheckAction:
     """
 
     kind = "http_check"
+
+    idempotent = True
     _KNOWN = frozenset(
         {"url", "method", "expected_status", "body_contains", "headers", "interval", "request_timeout", "deadline"}
     )
@@ -128,6 +130,8 @@ class ApprovalAction:
     """
 
     kind = "approval"
+
+    idempotent = True
     _KNOWN = frozenset({"deadline", "on_timeout", "poll_interval", "prompt"})
 
     def check(self, params: dict[str, Any]) -> str | None:

@@ -10,6 +10,7 @@ error here: whatever happens, it ends with an outcome.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 from uno.core.errors import ErrorDetails
@@ -20,10 +21,9 @@ from uno.deployment.domain.enums import (
     DeploymentKind,
     DeploymentStatus,
     PipelineStatus,
-    TaskStatus,
 )
-from uno.deployment.domain.ids import DeploymentId, PipelineId, StageId, TaskId, new_deployment_id
-from uno.deployment.domain.pipelines import Pipeline, Stage, Task
+from uno.deployment.domain.ids import DeploymentId, new_deployment_id
+from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.engine import templates
 from uno.deployment.engine.running import PipelineRunner
 from uno.deployment.ports.clock import Clock
@@ -34,6 +34,7 @@ from uno.deployment.ports.repositories import (
     PipelineRepository,
 )
 from uno.deployment.services import inputs
+from uno.deployment.services import rolling_back as rolling_back_rules
 from uno.deployment.services.leasing import LeaseKeeper
 
 
@@ -81,41 +82,54 @@ class DeploymentService:
             record.details["left_out"] = built.left_out
         return await self._run(record, built.pipeline)
 
-    async def rollback(self, deployment_id: DeploymentId | str) -> Result[DeploymentResult]:
-        """Restore the release that ran before this deployment; returns the rollback's own record."""
+    async def rollback(
+        self, deployment_id: DeploymentId | str, restore_database: bool = False
+    ) -> Result[DeploymentResult]:
+        """Restore the release that ran before this deployment; returns the rollback's own record.
+
+        With ``restore_database``, the database is first restored from the backup the
+        deployment took before it changed anything (``INVALID_STATE`` if it took none).
+        """
         found = await self.get_deployment(deployment_id)
         if isinstance(found, Failure):
             return found
-        target = found.value
-        refusal = _rollback_refusal(target)
-        if refusal:
-            return Failure(ErrorDetails.invalid_state(refusal, deployment_id=target.id.value))
-        previous = await self._previous_release(target)
-        if previous is None:
+        prepared = await self._prepare_rollback(found.value, restore_database=bool(restore_database))
+        if isinstance(prepared, Failure):
+            return prepared
+        record, pipeline = prepared.value
+        return await self._run(record, pipeline, rolling_back=found.value)
+
+    async def resume(self, deployment_id: DeploymentId | str) -> Result[DeploymentResult]:
+        """Finish a deployment whose runner died: its pipeline carries on from its journal.
+
+        Finished tasks are kept; a task that was running is run again when it is
+        idempotent and failed otherwise. ``CONFLICT`` while a live runner holds the lease.
+        """
+        found = await self.get_deployment(deployment_id)
+        if isinstance(found, Failure):
+            return found
+        record = found.value
+        pipeline = await self._pipelines.get(record.pipeline_id) if record.pipeline_id else None
+        if record.status is not DeploymentStatus.RUNNING or pipeline is None:
             return Failure(
-                ErrorDetails.invalid_state(
-                    f"no earlier successful release of {target.app_name} in {target.environment.value} "
-                    f"to roll back to from {target.id.value}",
-                    deployment_id=target.id.value,
-                )
+                ErrorDetails.invalid_state(f"deployment {record.id.value} is {record.status.value}, not running")
             )
-        record = DeploymentResult(
-            id=new_deployment_id(),
-            config_id=previous.config_id,
-            config=previous.config,
-            created_at=self._clock.now(),
-            kind=DeploymentKind.ROLLBACK,
-            rollback_of=target.id,
-            description=f"Roll back {target.id.value} ({target.app_version}) to {previous.app_version}",
-            details={
-                "restores": previous.id.value,
-                "from_version": target.app_version,
-                "to_version": previous.app_version,
-            },
-        )
-        pipeline = _rollback_pipeline(record, previous, self._clock)
-        record.pipeline_id = pipeline.id
-        return await self._run(record, pipeline, rolling_back=target)
+        if self._runner.is_running(pipeline.id):
+            return Failure(ErrorDetails.invalid_state(f"deployment {record.id.value} is running in this process"))
+        lease = await self._leases.acquire(record.config, f"{record.id.value}#resumed")
+        if isinstance(lease, Failure):
+            return lease
+        async with self._leases.held(lease.value):
+            target = await self._deployments.get(record.rollback_of) if record.rollback_of else None
+            rolling_back = target if target and target.status is DeploymentStatus.ROLLING_BACK else None
+            if pipeline.status is PipelineStatus.PENDING:
+                outcome = await self._runner.run(pipeline, record.config)
+            elif pipeline.status is PipelineStatus.RUNNING:
+                outcome = await self._runner.resume(pipeline, record.config)
+            else:
+                outcome = Success(pipeline)
+            await self._conclude(record, outcome, rolling_back)
+            return Success(record)
 
     async def cancel(self, deployment_id: DeploymentId | str, canceled_by: str = "user") -> Result[DeploymentResult]:
         """Stop a running deployment: its pipeline stops promptly and the record says who stopped it."""
@@ -221,9 +235,11 @@ class DeploymentService:
             await self._move(record, DeploymentStatus.RUNNING)
             outcome = await self._runner.run(pipeline, record.config)
             await self._conclude(record, outcome, rolling_back)
+            if isinstance(outcome, Success) and rolling_back_rules.wants_automatic_rollback(record, outcome.value):
+                await self._roll_back_automatically(record)
             return Success(record)
-        except BaseException:
-            await self._abandon(record, rolling_back)
+        except BaseException as error:
+            await self._abandon(record, rolling_back, stopped=isinstance(error, asyncio.CancelledError))
             raise
 
     async def _conclude(
@@ -235,18 +251,18 @@ class DeploymentService:
             )
         else:
             pipeline = outcome.value
-            record.reached_platform = _reached_platform(pipeline)
+            record.reached_platform = rolling_back_rules.reached_platform(pipeline)
             status = {
                 PipelineStatus.SUCCEEDED: DeploymentStatus.SUCCEEDED,
                 PipelineStatus.CANCELED: DeploymentStatus.CANCELED,
             }.get(pipeline.status, DeploymentStatus.FAILED)
-            await self._move(record, status, _summary(record, pipeline))
+            await self._move(record, status, rolling_back_rules.summary(record, pipeline))
         if rolling_back is not None:
             if record.success:
                 await self._move(rolling_back, DeploymentStatus.ROLLED_BACK, f"rolled back by {record.id.value}")
             else:
                 before = DeploymentStatus(rolling_back.details.pop("status_before_rollback", "failed"))
-                await self._move(rolling_back, before, f"rollback {record.id.value} failed: {record.message}")
+                await self._move(rolling_back, before, f"{record.message} ({record.id.value})")
 
     async def _move(self, record: DeploymentResult, status: DeploymentStatus, message: str = "") -> None:
         if status is DeploymentStatus.ROLLING_BACK:
@@ -258,12 +274,17 @@ class DeploymentService:
         if isinstance(saved, Failure):
             raise RuntimeError(f"deployment {record.id.value} could not be saved: {saved.error.message}")
 
-    async def _abandon(self, record: DeploymentResult, rolling_back: DeploymentResult | None) -> None:
-        """Record an interrupted deployment as ended, so nothing is left ``running``."""
+    async def _abandon(self, record: DeploymentResult, rolling_back: DeploymentResult | None, *, stopped: bool) -> None:
+        """Record an interrupted deployment as ended, so nothing is left ``running``.
+
+        Stopped (cancelled) means canceled; an unexpected error means failed.
+        """
         with contextlib.suppress(Exception):
             stored = await self._deployments.get(record.id)
-            if stored is not None and not stored.status.is_complete:
-                stored.move(DeploymentStatus.FAILED, self._clock.now(), "interrupted before it finished")
+            if stored is not None and stored.status in (DeploymentStatus.PENDING, DeploymentStatus.RUNNING):
+                status = DeploymentStatus.CANCELED if stopped else DeploymentStatus.FAILED
+                reason = "stopped before it finished" if stopped else "interrupted by an internal error"
+                stored.move(status, self._clock.now(), reason)
                 await self._deployments.save(stored)
             if rolling_back is not None:
                 stored = await self._deployments.get(rolling_back.id)
@@ -271,6 +292,53 @@ class DeploymentService:
                     before = DeploymentStatus(stored.details.pop("status_before_rollback", "failed"))
                     stored.move(before, self._clock.now(), "rollback interrupted")
                     await self._deployments.save(stored)
+
+    async def _prepare_rollback(
+        self, target: DeploymentResult, *, restore_database: bool
+    ) -> Result[tuple[DeploymentResult, Pipeline]]:
+        refused = rolling_back_rules.refusal(target)
+        if refused:
+            return Failure(ErrorDetails.invalid_state(refused, deployment_id=target.id.value))
+        previous = await self._previous_release(target)
+        if previous is None:
+            message = (
+                f"no earlier successful release of {target.app_name} in {target.environment.value} "
+                f"to roll back to from {target.id.value}"
+            )
+            return Failure(ErrorDetails.invalid_state(message, deployment_id=target.id.value))
+        backup = None
+        if restore_database:
+            taken = await self._pipelines.get(target.pipeline_id) if target.pipeline_id else None
+            backup = rolling_back_rules.backup_taken(taken)
+            if backup is None:
+                message = f"deployment {target.id.value} took no database backup to restore"
+                return Failure(ErrorDetails.invalid_state(message, deployment_id=target.id.value))
+        record = rolling_back_rules.record_for(target, previous, self._clock.now())
+        pipeline = rolling_back_rules.pipeline_for(record, previous, backup, self._clock.now())
+        record.pipeline_id = pipeline.id
+        return Success((record, pipeline))
+
+    async def _roll_back_automatically(self, record: DeploymentResult) -> None:
+        """Put the previous release back after a deploy that failed once on the platform (lease held)."""
+        failure = record.message
+        prepared = await self._prepare_rollback(record, restore_database=False)
+        if isinstance(prepared, Failure):
+            await self._annotate(record, f"{failure}; not rolled back automatically: {prepared.error.message}")
+            return
+        rollback, pipeline = prepared.value
+        await self._run_holding_lease(rollback, pipeline, rolling_back=record)
+        record.details["automatic_rollback"] = rollback.id.value
+        if rollback.success:
+            note = f"rolled back automatically to {rollback.app_version} ({rollback.id.value})"
+        else:
+            note = f"the automatic rollback {rollback.id.value} failed: {rollback.message}"
+        await self._annotate(record, f"{failure}; {note}")
+
+    async def _annotate(self, record: DeploymentResult, message: str) -> None:
+        record.message = message
+        saved = await self._deployments.save(record)
+        if isinstance(saved, Failure):
+            raise RuntimeError(f"deployment {record.id.value} could not be saved: {saved.error.message}")
 
     async def _previous_release(self, target: DeploymentResult) -> DeploymentResult | None:
         query = DeploymentQuery(
@@ -283,80 +351,3 @@ class DeploymentService:
         )
         earlier = [record for record in await self._deployments.find(query) if record.id != target.id]
         return earlier[0] if earlier else None
-
-
-def _rollback_refusal(target: DeploymentResult) -> str | None:
-    if target.kind is DeploymentKind.ROLLBACK:
-        return f"{target.id.value} is itself a rollback; deploy the release you want instead"
-    if target.status.is_active or target.status is DeploymentStatus.PENDING:
-        return f"deployment {target.id.value} is {target.status.value}; wait for it to end or cancel it first"
-    if target.status is DeploymentStatus.ROLLED_BACK:
-        return f"deployment {target.id.value} is already rolled back"
-    if target.status not in (DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED):
-        return f"deployment {target.id.value} was {target.status.value}; only a finished deployment can be rolled back"
-    if not target.reached_platform:
-        return f"deployment {target.id.value} never changed the platform: there is nothing to roll back"
-    return None
-
-
-def _rollback_pipeline(record: DeploymentResult, previous: DeploymentResult, clock: Clock) -> Pipeline:
-    restore = Task(
-        TaskId.new(),
-        "rollback",
-        "rollback",
-        f"Restore release {previous.app_version} ({previous.id.value})",
-        {"to_deployment": previous.id.value},
-        timeout=templates.STEP_TIMEOUTS["deploy"],
-    )
-    health = Task(
-        TaskId.new(),
-        "health-check",
-        "health_check",
-        "Check the restored release's health",
-        timeout=templates.DEFAULT_STEP_TIMEOUT,
-    )
-    verify = Task(
-        TaskId.new(),
-        "verify-deployment",
-        "verify",
-        "Verify the restored release",
-        dependencies=[health.id],
-        timeout=templates.DEFAULT_STEP_TIMEOUT,
-    )
-    return Pipeline(
-        id=PipelineId.new(),
-        name=f"{record.app_name}-{record.environment.value}-rollback",
-        description=record.description,
-        deployment_id=record.id,
-        config_id=previous.config_id,
-        stages=[
-            Stage(StageId.new(), "rollback", "Restore the previous release", tasks=[restore]),
-            Stage(StageId.new(), "verification", "Verify the restored release", tasks=[health, verify]),
-        ],
-        created_at=clock.now(),
-    )
-
-
-def _reached_platform(pipeline: Pipeline) -> bool:
-    """Whether a platform step ran for real (an unavailable driver changes nothing)."""
-    return any(
-        task.action in ("deploy", "rollback", "promote")
-        and task.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED)
-        and task.attempts > 0
-        and not task.outputs.get("unavailable")
-        for _, task in pipeline.tasks()
-    )
-
-
-def _summary(record: DeploymentResult, pipeline: Pipeline) -> str:
-    release = f"{record.app_name} {record.app_version} in {record.environment.value}"
-    rollback = record.kind is DeploymentKind.ROLLBACK
-    if pipeline.status is PipelineStatus.SUCCEEDED:
-        return f"rolled back to {release}" if rollback else f"deployed {release}"
-    if pipeline.status is PipelineStatus.CANCELED:
-        return f"{release}: {pipeline.message}"
-    return (
-        f"rollback to {release} failed: {pipeline.message}"
-        if rollback
-        else f"{release} not deployed: {pipeline.message}"
-    )

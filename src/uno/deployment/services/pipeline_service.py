@@ -187,6 +187,28 @@ class PipelineService:
         async with self._leases.held(lease.value):
             return await self._runner.run(pipeline, config)
 
+    async def resume_pipeline(self, pipeline_id: PipelineId | str) -> Result[Pipeline]:
+        """Carry on a pipeline whose runner died (it is ``running`` and nothing runs it).
+
+        Finished tasks are kept; interrupted ones run again when idempotent and fail
+        otherwise. ``CONFLICT`` while a live runner elsewhere holds the environment's lease.
+        """
+        found = await self.get_pipeline(pipeline_id)
+        if isinstance(found, Failure):
+            return found
+        pipeline = found.value
+        if pipeline.status is not PipelineStatus.RUNNING or self._runner.is_running(pipeline.id):
+            state = "running in this process" if self._runner.is_running(pipeline.id) else pipeline.status.value
+            return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is {state}: nothing to resume"))
+        config = await self._config_for(pipeline)
+        if config is None:
+            return await self._runner.resume(pipeline, None)
+        lease = await self._leases.acquire(config, f"{pipeline.id.value}#resumed")
+        if isinstance(lease, Failure):
+            return lease
+        async with self._leases.held(lease.value):
+            return await self._runner.resume(pipeline, config)
+
     async def approve(
         self, pipeline_id: PipelineId | str, task_id: TaskId | str, by: str = "user", comment: str = ""
     ) -> Result[Decision]:
