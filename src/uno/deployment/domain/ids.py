@@ -47,6 +47,13 @@ class _Identifier:
         return cls(f"{cls.prefix}-{_ulid()}")
 
     @classmethod
+    def stored(cls, value: str) -> Self:
+        """An id read back from storage, where it was checked when it was made (no re-check)."""
+        identifier = object.__new__(cls)
+        object.__setattr__(identifier, "value", value)
+        return identifier
+
+    @classmethod
     def of(cls, value: Self | str) -> Self:
         """Accept an id object or its string, as the services do."""
         return value if isinstance(value, cls) else cls(str(value))

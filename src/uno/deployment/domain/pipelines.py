@@ -10,6 +10,7 @@ no sense (a bug, so it raises) and returns a ``PipelineEvent`` for the journal.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -170,12 +171,12 @@ class Task:
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Task:
         return cls(
-            id=TaskId(document["id"]),
+            id=TaskId.stored(document["id"]),
             name=document["name"],
             action=document["action"],
             description=document.get("description", ""),
             params=dict(document.get("params", {})),
-            dependencies=[TaskId(value) for value in document.get("dependencies", [])],
+            dependencies=[TaskId.stored(value) for value in document.get("dependencies", [])],
             timeout=float(document.get("timeout", DEFAULT_TASK_TIMEOUT)),
             retries=int(document.get("retries", 0)),
             skip_on_failure=bool(document.get("skip_on_failure", False)),
@@ -235,7 +236,7 @@ class Stage:
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Stage:
         return cls(
-            id=StageId(document["id"]),
+            id=StageId.stored(document["id"]),
             name=document["name"],
             description=document.get("description", ""),
             fail_fast=bool(document.get("fail_fast", True)),
@@ -390,7 +391,13 @@ def _set_state(subject: Pipeline | Stage | Task, state: dict[str, Any]) -> None:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+    return _iso_of(moment) if moment else None
+
+
+@functools.lru_cache(maxsize=256)
+def _iso_of(moment: datetime) -> str:
+    # transitions stored together share one ``now``: format it once
+    return moment.isoformat()
 
 
 def _parse(text: str | None) -> datetime | None:

@@ -320,33 +320,46 @@ class _StageRun:
                 await self._start_ready()
                 if not self.active:
                     break
-                future = await self.finished.get()
-                if future is not None and future in self.active:
-                    await self._settled(future)
+                finished = [await self.finished.get()]
+                while not self.finished.empty():  # settle everything that is done in one write
+                    finished.append(self.finished.get_nowait())
+                await self._settle([future for future in finished if future is not None and future in self.active])
         finally:
             run.wake = None
             await self._cancel_active("the pipeline runner stopped")
         await self._close()
 
     async def _start_ready(self) -> None:
-        while self.ready and self.halt is None and len(self.active) < self.runner._max_parallel:
-            task = self.ready.popleft()
-            await self.run.record((task.move(self.run.pipeline.id, TaskStatus.RUNNING, self.clock.now()), task))
+        """Start every ready task the limit allows, their starts stored in one write first."""
+        starting: list[Task] = []
+        while self.ready and self.halt is None and len(self.active) + len(starting) < self.runner._max_parallel:
+            starting.append(self.ready.popleft())
+        if not starting:
+            return
+        now, pipeline_id = self.clock.now(), self.run.pipeline.id
+        await self.run.record(*((task.move(pipeline_id, TaskStatus.RUNNING, now), task) for task in starting))
+        for task in starting:
             future = asyncio.create_task(self.runner.attempts(self.run, self.stage, task))
             future.add_done_callback(self.finished.put_nowait)
             self.active[future] = task
 
-    async def _settled(self, future: asyncio.Task[ActionOutcome]) -> None:
-        task = self.active.pop(future)
-        await self._conclude(task, future.result())
+    async def _settle(self, futures: list[asyncio.Task[ActionOutcome]]) -> None:
+        await self._conclude([(self.active.pop(future), future.result()) for future in futures])
 
-    async def _conclude(self, task: Task, outcome: ActionOutcome) -> None:
-        task.outputs = {**task.outputs, **outcome.outputs}
-        status = TaskStatus.SUCCEEDED if outcome.succeeded else TaskStatus.FAILED
-        await self.run.record((task.move(self.run.pipeline.id, status, self.clock.now(), outcome.message), task))
-        if outcome.succeeded:
-            self._release(task)
-        else:
+    async def _conclude(self, results: list[tuple[Task, ActionOutcome]]) -> None:
+        """Store finished tasks in one write, then release or skip what depends on them."""
+        now, pipeline_id = self.clock.now(), self.run.pipeline.id
+        changes: list[tuple[PipelineEvent, Pipeline | Stage | Task]] = []
+        for task, outcome in results:
+            task.outputs = {**task.outputs, **outcome.outputs}
+            status = TaskStatus.SUCCEEDED if outcome.succeeded else TaskStatus.FAILED
+            changes.append((task.move(pipeline_id, status, now, outcome.message), task))
+        if changes:
+            await self.run.record(*changes)
+        for task, outcome in results:
+            if outcome.succeeded:
+                self._release(task)
+                continue
             await self._skip_dependents(task)
             if not task.skip_on_failure and self.stage.fail_fast and self.halt is None:
                 self.halt = f"task {task.name!r} failed and the stage is fail-fast"
@@ -380,7 +393,7 @@ class _StageRun:
                 await self.run.record((event, task))
                 await self._skip_dependents(task)
             else:
-                await self._conclude(task, outcome)
+                await self._conclude([(task, outcome)])
         self.active.clear()
 
     async def _close(self) -> None:
