@@ -78,6 +78,7 @@ class DeploymentService:
         )
         built = templates.default_pipeline(config, record.id, self._clock.now())
         record.pipeline_id = built.pipeline.id
+        record.details["pipeline_id"] = built.pipeline.id.value
         if built.left_out:
             record.details["left_out"] = built.left_out
         return await self._run(record, built.pipeline)
@@ -316,6 +317,7 @@ class DeploymentService:
         record = rolling_back_rules.record_for(target, previous, self._clock.now())
         pipeline = rolling_back_rules.pipeline_for(record, previous, backup, self._clock.now())
         record.pipeline_id = pipeline.id
+        record.details["pipeline_id"] = pipeline.id.value
         return Success((record, pipeline))
 
     async def _roll_back_automatically(self, record: DeploymentResult) -> None:
