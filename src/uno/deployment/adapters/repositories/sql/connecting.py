@@ -14,9 +14,14 @@ module, ``postgresql+psycopg``). Accepted:
 Every SQLite connection gets the same settings on connect: WAL (readers never block the
 writer), ``synchronous=NORMAL`` (a commit is durable once the WAL is synced at checkpoint;
 a crash can lose the last commits but never corrupts the file), ``foreign_keys=ON`` and a
-busy timeout. SQLAlchemy, not ``sqlite3``, emits ``BEGIN``, so a read sees one snapshot and
-a write takes the write lock first (``BEGIN IMMEDIATE``): two writers then queue on the
-busy timeout instead of failing on a lock upgrade.
+busy timeout.
+
+Transactions are ours, not the drivers': both drivers run in autocommit mode and the
+``begin`` hook emits the ``BEGIN`` an operation asks for (execution option ``BEGIN``):
+none for an operation of one statement (atomic by itself, and one round trip instead of
+three on PostgreSQL), ``BEGIN IMMEDIATE`` for a SQLite write (it takes the write lock
+first, so two writers queue on the busy timeout instead of failing on a lock upgrade),
+``REPEATABLE READ`` for a PostgreSQL read that must see one snapshot.
 
 Passwords in URLs are never printed: ``describe`` hides them.
 """
@@ -37,8 +42,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 APP_NAME = "uno-deployment"
 DEFAULT_FILE = "uno-deploy.db"
 BUSY_TIMEOUT_MS = 30_000
-#: An execution option: the transaction about to begin will write (SQLite: BEGIN IMMEDIATE).
-WRITES = "uno_writes"
+#: The execution option naming the transaction an operation needs: one of ``BEGINS``' keys.
+BEGIN = "uno_begin"
+BEGINS: dict[str, dict[str, str | None]] = {
+    "sqlite": {"none": None, "read": "BEGIN", "snapshot": "BEGIN", "write": "BEGIN IMMEDIATE"},
+    "postgresql": {
+        "none": None,
+        "read": "BEGIN",
+        "snapshot": "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        "write": "BEGIN",
+    },
+}
 MERGE_FUNCTION = "uno_merge_json"
 
 _POSTGRES = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg_async"}
@@ -114,21 +128,29 @@ def _hidden(url: str) -> str:
 def async_engine(where: Target) -> AsyncEngine:
     """The engine the repositories use; it connects lazily, on first use."""
     if where.is_sqlite:
-        engine = create_async_engine(where.async_url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-        _configure_sqlite(engine.sync_engine)
-        return engine
-    return create_async_engine(where.async_url, pool_size=10, max_overflow=10, pool_pre_ping=False)
+        engine = create_async_engine(
+            where.async_url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, pool_reset_on_return=None
+        )
+    else:
+        engine = create_async_engine(
+            where.async_url, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=10, pool_reset_on_return=None
+        )
+    _take_over_transactions(engine.sync_engine, where)
+    return engine
 
 
 def sync_engine(where: Target) -> sa.Engine:
     """An engine for migrations and, on SQLite, for the hot path run in a worker thread."""
     if where.is_sqlite:
         engine = sa.create_engine(
-            where.sync_url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+            where.sync_url,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            pool_reset_on_return=None,
         )
-        _configure_sqlite(engine)
-        return engine
-    return sa.create_engine(where.sync_url, pool_size=2, max_overflow=2)
+    else:
+        engine = sa.create_engine(where.sync_url, isolation_level="AUTOCOMMIT", pool_size=2, pool_reset_on_return=None)
+    _take_over_transactions(engine, where)
+    return engine
 
 
 def prepare(where: Target) -> None:
@@ -137,13 +159,23 @@ def prepare(where: Target) -> None:
         where.path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: sa.Engine) -> None:
-    sa.event.listen(engine, "connect", _on_connect)
-    sa.event.listen(engine, "begin", _on_begin)
+def _take_over_transactions(engine: sa.Engine, where: Target) -> None:
+    begins = BEGINS[where.dialect]
+
+    def begin(connection: sa.Connection) -> None:
+        statement = begins[connection.get_execution_options().get(BEGIN, "write")]
+        if statement is not None:  # on the DBAPI cursor: this runs for every transaction
+            cursor = connection.connection.cursor()
+            cursor.execute(statement)
+            cursor.close()
+
+    if where.is_sqlite:
+        sa.event.listen(engine, "connect", _on_sqlite_connect)
+    sa.event.listen(engine, "begin", begin)
 
 
-def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (_on_begin)
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # autocommit: BEGIN is ours (_take_over_transactions)
     cursor = dbapi_connection.cursor()
     for pragma in (
         "journal_mode=WAL",
@@ -154,11 +186,6 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
     dbapi_connection.create_function(MERGE_FUNCTION, 2, merge_json, deterministic=True)
-
-
-def _on_begin(connection: sa.Connection) -> None:
-    writes = connection.get_execution_options().get(WRITES, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 def merge_json(stored: str, new: str) -> str:

@@ -29,7 +29,9 @@ class SqlDecisionRepository:
         self._database = database
 
     async def decide(self, decision: Decision) -> Result[Decision]:
-        return await documents.as_result(self._database.write(lambda connection: _decide(connection, decision)))
+        return await documents.as_result(
+            self._database.write(lambda connection: _decide(connection, decision), single=True)
+        )
 
     async def get(self, pipeline_id: PipelineId, task_id: TaskId) -> Decision | None:
         key = {"d_pipeline": pipeline_id.value, "d_task": task_id.value}

@@ -60,7 +60,7 @@ class SqlLeaseRepository:
 
     async def release(self, lease: Lease) -> None:
         values = {"l_key": lease.key, "l_holder": lease.holder, "l_token": lease.token, "l_expires": lease.expires_at}
-        await self._database.write(lambda connection: connection.execute(_RELEASE, values))
+        await self._database.write(lambda connection: connection.execute(_RELEASE, values), single=True)
 
     async def current(self, key: str) -> Lease | None:
         now = self._clock.now()

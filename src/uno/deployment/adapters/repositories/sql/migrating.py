@@ -69,7 +69,7 @@ def _migrate(where: connecting.Target, action: Callable[[Config], None], *, writ
         engine = connecting.sync_engine(where)
         try:
             with engine.connect() as connection:
-                connection.execution_options(**{connecting.WRITES: writes})
+                connection.execution_options(**{connecting.BEGIN: "write" if writes else "read"})
                 with connection.begin():
                     if writes and not where.is_sqlite:
                         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})

@@ -39,7 +39,7 @@ _KIND = "pipeline"
 _p, _s, _e = tables.pipelines.c, tables.pipeline_states.c, tables.pipeline_events.c
 _ADVANCE = (
     sa.update(tables.pipelines)
-    .where(_p.id == sa.bindparam("p_id"), _p.status.not_in(ENDED))
+    .where(_p.id == sa.bindparam("p_id"), *(_p.status != status for status in ENDED))
     .values(
         version=_p.version + sa.bindparam("p_bumps", type_=sa.Integer()),
         event_count=_p.event_count + sa.bindparam("p_count", type_=sa.Integer()),
@@ -68,7 +68,9 @@ class SqlPipelineRepository:
 
     async def _add(self, pipeline: Pipeline) -> Result[Pipeline]:
         row = {**_row(pipeline, pipeline.version), "event_count": 0}
-        if not await self._database.write(lambda connection: documents.add(connection, tables.pipelines, row)):
+        if not await self._database.write(
+            lambda connection: documents.add(connection, tables.pipelines, row), single=True
+        ):
             return documents.duplicate(_KIND, pipeline.id.value)
         return Success(pipeline)
 

@@ -32,7 +32,9 @@ class SqlConfigRepository:
 
     async def _add(self, config: DeploymentConfig) -> Result[DeploymentConfig]:
         row = _config_row(config)
-        if not await self._database.write(lambda connection: documents.add(connection, tables.configs, row)):
+        if not await self._database.write(
+            lambda connection: documents.add(connection, tables.configs, row), single=True
+        ):
             return documents.duplicate(_CONFIG, config.id.value)
         return Success(config)
 
@@ -49,7 +51,7 @@ class SqlConfigRepository:
         saved = config.model_copy(update={"version": config.version + 1})
         row = _config_row(saved)
         outcome = await self._database.write(
-            lambda connection: documents.save(connection, tables.configs, row, config.version)
+            lambda connection: documents.save(connection, tables.configs, row, config.version), single=True
         )
         if not outcome.done:
             return Failure(documents.refusal(_CONFIG, config.id.value, config.version, outcome))
@@ -57,7 +59,9 @@ class SqlConfigRepository:
 
     async def delete(self, config_id: DeploymentId) -> bool:
         statement = sa.delete(tables.configs).where(tables.configs.c.id == config_id.value)
-        deleted: int = await self._database.write(lambda connection: connection.execute(statement).rowcount)
+        deleted: int = await self._database.write(
+            lambda connection: connection.execute(statement).rowcount, single=True
+        )
         return deleted == 1
 
     async def find(self, query: ConfigQuery) -> list[DeploymentConfig]:
@@ -82,7 +86,9 @@ class SqlDeploymentResultRepository:
 
     async def _add(self, record: DeploymentResult) -> Result[DeploymentResult]:
         row = _deployment_row(record, record.version)
-        if not await self._database.write(lambda connection: documents.add(connection, tables.deployments, row)):
+        if not await self._database.write(
+            lambda connection: documents.add(connection, tables.deployments, row), single=True
+        ):
             return documents.duplicate(_DEPLOYMENT, record.id.value)
         return Success(record)
 
@@ -98,7 +104,7 @@ class SqlDeploymentResultRepository:
     async def _save(self, record: DeploymentResult) -> Result[DeploymentResult]:
         row = _deployment_row(record, record.version + 1)
         outcome = await self._database.write(
-            lambda connection: documents.save(connection, tables.deployments, row, record.version)
+            lambda connection: documents.save(connection, tables.deployments, row, record.version), single=True
         )
         if not outcome.done:
             return Failure(documents.refusal(_DEPLOYMENT, record.id.value, record.version, outcome))
