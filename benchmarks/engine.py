@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from uno.deployment import bootstrap
@@ -36,7 +38,7 @@ async def noop() -> None:
 
 
 def layers(total: int) -> list[int]:
-    width = max(2, int(round((total - 2) ** 0.5)))
+    width = max(2, round((total - 2) ** 0.5))
     sizes = [1]
     remaining = total - 2
     while remaining > 0:
@@ -46,7 +48,9 @@ def layers(total: int) -> list[int]:
 
 
 async def build_pipeline(container: bootstrap.Container, total: int) -> Any:
-    config = (await container.config_service.create_config(app_name="bench", app_version="1.0.0", environment="dev")).value
+    config = (
+        await container.config_service.create_config(app_name="bench", app_version="1.0.0", environment="dev")
+    ).value
     service = container.pipeline_service
     pipeline = (await service.create_pipeline("dag", deployment_id=config.id)).value
     stage = (await service.add_stage(pipeline.id, "dag", fail_fast=False)).value
@@ -73,12 +77,15 @@ async def build_pipeline(container: bootstrap.Container, total: int) -> Any:
 
 async def engine_rate(total: int, make: Any) -> float:
     container = make()
-    building = time.perf_counter()
-    pipeline_id = await build_pipeline(container, total)
-    print(f"  (built in {time.perf_counter() - building:.2f}s)")
-    started = time.perf_counter()
-    result = await container.pipeline_service.execute_pipeline(pipeline_id)
-    elapsed = time.perf_counter() - started
+    try:
+        building = time.perf_counter()
+        pipeline_id = await build_pipeline(container, total)
+        print(f"  (built in {time.perf_counter() - building:.2f}s)")
+        started = time.perf_counter()
+        result = await container.pipeline_service.execute_pipeline(pipeline_id)
+        elapsed = time.perf_counter() - started
+    finally:
+        await container.aclose()
     assert result.value.status.value == "succeeded", result
     return total / elapsed
 
@@ -92,10 +99,21 @@ async def baseline_rate(total: int) -> float:
 
 def memory_container() -> bootstrap.Container:
     registry = ActionRegistry([NoOp()])
-    return bootstrap.build(bootstrap.Settings(max_parallel_tasks=256), actions=registry)
+    return bootstrap.build(bootstrap.Settings(database_url="memory://", max_parallel_tasks=256), actions=registry)
 
 
-STORES = {"memory": memory_container}
+_FOLDER = tempfile.TemporaryDirectory(prefix="uno-engine-bench-")
+_FILES = iter(range(1_000_000))
+
+
+def sqlite_container() -> bootstrap.Container:
+    """A fresh SQLite file per run, in a temporary folder removed at exit."""
+    path = Path(_FOLDER.name) / f"engine-{next(_FILES)}.db"
+    settings = bootstrap.Settings(database_url=f"sqlite:///{path}", max_parallel_tasks=256)
+    return bootstrap.build(settings, actions=ActionRegistry([NoOp()]))
+
+
+STORES = {"memory": memory_container, "sqlite": sqlite_container}
 
 
 async def main() -> None:
