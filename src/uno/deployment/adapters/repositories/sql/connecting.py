@@ -128,13 +128,9 @@ def _hidden(url: str) -> str:
 def async_engine(where: Target) -> AsyncEngine:
     """The engine the repositories use; it connects lazily, on first use."""
     if where.is_sqlite:
-        engine = create_async_engine(
-            where.async_url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, pool_reset_on_return=None
-        )
+        engine = create_async_engine(where.async_url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     else:
-        engine = create_async_engine(
-            where.async_url, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=10, pool_reset_on_return=None
-        )
+        engine = create_async_engine(where.async_url, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=10)
     _take_over_transactions(engine.sync_engine, where)
     return engine
 
@@ -145,10 +141,9 @@ def sync_engine(where: Target) -> sa.Engine:
         engine = sa.create_engine(
             where.sync_url,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-            pool_reset_on_return=None,
         )
     else:
-        engine = sa.create_engine(where.sync_url, isolation_level="AUTOCOMMIT", pool_size=2, pool_reset_on_return=None)
+        engine = sa.create_engine(where.sync_url, isolation_level="AUTOCOMMIT", pool_size=2)
     _take_over_transactions(engine, where)
     return engine
 

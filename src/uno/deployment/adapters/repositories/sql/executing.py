@@ -74,7 +74,7 @@ class Database:
                     return await connection.run_sync(operation)
 
     async def aclose(self) -> None:
-        """Close every connection; a later operation opens new ones."""
+        """Close every connection and the worker thread: the database is not used after this."""
         engine, self._engine = self._engine, None
         with translated(self.target):
             if engine is not None:
@@ -110,9 +110,16 @@ class _Worker:
         connection: sa.Connection | None = getattr(self._local, "connection", None)
         if connection is None or connection.closed:
             connection = self._local.connection = self._engine.connect()
-        connection.execution_options(**{connecting.BEGIN: begin})
-        with connection.begin():
-            return operation(connection)
+        try:
+            connection.execution_options(**{connecting.BEGIN: begin})
+            with connection.begin():
+                return operation(connection)
+        except BaseException:
+            # whatever failed (a lock timeout, a broken file), the next operation starts
+            # from a new connection rather than one in an unknown transaction state
+            self._local.connection = None
+            connection.close()
+            raise
 
     async def aclose(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
