@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from uno.deployment import bootstrap
@@ -74,10 +76,13 @@ async def build_pipeline(container: bootstrap.Container, total: int) -> Pipeline
 
 async def engine_rate(total: int, make: Any) -> float:
     container = make()
-    pipeline_id = await build_pipeline(container, total)
-    started = time.perf_counter()
-    result = await container.pipeline_service.execute_pipeline(pipeline_id)
-    elapsed = time.perf_counter() - started
+    try:
+        pipeline_id = await build_pipeline(container, total)
+        started = time.perf_counter()
+        result = await container.pipeline_service.execute_pipeline(pipeline_id)
+        elapsed = time.perf_counter() - started
+    finally:
+        await container.aclose()
     assert result.value.status.value == "succeeded", result
     return total / elapsed
 
@@ -92,10 +97,22 @@ async def baseline_rate(total: int) -> float:
 def memory_container() -> bootstrap.Container:
     registry = ActionRegistry([NoOp()])
     # transition logs at WARNING and up: the figure is the engine and its store, not log output
-    return bootstrap.build(bootstrap.Settings(max_parallel_tasks=256, log_level="WARNING"), actions=registry)
+    settings = bootstrap.Settings(database_url="memory://", max_parallel_tasks=256, log_level="WARNING")
+    return bootstrap.build(settings, actions=registry)
 
 
-STORES = {"memory": memory_container}
+_FOLDER = tempfile.TemporaryDirectory(prefix="uno-engine-bench-")
+_FILES = iter(range(1_000_000))
+
+
+def sqlite_container() -> bootstrap.Container:
+    """A fresh SQLite file per run, in a temporary folder removed at exit."""
+    path = Path(_FOLDER.name) / f"engine-{next(_FILES)}.db"
+    settings = bootstrap.Settings(database_url=f"sqlite:///{path}", max_parallel_tasks=256, log_level="WARNING")
+    return bootstrap.build(settings, actions=ActionRegistry([NoOp()]))
+
+
+STORES = {"memory": memory_container, "sqlite": sqlite_container}
 
 
 async def main() -> None:

@@ -1,7 +1,8 @@
 """Quickstart: configure an application, run a real pipeline for it, then try to deploy it.
 
 Run it with ``bash scripts/main`` (or ``.venv/bin/python examples/quickstart.py``). It uses
-the embedded defaults (in-memory store) and touches nothing outside this checkout.
+the embedded defaults: the SQLite store in your data directory, created on first use
+(``UNO_DEPLOY_DATABASE_URL=memory://`` keeps nothing; any other URL picks another store).
 
 What happens, for real:
 1. a dev configuration for the bundled ``hello`` app is created (profile defaults fill
@@ -27,7 +28,14 @@ HELLO = Path(__file__).resolve().parent / "hello"
 
 
 async def main() -> int:
-    uno.deployment.configure(uno.deployment.Settings(log_level="WARNING"))  # the run's own lines: warnings up
+    container = uno.deployment.configure(uno.deployment.Settings(log_level="WARNING"))  # the run's lines: warnings up
+    try:
+        return await run()
+    finally:
+        await container.aclose()  # the store's connections
+
+
+async def run() -> int:
     configs = inject.instance(DeploymentConfigService)
     pipelines = inject.instance(PipelineService)
     deployments = inject.instance(DeploymentService)

@@ -2,16 +2,56 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import databases
 from tests.support import ScriptedAction
 from uno.deployment import bootstrap
 from uno.deployment.adapters.clocks import FakeClock
 from uno.deployment.engine.actions import ActionRegistry
 from uno.deployment.engine.builtin_actions import builtin_actions
+from uno.deployment.settings import MEMORY_URL, Settings
+
+
+@pytest.fixture(autouse=True)
+def _store_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Anything that builds the default store (``configure()``, subprocesses) uses a file in tmp.
+
+    No test may touch the user's data directory, where the embedded default lives.
+    """
+    path = tmp_path / "uno-deploy.db"
+    monkeypatch.setenv("UNO_DEPLOY_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.delenv("UNO_DEPLOY_SETTINGS_FILE", raising=False)
+    return path
+
+
+@pytest.fixture
+def memory_settings() -> Settings:
+    return Settings(database_url=MEMORY_URL)
+
+
+@pytest.fixture(scope="session")
+def postgres_session_url() -> Iterator[str]:
+    """One PostgreSQL database for this test session, migrated, dropped at the end."""
+    with databases.fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_session_url: str) -> str:
+    """The session's PostgreSQL database, emptied for this test."""
+    databases.empty(postgres_session_url)
+    return postgres_session_url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file of this test's own (created and migrated by whoever opens it)."""
+    return f"sqlite:///{tmp_path / 'store.db'}"
 
 
 @pytest.fixture
@@ -35,8 +75,8 @@ def actions(scripted: ScriptedAction) -> ActionRegistry:
 
 
 @pytest.fixture
-def container(environ: dict[str, Any], actions: ActionRegistry) -> bootstrap.Container:
-    return bootstrap.build(environ=environ, actions=actions)
+def container(environ: dict[str, Any], actions: ActionRegistry, memory_settings: Settings) -> bootstrap.Container:
+    return bootstrap.build(memory_settings, environ=environ, actions=actions)
 
 
 @pytest.fixture
@@ -45,6 +85,8 @@ def fake_clock() -> FakeClock:
 
 
 @pytest.fixture(autouse=True)
-def _forget_inject() -> Iterator[None]:
+async def _forget_inject() -> AsyncIterator[None]:
     yield
-    bootstrap.reset()
+    forgotten = bootstrap.reset()
+    if forgotten is not None:
+        await forgotten.aclose()

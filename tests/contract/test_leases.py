@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
 from uno.deployment.adapters.clocks import FakeClock
 from uno.deployment.adapters.leases import MemoryLeaseRepository
+from uno.deployment.adapters.repositories.sql import stores
 
-BACKENDS: dict[str, Callable[[FakeClock], Any]] = {"memory": MemoryLeaseRepository}
+
+def _memory(request: pytest.FixtureRequest, clock: FakeClock) -> tuple[Any, Any]:
+    return MemoryLeaseRepository(clock), None
+
+
+def _sql(url_fixture: str) -> Callable[[pytest.FixtureRequest, FakeClock], tuple[Any, Any]]:
+    def build(request: pytest.FixtureRequest, clock: FakeClock) -> tuple[Any, Any]:
+        store = stores.open_store(request.getfixturevalue(url_fixture), clock)
+        return store.leases, store
+
+    return build
+
+
+#: Each backend gives its lease repository and what to close after the test (or None).
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, FakeClock], tuple[Any, Any]]] = {
+    "memory": _memory,
+    "sqlite": _sql("sqlite_url"),
+    "postgresql": _sql("postgres_url"),
+}
 
 
 @pytest.fixture
@@ -19,8 +38,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def leases(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
-    return BACKENDS[request.param](clock)
+async def leases(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[Any]:
+    repository, store = BACKENDS[request.param](request, clock)
+    yield repository
+    if store is not None:
+        await store.aclose()
 
 
 async def test_one_holder_at_a_time(leases: Any):

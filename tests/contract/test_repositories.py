@@ -1,19 +1,22 @@
 """The repository contract: every storage backend must pass these tests unchanged.
 
-Backends are listed in ``BACKENDS``; each builds fresh, empty repositories.
+Backends are listed in ``BACKENDS``; each builds fresh, empty repositories: memory, SQLite
+(a file of the test's own) and PostgreSQL (the session's database, emptied for the test).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from uno.core.errors import ErrorCode
+from uno.deployment.adapters.clocks import SystemClock
 from uno.deployment.adapters.repositories import memory
+from uno.deployment.adapters.repositories.sql import stores
 from uno.deployment.domain import configuring
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
@@ -25,27 +28,44 @@ from uno.deployment.ports.repositories import ConfigQuery, DeploymentQuery, Pipe
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+async def _nothing() -> None:
+    return None
+
+
 @dataclass
 class Repositories:
     configs: Any
     pipelines: Any
     deployments: Any
     decisions: Any
+    close: Callable[[], Awaitable[None]] = field(default=_nothing)
 
 
-BACKENDS: dict[str, Callable[[], Repositories]] = {
-    "memory": lambda: Repositories(
+def _sql(url_fixture: str) -> Callable[[pytest.FixtureRequest], Repositories]:
+    def build(request: pytest.FixtureRequest) -> Repositories:
+        store = stores.open_store(request.getfixturevalue(url_fixture), SystemClock())
+        return Repositories(store.configs, store.pipelines, store.deployments, store.decisions, store.aclose)
+
+    return build
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Repositories]] = {
+    "memory": lambda _: Repositories(
         memory.MemoryConfigRepository(),
         memory.MemoryPipelineRepository(),
         memory.MemoryDeploymentResultRepository(),
         memory.MemoryDecisionRepository(),
     ),
+    "sqlite": _sql("sqlite_url"),
+    "postgresql": _sql("postgres_url"),
 }
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def repos(request: pytest.FixtureRequest) -> Repositories:
-    return BACKENDS[request.param]()
+async def repos(request: pytest.FixtureRequest) -> AsyncIterator[Repositories]:
+    made = BACKENDS[request.param](request)
+    yield made
+    await made.close()
 
 
 def a_config(app: str = "shop", environment: str = "dev", minutes: int = 0) -> DeploymentConfig:

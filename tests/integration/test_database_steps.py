@@ -44,7 +44,7 @@ def pg_database() -> Iterator[str]:
 
 @pytest.fixture
 def container(environ, tmp_path: Path) -> bootstrap.Container:
-    return bootstrap.build(Settings(backup_dir=tmp_path / "backups"), environ=environ)
+    return bootstrap.build(Settings(database_url="memory://", backup_dir=tmp_path / "backups"), environ=environ)
 
 
 async def run_steps(container: bootstrap.Container, database: dict, *steps: tuple[str, dict]) -> object:

@@ -88,7 +88,7 @@ async def test_an_installed_plugin_action_runs_in_pipelines(tmp_path: Path, monk
     """,
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    container = bootstrap.build(environ=environ)
+    container = bootstrap.build(bootstrap.Settings(database_url="memory://"), environ=environ)
     config = await container.config_service.create_config(app_name="shop", app_version="1.0.0", environment="dev")
     service = container.pipeline_service
     pipeline = (await service.create_pipeline("p", deployment_id=config.value.id)).value
@@ -107,6 +107,6 @@ def test_a_broken_plugin_stops_start_up_naming_it(tmp_path: Path, monkeypatch: p
     monkeypatch.syspath_prepend(str(tmp_path))
 
     with pytest.raises(plugins.PluginError, match=r"'notify' \(uno_broken_plugin:Notify\) failed to load: missing"):
-        bootstrap.build()
+        bootstrap.build(bootstrap.Settings(database_url="memory://"))
 
     assert sys.modules.get("uno_broken_plugin") is None

@@ -25,21 +25,23 @@ def failing() -> set[str]:
 
 
 @pytest.fixture
-def platform_container(environ, calls, failing) -> bootstrap.Container:
+def platform_container(environ, calls, failing, memory_settings) -> bootstrap.Container:
     """A container whose platform steps are test doubles (no driver exists in this build)."""
     registry = ActionRegistry(builtin_actions())
     for kind in ("deploy", "verify", "health_check", "rollback"):
         registry.register(PlatformStep(kind, calls, failing))
-    return bootstrap.build(environ=environ, actions=registry)
+    return bootstrap.build(memory_settings, environ=environ, actions=registry)
 
 
 @pytest.fixture
-def blocking_container(environ, actions, scripted: ScriptedAction, calls, failing) -> bootstrap.Container:
+def blocking_container(
+    environ, actions, scripted: ScriptedAction, calls, failing, memory_settings
+) -> bootstrap.Container:
     """Platform steps are doubles; ``deploy`` blocks until the test releases it."""
     actions.register(_Blocking(scripted))
     for kind in ("verify", "health_check"):
         actions.register(PlatformStep(kind, calls, failing))
-    return bootstrap.build(environ=environ, actions=actions)
+    return bootstrap.build(memory_settings, environ=environ, actions=actions)
 
 
 async def create(container: bootstrap.Container, version: str = "1.0.0", **options):

@@ -59,7 +59,9 @@ async def test_the_configuration_log_level_filters(container: bootstrap.Containe
 
 
 async def test_the_settings_floor_wins_over_a_chattier_configuration(environ, actions):
-    container = bootstrap.build(bootstrap.Settings(log_level="ERROR"), environ=environ, actions=actions)
+    container = bootstrap.build(
+        bootstrap.Settings(database_url="memory://", log_level="ERROR"), environ=environ, actions=actions
+    )
 
     with structlog.testing.capture_logs() as logs:
         await run_pipeline(container, "DEBUG", outcome="fail")

@@ -13,8 +13,8 @@ from uno.deployment.domain.enums import PipelineStatus, TaskStatus
 
 
 @pytest.fixture
-def clocked(environ, actions, fake_clock: FakeClock) -> bootstrap.Container:
-    return bootstrap.build(environ=environ, actions=actions, clock=fake_clock)
+def clocked(environ, actions, fake_clock: FakeClock, memory_settings) -> bootstrap.Container:
+    return bootstrap.build(memory_settings, environ=environ, actions=actions, clock=fake_clock)
 
 
 async def one_task_pipeline(container: bootstrap.Container, **task) -> object:

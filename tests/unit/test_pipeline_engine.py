@@ -85,7 +85,8 @@ async def test_stages_run_in_order_and_tasks_after_their_dependencies(builder: B
 
 
 async def test_independent_tasks_run_concurrently_within_the_limit(environ, actions, scripted: ScriptedAction):
-    container = bootstrap.build(bootstrap.Settings(max_parallel_tasks=3), environ=environ, actions=actions)
+    settings = bootstrap.Settings(database_url="memory://", max_parallel_tasks=3)
+    container = bootstrap.build(settings, environ=environ, actions=actions)
     builder = await Builder(container).start()
     await builder.stage("wide")
     for index in range(6):

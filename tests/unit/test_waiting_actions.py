@@ -39,8 +39,8 @@ def prober() -> ScriptedProber:
 
 
 @pytest.fixture
-def clocked(environ, actions, fake_clock: FakeClock, prober: ScriptedProber) -> bootstrap.Container:
-    return bootstrap.build(environ=environ, actions=actions, clock=fake_clock, http=prober)
+def clocked(environ, actions, fake_clock: FakeClock, prober: ScriptedProber, memory_settings) -> bootstrap.Container:
+    return bootstrap.build(memory_settings, environ=environ, actions=actions, clock=fake_clock, http=prober)
 
 
 async def single_task(container: bootstrap.Container, **task) -> tuple[object, object]:

@@ -3,6 +3,10 @@
 This is the only module that imports adapters. Tests build the same container with
 fakes (a fake clock, a fake command runner), so the wiring that ships is the wiring
 that is tested.
+
+The store is chosen here and nowhere else, from ``Settings.database_url``: memory, or a
+SQL store (SQLite by default, PostgreSQL by URL) whose schema is brought to head while
+the container is built, unless ``auto_migrate`` is off.
 """
 
 from __future__ import annotations
@@ -10,13 +14,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import inject
 import structlog
 
+from uno.core.errors import ErrorDetails
+from uno.core.result import Failure, Result, Success
 from uno.deployment.adapters.backups import FileBackups
 from uno.deployment.adapters.clocks import SystemClock
 from uno.deployment.adapters.commands import SubprocessRunner
@@ -28,10 +34,12 @@ from uno.deployment.adapters.repositories.memory import (
     MemoryDeploymentResultRepository,
     MemoryPipelineRepository,
 )
+from uno.deployment.adapters.repositories.sql import connecting, migrating, stores
 from uno.deployment.engine import plugins
 from uno.deployment.engine.actions import ActionRegistry, Tools
 from uno.deployment.engine.builtin_actions import builtin_actions
 from uno.deployment.engine.running import PipelineRunner
+from uno.deployment.ports.approvals import DecisionRepository
 from uno.deployment.ports.backups import DatabaseBackups
 from uno.deployment.ports.clock import Clock
 from uno.deployment.ports.commands import CommandRunner
@@ -41,6 +49,7 @@ from uno.deployment.ports.repositories import (
     DeploymentConfigRepository,
     DeploymentResultRepository,
     PipelineRepository,
+    StorageError,
 )
 from uno.deployment.services.config_service import DeploymentConfigService
 from uno.deployment.services.deployment_service import DeploymentService
@@ -64,6 +73,40 @@ class Container:
     config_service: DeploymentConfigService
     pipeline_service: PipelineService
     deployment_service: DeploymentService
+    decisions: DecisionRepository
+    close_store: Callable[[], Awaitable[None]] = field(repr=False, compare=False)
+
+    async def aclose(self) -> None:
+        """Close the store's connections (and SQLite's worker thread). Call it once, at the end."""
+        await self.close_store()
+
+
+@dataclass(frozen=True)
+class _Stores:
+    configs: DeploymentConfigRepository
+    pipelines: PipelineRepository
+    deployments: DeploymentResultRepository
+    leases: LeaseRepository
+    decisions: DecisionRepository
+    close: Callable[[], Awaitable[None]]
+
+
+async def _nothing_to_close() -> None:
+    return None
+
+
+def _open_stores(settings: Settings, clock: Clock) -> _Stores:
+    if settings.uses_memory:
+        return _Stores(
+            MemoryConfigRepository(),
+            MemoryPipelineRepository(),
+            MemoryDeploymentResultRepository(),
+            MemoryLeaseRepository(clock),
+            MemoryDecisionRepository(),
+            _nothing_to_close,
+        )
+    store = stores.open_store(settings.database_url, clock, migrate=settings.auto_migrate)
+    return _Stores(store.configs, store.pipelines, store.deployments, store.leases, store.decisions, store.aclose)
 
 
 def build(
@@ -82,11 +125,10 @@ def build(
     environ = os.environ if environ is None else environ
     commands = commands or SubprocessRunner(environ)
     actions = actions or plugins.registry_with_plugins(builtin_actions())
-    configs, pipelines = MemoryConfigRepository(), MemoryPipelineRepository()
-    deployments, leases = MemoryDeploymentResultRepository(), MemoryLeaseRepository(clock)
-    decisions = MemoryDecisionRepository()
+    opened = _open_stores(settings, clock)
+    configs, pipelines, deployments, leases = opened.configs, opened.pipelines, opened.deployments, opened.leases
     backups = backups or FileBackups(settings.resolved_backup_dir(), commands, clock)
-    tools = Tools(clock, commands, environ, http or UrllibProber(), decisions, backups)
+    tools = Tools(clock, commands, environ, http or UrllibProber(), opened.decisions, backups)
     configure_logging()
     runner = PipelineRunner(
         pipelines,
@@ -106,8 +148,12 @@ def build(
         actions=actions,
         runner=runner,
         config_service=DeploymentConfigService(configs, deployments, clock),
-        pipeline_service=PipelineService(pipelines, configs, deployments, decisions, runner, actions, keeper, clock),
+        pipeline_service=PipelineService(
+            pipelines, configs, deployments, opened.decisions, runner, actions, keeper, clock
+        ),
         deployment_service=DeploymentService(configs, deployments, pipelines, runner, keeper, clock),
+        decisions=opened.decisions,
+        close_store=opened.close,
     )
 
 
@@ -156,8 +202,52 @@ def configure(settings: Settings | None = None, *, container: Container | None =
     return chosen
 
 
-def reset() -> None:
-    """Forget the configured container (tests use this between cases)."""
+def reset() -> Container | None:
+    """Forget the configured container (tests use this between cases) and return it.
+
+    The caller closes what it returns (``await container.aclose()``) when it used a SQL store.
+    """
     global _configured
-    _configured = None
+    forgotten, _configured = _configured, None
     inject.clear()
+    return forgotten
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    """Where a store's schema is: ``database`` is safe to print (no password)."""
+
+    database: str
+    before: str | None
+    after: str | None
+    head: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def upgrade_database(settings: Settings | None = None) -> Result[SchemaStatus]:
+    """Bring the configured store's schema to head (``uno-deploy db upgrade``)."""
+    return _schema(settings, migrating.upgrade)
+
+
+def database_status(settings: Settings | None = None) -> Result[SchemaStatus]:
+    """The configured store's schema revision, changing nothing (``uno-deploy db current``)."""
+    return _schema(settings, migrating.current)
+
+
+def _schema(
+    settings: Settings | None, operation: Callable[[connecting.Target], migrating.Revisions]
+) -> Result[SchemaStatus]:
+    settings = settings or Settings()
+    if settings.uses_memory:
+        return Failure(ErrorDetails.invalid_state("the memory store has no schema: it lives and ends with its process"))
+    try:
+        where = connecting.target(settings.database_url)
+        revisions = operation(where)
+    except connecting.UnsupportedDatabase as unsupported:
+        return Failure(ErrorDetails.validation("database_url", str(unsupported)))
+    except StorageError as failed:
+        return Failure(failed.error)
+    return Success(SchemaStatus(where.describe(), revisions.before, revisions.after, revisions.head))

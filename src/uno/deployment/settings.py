@@ -1,25 +1,43 @@
-"""Settings, from ``UNO_DEPLOY_*`` environment variables (or passed in code)."""
+"""Settings, from code, ``UNO_DEPLOY_*`` environment variables or a TOML settings file.
+
+Precedence, highest first: values passed in code, environment variables, the file named
+by ``UNO_DEPLOY_SETTINGS_FILE`` (TOML, keys named as the fields), the defaults.
+
+``database_url`` picks the store: ``memory://`` keeps everything in this process (tests,
+notebooks); a ``sqlite:///`` URL or a plain path names a SQLite file; a
+``postgresql://user@host/db`` URL names a PostgreSQL database (for teams: several
+processes share it). Unset, it is the embedded default: one SQLite file in the user's data
+directory, created and migrated on first use. The URL may carry a password, so it never
+appears in a ``repr`` or a validation error; prefer libpq's ``PGPASSWORD`` or ``.pgpass``.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+MEMORY_URL = "memory://"
+SETTINGS_FILE_VARIABLE = "UNO_DEPLOY_SETTINGS_FILE"
+_SCHEMES = frozenset({"memory", "sqlite", "postgres", "postgresql"})
 
 
 class Settings(BaseSettings):
-    """How the composition root wires the services.
+    """How the composition root wires the services."""
 
-    ``storage`` picks the repositories: ``memory`` keeps everything in this process
-    (tests, notebooks, the examples). Durable backends are added by the storage work.
-    """
+    model_config = SettingsConfigDict(env_prefix="UNO_DEPLOY_", extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    model_config = SettingsConfigDict(env_prefix="UNO_DEPLOY_", extra="forbid", frozen=True)
-
-    storage: Literal["memory"] = "memory"
+    database_url: str | None = Field(default=None, repr=False)
+    auto_migrate: bool = True
     max_parallel_tasks: int = Field(default=8, ge=1, le=256)
     lease_ttl_seconds: float = Field(default=60.0, gt=0, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "DEBUG"
@@ -29,3 +47,38 @@ class Settings(BaseSettings):
 
     def resolved_backup_dir(self) -> Path:
         return self.backup_dir or Path(platformdirs.user_data_dir("uno-deployment")) / "backups"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_store(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if "://" in value:
+            scheme = value.split("://", 1)[0].split("+", 1)[0].lower()
+            if scheme not in _SCHEMES or (scheme == "memory" and value != MEMORY_URL):
+                raise ValueError(
+                    "use memory://, sqlite:///path/to/file.db, postgresql://user@host/db or a path to a SQLite file"
+                )
+        return value
+
+    @property
+    def uses_memory(self) -> bool:
+        return self.database_url == MEMORY_URL
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        named = os.environ.get(SETTINGS_FILE_VARIABLE)
+        if not named:
+            return (init_settings, env_settings)
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ValueError(f"{SETTINGS_FILE_VARIABLE} names {path}, which is not a file")
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=path))

@@ -11,6 +11,11 @@ Contract (checked by ``tests/contract`` against every implementation):
   pipeline itself also bumps its version (so a stale structural ``save`` is refused);
   nothing is recorded for a pipeline that already ended (``INVALID_STATE``);
 - ``list`` returns newest first (by creation time, then id), filtered, paginated.
+
+A store that fails (unreachable, locked too long, disk full) is not an expected outcome
+of one call: methods that return a ``Result`` return ``Failure`` with ``STORAGE_ERROR``;
+the others raise ``StorageError``, which carries the same ``ErrorDetails``. No driver
+exception ever crosses this port.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from uno.core.errors import ErrorDetails
 from uno.core.result import Result
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
@@ -34,6 +40,14 @@ from uno.deployment.domain.ids import DeploymentId, PipelineId
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Transition
 
 MAX_PAGE = 1000
+
+
+class StorageError(Exception):
+    """The store failed; ``error`` says how (code ``STORAGE_ERROR``), never with a secret."""
+
+    def __init__(self, error: ErrorDetails) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 @dataclass(frozen=True, slots=True)
