@@ -28,6 +28,7 @@ from uno.deployment.adapters.clocks import SystemClock
 from uno.deployment.adapters.commands import SubprocessRunner
 from uno.deployment.adapters.http import UrllibProber
 from uno.deployment.adapters.leases import MemoryLeaseRepository
+from uno.deployment.adapters.platforms.registry import DriverRegistry
 from uno.deployment.adapters.repositories.memory import (
     MemoryConfigRepository,
     MemoryDecisionRepository,
@@ -45,6 +46,7 @@ from uno.deployment.ports.clock import Clock
 from uno.deployment.ports.commands import CommandRunner
 from uno.deployment.ports.http import HttpProber
 from uno.deployment.ports.leases import LeaseRepository
+from uno.deployment.ports.platforms import PlatformDrivers
 from uno.deployment.ports.repositories import (
     DeploymentConfigRepository,
     DeploymentResultRepository,
@@ -118,6 +120,7 @@ def build(
     actions: ActionRegistry | None = None,
     http: HttpProber | None = None,
     backups: DatabaseBackups | None = None,
+    platforms: PlatformDrivers | None = None,
 ) -> Container:
     """Wire everything; a test passes fakes for what it controls (``actions`` replaces the registry)."""
     settings = settings or Settings()
@@ -128,7 +131,8 @@ def build(
     opened = _open_stores(settings, clock)
     configs, pipelines, deployments, leases = opened.configs, opened.pipelines, opened.deployments, opened.leases
     backups = backups or FileBackups(settings.resolved_backup_dir(), commands, clock)
-    tools = Tools(clock, commands, environ, http or UrllibProber(), opened.decisions, backups)
+    platforms = platforms or DriverRegistry.with_plugins()
+    tools = Tools(clock, commands, environ, http or UrllibProber(), opened.decisions, backups, platforms)
     configure_logging()
     runner = PipelineRunner(
         pipelines,

@@ -21,6 +21,7 @@ from uno.deployment.ports.backups import DatabaseBackups
 from uno.deployment.ports.clock import Clock
 from uno.deployment.ports.commands import CommandOutcome, CommandRunner
 from uno.deployment.ports.http import HttpProber
+from uno.deployment.ports.platforms import PlatformDrivers
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class Tools:
     http: HttpProber
     decisions: DecisionRepository
     backups: DatabaseBackups
+    platforms: PlatformDrivers
 
 
 @dataclass(frozen=True, slots=True)

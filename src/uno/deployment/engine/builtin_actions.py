@@ -1,9 +1,8 @@
 """The built-in actions: commands, waits, configuration checks, tests, builds, migrations.
 
-Each does the real thing or fails saying why. Platform steps (``deploy``, ``verify``,
-``health_check``, ``promote``, ``rollback``) need platform drivers that are not part of
-this build yet; they are registered as ``Unavailable`` so that a pipeline using them
-fails at that step with a clear message instead of skipping it.
+Each does the real thing or fails saying why. The platform steps live in
+``platform_steps``; what this build cannot do yet is registered as ``Unavailable``, so a
+pipeline using it fails at that step with a clear message instead of skipping it.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from pydantic import ValidationError
 from uno.deployment.domain import validation
 from uno.deployment.domain.configs import TEST_SUITES, DeploymentConfig
 from uno.deployment.domain.enums import DeploymentEnvironment
-from uno.deployment.engine import database_steps, waiting
+from uno.deployment.engine import database_steps, platform_steps, waiting
 from uno.deployment.engine.actions import Action, ActionContext, ActionOutcome
 
 
@@ -220,11 +219,7 @@ class Unavailable:
         return None
 
     async def run(self, context: ActionContext) -> ActionOutcome:
-        platform = context.config.platform.value if context.config else "unknown"
-        return ActionOutcome.failed(self._reason.format(platform=platform), unavailable=True)
-
-
-_NO_DRIVER = "no platform driver is installed for {platform!r}: nothing was deployed or changed"
+        return ActionOutcome.failed(self._reason, unavailable=True)
 
 
 def builtin_actions() -> list[Action]:
@@ -240,5 +235,6 @@ def builtin_actions() -> list[Action]:
         database_steps.RestoreAction(),
         waiting.HttpCheckAction(),
         waiting.ApprovalAction(),
-        *(Unavailable(kind, _NO_DRIVER) for kind in ("deploy", "verify", "health_check", "promote", "rollback")),
+        *platform_steps.platform_steps(),
+        Unavailable("promote", "promoting a paused canary by hand is not available yet: nothing was changed"),
     ]

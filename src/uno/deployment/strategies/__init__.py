@@ -1,4 +1,2 @@
-"""Deployment strategies (recreate, rolling, blue-green, canary) over platform driver primitives.
-
-Empty until the platform drivers exist; listed so the layer order is fixed from the start.
-"""
+"""Deployment strategies (recreate, rolling, blue-green, canary): plain async functions
+written once over the platform driver primitives of ``uno.deployment.ports.platforms``."""

@@ -1,0 +1,1 @@
+"""Platform drivers, one package each, all behind ``uno.deployment.ports.platforms``."""

@@ -1,0 +1,122 @@
+"""Platform drivers: one small model for every platform, Spinnaker's "server group".
+
+A *version set* is the running instances of one release. Every driver offers the same
+primitives over version sets, and every strategy is written once over them:
+
+    create_version(release, replicas)   scale_version(v, n)   set_traffic({v: weight})
+    version_health(v)                   traffic_stats(v)      destroy_version(v)
+    list_versions(app, environment)     render(release)
+
+Drivers turn their platform's errors into ``ErrorDetails`` (``PLATFORM_ERROR``) at their
+boundary; nothing vendor-specific crosses it. A driver declares what it can do
+(``Capabilities``) and strategies adapt: without traffic weights, a canary is refused
+before anything changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from uno.core.result import Result
+from uno.deployment.domain.configs import DeploymentConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """What to run: one deployment's configuration snapshot."""
+
+    deployment_id: str
+    config: DeploymentConfig
+
+    @property
+    def app_name(self) -> str:
+        return self.config.app_name
+
+    @property
+    def environment(self) -> str:
+        return self.config.environment.value
+
+    @property
+    def version(self) -> str:
+        return self.config.app_version
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSet:
+    """The running instances of one release, and the share of traffic they get."""
+
+    id: str
+    app_name: str
+    environment: str
+    version: str
+    deployment_id: str
+    replicas: int
+    weight: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VersionHealth:
+    ready: int
+    total: int
+    message: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.total > 0 and self.ready == self.total
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficStats:
+    """Requests a version served since its statistics were last reset (canary analysis)."""
+
+    requests: int
+    errors: int
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    traffic_weights: bool = True  # arbitrary weights between version sets (canary steps)
+    traffic_stats: bool = True  # per-version request and error counts (canary analysis)
+
+
+class PlatformDriver(Protocol):
+    name: str
+    capabilities: Capabilities
+
+    async def create_version(self, release: Release, replicas: int) -> Result[VersionSet]: ...
+
+    async def scale_version(self, version: VersionSet, replicas: int) -> Result[VersionSet]: ...
+
+    async def set_traffic(self, app_name: str, environment: str, weights: Mapping[str, int]) -> Result[None]:
+        """Route traffic between version sets by weight (ids not named get 0), all at once."""
+        ...
+
+    async def version_health(self, version: VersionSet) -> Result[VersionHealth]: ...
+
+    async def traffic_stats(self, version: VersionSet, *, reset: bool = False) -> Result[TrafficStats]:
+        """Statistics since the last reset; ``reset`` starts a new window after reading."""
+        ...
+
+    async def destroy_version(self, version: VersionSet, *, drain_timeout: float) -> Result[None]:
+        """Stop sending it traffic, let in-flight requests finish (up to the timeout), remove it."""
+        ...
+
+    async def list_versions(self, app_name: str, environment: str) -> Result[list[VersionSet]]: ...
+
+    async def render(self, release: Release) -> Result[dict[str, Any]]:
+        """What deploying ``release`` would create or change, as plain data (plan, dry runs)."""
+        ...
+
+
+class PlatformDrivers(Protocol):
+    def driver_for(self, config: DeploymentConfig) -> Result[PlatformDriver]:
+        """The driver for the configuration's platform, or ``PLATFORM_ERROR`` naming what is missing."""
+        ...

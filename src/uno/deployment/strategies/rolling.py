@@ -1,0 +1,92 @@
+"""Rolling: replace the serving version in batches, never below capacity by more than allowed.
+
+Each round adds up to ``max_surge`` new replicas, waits for them to be healthy, moves
+traffic in proportion to healthy replicas, then removes as many old replicas (plus up to
+``max_unavailable`` more). A new batch that never becomes healthy puts all traffic back
+on the old version, which was never scaled below what was still serving.
+"""
+
+from __future__ import annotations
+
+import math
+
+from uno.core.result import Failure, Result, Success
+from uno.deployment.ports.platforms import VersionSet
+from uno.deployment.strategies.steps import (
+    Rollout,
+    RolloutOutcome,
+    abandon,
+    create,
+    current_versions,
+    remove,
+    route,
+    serving,
+    wait_healthy,
+)
+
+
+async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
+    versions = await current_versions(rollout)
+    if isinstance(versions, Failure):
+        return versions
+    old = serving(versions.value)
+    surge, target = max(1, rollout.tuning.max_surge), rollout.replicas
+    new = await create(rollout, min(surge, target))
+    if isinstance(new, Failure):
+        return new
+    current, remaining = new.value, {version.id: version for version in old}
+    while True:
+        healthy = await wait_healthy(rollout, current)
+        if isinstance(healthy, Failure):
+            return await abandon(rollout, current, list(remaining.values()), healthy.error)
+        routed = await route(rollout, _weights(current, list(remaining.values())))
+        if isinstance(routed, Failure):
+            return await abandon(rollout, current, list(remaining.values()), routed.error)
+        if current.replicas >= target:
+            break
+        shrunk = await _shrink(rollout, remaining, surge + rollout.tuning.max_unavailable)
+        if isinstance(shrunk, Failure):
+            return shrunk
+        grown = await rollout.driver.scale_version(current, min(target, current.replicas + surge))
+        if isinstance(grown, Failure):
+            return await abandon(rollout, current, list(remaining.values()), grown.error)
+        current = grown.value
+        rollout.note(f"scaled {current.id} to {current.replicas}")
+    routed = await route(rollout, {current.id: 100})
+    if isinstance(routed, Failure):
+        return routed
+    for version in versions.value:
+        await remove(rollout, version)
+    return Success(RolloutOutcome(current, (), tuple(rollout.steps)))
+
+
+def _weights(new: VersionSet, old: list[VersionSet]) -> dict[str, int]:
+    old_replicas = sum(version.replicas for version in old)
+    if not old_replicas:
+        return {new.id: 100}
+    share = math.floor(100 * new.replicas / (new.replicas + old_replicas))
+    weights = {new.id: share}
+    for version in old:
+        weights[version.id] = round((100 - share) * version.replicas / old_replicas)
+    return weights
+
+
+async def _shrink(rollout: Rollout, remaining: dict[str, VersionSet], count: int) -> Result[None]:
+    """Take ``count`` replicas away from the old version sets, removing the ones that reach 0."""
+    for version_id, version in list(remaining.items()):
+        if count <= 0:
+            break
+        keep = max(0, version.replicas - count)
+        count -= version.replicas - keep
+        if keep == 0:
+            removed = await remove(rollout, version)
+            if isinstance(removed, Failure):
+                return removed
+            del remaining[version_id]
+        else:
+            scaled = await rollout.driver.scale_version(version, keep)
+            if isinstance(scaled, Failure):
+                return scaled
+            remaining[version_id] = scaled.value
+            rollout.note(f"scaled {version.id} to {keep}")
+    return Success(None)

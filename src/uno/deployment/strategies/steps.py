@@ -1,0 +1,108 @@
+"""What every strategy shares: the rollout's context, waiting for health, the outcome.
+
+Every wait has a deadline on the engine's clock. Each step a strategy takes is noted in
+``Rollout.steps`` (``"weights shop-v2=25 shop-v1=75"``), which the deploy task keeps
+in its outputs, so what happened is always visible afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from uno.core.errors import ErrorCode, ErrorDetails
+from uno.core.result import Failure, Result, Success
+from uno.deployment.ports.clock import Clock
+from uno.deployment.ports.platforms import PlatformDriver, Release, VersionHealth, VersionSet
+from uno.deployment.strategies.tuning import Tuning
+
+HEALTH_POLL_SECONDS = 0.5
+
+
+@dataclass
+class Rollout:
+    driver: PlatformDriver
+    release: Release
+    replicas: int
+    tuning: Tuning
+    clock: Clock
+    steps: list[str] = field(default_factory=list)
+
+    def note(self, step: str) -> None:
+        self.steps.append(step)
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutOutcome:
+    live: VersionSet
+    kept: tuple[VersionSet, ...] = ()  # previous version sets kept warm for a fast rollback
+    steps: tuple[str, ...] = ()
+    downtime_seconds: float | None = None
+
+
+def failed(message: str, **context: object) -> Failure:
+    return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, dict(context)))
+
+
+async def wait_healthy(rollout: Rollout, version: VersionSet) -> Result[VersionHealth]:
+    """Poll the version's health until all its replicas are ready or the deadline passes."""
+    deadline = rollout.clock.monotonic() + rollout.tuning.health_deadline_seconds
+    last = "no health reported yet"
+    while True:
+        health = await rollout.driver.version_health(version)
+        if isinstance(health, Failure):
+            return health
+        if health.value.healthy:
+            rollout.note(f"{version.id} healthy ({health.value.ready}/{health.value.total} ready)")
+            return health
+        last = f"{health.value.ready}/{health.value.total} ready" + (
+            f": {health.value.message}" if health.value.message else ""
+        )
+        if rollout.clock.monotonic() + HEALTH_POLL_SECONDS > deadline:
+            seconds = rollout.tuning.health_deadline_seconds
+            return failed(f"{version.id} not healthy after {seconds:g}s ({last})", version_set=version.id)
+        await rollout.clock.sleep(HEALTH_POLL_SECONDS)
+
+
+async def route(rollout: Rollout, weights: dict[str, int]) -> Result[None]:
+    routed = await rollout.driver.set_traffic(rollout.release.app_name, rollout.release.environment, weights)
+    if isinstance(routed, Success):
+        rollout.note("weights " + " ".join(f"{name}={weight}" for name, weight in weights.items()))
+    return routed
+
+
+async def remove(rollout: Rollout, version: VersionSet) -> Result[None]:
+    removed = await rollout.driver.destroy_version(version, drain_timeout=rollout.tuning.drain_seconds)
+    if isinstance(removed, Success):
+        rollout.note(f"removed {version.id}")
+    return removed
+
+
+async def current_versions(rollout: Rollout) -> Result[list[VersionSet]]:
+    return await rollout.driver.list_versions(rollout.release.app_name, rollout.release.environment)
+
+
+async def create(rollout: Rollout, replicas: int) -> Result[VersionSet]:
+    created = await rollout.driver.create_version(rollout.release, replicas)
+    if isinstance(created, Success):
+        rollout.note(f"created {created.value.id} with {replicas} replica(s)")
+    return created
+
+
+async def abandon(rollout: Rollout, version: VersionSet, back_to: list[VersionSet], reason: ErrorDetails) -> Failure:
+    """Put traffic back on ``back_to``, remove ``version`` and fail with ``reason`` (best effort)."""
+    if back_to:
+        await route(rollout, _shares(back_to))
+    await remove(rollout, version)
+    return Failure(reason)
+
+
+def _shares(versions: list[VersionSet]) -> dict[str, int]:
+    """Weights that keep the serving versions' proportions (all to the first if they had none)."""
+    total = sum(version.weight for version in versions)
+    if total <= 0:
+        return {versions[0].id: 100}
+    return {version.id: version.weight for version in versions if version.weight > 0}
+
+
+def serving(versions: list[VersionSet]) -> list[VersionSet]:
+    return [version for version in versions if version.weight > 0]
