@@ -1,0 +1,200 @@
+"""The four strategies and rollback, end to end through DeploymentService, on the fake platform."""
+
+from __future__ import annotations
+
+import pytest
+
+from uno.deployment import DeploymentStatus, bootstrap
+from uno.deployment.adapters.platforms.fake import FakeDriver
+from uno.deployment.adapters.platforms.registry import DriverRegistry
+from uno.deployment.ports.platforms import Capabilities, TrafficStats
+
+QUICK = {"health_deadline_seconds": 2, "drain_seconds": 0, "canary": {"analysis_seconds": 0.01, "min_requests": 10}}
+
+
+@pytest.fixture
+def platform() -> FakeDriver:
+    return FakeDriver()
+
+
+@pytest.fixture
+def deployer(environ, memory_settings, platform: FakeDriver) -> bootstrap.Container:
+    registry = DriverRegistry()
+    registry.register("local", platform)
+    return bootstrap.build(memory_settings, environ=environ, platforms=registry)
+
+
+async def release(deployer: bootstrap.Container, version: str, strategy: str, replicas: int = 2, **settings):
+    """Deploy ``version`` of shop in staging with ``strategy``, creating or updating its config."""
+    service = deployer.config_service
+    found = (await service.list_configs(app_name="shop")).value
+    custom = {**QUICK, **settings}
+    resources = {"replicas_min": replicas, "replicas_max": max(replicas, 4)}
+    if found:
+        config = (
+            await service.update_config(found[0].id, app_version=version, strategy=strategy, custom_settings=custom)
+        ).value
+    else:
+        config = (
+            await service.create_config(
+                app_name="shop",
+                app_version=version,
+                environment="staging",
+                strategy=strategy,
+                resource_requirements=resources,
+                custom_settings=custom,
+            )
+        ).value
+    return (await deployer.deployment_service.deploy(config.id)).value
+
+
+async def test_recreate_replaces_the_version_and_reports_downtime(deployer, platform):
+    await release(deployer, "1.0.0", "recreate")
+
+    second = await release(deployer, "2.0.0", "recreate")
+
+    assert second.status is DeploymentStatus.SUCCEEDED, second.message
+    assert platform.serving() == {"2.0.0": 100}
+    assert [v.version for v in platform.versions.values()] == ["2.0.0"]
+    deploy = await task_outputs(deployer, second, "deploy")
+    assert deploy["downtime_seconds"] >= 0
+
+
+async def test_blue_green_switches_at_once_and_keeps_blue_warm(deployer, platform):
+    await release(deployer, "1.0.0", "blue-green")
+    platform.calls.clear()
+
+    second = await release(deployer, "2.0.0", "blue-green")
+
+    assert second.status is DeploymentStatus.SUCCEEDED, second.message
+    switches = [weights for call, weights in platform.calls if call == "set_traffic"]
+    assert switches == [{next(v.id for v in platform.versions.values() if v.version == "2.0.0"): 100}]
+    assert platform.serving() == {"2.0.0": 100}
+    assert sorted(v.version for v in platform.versions.values()) == ["1.0.0", "2.0.0"]  # blue kept, at 0%
+
+
+async def test_blue_green_rollback_is_a_traffic_switch_not_a_redeploy(deployer, platform):
+    await release(deployer, "1.0.0", "blue-green")
+    second = await release(deployer, "2.0.0", "blue-green")
+    platform.calls.clear()
+
+    rollback = (await deployer.deployment_service.rollback(second.id)).value
+
+    assert rollback.success is True, rollback.message
+    assert platform.serving() == {"1.0.0": 100}
+    assert not [call for call, _ in platform.calls if call == "create_version"]
+
+
+async def test_an_unhealthy_green_never_gets_traffic(deployer, platform):
+    await release(deployer, "1.0.0", "blue-green")
+    platform.unhealthy.add("2.0.0")
+
+    second = await release(deployer, "2.0.0", "blue-green")
+
+    assert second.status is DeploymentStatus.FAILED
+    assert "not healthy after 2s (0/2 ready: health endpoint answers 500)" in second.message
+    assert platform.serving() == {"1.0.0": 100}
+    assert [v.version for v in platform.versions.values()] == ["1.0.0"]
+
+
+async def test_rolling_moves_traffic_in_batches(deployer, platform):
+    await release(deployer, "1.0.0", "rolling", replicas=3)
+    platform.calls.clear()
+
+    second = await release(deployer, "2.0.0", "rolling", replicas=3)
+
+    assert second.status is DeploymentStatus.SUCCEEDED, second.message
+    new_share = [
+        weight
+        for call, weights in platform.calls
+        if call == "set_traffic"
+        for version_id, weight in weights.items()
+        if "-2.0.0-" in version_id
+    ]
+    assert new_share == sorted(new_share)
+    assert new_share[0] < 100
+    assert new_share[-1] == 100
+    assert platform.serving() == {"2.0.0": 100}
+    assert [v.version for v in platform.versions.values()] == ["2.0.0"]
+
+
+async def test_canary_steps_through_its_weights_when_the_analysis_passes(deployer, platform):
+    await release(deployer, "1.0.0", "canary", replicas=4)
+    platform.traffic["2.0.0"] = TrafficStats(200, 1, 40.0, 90.0)
+    platform.traffic["1.0.0"] = TrafficStats(1800, 9, 40.0, 100.0)
+    platform.calls.clear()
+
+    second = await release(deployer, "2.0.0", "canary", replicas=4)
+
+    assert second.status is DeploymentStatus.SUCCEEDED, second.message
+    canary_weights = [
+        weight
+        for call, weights in platform.calls
+        if call == "set_traffic"
+        for vid, weight in weights.items()
+        if "2.0.0" in vid
+    ]
+    assert canary_weights == [10, 25, 50, 100]
+    steps = (await task_outputs(deployer, second, "deploy"))["steps"]
+    assert sum(step.startswith("analysis at") and "passed" in step for step in steps) == 3
+
+
+async def test_a_canary_that_errors_is_aborted_and_the_stable_version_keeps_serving(deployer, platform):
+    await release(deployer, "1.0.0", "canary", replicas=4)
+    platform.traffic["2.0.0"] = TrafficStats(100, 20, 40.0, 90.0)
+
+    second = await release(deployer, "2.0.0", "canary", replicas=4)
+
+    assert second.status is DeploymentStatus.FAILED
+    assert "canary analysis failed at 10%: error rate 20.0% above 5.0%" in second.message
+    assert platform.serving() == {"1.0.0": 100}
+    assert [v.version for v in platform.versions.values()] == ["1.0.0"]
+
+
+async def test_a_failed_verification_switches_back_to_the_warm_version(deployer, platform):
+    await release(deployer, "1.0.0", "blue-green")
+    platform.ready_after["2.0.0"] = 1  # healthy for the rollout, then:
+    platform.calls.clear()
+    original = platform.version_health
+
+    async def flaky(version):
+        if version.version == "2.0.0" and any(call == "set_traffic" for call, _ in platform.calls):
+            from uno.core.result import Success
+            from uno.deployment.ports.platforms import VersionHealth
+
+            return Success(VersionHealth(0, version.replicas, "crashed after the switch"))
+        return await original(version)
+
+    platform.version_health = flaky  # type: ignore[method-assign]
+
+    second = await release(deployer, "2.0.0", "blue-green")
+
+    assert second.status is DeploymentStatus.ROLLED_BACK
+    assert "rolled back automatically to 1.0.0" in second.message
+    assert platform.serving() == {"1.0.0": 100}
+
+
+async def test_canary_needs_a_platform_that_weighs_traffic(environ, memory_settings):
+    platform = FakeDriver(Capabilities(traffic_weights=False, traffic_stats=False))
+    registry = DriverRegistry()
+    registry.register("local", platform)
+    deployer = bootstrap.build(memory_settings, environ=environ, platforms=registry)
+    await release(deployer, "1.0.0", "blue-green")
+
+    second = await release(deployer, "2.0.0", "canary")
+
+    assert "cannot weigh and measure traffic per version: use blue-green" in second.message
+    assert platform.serving() == {"1.0.0": 100}
+
+
+async def test_bad_strategy_settings_fail_the_deploy_naming_the_setting(deployer, platform):
+    second = await release(deployer, "1.0.0", "canary", canary={"steps": [50, 25]})
+
+    assert second.status is DeploymentStatus.FAILED
+    assert "custom_settings.canary.steps: must be rising percentages ending at 100" in second.message
+    assert platform.versions == {}
+
+
+async def task_outputs(deployer: bootstrap.Container, record, name: str) -> dict:
+    pipeline = (await deployer.pipeline_service.get_pipeline(record.pipeline_id)).value
+    return pipeline.task_named(name).outputs
