@@ -198,3 +198,18 @@ async def test_bad_strategy_settings_fail_the_deploy_naming_the_setting(deployer
 async def task_outputs(deployer: bootstrap.Container, record, name: str) -> dict:
     pipeline = (await deployer.pipeline_service.get_pipeline(record.pipeline_id)).value
     return pipeline.task_named(name).outputs
+
+
+async def test_rollback_to_any_earlier_release(deployer, platform):
+    first = await release(deployer, "1.0.0", "blue-green")
+    await release(deployer, "2.0.0", "blue-green")
+    third = await release(deployer, "3.0.0", "blue-green")
+    service = deployer.deployment_service
+
+    refused = await service.rollback(third.id, to=third.id)
+    rollback = (await service.rollback(third.id, to=first.id)).value
+
+    assert refused.error.context["field"] == "to"
+    assert rollback.success is True, rollback.message
+    assert rollback.app_version == "1.0.0"
+    assert platform.serving() == {"1.0.0": 100}  # 1.0.0 was gone (blue keeps one): started again

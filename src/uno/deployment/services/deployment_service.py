@@ -84,17 +84,27 @@ class DeploymentService:
         return await self._run(record, built.pipeline)
 
     async def rollback(
-        self, deployment_id: DeploymentId | str, restore_database: bool = False
+        self,
+        deployment_id: DeploymentId | str,
+        restore_database: bool = False,
+        to: DeploymentId | str | None = None,
     ) -> Result[DeploymentResult]:
         """Restore the release that ran before this deployment; returns the rollback's own record.
 
-        With ``restore_database``, the database is first restored from the backup the
-        deployment took before it changed anything (``INVALID_STATE`` if it took none).
+        ``to`` names any earlier successful deployment of the same application and
+        environment to restore instead of the one just before. With ``restore_database``,
+        the database is first restored from the backup the deployment took before it
+        changed anything (``INVALID_STATE`` if it took none).
         """
         found = await self.get_deployment(deployment_id)
         if isinstance(found, Failure):
             return found
-        prepared = await self._prepare_rollback(found.value, restore_database=bool(restore_database))
+        chosen = await self._release_to_restore(found.value, to)
+        if isinstance(chosen, Failure):
+            return chosen
+        prepared = await self._prepare_rollback(
+            found.value, restore_database=bool(restore_database), previous=chosen.value
+        )
         if isinstance(prepared, Failure):
             return prepared
         record, pipeline = prepared.value
@@ -294,13 +304,36 @@ class DeploymentService:
                     stored.move(before, self._clock.now(), "rollback interrupted")
                     await self._deployments.save(stored)
 
+    async def _release_to_restore(
+        self, target: DeploymentResult, to: DeploymentId | str | None
+    ) -> Result[DeploymentResult | None]:
+        """The deployment ``to`` names, checked to be an earlier good release of the same app."""
+        if to is None:
+            return Success(None)
+        chosen = await self.get_deployment(to)
+        if isinstance(chosen, Failure):
+            return chosen
+        release = chosen.value
+        same_place = (release.app_name, release.environment) == (target.app_name, target.environment)
+        if not same_place or release.kind is not DeploymentKind.DEPLOY or release.created_at >= target.created_at:
+            message = (
+                f"{release.id.value} is not an earlier deployment of {target.app_name} in {target.environment.value}"
+            )
+            return Failure(ErrorDetails.validation("to", message))
+        if (
+            release.status not in (DeploymentStatus.SUCCEEDED, DeploymentStatus.ROLLED_BACK)
+            or not release.reached_platform
+        ):
+            return Failure(ErrorDetails.validation("to", f"{release.id.value} never served ({release.status.value})"))
+        return Success(release)
+
     async def _prepare_rollback(
-        self, target: DeploymentResult, *, restore_database: bool
+        self, target: DeploymentResult, *, restore_database: bool, previous: DeploymentResult | None = None
     ) -> Result[tuple[DeploymentResult, Pipeline]]:
         refused = rolling_back_rules.refusal(target)
         if refused:
             return Failure(ErrorDetails.invalid_state(refused, deployment_id=target.id.value))
-        previous = await self._previous_release(target)
+        previous = previous or await self._previous_release(target)
         if previous is None:
             message = (
                 f"no earlier successful release of {target.app_name} in {target.environment.value} "
