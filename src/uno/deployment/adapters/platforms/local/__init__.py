@@ -1,0 +1,1 @@
+"""The ``local`` platform: replicas as processes on this machine behind a built-in router."""

@@ -1,0 +1,63 @@
+"""The local platform's settings, read from a configuration's ``custom_settings``.
+
+Keys (clients depend on them): ``command`` (argument list, required), ``port`` (the
+public port the router listens on, required), ``health_path`` (default ``/healthz``),
+``workdir`` (optional). Health probing: ``health_interval_seconds`` (default 1) and
+``health_timeout_seconds`` (default 5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from uno.core.errors import ErrorDetails
+from uno.core.result import Failure, Result, Success
+from uno.deployment.domain.configs import DeploymentConfig
+
+
+@dataclass(frozen=True, slots=True)
+class LocalOptions:
+    command: tuple[str, ...]
+    port: int
+    health_path: str = "/healthz"
+    workdir: str | None = None
+    health_interval: float = 1.0
+    health_timeout: float = 5.0
+
+
+def _problem(key: str, message: str) -> Failure:
+    return Failure(ErrorDetails.validation(f"custom_settings.{key}", message))
+
+
+def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
+    settings: dict[str, Any] = config.custom_settings
+    command = settings.get("command")
+    if not (isinstance(command, list) and command and all(isinstance(arg, str) and arg for arg in command)):
+        return _problem("command", "the local platform needs 'command': the program and its arguments, as a list")
+    port = settings.get("port")
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        return _problem("port", "the local platform needs 'port': the public port (1-65535) the router listens on")
+    path = settings.get("health_path", "/healthz")
+    if not isinstance(path, str) or not path.startswith("/") or any(char.isspace() for char in path):
+        return _problem("health_path", "must be a URL path such as /healthz")
+    workdir = settings.get("workdir")
+    if workdir is not None and not isinstance(workdir, str):
+        return _problem("workdir", "must be a directory path")
+    timings = {}
+    for key, default in (("health_interval_seconds", 1.0), ("health_timeout_seconds", 5.0)):
+        value = settings.get(key, default)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or math.isnan(value)
+            or not 0.05 <= value <= 600
+        ):
+            return _problem(key, "must be a number of seconds from 0.05 to 600")
+        timings[key] = float(value)
+    return Success(
+        LocalOptions(
+            tuple(command), port, path, workdir, timings["health_interval_seconds"], timings["health_timeout_seconds"]
+        )
+    )
