@@ -21,10 +21,11 @@ from uno.deployment.settings import MEMORY_URL, Settings
 def _store_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Anything that builds the default store (``configure()``, subprocesses) uses a file in tmp.
 
-    No test may touch the user's data directory, where the embedded default lives.
+    No test may touch the user's data directory, where the embedded default and backups live.
     """
     path = tmp_path / "uno-deploy.db"
     monkeypatch.setenv("UNO_DEPLOY_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("UNO_DEPLOY_BACKUP_DIR", str(tmp_path / "backups"))
     monkeypatch.delenv("UNO_DEPLOY_SETTINGS_FILE", raising=False)
     return path
 

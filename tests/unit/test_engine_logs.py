@@ -67,3 +67,18 @@ async def test_the_settings_floor_wins_over_a_chattier_configuration(environ, ac
         await run_pipeline(container, "DEBUG", outcome="fail")
 
     assert logs == []
+
+
+async def test_an_application_with_logging_off_logs_nothing(container: bootstrap.Container):
+    config = await container.config_service.create_config(
+        app_name="quiet", app_version="1.0.0", environment="dev", monitoring_config={"enable_logging": False}
+    )
+    service = container.pipeline_service
+    pipeline = (await service.create_pipeline("p", deployment_id=config.value.id)).value
+    stage = (await service.add_stage(pipeline.id, "only")).value
+    await service.add_task(pipeline.id, stage.id, "t", action="scripted", params={"outcome": "fail"})
+
+    with structlog.testing.capture_logs() as logs:
+        await service.execute_pipeline(pipeline.id)
+
+    assert logs == []

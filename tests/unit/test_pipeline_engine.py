@@ -330,6 +330,7 @@ async def test_resume_fails_an_interrupted_task_that_is_not_idempotent(builder, 
     resumed = (await builder.service.resume_pipeline(builder.pipeline.id)).value
 
     assert statuses(resumed) == {"done-before": "succeeded", "held": "failed", "after": "skipped", "later": "skipped"}
+    assert scripted.started.count("later") == 0  # the fail-fast stage started nothing after the resume
     assert "not idempotent" in resumed.task_named("held").message
     assert resumed.status is PipelineStatus.FAILED
 

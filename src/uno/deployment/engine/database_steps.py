@@ -30,7 +30,7 @@ class MigrateAction:
 
     kind = "db_migrate"
 
-    idempotent = True
+    idempotent = False  # a migration cut off half-way is not ours to run again blindly
 
     def check(self, params: dict[str, Any]) -> str | None:
         return _no_params(self.kind, params)

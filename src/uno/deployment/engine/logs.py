@@ -23,6 +23,8 @@ _EVENT_LEVELS = {"failed": logging.WARNING, "canceled": logging.WARNING}
 def run_logger(pipeline: Pipeline, config: DeploymentConfig | None, floor: int) -> Any:
     """A logger for one run of ``pipeline``, at the configuration's level (or ``floor``, if higher)."""
     level = logging.getLevelName(config.monitoring.log_level) if config else logging.INFO
+    if config is not None and not config.monitoring.enable_logging:
+        level = logging.CRITICAL + 10  # logging turned off for this application
     wrapper = structlog.make_filtering_bound_logger(max(level, floor))
     return structlog.wrap_logger(None, wrapper_class=wrapper).bind(
         pipeline_id=pipeline.id.value,

@@ -281,6 +281,9 @@ class _StageRun:
         self.active: dict[asyncio.Task[ActionOutcome], Task] = {}
         self.finished: asyncio.Queue[asyncio.Task[ActionOutcome] | None] = asyncio.Queue()
         self.halt: str | None = None
+        failed = [task for task in stage.tasks if task.status is TaskStatus.FAILED and not task.skip_on_failure]
+        if failed and stage.fail_fast:  # a resumed stage that already failed starts nothing new
+            self.halt = f"task {failed[0].name!r} failed and the stage is fail-fast"
         self._plan()
 
     def _plan(self) -> None:

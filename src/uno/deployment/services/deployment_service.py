@@ -121,10 +121,12 @@ class DeploymentService:
             return found
         record = found.value
         pipeline = await self._pipelines.get(record.pipeline_id) if record.pipeline_id else None
-        if record.status is not DeploymentStatus.RUNNING or pipeline is None:
+        if record.status is not DeploymentStatus.RUNNING:
             return Failure(
                 ErrorDetails.invalid_state(f"deployment {record.id.value} is {record.status.value}, not running")
             )
+        if pipeline is None:
+            return Failure(ErrorDetails.invalid_state(f"deployment {record.id.value} has no stored pipeline to resume"))
         if self._runner.is_running(pipeline.id):
             return Failure(ErrorDetails.invalid_state(f"deployment {record.id.value} is running in this process"))
         lease = await self._leases.acquire(record.config, f"{record.id.value}#resumed")
@@ -140,6 +142,8 @@ class DeploymentService:
             else:
                 outcome = Success(pipeline)
             await self._conclude(record, outcome, rolling_back)
+            if isinstance(outcome, Success) and rolling_back_rules.wants_automatic_rollback(record, outcome.value):
+                await self._roll_back_automatically(record)
             return Success(record)
 
     async def cancel(self, deployment_id: DeploymentId | str, canceled_by: str = "user") -> Result[DeploymentResult]:
