@@ -22,9 +22,9 @@ _EVENT_LEVELS = {"failed": logging.WARNING, "canceled": logging.WARNING}
 
 def run_logger(pipeline: Pipeline, config: DeploymentConfig | None, floor: int) -> Any:
     """A logger for one run of ``pipeline``, at the configuration's level (or ``floor``, if higher)."""
-    level = logging.getLevelName(config.monitoring.log_level) if config else logging.INFO
     if config is not None and not config.monitoring.enable_logging:
-        level = logging.CRITICAL + 10  # logging turned off for this application
+        return _Silent()
+    level = logging.getLevelName(config.monitoring.log_level) if config else logging.INFO
     wrapper = structlog.make_filtering_bound_logger(max(level, floor))
     return structlog.wrap_logger(None, wrapper_class=wrapper).bind(
         pipeline_id=pipeline.id.value,
@@ -52,3 +52,13 @@ def log_transition(log: Any, event: PipelineEvent, subject: Any, stage: Stage | 
     elif event.subject == "stage":
         fields.update(stage=subject.name, stage_id=event.subject_id)
     log.log(level, f"{event.subject}.{'retrying' if retrying else event.new}", **fields)
+
+
+class _Silent:
+    """The logger of an application whose configuration turned logging off."""
+
+    def is_enabled_for(self, level: int) -> bool:
+        return False
+
+    def log(self, level: int, event: str, **fields: Any) -> None:
+        return None
