@@ -1,0 +1,184 @@
+"""The ``local`` platform driver: version sets as processes run by a local agent.
+
+The agent (``python -m uno.deployment.adapters.platforms.local.agent``) owns the
+replicas and the routers, so they outlive the process that deployed them (a CLI call, a
+notebook). This driver starts it on demand, detached, one per state directory, and
+speaks to it over its Unix socket. Secret values are read from the deployer's
+environment at deploy time and sent to the agent for the replicas' environment; the
+agent keeps them in memory only, never in its state file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from uno.core.errors import ErrorCode, ErrorDetails
+from uno.core.result import Failure, Result, Success
+from uno.deployment.adapters.platforms.local import options, wire
+from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
+
+CALL_TIMEOUT = 60.0
+START_TIMEOUT = 15.0
+
+
+class LocalDriver:
+    name = "local"
+    capabilities = Capabilities(traffic_weights=True, traffic_stats=True)
+
+    def __init__(self, state_dir: Path, environ: Mapping[str, str] | None = None) -> None:
+        self._state_dir = state_dir
+        self._environ = os.environ if environ is None else environ
+        self._starting = asyncio.Lock()
+
+    @property
+    def socket_path(self) -> Path:
+        return self._state_dir / "agent.sock"
+
+    async def create_version(self, release: Release, replicas: int) -> Result[VersionSet]:
+        local = options.options_for(release.config)
+        if isinstance(local, Failure):
+            return local
+        config = release.config
+        missing = [name for name in config.secrets if not self._environ.get(name)]
+        if missing:
+            message = f"secret(s) {', '.join(missing)} not set in the deployer's environment"
+            return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {"missing": missing}))
+        request = {
+            "op": "create_version",
+            "app": release.app_name,
+            "environment": release.environment,
+            "version": release.version,
+            "deployment_id": release.deployment_id,
+            "replicas": replicas,
+            "command": list(local.value.command),
+            "port": local.value.port,
+            "health_path": local.value.health_path,
+            "workdir": local.value.workdir,
+            "health_interval": local.value.health_interval,
+            "health_timeout": local.value.health_timeout,
+            "env": {**config.environment_variables, "APP_VERSION": release.version},
+            "secret_env": {name: self._environ[name] for name in config.secrets},
+        }
+        return _version(await self._call(request))
+
+    async def scale_version(self, version: VersionSet, replicas: int) -> Result[VersionSet]:
+        return _version(await self._call({"op": "scale_version", "version_set": version.id, "replicas": replicas}))
+
+    async def set_traffic(self, app_name: str, environment: str, weights: Mapping[str, int]) -> Result[None]:
+        request = {"op": "set_traffic", "app": app_name, "environment": environment, "weights": dict(weights)}
+        answered = await self._call(request)
+        return answered if isinstance(answered, Failure) else Success(None)
+
+    async def version_health(self, version: VersionSet) -> Result[VersionHealth]:
+        answered = await self._call({"op": "version_health", "version_set": version.id})
+        if isinstance(answered, Failure):
+            return answered
+        value = answered.value
+        return Success(VersionHealth(int(value["ready"]), int(value["total"]), str(value.get("message", ""))))
+
+    async def traffic_stats(self, version: VersionSet, *, reset: bool = False) -> Result[TrafficStats]:
+        answered = await self._call({"op": "traffic_stats", "version_set": version.id, "reset": reset})
+        if isinstance(answered, Failure):
+            return answered
+        value = answered.value
+        return Success(
+            TrafficStats(int(value["requests"]), int(value["errors"]), value.get("p50_ms"), value.get("p99_ms"))
+        )
+
+    async def destroy_version(self, version: VersionSet, *, drain_timeout: float) -> Result[None]:
+        answered = await self._call({"op": "destroy_version", "version_set": version.id, "drain": drain_timeout})
+        return answered if isinstance(answered, Failure) else Success(None)
+
+    async def list_versions(self, app_name: str, environment: str) -> Result[list[VersionSet]]:
+        answered = await self._call({"op": "list_versions", "app": app_name, "environment": environment})
+        if isinstance(answered, Failure):
+            return answered
+        return Success([_to_version(item) for item in answered.value])
+
+    async def render(self, release: Release) -> Result[dict[str, Any]]:
+        local = options.options_for(release.config)
+        if isinstance(local, Failure):
+            return local
+        replicas = release.config.resources.replicas_min
+        return Success(
+            {
+                "platform": "local",
+                "router": {"listen": f"127.0.0.1:{local.value.port}", "health_path": local.value.health_path},
+                "processes": [
+                    {
+                        "command": list(local.value.command),
+                        "env": {"PORT": "<private port>", "APP_VERSION": release.version},
+                        "workdir": local.value.workdir,
+                    }
+                ]
+                * replicas,
+            }
+        )
+
+    async def shutdown(self) -> Result[None]:
+        """Stop the agent and everything it runs (``uno-deploy down``)."""
+        answered = await wire.call(self.socket_path, {"op": "shutdown"}, timeout=CALL_TIMEOUT)
+        if isinstance(answered, Failure) and answered.error.code is ErrorCode.UNAVAILABLE:
+            return Success(None)  # nothing was running
+        return answered if isinstance(answered, Failure) else Success(None)
+
+    async def _call(self, request: dict[str, Any]) -> Result[Any]:
+        started = await self._ensure_agent()
+        if isinstance(started, Failure):
+            return started
+        return await wire.call(self.socket_path, request, timeout=CALL_TIMEOUT)
+
+    async def _ensure_agent(self) -> Result[None]:
+        async with self._starting:
+            if isinstance(await wire.call(self.socket_path, {"op": "ping"}, timeout=2), Success):
+                return Success(None)
+            await asyncio.to_thread(self._state_dir.mkdir, parents=True, exist_ok=True)
+            await _spawn_agent(self._state_dir)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + START_TIMEOUT
+            while loop.time() < deadline:
+                if isinstance(await wire.call(self.socket_path, {"op": "ping"}, timeout=2), Success):
+                    return Success(None)
+                await asyncio.sleep(0.05)
+            log = self._state_dir / "agent.log"
+            message = f"the local agent did not start within {START_TIMEOUT:g}s (see {log})"
+            return Failure(ErrorDetails(ErrorCode.UNAVAILABLE, message, {}))
+
+
+async def _spawn_agent(state_dir: Path) -> None:
+    log = await asyncio.to_thread(open, state_dir / "agent.log", "ab")
+    try:
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "uno.deployment.adapters.platforms.local.agent",
+            "--state-dir",
+            str(state_dir),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    finally:
+        log.close()
+
+
+def _to_version(item: dict[str, Any]) -> VersionSet:
+    return VersionSet(
+        item["id"],
+        item["app"],
+        item["environment"],
+        item["version"],
+        item["deployment_id"],
+        int(item["replicas"]),
+        int(item["weight"]),
+    )
+
+
+def _version(answered: Result[Any]) -> Result[VersionSet]:
+    return answered if isinstance(answered, Failure) else Success(_to_version(answered.value))
