@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -151,21 +152,21 @@ class LocalDriver:
 
 
 async def _spawn_agent(state_dir: Path) -> None:
-    log = await asyncio.to_thread(open, state_dir / "agent.log", "ab")
-    try:
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "uno.deployment.adapters.platforms.local.agent",
-            "--state-dir",
-            str(state_dir),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-    finally:
-        log.close()
+    """Start the agent detached: it forks and its first process exits at once (no zombie, no child)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "uno.deployment.adapters.platforms.local.agent",
+        "--state-dir",
+        str(state_dir),
+        "--detach",
+    ]
+
+    def start() -> None:
+        with open(state_dir / "agent.log", "ab") as log:
+            subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=30, check=False)
+
+    await asyncio.to_thread(start)
 
 
 def _to_version(item: dict[str, Any]) -> VersionSet:
