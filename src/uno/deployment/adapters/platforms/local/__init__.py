@@ -1,0 +1,1 @@
+"""The ``local`` platform: version sets as supervised processes on this machine."""
