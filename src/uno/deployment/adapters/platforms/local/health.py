@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -57,9 +58,15 @@ async def check(host: str, port: int, path: str = "/health", timeout: float = 5.
     except TimeoutError:
         return ProbeResult(False, None, f"no answer within {timeout:g}s", time.monotonic() - started)
     except (OSError, EOFError, ValueError) as error:
-        return ProbeResult(False, None, str(error) or type(error).__name__, time.monotonic() - started)
+        return ProbeResult(False, None, _describe(error), time.monotonic() - started)
     healthy = 200 <= status < 400
     return ProbeResult(healthy, status, None if healthy else f"HTTP {status}", time.monotonic() - started)
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, OSError) and error.errno:
+        return os.strerror(error.errno)  # "Connection refused" rather than asyncio's "Connect call failed (...)"
+    return str(error) or type(error).__name__
 
 
 def _request(host: str, port: int, path: str) -> bytes:
