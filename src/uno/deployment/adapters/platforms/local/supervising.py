@@ -38,7 +38,7 @@ from uno.deployment.adapters.clocks import SystemClock
 from uno.deployment.adapters.platforms.local import processes
 from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo, RestartPolicy, VersionInfo
 from uno.deployment.adapters.platforms.local.restarting import Launch, Replica, Surroundings
-from uno.deployment.adapters.platforms.local.state import ReplicaRecord, StateFile, VersionRecord
+from uno.deployment.adapters.platforms.local.state import ReplicaRecord, StateError, StateFile, VersionRecord
 from uno.deployment.ports.clock import Clock
 
 DEFAULT_GRACE = 10.0
@@ -178,7 +178,11 @@ class Supervisor:
         self._check_open()
         if self._versions:
             raise SupervisorError("adopt() must come before any version set is started")
-        for record in self._state.load().values():
+        try:
+            records = self._state.load()
+        except StateError as error:
+            raise SupervisorError(f"cannot adopt: {error}") from error
+        for record in records.values():
             self._adopt_version(record)
         self._persist()
         return self.versions()
