@@ -123,12 +123,13 @@ def _versions_from_json(document: Any) -> dict[str, VersionRecord]:
 
 
 def _version_from_json(version_id: str, data: Any) -> VersionRecord:
-    argv = tuple(_string(item) for item in data["argv"])
+    argv = tuple(_string(item) for item in _list(data["argv"]))
     env = {_string(name): _string(value) for name, value in data["env"].items()}
     workdir = data["workdir"]
     if workdir is not None:
         workdir = _string(workdir)
-    return VersionRecord(version_id, argv, env, workdir, tuple(_replica_from_json(item) for item in data["replicas"]))
+    replicas = tuple(_replica_from_json(item) for item in _list(data["replicas"]))
+    return VersionRecord(version_id, argv, env, workdir, replicas)
 
 
 def _replica_from_json(data: Any) -> ReplicaRecord:
@@ -140,6 +141,12 @@ def _replica_from_json(data: Any) -> ReplicaRecord:
         started_at=None if data["started_at"] is None else _string(data["started_at"]),
         restarts=_integer(data["restarts"]),
     )
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, found {value!r}")
+    return value
 
 
 def _string(value: Any) -> str:

@@ -27,10 +27,12 @@ leaves its process group or session (``setsid``, daemonizing) escapes supervisio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
+import logging
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +42,8 @@ from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo, Restar
 from uno.deployment.adapters.platforms.local.restarting import Launch, Replica, Surroundings
 from uno.deployment.adapters.platforms.local.state import ReplicaRecord, StateError, StateFile, VersionRecord
 from uno.deployment.ports.clock import Clock
+
+log = logging.getLogger(__name__)
 
 DEFAULT_GRACE = 10.0
 LOCK_FILE = "supervisor.lock"
@@ -134,7 +138,7 @@ class Supervisor:
                 await self._add_replicas(version, replicas)
         except BaseException:
             await _stop_all(version.replicas, 0.0)
-            del self._versions[version_id]
+            self._versions.pop(version_id, None)
             self._persist()
             raise
         return self.replicas(version_id)
@@ -144,8 +148,7 @@ class Supervisor:
         self._check_open()
         if replicas < 0:
             raise ValueError("replicas must be >= 0")
-        version = self._version(version_id)
-        async with version.lock:
+        async with self._locked(version_id) as version:
             if replicas > len(version.replicas):
                 await self._add_replicas(version, replicas - len(version.replicas))
             elif replicas < len(version.replicas):
@@ -156,11 +159,9 @@ class Supervisor:
 
     async def stop_version(self, version_id: str, *, grace: float = DEFAULT_GRACE) -> None:
         """Stop every replica (SIGTERM, up to ``grace`` seconds, SIGKILL) and forget the version set."""
-        version = self._version(version_id)
-        async with version.lock:
+        async with self._locked(version_id) as version:
             await _stop_all(version.replicas, grace)
-            if self._versions.get(version_id) is version:
-                del self._versions[version_id]
+            del self._versions[version_id]
             self._persist()
 
     def versions(self) -> list[VersionInfo]:
@@ -193,9 +194,12 @@ class Supervisor:
             return
         self._closed = True
         try:
-            await _stop_all([replica for version in self._versions.values() for replica in version.replicas], grace)
-            self._versions.clear()
-            self._persist()
+            async with contextlib.AsyncExitStack() as locks:
+                for version in list(self._versions.values()):  # let scaling and stopping under way finish first
+                    await locks.enter_async_context(version.lock)
+                await _stop_all([replica for version in self._versions.values() for replica in version.replicas], grace)
+                self._versions.clear()
+                self._persist()
         finally:
             os.close(self._lock)
 
@@ -223,6 +227,15 @@ class Supervisor:
     def _ports(self) -> Iterable[int]:
         return (replica.port for version in self._versions.values() for replica in version.replicas)
 
+    @contextlib.asynccontextmanager
+    async def _locked(self, version_id: str) -> AsyncIterator[_VersionSet]:
+        """The version set with its lock held; ``UnknownVersionError`` if it was stopped while we waited."""
+        version = self._version(version_id)
+        async with version.lock:
+            if self._versions.get(version_id) is not version:
+                raise UnknownVersionError(f"no version set {version_id!r}")
+            yield version
+
     def _version(self, version_id: str) -> _VersionSet:
         version = self._versions.get(version_id)
         if version is None:
@@ -234,7 +247,11 @@ class Supervisor:
             raise SupervisorError("the supervisor is closed")
 
     def _persist(self) -> None:
-        self._state.save(version.record() for version in self._versions.values())
+        """Write the state; a failure is logged, not raised: the replicas run on, and the next change retries."""
+        try:
+            self._state.save(version.record() for version in self._versions.values())
+        except OSError:
+            log.exception("could not write the supervisor state to %s", self._state.path)
 
 
 def _check_request(version_id: str, argv: Sequence[str], replicas: int) -> None:
