@@ -7,6 +7,7 @@ its replicas, in their own sessions, keep running and are nobody's children any 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -48,7 +49,8 @@ async def orphans(tmp_path: Path) -> AsyncIterator[dict[str, list[list[int]]]]:
     finally:
         for pid, _ in (pair for pairs in started.values() for pair in pairs):
             if alive(pid):
-                os.killpg(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):  # the group went with its leader
+                    os.killpg(pid, signal.SIGKILL)
 
 
 def by_key(supervisor: Supervisor) -> dict[tuple[str, int], ReplicaInfo]:
