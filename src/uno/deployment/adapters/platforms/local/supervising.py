@@ -1,0 +1,286 @@
+"""The local supervisor: version sets (N replicas of one release) as processes on this machine.
+
+Why: the ``local`` platform runs real applications without Docker or a cluster. Each
+replica is a process of ours, listening on a private port on 127.0.0.1 that the built-in
+router sends traffic to; the supervisor keeps it running and remembers it across restarts
+of the agent, so that what the agent reports is what runs.
+
+Files, all under ``state_dir``:
+- ``supervisor.json``: the state (see ``state``), rewritten atomically at every change;
+- ``supervisor.lock``: held (``flock``) while a supervisor uses the directory;
+- ``logs/<version_id>/replica-<index>.log``: each replica's stdout and stderr, appended.
+
+Invariants:
+- one supervisor per state directory at a time (the lock); a second one fails at once;
+- a replica's environment is the supervisor's base environment, then the version's
+  ``env``, then ``PORT`` (its private port): the port always wins;
+- every port in use by one of our replicas is distinct;
+- ``stop_version``, ``scale_version`` (down) and ``close`` return only when the processes
+  they end are gone: SIGTERM to each process group, ``grace`` seconds, then SIGKILL;
+- the state file lists exactly the version sets this supervisor runs, with the pid and
+  start time of every running replica; a stopped version set is removed from it.
+
+Limits: Linux only (``/proc`` names processes by pid and start time). A program that
+leaves its process group or session (``setsid``, daemonizing) escapes supervision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from uno.deployment.adapters.clocks import SystemClock
+from uno.deployment.adapters.platforms.local import processes
+from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo, RestartPolicy, VersionInfo
+from uno.deployment.adapters.platforms.local.restarting import Launch, Replica, Surroundings
+from uno.deployment.adapters.platforms.local.state import ReplicaRecord, StateError, StateFile, VersionRecord
+from uno.deployment.ports.clock import Clock
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GRACE = 10.0
+LOCK_FILE = "supervisor.lock"
+_VERSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+class SupervisorError(Exception):
+    """An operation the supervisor cannot carry out as asked (not a bug)."""
+
+
+class UnknownVersionError(SupervisorError, LookupError):
+    pass
+
+
+class VersionExistsError(SupervisorError):
+    pass
+
+
+class ProcessStartError(SupervisorError):
+    """The program of a version set could not be started at all (missing, not executable, bad workdir)."""
+
+
+@dataclass(eq=False)
+class _VersionSet:
+    launch: Launch
+    replicas: list[Replica] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one scale or stop at a time
+
+    def info(self) -> VersionInfo:
+        launch = self.launch
+        replicas = tuple(replica.info() for replica in self.replicas)
+        return VersionInfo(launch.version_id, launch.argv, dict(launch.env), launch.workdir, replicas)
+
+    def record(self) -> VersionRecord:
+        launch = self.launch
+        replicas = tuple(replica.record() for replica in self.replicas)
+        return VersionRecord(launch.version_id, launch.argv, dict(launch.env), launch.workdir, replicas)
+
+
+class Supervisor:
+    """Starts, restarts, scales and stops version sets; see the module docstring for the rules."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        clock: Clock | None = None,
+        base_env: Mapping[str, str] | None = None,
+        policy: RestartPolicy | None = None,
+    ) -> None:
+        if not processes.proc_available():
+            raise SupervisorError("the local supervisor needs Linux's /proc file system")
+        self._state_dir = state_dir
+        self._state = StateFile(state_dir)
+        self._surroundings = Surroundings(
+            clock=clock or SystemClock(),
+            policy=policy or RestartPolicy(),
+            base_env=os.environ if base_env is None else base_env,  # os.environ is read at each start
+            on_change=self._persist,
+        )
+        self._versions: dict[str, _VersionSet] = {}
+        self._lock = _lock_directory(state_dir)
+        self._closed = False
+
+    async def __aenter__(self) -> Supervisor:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def start_version(
+        self,
+        version_id: str,
+        argv: Sequence[str],
+        *,
+        replicas: int,
+        env: Mapping[str, str],
+        workdir: str | None = None,
+    ) -> list[ReplicaInfo]:
+        """Start ``replicas`` processes of ``argv``, each on its own free port; ``env`` must hold no secrets.
+
+        Raises ``ProcessStartError`` (and starts nothing) when the program cannot be started.
+        """
+        self._check_open()
+        _check_request(version_id, argv, replicas)
+        if version_id in self._versions:
+            raise VersionExistsError(f"version set {version_id!r} is already running")
+        launch = Launch(version_id, tuple(argv), dict(env), workdir, self._state_dir / "logs" / version_id)
+        version = self._versions[version_id] = _VersionSet(launch)
+        try:
+            async with version.lock:
+                await self._add_replicas(version, replicas)
+        except BaseException:
+            await _stop_all(version.replicas, 0.0)
+            self._versions.pop(version_id, None)
+            self._persist()
+            raise
+        return self.replicas(version_id)
+
+    async def scale_version(self, version_id: str, replicas: int, *, grace: float = DEFAULT_GRACE) -> list[ReplicaInfo]:
+        """Add replicas on new ports, or stop the highest-numbered ones gracefully."""
+        self._check_open()
+        if replicas < 0:
+            raise ValueError("replicas must be >= 0")
+        async with self._locked(version_id) as version:
+            if replicas > len(version.replicas):
+                await self._add_replicas(version, replicas - len(version.replicas))
+            elif replicas < len(version.replicas):
+                await _stop_all(version.replicas[replicas:], grace)
+                del version.replicas[replicas:]
+                self._persist()
+        return self.replicas(version_id)
+
+    async def stop_version(self, version_id: str, *, grace: float = DEFAULT_GRACE) -> None:
+        """Stop every replica (SIGTERM, up to ``grace`` seconds, SIGKILL) and forget the version set."""
+        async with self._locked(version_id) as version:
+            await _stop_all(version.replicas, grace)
+            del self._versions[version_id]
+            self._persist()
+
+    def versions(self) -> list[VersionInfo]:
+        return [version.info() for version in self._versions.values()]
+
+    def replicas(self, version_id: str) -> list[ReplicaInfo]:
+        return [replica.info() for replica in self._version(version_id).replicas]
+
+    async def adopt(self) -> list[VersionInfo]:
+        """Take over the version sets recorded in the state file; call once, before anything else.
+
+        A recorded replica whose process still runs (same pid, same start time, still leading
+        its own process group) is supervised as it is; any other is started again on its port.
+        """
+        self._check_open()
+        if self._versions:
+            raise SupervisorError("adopt() must come before any version set is started")
+        try:
+            records = self._state.load()
+        except StateError as error:
+            raise SupervisorError(f"cannot adopt: {error}") from error
+        for record in records.values():
+            self._adopt_version(record)
+        self._persist()
+        return self.versions()
+
+    async def close(self, *, grace: float = DEFAULT_GRACE) -> None:
+        """Stop every version set and release the state directory. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            async with contextlib.AsyncExitStack() as locks:
+                for version in list(self._versions.values()):  # let scaling and stopping under way finish first
+                    await locks.enter_async_context(version.lock)
+                await _stop_all([replica for version in self._versions.values() for replica in version.replicas], grace)
+                self._versions.clear()
+                self._persist()
+        finally:
+            os.close(self._lock)
+
+    def _adopt_version(self, record: VersionRecord) -> None:
+        log_dir = self._state_dir / "logs" / record.version_id
+        version = _VersionSet(Launch(record.version_id, record.argv, dict(record.env), record.workdir, log_dir))
+        self._versions[record.version_id] = version
+        for replica_record in sorted(record.replicas, key=_by_index):
+            replica = Replica(version.launch, replica_record.index, replica_record.port, self._surroundings)
+            version.replicas.append(replica)
+            replica.adopt(replica_record)
+
+    async def _add_replicas(self, version: _VersionSet, count: int) -> None:
+        for _ in range(count):
+            index = version.replicas[-1].index + 1 if version.replicas else 0
+            port = processes.free_port(avoid=set(self._ports()))
+            replica = Replica(version.launch, index, port, self._surroundings)
+            try:
+                await replica.start()
+            except OSError as error:
+                raise ProcessStartError(f"cannot start {version.launch.argv[0]!r}: {error}") from error
+            version.replicas.append(replica)
+        self._persist()
+
+    def _ports(self) -> Iterable[int]:
+        return (replica.port for version in self._versions.values() for replica in version.replicas)
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, version_id: str) -> AsyncIterator[_VersionSet]:
+        """The version set with its lock held; ``UnknownVersionError`` if it was stopped while we waited."""
+        version = self._version(version_id)
+        async with version.lock:
+            if self._versions.get(version_id) is not version:
+                raise UnknownVersionError(f"no version set {version_id!r}")
+            yield version
+
+    def _version(self, version_id: str) -> _VersionSet:
+        version = self._versions.get(version_id)
+        if version is None:
+            raise UnknownVersionError(f"no version set {version_id!r}")
+        return version
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SupervisorError("the supervisor is closed")
+
+    def _persist(self) -> None:
+        """Write the state; a failure is logged, not raised: the replicas run on, and the next change retries."""
+        try:
+            self._state.save(version.record() for version in self._versions.values())
+        except OSError:
+            log.exception("could not write the supervisor state to %s", self._state.path)
+
+
+def _check_request(version_id: str, argv: Sequence[str], replicas: int) -> None:
+    if not _VERSION_ID.fullmatch(version_id):
+        raise ValueError(f"version id {version_id!r}: letters, digits, '.', '_' and '-' only, 128 at most")
+    if not argv:
+        raise ValueError("argv must name a program")
+    if replicas < 0:
+        raise ValueError("replicas must be >= 0")
+
+
+def _by_index(record: ReplicaRecord) -> int:
+    return record.index
+
+
+async def _stop_all(replicas: Sequence[Replica], grace: float) -> None:
+    """Stop replicas together (one grace period for all); every one is stopped even if one fails."""
+    outcomes = await asyncio.gather(*(replica.stop(grace) for replica in replicas), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+def _lock_directory(state_dir: Path) -> int:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)  # not inherited by replicas
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise SupervisorError(f"another supervisor is using {state_dir}") from None
+    return descriptor

@@ -1,0 +1,94 @@
+"""Helpers for the local platform's tests: processes seen in /proc, HTTP gets, polling with deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from uno.deployment.adapters.platforms.local.replicas import RestartPolicy
+from uno.deployment.adapters.platforms.local.supervising import Supervisor
+
+ROOT = Path(__file__).resolve().parents[2]
+HELLO = [sys.executable, str(ROOT / "examples" / "hello" / "app.py")]
+FAST = RestartPolicy(initial=0.05, factor=2.0, maximum=1.0, stable_after=10.0)
+
+# An app whose /health answers 500 while the file named by FLAG exists, 200 otherwise.
+FLAGGED_APP = """
+import http.server, os, pathlib
+flag = pathlib.Path(os.environ["FLAG"])
+class Handler(http.server.BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True
+    def do_GET(self):
+        self.send_response(500 if flag.exists() else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+T = TypeVar("T")
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in {"Z", "X"}
+
+
+async def eventually(probe: Callable[[], T], *, what: str, timeout: float = 30.0) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` at the deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (value := probe()):
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+    return value
+
+
+async def get_json(port: int, path: str = "/health") -> tuple[int, Any]:
+    def get() -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, json.loads(error.read() or b"null")
+
+    return await asyncio.to_thread(get)
+
+
+async def answer(port: int, path: str = "/health", timeout: float = 30.0) -> tuple[int, Any]:
+    """GET ``path`` once the replica listens (it binds its port a moment after it starts)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            return await get_json(port, path)
+        except urllib.error.URLError as error:
+            if not isinstance(error.reason, ConnectionRefusedError):
+                raise
+            assert loop.time() < deadline, f"nothing answered on port {port}"
+            await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def supervising(state_dir: Path, **options: Any) -> AsyncIterator[Supervisor]:
+    """A supervisor that is closed at the end, after which none of its replicas may be alive."""
+    supervisor = Supervisor(state_dir, **options)
+    try:
+        yield supervisor
+    finally:
+        pids = [replica.pid for version in supervisor.versions() for replica in version.replicas if replica.pid]
+        await supervisor.close(grace=2.0)
+        assert not [pid for pid in pids if alive(pid)], "replicas outlived close()"
