@@ -27,7 +27,7 @@ import shlex
 import signal
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -51,6 +51,7 @@ class Launch:
     env: Mapping[str, str]
     workdir: str | None
     log_dir: Path
+    secret_env: Mapping[str, str] = field(default_factory=dict)  # memory only: never in the state file
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +250,7 @@ class Replica:
         return self._process
 
     def _env(self) -> dict[str, str]:
-        return {**self._with.base_env, **self.launch.env, "PORT": str(self.port)}
+        return {**self._with.base_env, **self.launch.env, **self.launch.secret_env, "PORT": str(self.port)}
 
     async def _watch(self, process: _Process) -> bool:
         """Wait until the process exits on its own (True) or a stop is asked for (False)."""

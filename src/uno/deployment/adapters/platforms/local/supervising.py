@@ -122,8 +122,13 @@ class Supervisor:
         replicas: int,
         env: Mapping[str, str],
         workdir: str | None = None,
+        secret_env: Mapping[str, str] | None = None,
     ) -> list[ReplicaInfo]:
-        """Start ``replicas`` processes of ``argv``, each on its own free port; ``env`` must hold no secrets.
+        """Start ``replicas`` processes of ``argv``, each on its own free port.
+
+        ``env`` is recorded in the state file and must hold no secrets; ``secret_env`` reaches
+        the processes but is kept in memory only (an adopting supervisor does not know it, so
+        replicas it must restart run without it until the version set is deployed again).
 
         Raises ``ProcessStartError`` (and starts nothing) when the program cannot be started.
         """
@@ -131,7 +136,8 @@ class Supervisor:
         _check_request(version_id, argv, replicas)
         if version_id in self._versions:
             raise VersionExistsError(f"version set {version_id!r} is already running")
-        launch = Launch(version_id, tuple(argv), dict(env), workdir, self._state_dir / "logs" / version_id)
+        log_dir = self._state_dir / "logs" / version_id
+        launch = Launch(version_id, tuple(argv), dict(env), workdir, log_dir, dict(secret_env or {}))
         version = self._versions[version_id] = _VersionSet(launch)
         try:
             async with version.lock:
