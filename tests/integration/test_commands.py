@@ -185,3 +185,23 @@ async def test_variables_set_after_start_up_reach_the_commands(monkeypatch: pyte
     )
 
     assert outcome.stdout_tail == "late\n"
+
+
+LEADER_LEAVES_CHILD = """
+import os, signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"],
+    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+open(sys.argv[1], "w").write(str(child.pid))
+print("started", flush=True)
+time.sleep(600)
+"""
+
+
+async def test_a_child_that_ignores_sigterm_dies_with_its_task_even_when_the_leader_obeys(tmp_path: Path):
+    pid_file = tmp_path / "child"
+
+    outcome = await SubprocessRunner().run([sys.executable, "-c", LEADER_LEAVES_CHILD, str(pid_file)], timeout=2)
+
+    assert outcome.timed_out
+    await wait_until_gone([int(pid_file.read_text())])

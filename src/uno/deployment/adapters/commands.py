@@ -93,11 +93,16 @@ class _Tail:
 
 
 async def _kill_group(process: asyncio.subprocess.Process) -> None:
-    for sig, grace in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            await asyncio.wait_for(process.wait(), grace)
-            return
-        except TimeoutError:
-            continue
+    """SIGTERM the group, give it a grace period, then SIGKILL whatever of the group is left.
+
+    The final SIGKILL goes to the group even when its leader exited in time: a child that
+    ignores SIGTERM must not outlive its task.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(process.wait(), KILL_GRACE)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(process.wait(), 5.0)
