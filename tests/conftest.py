@@ -26,6 +26,7 @@ def _store_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "uno-deploy.db"
     monkeypatch.setenv("UNO_DEPLOY_DATABASE_URL", f"sqlite:///{path}")
     monkeypatch.setenv("UNO_DEPLOY_BACKUP_DIR", str(tmp_path / "backups"))
+    monkeypatch.setenv("UNO_DEPLOY_LOCAL_DIR", str(tmp_path / "local"))
     monkeypatch.delenv("UNO_DEPLOY_SETTINGS_FILE", raising=False)
     return path
 

@@ -1,7 +1,8 @@
 """A tiny web application to deploy: it answers with its version and has a health endpoint.
 
-Standard library only. ``HELLO_VERSION`` sets the version it reports; ``PORT`` the port
-(0 picks a free one, printed on start).
+Standard library only. ``APP_VERSION`` (set by the local platform; ``HELLO_VERSION`` for
+the tests) is the version it reports; ``PORT`` the port (0 picks a free one, printed on
+start). ``HELLO_FAIL=1`` makes every answer a 500, for trying out rollbacks.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
-        version = os.environ.get("HELLO_VERSION", "1.0.0")
-        if self.path == "/health":
+        version = os.environ.get("APP_VERSION") or os.environ.get("HELLO_VERSION", "1.0.0")
+        if os.environ.get("HELLO_FAIL") == "1":
+            self._send(500, {"error": "failing on purpose", "version": version})
+        elif self.path == "/health":
             self._send(200, {"status": "ok", "version": version})
         elif self.path == "/":
             self._send(200, {"message": "hello", "version": version})

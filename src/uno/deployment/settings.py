@@ -45,8 +45,14 @@ class Settings(BaseSettings):
     backup_dir: Path | None = None
     """Where database backups go (default: ``backups`` in the user's data directory)."""
 
+    local_dir: Path | None = None
+    """Where the local platform's agent keeps its socket, state and replica logs."""
+
     def resolved_backup_dir(self) -> Path:
         return self.backup_dir or Path(platformdirs.user_data_dir("uno-deployment")) / "backups"
+
+    def resolved_local_dir(self) -> Path:
+        return self.local_dir or Path(platformdirs.user_data_dir("uno-deployment")) / "local"
 
     @field_validator("database_url")
     @classmethod
