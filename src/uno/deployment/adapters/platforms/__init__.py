@@ -1,0 +1,1 @@
+"""Platform drivers: one package per platform, each implementing the same driver primitives."""

@@ -1,0 +1,1 @@
+"""The ``local`` platform: processes on this machine behind a built-in weighted HTTP router."""
