@@ -39,6 +39,7 @@ _CLOSE_END = b"Connection: close\r\n\r\n"
 # allocate 256 KiB per call, which costs more than the rest of a small request's relay.
 READ_SIZE = 256 * 1024
 _COPY_LIMIT = 64 * 1024  # a head and a body smaller than this go out in one write
+LINGER = 2.0  # seconds a connection closed with unread input keeps reading, so the client sees our answer
 
 
 class Proxy:
@@ -276,7 +277,7 @@ class Exchange:
             traffic.record(time.monotonic() - self.started)
         if not traffic.in_flight:
             self.client.proxy.version_idle(self.backend.version)
-        self.client.exchange_done(self.keep_alive)
+        self.client.exchange_done(self.keep_alive, self.request_done)
 
 
 class ClientConnection(asyncio.BufferedProtocol):
@@ -292,6 +293,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.write_paused = False
         self.closed = False
         self._closing = False
+        self._lingering = False
         self._peer = b"unknown"
         self._buffer = b""
         self._dispatching = False
@@ -344,11 +346,13 @@ class ClientConnection(asyncio.BufferedProtocol):
     def eof_received(self) -> bool:
         self.eof = True
         exchange = self.exchange
-        if exchange is None:
+        if exchange is None or self._lingering:
             return False
-        if not exchange.request_done:
-            exchange.fail(400, "the client closed before sending its whole request", counted=False)
-        return True  # the response may still be written; the connection closes after it
+        # like nginx, a client's end of input abandons its exchange: clients that half-close and
+        # still wait for an answer are rare, and the upstream should not work for one that left
+        self.exchange = None
+        exchange.client_gone()
+        return False
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -375,6 +379,20 @@ class ClientConnection(asyncio.BufferedProtocol):
         self._closing = True
         self.transport.close()
 
+    def linger(self) -> None:
+        """Close after an answer while the client may still be sending: stop writing, read and drop its
+        bytes until it closes or ``LINGER`` passes. Closing at once, with bytes unread, would reset the
+        connection, and the client could lose the answer."""
+        self._closing = True
+        self._lingering = True
+        self._buffer = b""
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        self.transport.write_eof()
+        self._activity = time.monotonic()
+        self._watch(LINGER)
+
     def take_body(self, exchange: Exchange) -> bytes:
         """The buffered bytes that belong to ``exchange``'s request body; marks it done at its end."""
         framer = exchange.framer
@@ -395,12 +413,15 @@ class ClientConnection(asyncio.BufferedProtocol):
         self._upstream_full = full
         self._hold()
 
-    def exchange_done(self, keep_alive: bool) -> None:
+    def exchange_done(self, keep_alive: bool, request_read: bool) -> None:
         self.exchange = None
-        if self.closed:
+        if self.closed or self._closing:
             return
         if not keep_alive:
-            self.close()
+            if request_read:
+                self.close()
+            else:
+                self.linger()
             return
         self._watch(self.limits.keep_alive_timeout)
         self.serve()
@@ -453,16 +474,19 @@ class ClientConnection(asyncio.BufferedProtocol):
 
     def reject(self, status: int, message: str) -> None:
         self.write(http1.error_response(status, message, close=True))
-        self._buffer = b""
-        self.close()
+        self.linger()
 
     def _dispatch(self, request: http1.Request) -> None:
         backend = self.proxy.balancer.choose()
         if backend is None:
             keep = request.keep_alive and request.framing == http1.NO_BODY and not self.proxy.stopping
             self.write(http1.error_response(502, "no version of the application is taking traffic", close=not keep))
-            if not keep:
+            if keep:
+                return
+            if request.framing == http1.NO_BODY:
                 self.close()
+            else:
+                self.linger()
             return
         exchange = self.exchange = Exchange(self, request, backend, self._activity)
         if not exchange.request_done:
@@ -501,6 +525,9 @@ class ClientConnection(asyncio.BufferedProtocol):
     def _check(self) -> None:
         self._timer = None
         if self.closed:
+            return
+        if self._lingering:
+            self.transport.close()
             return
         exchange = self.exchange
         now = time.monotonic()
