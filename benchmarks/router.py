@@ -1,0 +1,195 @@
+"""Router throughput and latency against the application direct, and a blue-green cutover under load.
+
+    .venv/bin/python benchmarks/router.py [--seconds 10] [--slices 10] [--connections 16]
+
+Everything runs on 127.0.0.1 and stops by itself (about 35 s with the defaults). The
+application is ``examples/hello`` (the standard library's ThreadingHTTPServer, Nagle's
+algorithm off), one process per version. The router runs in this process; the load comes
+from a child process (``benchmarks/loadgen.py``): ``--connections`` keep-alive connections,
+each sending ``GET /`` as soon as its previous response has arrived.
+
+Direct and proxied load alternate in ``--slices`` slices (each with a short warm-up), so
+that both meet the same background noise; each side gets ``--seconds`` of measurement in
+all. Rates are total responses over total time, latencies are percentiles of all
+responses, and the ratio is proxied / direct, measured in this run. The router's CPU time
+per proxied request (user + system) is printed too.
+
+Cutover: under the same load, the router's weights switch from 100% v1 to 100% v2. It
+reports requests sent after the switch that v1 still answered (must be 0), when the first
+v2 and the last v1 responses arrived, and failed requests (must be 0). Times are
+CLOCK_MONOTONIC, which the processes share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from uno.deployment.adapters.platforms.local.routing import Router
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "examples" / "hello" / "app.py"
+LOADGEN = ROOT / "benchmarks" / "loadgen.py"
+WARM_UP = 0.25
+STARTUP_TIMEOUT = 10.0
+
+
+@asynccontextmanager
+async def application(version: str) -> AsyncIterator[int]:
+    """The hello app in a child process, answering ``version``; yields its port."""
+    environment = {**os.environ, "PORT": "0", "HELLO_VERSION": version}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(APP), env=environment, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), STARTUP_TIMEOUT)
+        yield int(line.decode().rsplit(":", 1)[1])
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+class LoadGenerator:
+    """The load generator child process; ``run`` asks it for one bounded run."""
+
+    def __init__(self, process: asyncio.subprocess.Process, connections: int) -> None:
+        self.process = process
+        self.connections = connections
+
+    async def run(self, port: int, seconds: float, warm_up: float = WARM_UP, record: bool = False) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        command = {"port": port, "connections": self.connections, "seconds": seconds, "warm_up": warm_up}
+        self.process.stdin.write(json.dumps({**command, "record": record}).encode() + b"\n")
+        line = await asyncio.wait_for(self.process.stdout.readline(), warm_up + seconds + 60)
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+
+@asynccontextmanager
+async def load_generator(connections: int) -> AsyncIterator[LoadGenerator]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(LOADGEN), stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=64 * 1024 * 1024
+    )
+    try:
+        yield LoadGenerator(process, connections)
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            await asyncio.wait_for(process.wait(), 5)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, float]:
+    latencies = sorted(latency for run in runs for latency in run["latencies_us"])
+    seconds = sum(run["seconds"] for run in runs)
+    return {
+        "rate": len(latencies) / seconds,
+        "p50_ms": latencies[len(latencies) // 2] / 1000 if latencies else 0.0,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1000 if latencies else 0.0,
+        "failures": sum(run["failures"] for run in runs),
+    }
+
+
+def line(name: str, figures: dict[str, float], baseline: float) -> str:
+    return (
+        f"{name:<20} {figures['rate']:>8,.0f} req/s   p50 {figures['p50_ms']:5.2f} ms   "
+        f"p99 {figures['p99_ms']:6.2f} ms   failures {figures['failures']:.0f}   ratio {figures['rate'] / baseline:.3f}"
+    )
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def throughput(arguments: argparse.Namespace) -> None:
+    seconds = arguments.seconds / arguments.slices
+    async with application("1.0.0") as port, load_generator(arguments.connections) as load:
+        router = Router("127.0.0.1", 0)
+        await router.start()
+        router.set_backends("v1", [("127.0.0.1", port)])
+        router.set_weights({"v1": 100})
+        direct, proxied, cpu = [], [], 0.0
+        try:
+            for _ in range(arguments.slices):
+                direct.append(await load.run(port, seconds))
+                started = cpu_seconds()
+                proxied.append(await load.run(router.port, seconds))
+                cpu += cpu_seconds() - started
+        finally:
+            await router.stop()
+    baseline, through = summary(direct), summary(proxied)
+    print(
+        f"hello app (ThreadingHTTPServer), {arguments.connections} keep-alive connections, "
+        f"{arguments.slices} alternating slices of {seconds:g} s"
+    )
+    print(line("direct (baseline)", baseline, baseline["rate"]))
+    print(line("through the router", through, baseline["rate"]))
+    requests = router.stats("v1").requests
+    print(f"router CPU per proxied request (user + system): {cpu / requests * 1e6:.0f} us over {requests:,} requests")
+
+
+async def cutover(arguments: argparse.Namespace) -> None:
+    async with application("1") as blue, application("2") as green, load_generator(arguments.connections) as load:
+        router = Router("127.0.0.1", 0)
+        await router.start()
+        router.set_backends("v1", [("127.0.0.1", blue)])
+        router.set_backends("v2", [("127.0.0.1", green)])
+        router.set_weights({"v1": 100, "v2": 0})
+        try:
+            running = asyncio.create_task(load.run(router.port, arguments.cutover_seconds, warm_up=0.5, record=True))
+            await asyncio.sleep(0.5 + arguments.cutover_seconds / 2)
+            switched = time.monotonic()
+            router.set_weights({"v1": 0, "v2": 100})
+            call = time.monotonic() - switched
+            figures = await running
+        finally:
+            await router.stop()
+    report_cutover(figures, switched, call)
+
+
+def report_cutover(figures: dict[str, Any], switched: float, call: float) -> None:
+    responses = figures["responses"]
+    late = [sent for sent, _, version in responses if version == "1" and sent >= switched]
+    last_blue = max((received for _, received, version in responses if version == "1"), default=switched)
+    first_green = min((received for _, received, version in responses if version == "2"), default=switched)
+    print(f"cutover v1 -> v2 under load ({len(responses):,} requests, {arguments_note(figures)}):")
+    print(f"  set_weights call                               {call * 1e6:8.1f} us")
+    print(f"  first v2 response after the switch             {(first_green - switched) * 1000:8.2f} ms")
+    print(f"  last v1 response after the switch              {max(0.0, last_blue - switched) * 1000:8.2f} ms")
+    print(f"  requests sent after the switch answered by v1  {len(late):8d}")
+    print(f"  failed requests                                {figures['failures']:8d}")
+
+
+def arguments_note(figures: dict[str, Any]) -> str:
+    return f"switch at the middle of {figures['seconds']:g} s"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per side")
+    parser.add_argument("--slices", type=int, default=10, help="alternating direct/proxied slices")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--cutover-seconds", type=float, default=3.0)
+    arguments = parser.parse_args()
+    asyncio.run(throughput(arguments))
+    asyncio.run(cutover(arguments))
+
+
+if __name__ == "__main__":
+    main()

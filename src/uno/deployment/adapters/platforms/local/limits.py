@@ -1,0 +1,31 @@
+"""The router's limits and timeouts, in one value so a driver can set them from its settings.
+
+Why these defaults: heads of 64 KiB cover any browser's cookies with room to spare;
+timeouts of a minute match common proxies, so slow but healthy requests are not cut;
+pooled upstream connections are closed after 15 s idle, well before typical application
+servers drop them, which keeps the race with a server closing a reused connection rare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Sizes in bytes, times in seconds."""
+
+    max_header_bytes: int = 64 * 1024  # request head larger -> 431
+    max_request_line: int = 8 * 1024  # request line longer -> 414
+    keep_alive_timeout: float = 60.0  # an idle client connection is closed after this
+    client_timeout: float = 60.0  # silence while a request's head or body is arriving -> 408
+    connect_timeout: float = 5.0  # connecting to an upstream -> 504
+    read_timeout: float = 60.0  # upstream silence while a response is awaited or arriving -> 504
+    upstream_idle_timeout: float = 15.0  # a pooled upstream connection is closed after this
+    max_idle_per_backend: int = 256  # pooled connections kept per upstream address
+    max_backlog: int = 64 * 1024  # client bytes held while a request waits for its upstream
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")

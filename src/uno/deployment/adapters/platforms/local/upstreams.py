@@ -1,0 +1,242 @@
+"""Connections to upstream replicas: one response at a time, pooled between requests.
+
+A new TCP connection per request would cost a handshake and, for the application server,
+a new thread or task; so a connection whose exchange ended cleanly goes back to its
+backend's pool and the next request to that backend reuses it.
+
+Invariants:
+- A connection serves one exchange at a time, and goes back to the pool only when its
+  request and response both ended cleanly and the upstream did not ask to close.
+- Bytes arriving on an idle connection make it unusable: it is closed, never reused.
+- One timer per connection, re-armed lazily from the time of its last activity, enforces
+  the read timeout while it is busy and the idle timeout while it is pooled: no timer is
+  created or cancelled per request.
+- While the client is still sending its request, the upstream's silence is not counted:
+  it is waiting for the client, whose own timeout applies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, cast
+
+from uno.deployment.adapters.platforms.local import http1
+from uno.deployment.adapters.platforms.local.balancing import Backend
+
+if TYPE_CHECKING:
+    from uno.deployment.adapters.platforms.local.proxying import Exchange, Proxy
+
+MAX_RESPONSE_HEAD = 64 * 1024
+_TRANSPORT_UNSET = cast(asyncio.Transport, None)
+
+
+async def connect(backend: Backend, proxy: Proxy) -> UpstreamConnection:
+    """A new connection to ``backend``; raises TimeoutError or OSError."""
+    loop = asyncio.get_running_loop()
+    host, port = backend.address
+    async with asyncio.timeout(proxy.limits.connect_timeout):
+        _, connection = await loop.create_connection(lambda: UpstreamConnection(backend, proxy), host, port)
+    return connection
+
+
+class UpstreamConnection(asyncio.BufferedProtocol):
+    """One TCP connection to a backend; reads one response per exchange and hands it to the exchange."""
+
+    def __init__(self, backend: Backend, proxy: Proxy) -> None:
+        self.backend = backend
+        self.exchange: Exchange | None = None
+        self.served = 0  # exchanges completed on this connection
+        self.transport = _TRANSPORT_UNSET
+        self._limits = proxy.limits
+        self._proxy = proxy
+        self._loop = asyncio.get_running_loop()
+        self._buffer = b""
+        self._response: http1.Response | None = None
+        self._framer: http1.Framer | None = None
+        self._head_request = False
+        self._received = False  # any byte of the current exchange's response
+        self._activity = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
+        self._reading_paused = False
+
+    # -- what the exchange asks
+
+    def usable(self) -> bool:
+        return not self._closed and not self.transport.is_closing()
+
+    def send(self, exchange: Exchange, data: bytes, head_request: bool) -> None:
+        """Start an exchange on this connection with the request's first bytes."""
+        self.exchange = exchange
+        self._head_request = head_request
+        self._received = False
+        self._activity = time.monotonic()
+        self._watch(self._limits.read_timeout)
+        self.transport.write(data)
+
+    def write(self, data: bytes) -> None:
+        self._activity = time.monotonic()
+        self.transport.write(data)
+
+    def release(self) -> None:
+        """Back to the backend's pool, or closed when the pool is full or the backend pools nothing."""
+        backend = self.backend
+        if not backend.pooling or len(backend.idle) >= self._limits.max_idle_per_backend or not self.usable():
+            self.close()
+            return
+        self._activity = time.monotonic()
+        backend.idle.append(self)
+        self._watch(self._limits.upstream_idle_timeout)
+
+    def abandon(self) -> None:
+        """Drop the exchange and the connection: it is in an unknown state."""
+        self.exchange = None
+        self.transport.abort()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def pause_reading(self) -> None:
+        if not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+    # -- asyncio callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self._proxy.upstreams.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._proxy.upstreams.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        exchange, self.exchange = self.exchange, None
+        if exchange is not None:
+            exchange.upstream_lost(self, self._received)
+        elif self in self.backend.idle:
+            self.backend.idle.remove(self)
+        self._proxy.ended()
+
+    def eof_received(self) -> bool:
+        if self.exchange is not None and isinstance(self._framer, http1.UntilCloseBody):
+            self._complete(reusable=False)
+        return False
+
+    def pause_writing(self) -> None:
+        if self.exchange is not None:
+            self.exchange.client.upstream_full(True)
+
+    def resume_writing(self) -> None:
+        if self.exchange is not None:
+            self.exchange.client.upstream_full(False)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._proxy.read_view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self._proxy.read_view[:nbytes]))
+
+    def data_received(self, data: bytes) -> None:
+        self._activity = time.monotonic()
+        exchange = self.exchange
+        if exchange is None:
+            self.transport.abort()  # an idle upstream has nothing to say
+            return
+        self._received = True
+        try:
+            if self._response is None:
+                rest = self._read_head(exchange, data)
+                if rest is not None:
+                    self._relay(exchange, rest, first=True)
+            else:
+                self._relay(exchange, data, first=False)
+        except http1.HttpError as error:
+            self.abandon()
+            exchange.upstream_failed(error.message, timed_out=False)
+
+    # -- reading a response
+
+    def _read_head(self, exchange: Exchange, data: bytes) -> bytes | None:
+        """The bytes after the final response's head, or None while the head is incomplete."""
+        buffer = self._buffer + data if self._buffer else data
+        while True:
+            end = buffer.find(http1.HEAD_END)
+            if end < 0:
+                if len(buffer) > MAX_RESPONSE_HEAD:
+                    raise http1.HttpError(502, "the upstream's response head is too large")
+                self._buffer = buffer
+                return None
+            response = http1.parse_response(buffer[:end], self._head_request)
+            buffer = buffer[end + 4 :]
+            if response.status >= 200:
+                break
+            if response.status == 101:
+                raise http1.HttpError(502, "the upstream switched protocols, which the router does not relay")
+            exchange.informational(response.head + http1.CRLF)
+        self._buffer = b""
+        self._response = response
+        self._framer = http1.framer(response.framing, response.length, 502)
+        return buffer
+
+    def _relay(self, exchange: Exchange, data: bytes, first: bool) -> None:
+        framer = self._framer
+        if framer is None:
+            taken, done = 0, True
+        else:
+            taken = framer.feed(data)
+            done = framer.done
+        body = data if taken == len(data) else data[:taken]
+        if first:
+            exchange.response_head(cast(http1.Response, self._response), body)
+        elif body:
+            exchange.response_body(body)
+        if done:
+            self._complete(reusable=cast(http1.Response, self._response).reusable and taken == len(data))
+
+    def _complete(self, reusable: bool) -> None:
+        exchange = cast("Exchange", self.exchange)
+        self.exchange = None
+        self.served += 1
+        self._response = None
+        self._framer = None
+        self.resume_reading()
+        exchange.response_end(self, reusable)
+
+    # -- the watchdog
+
+    def _watch(self, limit: float) -> None:
+        deadline = self._activity + limit
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._closed:
+            return
+        now = time.monotonic()
+        exchange = self.exchange
+        if exchange is None:
+            limit = self._limits.upstream_idle_timeout
+        else:
+            limit = self._limits.read_timeout
+            if not exchange.request_done:
+                self._activity = now
+        if now - self._activity < limit:
+            self._timer = self._loop.call_at(self._activity + limit, self._check)
+        elif exchange is None:
+            self.close()
+        else:
+            self.abandon()
+            exchange.upstream_failed("the upstream did not answer in time", timed_out=True)

@@ -1,0 +1,531 @@
+"""The local router on real sockets: clients and upstream applications on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import pytest
+
+from tests.integration.http_peers import Client, Reply, ScriptedUpstream, Upstream
+from uno.deployment.adapters.platforms.local.routing import Limits, Router
+
+pytestmark = pytest.mark.integration
+
+DEADLINE = 5.0
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+class Harness:
+    """Routers, upstreams and clients of one test, closed in order at its end."""
+
+    def __init__(self) -> None:
+        self.routers: list[Router] = []
+        self.upstreams: list[Upstream] = []
+        self.scripted: list[ScriptedUpstream] = []
+        self.clients: list[Client] = []
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    def task(self, coroutine: Coroutine[Any, Any, Reply]) -> asyncio.Task[Reply]:
+        """A request left running, cancelled at the end of the test if it is still pending."""
+        task = asyncio.create_task(coroutine)
+        self.tasks.append(task)
+        return task
+
+    async def router(self, balancing: Any = "round_robin", seed: int = 2024, **limits: Any) -> Router:
+        router = Router("127.0.0.1", 0, limits=Limits(**limits), balancing=balancing, rng=random.Random(seed))
+        await router.start()
+        self.routers.append(router)
+        return router
+
+    def upstream(self, version: str) -> Upstream:
+        upstream = Upstream(version)
+        self.upstreams.append(upstream)
+        return upstream
+
+    async def scripted_upstream(self, *replies: bytes | None, close_after: bool = False) -> ScriptedUpstream:
+        upstream = await ScriptedUpstream(replies, close_after).start()
+        self.scripted.append(upstream)
+        return upstream
+
+    async def client(self, router: Router) -> Client:
+        client = await Client.open(router.port)
+        self.clients.append(client)
+        return client
+
+    async def routed(self, weights: dict[str, int], **limits: Any) -> tuple[Router, dict[str, Upstream]]:
+        """A router in front of one stdlib upstream per version, with ``weights``."""
+        router = await self.router(**limits)
+        upstreams = {version: self.upstream(version) for version in weights}
+        for version, upstream in upstreams.items():
+            router.set_backends(version, [upstream.address])
+        router.set_weights(weights)
+        return router, upstreams
+
+    async def aclose(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for client in self.clients:
+            await client.close()
+        for router in self.routers:
+            await router.stop()
+        for scripted in self.scripted:
+            await scripted.close()
+        for upstream in self.upstreams:
+            await asyncio.to_thread(upstream.close)
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[Harness]:
+    harness = Harness()
+    try:
+        yield harness
+    finally:
+        await harness.aclose()
+
+
+async def eventually(condition: Callable[[], bool], deadline: float = DEADLINE) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while not condition():
+        assert loop.time() < end, "the condition did not hold in time"
+        await asyncio.sleep(0.01)
+
+
+async def wait_thread_event(event: threading.Event) -> None:
+    assert await asyncio.to_thread(event.wait, DEADLINE)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# -- weights
+
+
+async def test_a_10_90_split_over_2000_requests(harness: Harness):
+    router, _ = await harness.routed({"v1": 10, "v2": 90})
+    clients = [await harness.client(router) for _ in range(8)]
+
+    async def send(client: Client) -> list[str]:
+        return [(await client.get()).text for _ in range(250)]
+
+    answers = [text for texts in await asyncio.gather(*map(send, clients)) for text in texts]
+
+    assert len(answers) == 2000
+    assert abs(answers.count("v1") - 200) <= 40  # three standard deviations; the seed makes it repeatable
+    assert router.stats("v1").requests == answers.count("v1")
+    assert router.stats("v2").requests == answers.count("v2")
+
+
+async def test_a_weight_change_applies_to_the_very_next_request_on_a_kept_alive_connection(harness: Harness):
+    router, _ = await harness.routed({"v1": 100, "v2": 0})
+    client = await harness.client(router)
+    assert [(await client.get()).text for _ in range(5)] == ["v1"] * 5
+
+    router.set_weights({"v1": 0, "v2": 100})
+
+    assert [(await client.get()).text for _ in range(5)] == ["v2"] * 5
+    assert router.weights() == {"v1": 0, "v2": 100}
+
+
+async def test_no_version_with_weight_and_backends_is_a_502(harness: Harness):
+    router = await harness.router()
+    client = await harness.client(router)
+    assert (await client.get()).status == 502
+
+    upstream = harness.upstream("v1")
+    router.set_backends("v1", [upstream.address])
+    router.set_weights({"v1": 0})
+    reply = await client.get()  # the connection is kept: a 502 of the router's own leaves it usable
+
+    assert reply.status == 502
+    assert reply.headers["content-type"].startswith("text/plain")
+    assert upstream.requests == 0
+
+
+# -- connections
+
+
+async def test_many_requests_on_one_client_connection_reuse_one_upstream_connection(harness: Harness):
+    router, upstreams = await harness.routed({"v1": 1})
+    first, second = await harness.client(router), await harness.client(router)
+
+    for _ in range(20):
+        assert (await first.get()).status == 200
+    for _ in range(20):
+        assert (await second.get()).status == 200
+
+    assert upstreams["v1"].requests == 40
+    assert upstreams["v1"].connections == 1
+
+
+async def test_pipelined_requests_are_answered_in_order(harness: Harness):
+    router, _ = await harness.routed({"v1": 1})
+    client = await harness.client(router)
+
+    await client.send(b"GET /status/204 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")
+
+    assert (await client.reply()).status == 204
+    assert (await client.reply()).text == "v1"
+
+
+async def test_connection_close_from_the_client_closes_after_the_response(harness: Harness):
+    router, _ = await harness.routed({"v1": 1})
+    client = await harness.client(router)
+
+    reply = await client.get(headers="Connection: close\r\n")
+
+    assert reply.headers["connection"] == "close"
+    assert await client.closed_by_peer()
+
+
+async def test_an_http_1_0_request_is_answered_and_closed(harness: Harness):
+    router, _ = await harness.routed({"v1": 1})
+    client = await harness.client(router)
+
+    await client.send(b"GET / HTTP/1.0\r\n\r\n")
+    reply = await client.reply()
+
+    assert (reply.status, reply.text) == (200, "v1")
+    assert await client.closed_by_peer()
+
+
+async def test_an_idle_client_connection_is_closed_after_the_keep_alive_timeout(harness: Harness):
+    router, _ = await harness.routed({"v1": 1}, keep_alive_timeout=0.2)
+    client = await harness.client(router)
+    assert (await client.get()).status == 200
+
+    assert await client.closed_by_peer()
+
+
+# -- messages
+
+
+async def test_forwarded_fields_are_added_and_hop_by_hop_fields_removed(harness: Harness):
+    router, _ = await harness.routed({"v1": 1})
+    client = await harness.client(router)
+
+    reply = await client.get(
+        "/headers",
+        "Connection: keep-alive, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\n"
+        "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nX-Kept: yes\r\n",
+    )
+    seen = json.loads(reply.body)
+
+    assert seen["x-forwarded-for"] == "10.0.0.1, 127.0.0.1"
+    assert seen["x-forwarded-proto"] == "http"
+    assert seen["x-kept"] == "yes"
+    assert not {"x-secret", "keep-alive", "te", "connection"} & set(seen)
+
+
+async def test_head_204_and_304_have_no_body_and_the_connection_goes_on(harness: Harness):
+    router, _ = await harness.routed({"v1": 1})
+    client = await harness.client(router)
+
+    await client.send(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n")
+    head = await client.reply(head_request=True)
+    no_content = await client.get("/status/204")
+    not_modified = await client.get("/status/304")
+    after = await client.get()
+
+    assert (head.status, head.headers["content-length"]) == (200, "2")
+    assert (no_content.status, not_modified.status) == (204, 304)
+    assert after.text == "v1"  # a body where none belongs would have shifted this answer
+
+
+async def test_a_chunked_request_body_is_streamed_before_it_ends(harness: Harness):
+    router, upstreams = await harness.routed({"v1": 1})
+    client = await harness.client(router)
+
+    await client.send(b"POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+    await wait_thread_event(upstreams["v1"].first_part)  # the upstream has the first chunk, the body is not over
+    await client.send(b"7\r\n, world\r\n0\r\n\r\n")
+
+    assert (await client.reply()).text == "12"
+
+
+async def test_a_chunked_response_is_streamed_before_it_ends(harness: Harness):
+    router, upstreams = await harness.routed({"v1": 1})
+    client = await harness.client(router)
+
+    await client.send(b"GET /download HTTP/1.1\r\nHost: a\r\n\r\n")
+    status, headers = await client.head()
+    async with asyncio.timeout(DEADLINE):
+        first = await client.reader.readuntil(b"first\r\n")  # the upstream still holds the rest
+    upstreams["v1"].gate.set()
+    async with asyncio.timeout(DEADLINE):
+        rest = await client.chunks()
+
+    assert (status, headers["transfer-encoding"]) == (200, "chunked")
+    assert (first, rest) == (b"5\r\nfirst\r\n", b"second")
+    assert (await client.get()).text == "v1"
+
+
+async def test_a_large_body_is_relayed_both_ways(harness: Harness):
+    router, _ = await harness.routed({"v1": 1})
+    client = await harness.client(router)
+    body = bytes(range(256)) * 8192  # 2 MiB
+
+    await client.send(b"PUT /echo HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    reply = await client.reply()
+
+    assert reply.body == body
+
+
+async def test_expect_100_continue_is_passed_through(harness: Harness):
+    router, _ = await harness.routed({"v1": 1})
+    client = await harness.client(router)
+
+    await client.send(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+    interim = await client.reply()
+    await client.send(b"ping")
+    final = await client.reply()
+
+    assert interim.status == 100
+    assert (final.status, final.text) == (200, "ping")
+
+
+async def test_oversized_headers_are_a_431_and_the_connection_closes(harness: Harness):
+    router, upstreams = await harness.routed({"v1": 1})
+    client = await harness.client(router)
+
+    await client.send(b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X-Big: " + b"x" * 70_000 + b"\r\n\r\n")
+
+    assert (await client.reply()).status == 431
+    assert await client.closed_by_peer()
+    assert upstreams["v1"].requests == 0
+
+
+async def test_a_malformed_request_is_a_400_and_the_router_serves_on(harness: Harness):
+    router, _ = await harness.routed({"v1": 1})
+    bad = await harness.client(router)
+    await bad.send(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
+
+    assert (await bad.reply()).status == 400
+    assert (await (await harness.client(router)).get()).text == "v1"
+
+
+async def test_a_malformed_chunk_in_a_request_is_a_400(harness: Harness):
+    router, _ = await harness.routed({"v1": 1})
+    client = await harness.client(router)
+
+    await client.send(b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+
+    assert (await client.reply()).status == 400
+    assert router.stats("v1").errors == 0  # the client's fault, not the version's
+
+
+# -- upstream failures
+
+
+async def test_an_upstream_that_is_down_is_a_502_counted_against_its_version(harness: Harness):
+    router = await harness.router()
+    router.set_backends("v1", [("127.0.0.1", closed_port())])
+    router.set_weights({"v1": 1})
+    client = await harness.client(router)
+
+    reply = await client.get()
+
+    assert reply.status == 502
+    assert "cannot connect" in reply.text
+    stats = router.stats("v1")
+    assert (stats.requests, stats.errors, stats.in_flight, stats.error_rate) == (1, 1, 0, 1.0)
+
+
+async def test_a_refused_connect_moves_on_to_the_versions_next_backend(harness: Harness):
+    router = await harness.router()
+    upstream = harness.upstream("v1")
+    router.set_backends("v1", [("127.0.0.1", closed_port()), upstream.address])
+    router.set_weights({"v1": 1})
+    client = await harness.client(router)
+
+    assert [(await client.get()).status for _ in range(4)] == [200] * 4
+    assert router.stats("v1").errors == 0
+
+
+async def test_an_upstream_too_slow_is_a_504_counted_against_its_version(harness: Harness):
+    router, _ = await harness.routed({"v1": 1}, read_timeout=0.3)
+    client = await harness.client(router)
+
+    reply = await client.get("/slow")
+
+    assert reply.status == 504
+    assert router.stats("v1").errors == 1
+    assert (await client.get()).text == "v1"  # the client connection survives a 504
+
+
+async def test_a_malformed_response_is_a_502(harness: Harness):
+    upstream = await harness.scripted_upstream(b"NONSENSE\r\n\r\n")
+    router = await harness.router()
+    router.set_backends("v1", [upstream.address])
+    router.set_weights({"v1": 1})
+
+    assert (await (await harness.client(router)).get()).status == 502
+    assert router.stats("v1").errors == 1
+
+
+async def test_5xx_from_the_upstream_count_as_errors(harness: Harness):
+    router, _ = await harness.routed({"v1": 1})
+    client = await harness.client(router)
+
+    assert (await client.get("/status/500")).status == 500
+    assert (await client.get()).status == 200
+
+    assert router.stats("v1").error_rate == 0.5
+
+
+async def test_an_idempotent_request_is_retried_once_when_a_pooled_connection_was_closed(harness: Harness):
+    upstream = await harness.scripted_upstream(OK, None)  # answers once per connection, then closes on the next
+    router = await harness.router()
+    router.set_backends("v1", [upstream.address])
+    router.set_weights({"v1": 1})
+    client = await harness.client(router)
+
+    replies = [await client.get() for _ in range(3)]
+
+    assert [reply.status for reply in replies] == [200, 200, 200]
+    assert upstream.connections == 3
+    assert router.stats("v1").errors == 0
+
+
+async def test_a_post_is_not_retried_on_a_closed_pooled_connection(harness: Harness):
+    upstream = await harness.scripted_upstream(OK, None)
+    router = await harness.router()
+    router.set_backends("v1", [upstream.address])
+    router.set_weights({"v1": 1})
+    client = await harness.client(router)
+    assert (await client.get()).status == 200
+
+    await client.send(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi")
+    reply = await client.reply()
+
+    assert reply.status == 502
+    assert upstream.requests == 2
+
+
+async def test_a_response_broken_off_by_the_upstream_aborts_the_client_and_counts_as_an_error(harness: Harness):
+    upstream = await harness.scripted_upstream(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", close_after=True)
+    router = await harness.router()
+    router.set_backends("v1", [upstream.address])
+    router.set_weights({"v1": 1})
+    client = await harness.client(router)
+
+    with pytest.raises(asyncio.IncompleteReadError):
+        await client.get()
+
+    assert router.stats("v1").errors == 1
+
+
+async def test_a_client_that_leaves_mid_request_releases_its_upstream(harness: Harness):
+    router, upstreams = await harness.routed({"v1": 1})
+    slow = await start_slow_request(harness, router, upstreams["v1"])
+    assert router.stats("v1").in_flight == 1
+
+    slow.cancel()
+    await harness.clients[0].close()
+
+    await eventually(lambda: router.stats("v1").in_flight == 0)
+    assert router.stats("v1").errors == 0
+    assert (await (await harness.client(router)).get()).text == "v1"
+
+
+# -- draining
+
+
+async def start_slow_request(harness: Harness, router: Router, upstream: Upstream) -> asyncio.Task[Reply]:
+    client = await harness.client(router)
+    slow = harness.task(client.get("/slow"))
+    await wait_thread_event(upstream.entered)
+    return slow
+
+
+async def test_drain_waits_for_requests_in_flight_and_sends_nothing_new(harness: Harness):
+    router, upstreams = await harness.routed({"v1": 100})
+    slow = await start_slow_request(harness, router, upstreams["v1"])
+    green = harness.upstream("v2")
+    router.set_backends("v2", [green.address])
+    router.set_weights({"v1": 50, "v2": 50})
+
+    draining = asyncio.create_task(router.drain("v1", timeout=DEADLINE))
+    other = await harness.client(router)
+    answers = [(await other.get()).text for _ in range(20)]
+
+    assert answers == ["v2"] * 20  # v1 keeps its weight but is drained
+    assert not draining.done()
+    assert router.stats("v1").in_flight == 1
+    upstreams["v1"].gate.set()
+    assert (await slow).text == "v1"
+    assert await draining
+    assert router.stats("v1").in_flight == 0
+
+
+async def test_drain_gives_up_after_its_timeout_and_undrain_restores_the_version(harness: Harness):
+    router, upstreams = await harness.routed({"v1": 100})
+    slow = await start_slow_request(harness, router, upstreams["v1"])
+
+    assert not await router.drain("v1", timeout=0.1)
+    assert (await (await harness.client(router)).get()).status == 502  # v1 was the only version
+    router.undrain("v1")
+    upstreams["v1"].gate.set()
+
+    assert (await slow).status == 200
+    assert (await (await harness.client(router)).get()).text == "v1"
+    assert await router.drain("v1", timeout=0.1)  # nothing in flight any more
+
+
+async def test_least_connections_sends_new_requests_away_from_a_busy_backend(harness: Harness):
+    router = await harness.router(balancing="least_connections")
+    busy, free = harness.upstream("busy"), harness.upstream("free")
+    router.set_backends("v1", [busy.address, free.address])
+    router.set_weights({"v1": 1})
+    slow = await start_slow_request(harness, router, busy)
+    client = await harness.client(router)
+
+    answers = [(await client.get()).text for _ in range(6)]
+
+    busy.gate.set()
+    assert (await slow).text == "busy"
+    assert answers == ["free"] * 6
+
+
+# -- statistics
+
+
+async def test_stats_count_requests_and_latency_since_the_last_reset(harness: Harness):
+    router, _ = await harness.routed({"v1": 1})
+    client = await harness.client(router)
+    for _ in range(50):
+        await client.get()
+
+    stats = router.stats("v1")
+    assert (stats.requests, stats.errors, stats.in_flight) == (50, 0, 0)
+    assert 0 < stats.p50_ms <= stats.p99_ms < 1000
+
+    router.reset_stats("v1")
+    assert router.stats("v1").requests == 0
+    assert router.stats("v1").p99_ms == 0.0
+    await client.get()
+    router.reset_stats()
+    assert router.stats("v1").requests == 0
+    assert router.stats("unknown").requests == 0
+
+
+async def test_stop_closes_every_connection(harness: Harness):
+    router, _ = await harness.routed({"v1": 1})
+    client = await harness.client(router)
+    assert (await client.get()).status == 200
+
+    await router.stop()
+
+    assert await client.closed_by_peer()
+    with pytest.raises(ConnectionRefusedError):
+        await Client.open(router.port)
