@@ -2,7 +2,8 @@
 
 Standard library only. ``APP_VERSION`` (set by the local platform; ``HELLO_VERSION`` for
 the tests) is the version it reports; ``PORT`` the port (0 picks a free one, printed on
-start). ``HELLO_FAIL=1`` makes every answer a 500, for trying out rollbacks.
+start). For trying out rollbacks: ``HELLO_FAIL=1`` makes ``/`` answer 500 (the health
+check still passes), ``HELLO_UNHEALTHY=1`` makes ``/health`` answer 500.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         version = os.environ.get("APP_VERSION") or os.environ.get("HELLO_VERSION", "1.0.0")
-        if os.environ.get("HELLO_FAIL") == "1":
+        if self.path == "/health":
+            healthy = os.environ.get("HELLO_UNHEALTHY") != "1"
+            self._send(200 if healthy else 500, {"status": "ok" if healthy else "failing", "version": version})
+        elif os.environ.get("HELLO_FAIL") == "1":
             self._send(500, {"error": "failing on purpose", "version": version})
-        elif self.path == "/health":
-            self._send(200, {"status": "ok", "version": version})
         elif self.path == "/":
             self._send(200, {"message": "hello", "version": version})
         else:

@@ -28,6 +28,7 @@ from uno.deployment.adapters.clocks import SystemClock
 from uno.deployment.adapters.commands import SubprocessRunner
 from uno.deployment.adapters.http import UrllibProber
 from uno.deployment.adapters.leases import MemoryLeaseRepository
+from uno.deployment.adapters.platforms.local.driver import LocalDriver
 from uno.deployment.adapters.platforms.registry import DriverRegistry
 from uno.deployment.adapters.repositories.memory import (
     MemoryConfigRepository,
@@ -131,7 +132,8 @@ def build(
     opened = _open_stores(settings, clock)
     configs, pipelines, deployments, leases = opened.configs, opened.pipelines, opened.deployments, opened.leases
     backups = backups or FileBackups(settings.resolved_backup_dir(), commands, clock)
-    platforms = platforms or DriverRegistry.with_plugins()
+    local_dir = settings.resolved_local_dir()
+    platforms = platforms or DriverRegistry.with_plugins({"local": lambda: LocalDriver(local_dir, environ)})
     tools = Tools(clock, commands, environ, http or UrllibProber(), opened.decisions, backups, platforms)
     configure_logging()
     runner = PipelineRunner(

@@ -2,7 +2,8 @@
 
 Pure judgement over two windows of traffic statistics. The canary fails when its error
 rate passes the absolute limit or exceeds the stable version's by more than the allowed
-increase, or when its p99 latency passes the stable p99 times the allowed ratio. With too
+increase, or when its p99 latency passes the stable p99 times the allowed ratio and by
+more than a slack in milliseconds (a few milliseconds of jitter is not a regression). With too
 few requests to judge, the step passes and says so (low-traffic environments must still
 be able to deploy).
 """
@@ -38,7 +39,7 @@ def judge(canary: TrafficStats, stable: TrafficStats | None, tuning: CanaryTunin
     ):
         problems.append(f"error rate {canary.error_rate:.1%} against {stable.error_rate:.1%} for the stable version")
     if stable is not None and canary.p99_ms is not None and stable.p99_ms:
-        limit = stable.p99_ms * tuning.max_p99_ratio
+        limit = max(stable.p99_ms * tuning.max_p99_ratio, stable.p99_ms + tuning.p99_slack_ms)
         if canary.p99_ms > limit:
             problems.append(f"p99 latency {canary.p99_ms:.0f} ms above {limit:.0f} ms")
     if problems:

@@ -8,7 +8,7 @@ under its strategy's key, for example::
 Keys: ``health_deadline_seconds`` and ``drain_seconds`` (all strategies), ``rolling``
 (``max_surge``, ``max_unavailable``), ``blue_green`` (``keep_previous``), ``canary``
 (``steps``, ``analysis_seconds``, ``max_error_rate``, ``max_error_rate_increase``,
-``max_p99_ratio``, ``min_requests``). Bad values are a ``VALIDATION_ERROR`` naming the path.
+``max_p99_ratio``, ``p99_slack_ms``, ``min_requests``). Bad values are a ``VALIDATION_ERROR`` naming the path.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class CanaryTuning:
     max_error_rate: float = 0.05
     max_error_rate_increase: float = 0.01
     max_p99_ratio: float = 1.5
+    p99_slack_ms: float = 25.0
     min_requests: int = 20
 
 
@@ -103,7 +104,15 @@ def _whole(value: Any, path: str, low: int) -> Result[int]:
 
 
 def _canary(settings: dict[str, Any]) -> Result[CanaryTuning]:
-    known = {"steps", "analysis_seconds", "max_error_rate", "max_error_rate_increase", "max_p99_ratio", "min_requests"}
+    known = {
+        "steps",
+        "analysis_seconds",
+        "max_error_rate",
+        "max_error_rate_increase",
+        "max_p99_ratio",
+        "p99_slack_ms",
+        "min_requests",
+    }
     section = _section(settings, "canary", known)
     if isinstance(section, Failure):
         return section
@@ -119,6 +128,7 @@ def _canary(settings: dict[str, Any]) -> Result[CanaryTuning]:
         "max_error_rate": (0, 1),
         "max_error_rate_increase": (0, 1),
         "max_p99_ratio": (1, 1000),
+        "p99_slack_ms": (0, 3_600_000),
         "min_requests": (0, 10**9),
     }
     for key, (low, high) in limits.items():
@@ -134,6 +144,7 @@ def _canary(settings: dict[str, Any]) -> Result[CanaryTuning]:
             max_error_rate=checked.get("max_error_rate", defaults.max_error_rate),
             max_error_rate_increase=checked.get("max_error_rate_increase", defaults.max_error_rate_increase),
             max_p99_ratio=checked.get("max_p99_ratio", defaults.max_p99_ratio),
+            p99_slack_ms=checked.get("p99_slack_ms", defaults.p99_slack_ms),
             min_requests=int(checked.get("min_requests", defaults.min_requests)),
         )
     )

@@ -1,0 +1,341 @@
+"""The local agent: owns the replicas and the routers of the ``local`` platform.
+
+One agent per state directory, started detached by the driver on first use, so what it
+runs outlives the process that deployed it. It answers the driver's requests (one JSON
+line each, see ``wire``) with the platform primitives, keeps the routers' backends to the
+replicas that pass their health checks, and writes what runs where to ``agent.json``
+so that a restarted agent re-adopts the replicas and routes exactly as they were.
+``shutdown`` (``uno-deploy down``) stops everything it runs, then the agent itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from uno.core.errors import ErrorCode, ErrorDetails
+from uno.core.result import Failure, Result, Success
+from uno.deployment.adapters.platforms.local import wire
+from uno.deployment.adapters.platforms.local.health import HealthMonitor
+from uno.deployment.adapters.platforms.local.routing import Router
+from uno.deployment.adapters.platforms.local.supervising import Supervisor, SupervisorError
+
+SYNC_SECONDS = 0.25
+
+
+@dataclass
+class VersionMeta:
+    id: str
+    app: str
+    environment: str
+    version: str
+    deployment_id: str
+    port: int
+    health_path: str
+
+
+class Agent:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.supervisor = Supervisor(state_dir / "processes")
+        self.monitor = HealthMonitor(self.supervisor, interval=0.5, timeout=5.0)
+        self.versions: dict[str, VersionMeta] = {}
+        self.routers: dict[tuple[str, str], Router] = {}
+        self.weights: dict[tuple[str, str], dict[str, int]] = {}
+        self.stopped = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self._syncing: asyncio.Task[None] | None = None
+        self._serial = 0
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "agent.json"
+
+    async def serve(self) -> None:
+        await self._restore()
+        socket_path = self.state_dir / "agent.sock"
+        socket_path.unlink(missing_ok=True)
+        self._server = await asyncio.start_unix_server(self._handle, path=str(socket_path), limit=wire.MAX_MESSAGE)
+        self._syncing = asyncio.create_task(self._sync_forever())
+        try:
+            await self.stopped.wait()
+        finally:
+            self._server.close()
+            await self._server.wait_closed()
+            socket_path.unlink(missing_ok=True)
+            self._syncing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._syncing
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = json.loads(await reader.readline())
+            result = await self._dispatch(request)
+        except Exception as error:  # one bad request must not take the agent down
+            result = Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, f"the local agent failed: {error}", {}))
+        writer.write(wire.encode(wire.answer(result)))
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+    async def _dispatch(self, request: dict[str, Any]) -> Result[Any]:
+        operations: dict[str, Callable[[dict[str, Any]], Awaitable[Result[Any]]]] = {
+            "ping": self._ping,
+            "create_version": self._create,
+            "scale_version": self._scale,
+            "set_traffic": self._set_traffic,
+            "version_health": self._health,
+            "traffic_stats": self._stats,
+            "destroy_version": self._destroy,
+            "list_versions": self._list,
+            "shutdown": self._shutdown,
+        }
+        operation = operations.get(str(request.get("op")))
+        if operation is None:
+            return Failure(ErrorDetails.validation("op", f"unknown operation {request.get('op')!r}"))
+        return await operation(request)
+
+    async def _ping(self, _: dict[str, Any]) -> Result[Any]:
+        return Success({"pid": os.getpid()})
+
+    async def _create(self, request: dict[str, Any]) -> Result[Any]:
+        self._serial += 1
+        version_id = f"{request['app']}-{request['environment']}-{request['version']}-{os.urandom(3).hex()}"
+        meta = VersionMeta(
+            version_id,
+            request["app"],
+            request["environment"],
+            request["version"],
+            request["deployment_id"],
+            int(request["port"]),
+            request["health_path"],
+        )
+        router = await self._router(meta)
+        if isinstance(router, Failure):
+            return router
+        try:
+            await self.supervisor.start_version(
+                version_id,
+                request["command"],
+                replicas=int(request["replicas"]),
+                env=request["env"],
+                secret_env=request.get("secret_env", {}),
+                workdir=request.get("workdir"),
+            )
+        except SupervisorError as error:
+            return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, str(error), {}))
+        self.versions[version_id] = meta
+        self.monitor.watch(version_id, path=meta.health_path)
+        self._persist()
+        return Success(self._describe(meta))
+
+    async def _router(self, meta: VersionMeta) -> Result[Router]:
+        key = (meta.app, meta.environment)
+        router = self.routers.get(key)
+        if router is not None:
+            if router.port != meta.port:
+                message = f"{meta.app} in {meta.environment} already listens on port {router.port}, not {meta.port}"
+                return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {}))
+            return Success(router)
+        router = Router("127.0.0.1", meta.port)
+        try:
+            await router.start()
+        except OSError as error:
+            message = f"cannot listen on 127.0.0.1:{meta.port}: {error.strerror or error}"
+            return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {}))
+        self.routers[key] = router
+        return Success(router)
+
+    async def _scale(self, request: dict[str, Any]) -> Result[Any]:
+        meta = self.versions.get(request["version_set"])
+        if meta is None:
+            return _unknown(request["version_set"])
+        await self.supervisor.scale_version(meta.id, int(request["replicas"]))
+        self._persist()
+        return Success(self._describe(meta))
+
+    async def _set_traffic(self, request: dict[str, Any]) -> Result[Any]:
+        key = (request["app"], request["environment"])
+        weights = {str(name): int(weight) for name, weight in request["weights"].items()}
+        for name in weights:
+            if name not in self.versions:
+                return _unknown(name)
+        router = self.routers.get(key)
+        if router is None:
+            return Failure(ErrorDetails(ErrorCode.INVALID_STATE, f"nothing of {key[0]} runs in {key[1]}", {}))
+        self._sync_backends()
+        router.set_weights(weights)
+        self.weights[key] = weights
+        self._persist()
+        return Success(None)
+
+    async def _health(self, request: dict[str, Any]) -> Result[Any]:
+        meta = self.versions.get(request["version_set"])
+        if meta is None:
+            return _unknown(request["version_set"])
+        replicas = self.monitor.health(meta.id)
+        ready = sum(replica.ready for replica in replicas)
+        problems = sorted({_problem(replica) for replica in replicas if not replica.ready} - {""})
+        return Success({"ready": ready, "total": len(replicas), "message": "; ".join(problems)})
+
+    async def _stats(self, request: dict[str, Any]) -> Result[Any]:
+        meta = self.versions.get(request["version_set"])
+        if meta is None:
+            return _unknown(request["version_set"])
+        router = self.routers[(meta.app, meta.environment)]
+        stats = router.stats(meta.id)
+        if request.get("reset"):
+            router.reset_stats(meta.id)
+        return Success(
+            {"requests": stats.requests, "errors": stats.errors, "p50_ms": stats.p50_ms, "p99_ms": stats.p99_ms}
+        )
+
+    async def _destroy(self, request: dict[str, Any]) -> Result[Any]:
+        meta = self.versions.get(request["version_set"])
+        if meta is None:
+            return Success(None)  # already gone: destroying is idempotent
+        key = (meta.app, meta.environment)
+        router = self.routers.get(key)
+        if router is not None:
+            await router.drain(meta.id, float(request.get("drain", 30.0)))
+            router.set_backends(meta.id, [])
+        await self.monitor.unwatch(meta.id)
+        with contextlib.suppress(SupervisorError):
+            await self.supervisor.stop_version(meta.id)
+        del self.versions[meta.id]
+        self.weights[key] = {name: weight for name, weight in self.weights.get(key, {}).items() if name != meta.id}
+        await self._close_idle_router(key)
+        self._persist()
+        return Success(None)
+
+    async def _close_idle_router(self, key: tuple[str, str]) -> None:
+        if any((meta.app, meta.environment) == key for meta in self.versions.values()):
+            return
+        router = self.routers.pop(key, None)
+        self.weights.pop(key, None)
+        if router is not None:
+            await router.stop()
+
+    async def _list(self, request: dict[str, Any]) -> Result[Any]:
+        key = (request["app"], request["environment"])
+        return Success([self._describe(meta) for meta in self.versions.values() if (meta.app, meta.environment) == key])
+
+    async def _shutdown(self, _: dict[str, Any]) -> Result[Any]:
+        for version_id in list(self.versions):
+            await self._destroy({"version_set": version_id, "drain": 5.0})
+        await self.monitor.close()
+        await self.supervisor.close()
+        self.stopped.set()
+        return Success(None)
+
+    def _describe(self, meta: VersionMeta) -> dict[str, Any]:
+        weight = self.weights.get((meta.app, meta.environment), {}).get(meta.id, 0)
+        replicas = len(self.supervisor.replicas(meta.id))
+        return {
+            "id": meta.id,
+            "app": meta.app,
+            "environment": meta.environment,
+            "version": meta.version,
+            "deployment_id": meta.deployment_id,
+            "replicas": replicas,
+            "weight": weight,
+        }
+
+    def _sync_backends(self) -> None:
+        """Route to healthy replicas only; a version with none healthy keeps all (errors show in its stats)."""
+        for meta in self.versions.values():
+            router = self.routers.get((meta.app, meta.environment))
+            if router is None:
+                continue
+            health = self.monitor.health(meta.id)
+            healthy = [("127.0.0.1", replica.port) for replica in health if replica.ready]
+            everyone = [("127.0.0.1", replica.port) for replica in self.supervisor.replicas(meta.id)]
+            router.set_backends(meta.id, healthy or everyone)
+
+    async def _sync_forever(self) -> None:
+        while True:
+            self._sync_backends()
+            await asyncio.sleep(SYNC_SECONDS)
+
+    def _persist(self) -> None:
+        state = {
+            "versions": [asdict(meta) for meta in self.versions.values()],
+            "routes": [
+                {"app": app, "environment": env, "weights": weights} for (app, env), weights in self.weights.items()
+            ],
+        }
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state, indent=1))
+        os.replace(temporary, self.state_file)
+
+    async def _restore(self) -> None:
+        await self.supervisor.adopt()
+        if not self.state_file.is_file():
+            return
+        state = json.loads(self.state_file.read_text())
+        running = {info.version_id for info in self.supervisor.versions()}
+        for item in state.get("versions", []):
+            meta = VersionMeta(**item)
+            if meta.id not in running:
+                continue
+            self.versions[meta.id] = meta
+            await self._router(meta)
+            self.monitor.watch(meta.id, path=meta.health_path)
+        for route in state.get("routes", []):
+            key = (route["app"], route["environment"])
+            weights = {name: weight for name, weight in route["weights"].items() if name in self.versions}
+            if key in self.routers:
+                self.weights[key] = weights
+                self._sync_backends()
+                self.routers[key].set_weights(weights)
+
+
+def _unknown(version_id: str) -> Failure:
+    return Failure(ErrorDetails(ErrorCode.NOT_FOUND, f"version set {version_id} is not running", {}))
+
+
+def _problem(replica: Any) -> str:
+    last = replica.last
+    if last is None:
+        return "not probed yet"
+    return last.error or (f"health answered {last.status}" if last.status else "")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="The uno-deploy local agent (started by the local driver).")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--detach", action="store_true", help="fork into the background and return at once")
+    arguments = parser.parse_args(argv)
+    if arguments.detach and os.fork() > 0:
+        os._exit(0)  # the first process returns at once; the fork carries on
+    if arguments.detach:
+        os.setsid()
+    arguments.state_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_run(arguments.state_dir))
+
+
+async def _run(state_dir: Path) -> None:
+    agent = Agent(state_dir)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, agent.stopped.set)  # stop serving; replicas keep running for the next agent
+    await agent.serve()
+    await agent.monitor.close()
+    for router in agent.routers.values():
+        await router.stop()
+    print("local agent stopped", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""The local platform for real: the example app deployed with each strategy under load.
+
+A local agent runs the replicas and the router in the background; every test stops it.
+Requests go to 127.0.0.1 only, from a bounded load generator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.loadgen import Load, run_load
+from uno.deployment import DeploymentStatus, Settings, bootstrap
+from uno.deployment.adapters.platforms.local.driver import LocalDriver
+from uno.deployment.adapters.platforms.registry import DriverRegistry
+
+pytestmark = pytest.mark.integration
+
+APP = Path(__file__).resolve().parents[2] / "examples" / "hello" / "app.py"
+QUICK = {"health_deadline_seconds": 30, "drain_seconds": 2, "health_interval_seconds": 0.2}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def local(tmp_path: Path, environ) -> AsyncIterator[tuple[bootstrap.Container, LocalDriver, int]]:
+    driver = LocalDriver(tmp_path / "local", environ)
+    registry = DriverRegistry()
+    registry.register("local", driver)
+    settings = Settings(database_url="memory://", log_level="WARNING")
+    container = bootstrap.build(settings, environ=environ, platforms=registry)
+    try:
+        yield container, driver, free_port()
+    finally:
+        await driver.shutdown()
+        await container.aclose()
+
+
+async def deploy(container: bootstrap.Container, port: int, version: str, strategy: str, **extra):
+    service = container.config_service
+    settings = {"command": [sys.executable, str(APP)], "port": port, "health_path": "/health", **QUICK, **extra}
+    found = (await service.list_configs(app_name="hello")).value
+    if found:
+        config = (
+            await service.update_config(found[0].id, app_version=version, strategy=strategy, custom_settings=settings)
+        ).value
+    else:
+        config = (
+            await service.create_config(
+                app_name="hello",
+                app_version=version,
+                environment="staging",
+                strategy=strategy,
+                resource_requirements={"replicas_min": 2, "replicas_max": 4},
+                custom_settings=settings,
+            )
+        ).value
+    return (await container.deployment_service.deploy(config.id)).value
+
+
+async def under_load(port: int, work) -> tuple[object, Load]:
+    stop = asyncio.Event()
+    load = asyncio.create_task(run_load(port, stop))
+    try:
+        result = await work
+    finally:
+        stop.set()
+    return result, await load
+
+
+@pytest.mark.parametrize("strategy", ["blue-green", "rolling", "canary"])
+async def test_a_new_version_goes_live_with_no_failed_request(local, strategy):
+    container, _, port = local
+    first = await deploy(container, port, "1.0.0", strategy)
+    assert first.status is DeploymentStatus.SUCCEEDED, first.message
+
+    canary = {"analysis_seconds": 0.5, "min_requests": 10, "p99_slack_ms": 10_000}  # latency: not judged here
+    second, load = await under_load(port, deploy(container, port, "2.0.0", strategy, canary=canary))
+
+    assert second.status is DeploymentStatus.SUCCEEDED, second.message
+    assert load.failures == []
+    assert load.counts["1.0.0"] > 0
+    assert load.counts["2.0.0"] > 0
+    assert load.versions[-1] == "2.0.0"
+
+
+async def test_rollback_switches_back_to_the_warm_version(local):
+    container, _, port = local
+    await deploy(container, port, "1.0.0", "blue-green")
+    second = await deploy(container, port, "2.0.0", "blue-green")
+
+    rollback, load = await under_load(port, container.deployment_service.rollback(second.id))
+
+    assert rollback.value.success is True, rollback.value.message
+    assert load.failures == []
+    assert load.versions[-1] == "1.0.0"
+
+
+async def test_a_canary_that_answers_errors_is_aborted_and_v1_serves_throughout(local):
+    container, _, port = local
+    await deploy(container, port, "1.0.0", "canary")
+    canary = {"analysis_seconds": 1.0, "min_requests": 5, "p99_slack_ms": 10_000}
+
+    second, load = await under_load(port, deploy_failing(container, port, "2.0.0", canary=canary))
+
+    assert second.status is DeploymentStatus.FAILED
+    assert "canary analysis failed at 10%: error rate" in second.message
+    assert set(load.versions) == {"1.0.0"}  # every good answer came from v1
+    assert load.failures  # the canary's 500s were seen, at its 10% share at most
+    assert len(load.failures) < len(load.versions) * 0.2
+    _, settled = await under_load(port, asyncio.sleep(0.5))
+    assert settled.failures == []
+    assert set(settled.versions) == {"1.0.0"}
+
+
+async def test_a_version_whose_health_check_fails_never_gets_traffic(local):
+    container, _, port = local
+    await deploy(container, port, "1.0.0", "blue-green")
+
+    second, load = await under_load(
+        port, deploy_failing(container, port, "2.0.0", unhealthy=True, health_deadline_seconds=3)
+    )
+
+    assert second.status is DeploymentStatus.FAILED
+    assert "not healthy after 3s" in second.message
+    assert load.failures == []
+    assert set(load.versions) == {"1.0.0"}
+
+
+async def deploy_failing(container, port, version, *, unhealthy=False, **extra):
+    """Deploy ``version`` with the example app told to fail (its answers, or its health check)."""
+    service = container.config_service
+    [config] = (await service.list_configs(app_name="hello")).value
+    variable = "HELLO_UNHEALTHY" if unhealthy else "HELLO_FAIL"
+    settings = {"command": [sys.executable, str(APP)], "port": port, "health_path": "/health", **QUICK, **extra}
+    updated = (
+        await service.update_config(
+            config.id, app_version=version, environment_variables={variable: "1"}, custom_settings=settings
+        )
+    ).value
+    return (await container.deployment_service.deploy(updated.id)).value
