@@ -1,52 +1,68 @@
-"""Quickstart: configure an application, run a real pipeline for it, then try to deploy it.
+"""Quickstart: configure the bundled ``hello`` app, check it, deploy it locally, upgrade it
+with blue-green, roll it back, and stop everything.
 
 Run it with ``bash scripts/main`` (or ``.venv/bin/python examples/quickstart.py``). It uses
-the embedded defaults: the SQLite store in your data directory, created on first use
-(``UNO_DEPLOY_DATABASE_URL=memory://`` keeps nothing; any other URL picks another store).
+the embedded defaults: the SQLite store and the local platform's agent in your data
+directory (``UNO_DEPLOY_DATABASE_URL`` and ``UNO_DEPLOY_LOCAL_DIR`` move them).
 
-What happens, for real:
-1. a dev configuration for the bundled ``hello`` app is created (profile defaults fill
-   the rest) and a production configuration is derived from it;
-2. a pipeline runs the app's configured checks: validate the configuration, run its unit
-   tests (``python -m unittest``), build it (``python -m compileall``), each a real process;
-3. ``deploy`` runs the default pipeline. This build has no platform driver yet, so it
-   stops at the deploy step and says so; nothing pretends to be deployed.
+Everything is real: the checks are processes, the app runs as two replicas behind the
+local router on a free port of 127.0.0.1, the upgrade switches traffic only once the new
+replicas pass their health checks, and the rollback switches back to the still-warm v1.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import sys
+import urllib.request
 from pathlib import Path
 
 import inject
 
 import uno.deployment
-from uno.deployment import DeploymentConfigService, DeploymentService, PipelineService
+from uno.deployment import DeploymentConfigService, DeploymentService, PipelineService, bootstrap
 
 HELLO = Path(__file__).resolve().parent / "hello"
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def ask(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+        return str(json.load(response)["version"])
+
+
 async def main() -> int:
-    container = uno.deployment.configure(uno.deployment.Settings(log_level="WARNING"))  # the run's lines: warnings up
+    settings = uno.deployment.Settings(log_level="WARNING")  # the runs' own log lines: warnings and up
+    container = uno.deployment.configure(settings)
     try:
         return await run()
     finally:
-        await container.aclose()  # the store's connections
+        await bootstrap.stop_local_platform(settings)  # the agent, its replicas and routers
+        await container.aclose()
 
 
 async def run() -> int:
     configs = inject.instance(DeploymentConfigService)
     pipelines = inject.instance(PipelineService)
     deployments = inject.instance(DeploymentService)
+    port = free_port()
 
     created = await configs.create_config(
         app_name="hello",
         app_version="1.0.0",
         environment="dev",
+        strategy="blue-green",
+        resource_requirements={"replicas_min": 2, "replicas_max": 2},
         testing_config={"unit_test_command": [sys.executable, "-m", "unittest", "discover", "-s", str(HELLO)]},
         build_command=[sys.executable, "-m", "compileall", "-q", str(HELLO)],
-        network_config={"port": 8080, "health_check_path": "/health"},
+        custom_settings={"command": [sys.executable, str(HELLO / "app.py")], "port": port, "health_path": "/health"},
     )
     if created.is_failure():
         print(f"error: {created.error.message}")
@@ -54,12 +70,11 @@ async def run() -> int:
     config = created.value
     print(
         f"config {config.id.value}: {config.app_name} {config.app_version} in {config.environment.value}, "
-        f"strategy {config.strategy.value}, {config.resources.replicas_min} replica(s)"
+        f"strategy {config.strategy.value}, {config.resources.replicas_min} replicas"
     )
     production = (await configs.derive_config(config.id, "production")).value
     print(
         f"derived {production.id.value} for production: strategy {production.strategy.value}, "
-        f"{production.resources.replicas_min}-{production.resources.replicas_max} replicas, "
         f"tests: {', '.join(production.testing.enabled_suites())}"
     )
 
@@ -76,11 +91,22 @@ async def run() -> int:
     for stage, task in executed.tasks():
         print(f"  {stage.name:<12} {task.name:<16} {task.status.value:<10} {task.message}")
 
-    deployed = await deployments.deploy(config.id, description="quickstart")
-    record = deployed.value
-    print(f"\ndeployment {record.id.value}: {record.status.value}")
-    print(f"  {record.message}")
-    return 0 if executed.status.value == "succeeded" else 1
+    first = (await deployments.deploy(config.id, description="first release")).value
+    print(f"\ndeploy 1.0.0: {first.status.value}: {first.message}")
+    if not first.success:
+        return 1
+    print(f"  http://127.0.0.1:{port}/ answers version {ask(port)}")
+
+    await configs.update_config(config.id, app_version="2.0.0")
+    second = (await deployments.deploy(config.id, description="upgrade")).value
+    print(f"deploy 2.0.0: {second.status.value}: {second.message}")
+    print(f"  http://127.0.0.1:{port}/ answers version {ask(port)}")
+
+    rollback = (await deployments.rollback(second.id)).value
+    print(f"rollback: {rollback.status.value}: {rollback.message}")
+    answer = ask(port)
+    print(f"  http://127.0.0.1:{port}/ answers version {answer}")
+    return 0 if executed.status.value == "succeeded" and second.success and answer == "1.0.0" else 1
 
 
 if __name__ == "__main__":

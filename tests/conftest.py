@@ -18,17 +18,20 @@ from uno.deployment.settings import MEMORY_URL, Settings
 
 
 @pytest.fixture(autouse=True)
-def _store_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+async def _store_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Path]:
     """Anything that builds the default store (``configure()``, subprocesses) uses a file in tmp.
 
-    No test may touch the user's data directory, where the embedded default and backups live.
+    No test may touch the user's data directory, where the embedded default, backups and
+    the local platform's agent live; and no test leaves a local agent running behind it.
     """
     path = tmp_path / "uno-deploy.db"
     monkeypatch.setenv("UNO_DEPLOY_DATABASE_URL", f"sqlite:///{path}")
     monkeypatch.setenv("UNO_DEPLOY_BACKUP_DIR", str(tmp_path / "backups"))
     monkeypatch.setenv("UNO_DEPLOY_LOCAL_DIR", str(tmp_path / "local"))
     monkeypatch.delenv("UNO_DEPLOY_SETTINGS_FILE", raising=False)
-    return path
+    yield path
+    if (tmp_path / "local" / "agent.sock").exists():
+        await bootstrap.stop_local_platform(Settings(database_url=MEMORY_URL, local_dir=tmp_path / "local"))
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_quickstart_runs_real_checks_and_reports_the_deploy_honestly():
+def test_quickstart_deploys_upgrades_and_rolls_back_for_real():
     completed = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart.py")],
         capture_output=True,
@@ -23,4 +23,6 @@ def test_quickstart_runs_real_checks_and_reports_the_deploy_honestly():
     lines = completed.stdout.splitlines()
     assert "pipeline hello-checks: succeeded" in lines
     assert any(line.split()[:3] == ["testing", "run-unit-tests", "succeeded"] for line in lines)
-    assert "no platform driver is installed for 'local'" in completed.stdout
+    answers = [line.rsplit(" ", 1)[-1] for line in lines if "answers version" in line]
+    assert answers == ["1.0.0", "2.0.0", "1.0.0"]
+    assert any(line.startswith("deploy 2.0.0: succeeded") for line in lines)

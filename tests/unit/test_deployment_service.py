@@ -418,3 +418,14 @@ async def test_a_stopped_deploy_is_recorded_as_canceled(blocking_container, scri
     assert (record.status, record.message) == (DeploymentStatus.CANCELED, "stopped before it finished")
     scripted.release("deploy")
     assert (await service.deploy(config.id)).is_success()  # the lease did not stay behind
+
+
+async def test_a_local_deploy_without_its_settings_fails_before_touching_anything(container, tmp_path):
+    config = await create(container)  # platform local, no command nor port
+
+    record = (await container.deployment_service.deploy(config.id)).value
+
+    assert record.status is DeploymentStatus.FAILED
+    assert "custom_settings.command: the local platform needs 'command'" in record.message
+    assert record.reached_platform is False
+    assert not (tmp_path / "local" / "agent.sock").exists()  # no agent was started for nothing

@@ -257,3 +257,9 @@ def _schema(
     except StorageError as failed:
         return Failure(failed.error)
     return Success(SchemaStatus(where.describe(), revisions.before, revisions.after, revisions.head))
+
+
+async def stop_local_platform(settings: Settings | None = None) -> Result[None]:
+    """Stop the local agent and everything it runs (``uno-deploy down``); fine if nothing runs."""
+    settings = settings or Settings()
+    return await LocalDriver(settings.resolved_local_dir()).shutdown()

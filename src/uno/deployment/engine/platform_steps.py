@@ -33,6 +33,9 @@ def _rollout(context: ActionContext, deployment_id: str) -> Rollout | ActionOutc
     found = context.tools.platforms.driver_for(config)
     if isinstance(found, Failure):
         return ActionOutcome.failed(found.error.message, unavailable=True)
+    checked = found.value.check(config)
+    if isinstance(checked, Failure):
+        return ActionOutcome.failed(checked.error.message, unavailable=True)
     tuning = tuning_for(config)
     if isinstance(tuning, Failure):
         return ActionOutcome.failed(tuning.error.message, unavailable=True)

@@ -91,6 +91,10 @@ class PlatformDriver(Protocol):
     name: str
     capabilities: Capabilities
 
+    def check(self, config: DeploymentConfig) -> Result[None]:
+        """Whether this driver can deploy ``config`` (its settings present and valid), touching nothing."""
+        ...
+
     async def create_version(self, release: Release, replicas: int) -> Result[VersionSet]: ...
 
     async def scale_version(self, version: VersionSet, replicas: int) -> Result[VersionSet]: ...

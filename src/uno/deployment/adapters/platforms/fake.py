@@ -17,6 +17,7 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
+from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import (
     Capabilities,
     Release,
@@ -39,6 +40,9 @@ class FakeDriver:
         self.failing: set[str] = set()  # primitives that fail ("create_version", ...)
         self._checks: dict[str, int] = {}
         self._serial = itertools.count(1)
+
+    def check(self, config: DeploymentConfig) -> Result[None]:
+        return Success(None)
 
     def _fail(self, primitive: str) -> Failure | None:
         if primitive in self.failing:

@@ -21,6 +21,7 @@ from typing import Any
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.adapters.platforms.local import options, wire
+from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
 
 CALL_TIMEOUT = 60.0
@@ -39,6 +40,10 @@ class LocalDriver:
     @property
     def socket_path(self) -> Path:
         return self._state_dir / "agent.sock"
+
+    def check(self, config: DeploymentConfig) -> Result[None]:
+        checked = options.options_for(config)
+        return checked if isinstance(checked, Failure) else Success(None)
 
     async def create_version(self, release: Release, replicas: int) -> Result[VersionSet]:
         local = options.options_for(release.config)
