@@ -7,6 +7,9 @@ Requests go to 127.0.0.1 only, from a bounded load generator.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -16,6 +19,7 @@ import pytest
 
 from tests.loadgen import Load, run_load
 from uno.deployment import DeploymentStatus, Settings, bootstrap
+from uno.deployment.adapters.platforms.local import wire
 from uno.deployment.adapters.platforms.local.driver import LocalDriver
 from uno.deployment.adapters.platforms.registry import DriverRegistry
 
@@ -148,3 +152,73 @@ async def deploy_failing(container, port, version, *, unhealthy=False, **extra):
         )
     ).value
     return (await container.deployment_service.deploy(updated.id)).value
+
+
+async def test_a_killed_agent_is_replaced_and_tells_the_truth(local):
+    container, driver, port = local
+    first = await deploy(container, port, "1.0.0", "blue-green")
+    before = (await driver.list_versions("hello", "staging")).value
+    agent = (await wire.call(driver.socket_path, {"op": "ping"}, timeout=5)).value["pid"]
+
+    os.kill(agent, signal.SIGKILL)  # replicas run on in their own sessions; the router goes with the agent
+    after = (await driver.list_versions("hello", "staging")).value  # starts a new agent, which adopts them
+
+    assert [(v.id, v.weight, v.replicas) for v in after] == [(v.id, v.weight, v.replicas) for v in before]
+    assert (await wire.call(driver.socket_path, {"op": "ping"}, timeout=5)).value["pid"] != agent
+    _, load = await under_load(port, asyncio.sleep(0.5))
+    assert load.failures == []
+    assert set(load.versions) == {"1.0.0"}
+    assert first.success
+
+
+async def test_recreate_reports_its_downtime(local):
+    container, _, port = local
+    await deploy(container, port, "1.0.0", "recreate")
+
+    second = await deploy(container, port, "2.0.0", "recreate")
+
+    pipeline = (await container.pipeline_service.get_pipeline(second.pipeline_id)).value
+    assert second.success, second.message
+    assert pipeline.task_named("deploy").outputs["downtime_seconds"] > 0
+
+
+async def test_uno_deploy_down_stops_everything(local, tmp_path):
+    container, _, port = local
+    await deploy(container, port, "1.0.0", "blue-green")
+    replicas = _replica_pids(tmp_path / "local")
+    assert replicas
+
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "uno-deploy"),
+        "down",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "UNO_DEPLOY_LOCAL_DIR": str(tmp_path / "local")},
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
+
+    assert process.returncode == 0, stderr.decode()
+    assert stdout.decode().startswith("the local platform is stopped")
+    assert await asyncio.to_thread(_all_gone, tmp_path / "local", replicas)
+
+
+def _replica_pids(local_dir: Path) -> list[int]:
+    state = json.loads((local_dir / "processes" / "supervisor.json").read_text())
+    return [
+        replica["pid"]
+        for version in state["versions"].values()
+        for replica in version["replicas"]
+        if replica.get("pid")
+    ]
+
+
+def _all_gone(local_dir: Path, pids: list[int]) -> bool:
+    """No agent socket and no replica left (a zombie waiting for its reaper counts as gone)."""
+    return not (local_dir / "agent.sock").exists() and all(_gone(pid) for pid in pids)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True

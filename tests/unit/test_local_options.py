@@ -24,7 +24,7 @@ def config_with(settings: dict) -> object:
 def test_defaults_fill_what_is_not_given():
     parsed = options.options_for(config_with({"command": ["python", "app.py"], "port": 8000})).value
 
-    assert parsed == options.LocalOptions(("python", "app.py"), 8000, "/healthz", None, 1.0, 5.0)
+    assert parsed == options.LocalOptions(("python", "app.py"), 8000, "/healthz", None, 1.0, 5.0, 1, 3)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ locked, refused the migration). Each failure is one readable line on stderr.
 
 from __future__ import annotations
 
+import asyncio
 from importlib.metadata import version as installed_version
 from typing import NoReturn
 
@@ -56,6 +57,19 @@ def db_current(url: str | None = typer.Option(None, "--url", help=_URL_HELP)) ->
     status = _unwrap(bootstrap.database_status(_settings(url)))
     behind = "" if status.after == status.head else " (behind: run `uno-deploy db upgrade`)"
     typer.echo(f"{status.database}: at {status.after or 'an empty schema'}, newest {status.head}{behind}")
+
+
+@app.command("down")
+def down() -> None:
+    """Stop the local platform: every app it runs, its routers and its agent.
+
+    Example: uno-deploy down
+    """
+    settings = _settings(None)
+    stopped = asyncio.run(bootstrap.stop_local_platform(settings))
+    if isinstance(stopped, Failure):
+        _fail(stopped.error)
+    typer.echo(f"the local platform is stopped ({settings.resolved_local_dir()})")
 
 
 def _settings(url: str | None) -> Settings:

@@ -41,13 +41,17 @@ class VersionMeta:
     deployment_id: str
     port: int
     health_path: str
+    health_interval: float = 1.0
+    health_timeout: float = 5.0
+    healthy_threshold: int = 1
+    unhealthy_threshold: int = 3
 
 
 class Agent:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self.supervisor = Supervisor(state_dir / "processes")
-        self.monitor = HealthMonitor(self.supervisor, interval=0.5, timeout=5.0)
+        self.monitors: dict[str, HealthMonitor] = {}  # one per version set: each has its own timings
         self.versions: dict[str, VersionMeta] = {}
         self.routers: dict[tuple[str, str], Router] = {}
         self.weights: dict[tuple[str, str], dict[str, int]] = {}
@@ -136,7 +140,7 @@ class Agent:
         except SupervisorError as error:
             return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, str(error), {}))
         self.versions[version_id] = meta
-        self.monitor.watch(version_id, path=meta.health_path)
+        self._watch(meta)
         self._persist()
         return Success(self._describe(meta))
 
@@ -184,7 +188,7 @@ class Agent:
         meta = self.versions.get(request["version_set"])
         if meta is None:
             return _unknown(request["version_set"])
-        replicas = self.monitor.health(meta.id)
+        replicas = self.monitors[meta.id].health(meta.id)
         ready = sum(replica.ready for replica in replicas)
         problems = sorted({_problem(replica) for replica in replicas if not replica.ready} - {""})
         return Success({"ready": ready, "total": len(replicas), "message": "; ".join(problems)})
@@ -210,7 +214,9 @@ class Agent:
         if router is not None:
             await router.drain(meta.id, float(request.get("drain", 30.0)))
             router.set_backends(meta.id, [])
-        await self.monitor.unwatch(meta.id)
+        monitor = self.monitors.pop(meta.id, None)
+        if monitor is not None:
+            await monitor.close()
         with contextlib.suppress(SupervisorError):
             await self.supervisor.stop_version(meta.id)
         del self.versions[meta.id]
@@ -234,10 +240,21 @@ class Agent:
     async def _shutdown(self, _: dict[str, Any]) -> Result[Any]:
         for version_id in list(self.versions):
             await self._destroy({"version_set": version_id, "drain": 5.0})
-        await self.monitor.close()
         await self.supervisor.close()
         self.stopped.set()
         return Success(None)
+
+    def _watch(self, meta: VersionMeta) -> None:
+        monitor = HealthMonitor(
+            self.supervisor,
+            path=meta.health_path,
+            interval=meta.health_interval,
+            timeout=meta.health_timeout,
+            healthy_threshold=meta.healthy_threshold,
+            unhealthy_threshold=meta.unhealthy_threshold,
+        )
+        monitor.watch(meta.id)
+        self.monitors[meta.id] = monitor
 
     def _describe(self, meta: VersionMeta) -> dict[str, Any]:
         weight = self.weights.get((meta.app, meta.environment), {}).get(meta.id, 0)
@@ -258,7 +275,7 @@ class Agent:
             router = self.routers.get((meta.app, meta.environment))
             if router is None:
                 continue
-            health = self.monitor.health(meta.id)
+            health = self.monitors[meta.id].health(meta.id)
             healthy = [("127.0.0.1", replica.port) for replica in health if replica.ready]
             everyone = [("127.0.0.1", replica.port) for replica in self.supervisor.replicas(meta.id)]
             router.set_backends(meta.id, healthy or everyone)
@@ -291,7 +308,7 @@ class Agent:
                 continue
             self.versions[meta.id] = meta
             await self._router(meta)
-            self.monitor.watch(meta.id, path=meta.health_path)
+            self._watch(meta)
         for route in state.get("routes", []):
             key = (route["app"], route["environment"])
             weights = {name: weight for name, weight in route["weights"].items() if name in self.versions}
@@ -331,7 +348,8 @@ async def _run(state_dir: Path) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, agent.stopped.set)  # stop serving; replicas keep running for the next agent
     await agent.serve()
-    await agent.monitor.close()
+    for monitor in agent.monitors.values():
+        await monitor.close()
     for router in agent.routers.values():
         await router.stop()
     print("local agent stopped", file=sys.stderr)

@@ -67,6 +67,8 @@ class LocalDriver:
             "workdir": local.value.workdir,
             "health_interval": local.value.health_interval,
             "health_timeout": local.value.health_timeout,
+            "healthy_threshold": local.value.healthy_threshold,
+            "unhealthy_threshold": local.value.unhealthy_threshold,
             "env": {**config.environment_variables, "APP_VERSION": release.version},
             "secret_env": {name: self._environ[name] for name in config.secrets},
         }

@@ -2,8 +2,10 @@
 
 Keys (clients depend on them): ``command`` (argument list, required), ``port`` (the
 public port the router listens on, required), ``health_path`` (default ``/healthz``),
-``workdir`` (optional). Health probing: ``health_interval_seconds`` (default 1) and
-``health_timeout_seconds`` (default 5).
+``workdir`` (optional). Health probing: ``health_interval_seconds`` (default 1),
+``health_timeout_seconds`` (default 5), ``healthy_threshold`` (consecutive passes before a
+replica gets traffic, default 1) and ``unhealthy_threshold`` (failures before it loses it,
+default 3).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class LocalOptions:
     workdir: str | None = None
     health_interval: float = 1.0
     health_timeout: float = 5.0
+    healthy_threshold: int = 1
+    unhealthy_threshold: int = 3
 
 
 def _problem(key: str, message: str) -> Failure:
@@ -56,8 +60,21 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
         ):
             return _problem(key, "must be a number of seconds from 0.05 to 600")
         timings[key] = float(value)
+    thresholds = {}
+    for key, default in (("healthy_threshold", 1), ("unhealthy_threshold", 3)):
+        value = settings.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+            return _problem(key, "must be a whole number from 1 to 100")
+        thresholds[key] = value
     return Success(
         LocalOptions(
-            tuple(command), port, path, workdir, timings["health_interval_seconds"], timings["health_timeout_seconds"]
+            tuple(command),
+            port,
+            path,
+            workdir,
+            timings["health_interval_seconds"],
+            timings["health_timeout_seconds"],
+            thresholds["healthy_threshold"],
+            thresholds["unhealthy_threshold"],
         )
     )
