@@ -95,6 +95,12 @@ async def test_a_new_version_goes_live_with_no_failed_request(local, strategy):
     assert load.counts["1.0.0"] > 0
     assert load.counts["2.0.0"] > 0
     assert load.versions[-1] == "2.0.0"
+    if strategy == "canary":
+        pipeline = (await container.pipeline_service.get_pipeline(second.pipeline_id)).value
+        for judged in pipeline.task_named("deploy").outputs["analyses"]:
+            total = judged["canary_requests"] + judged["stable_requests"]
+            assert total >= 50, judged
+            assert abs(judged["canary_requests"] / total - judged["step"] / 100) < 0.1, judged  # weights honoured
 
 
 async def test_rollback_switches_back_to_the_warm_version(local):

@@ -51,6 +51,8 @@ def _outputs(outcome: RolloutOutcome) -> dict[str, Any]:
     }
     if outcome.downtime_seconds is not None:
         outputs["downtime_seconds"] = round(outcome.downtime_seconds, 3)
+    if outcome.analyses:
+        outputs["analyses"] = list(outcome.analyses)
     return outputs
 
 
@@ -70,7 +72,9 @@ class DeployStep:
         strategy = context.config.strategy if context.config else DeploymentStrategy.RECREATE
         outcome = await STRATEGIES[strategy](rollout)
         if isinstance(outcome, Failure):
-            return ActionOutcome.failed(outcome.error.message, steps=rollout.steps, **outcome.error.context)
+            return ActionOutcome.failed(
+                outcome.error.message, steps=rollout.steps, analyses=rollout.analyses, **outcome.error.context
+            )
         summary = f"{rollout.release.app_name} {rollout.release.version} serves 100% with {strategy.value}"
         return ActionOutcome.ok(summary, **_outputs(outcome.value))
 

@@ -54,7 +54,7 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
     for version in versions.value:
         if version not in kept:
             await remove(rollout, version)
-    return Success(RolloutOutcome(current, kept, tuple(rollout.steps)))
+    return Success(RolloutOutcome(current, kept, tuple(rollout.steps), analyses=tuple(rollout.analyses)))
 
 
 async def _step(rollout: Rollout, canary: VersionSet, stable: list[VersionSet], step: int) -> Result[VersionSet]:
@@ -88,6 +88,17 @@ async def _analyse(rollout: Rollout, canary: VersionSet, stable: list[VersionSet
     stable_stats = await _combined(rollout, stable)
     verdict = analysis.judge(canary_stats.value, stable_stats, tuning)
     rollout.note(f"analysis at {step}%: {'passed' if verdict.passed else 'failed'}: {verdict.summary}")
+    rollout.analyses.append(
+        {
+            "step": step,
+            "passed": verdict.passed,
+            "canary_requests": canary_stats.value.requests,
+            "canary_errors": canary_stats.value.errors,
+            "stable_requests": stable_stats.requests if stable_stats else 0,
+            "stable_errors": stable_stats.errors if stable_stats else 0,
+            "reasons": list(verdict.reasons),
+        }
+    )
     if not verdict.passed:
         message = f"canary analysis failed at {step}%: {verdict.summary}"
         return Failure(

@@ -26,6 +26,7 @@ class Rollout:
     tuning: Tuning
     clock: Clock
     steps: list[str] = field(default_factory=list)
+    analyses: list[dict[str, object]] = field(default_factory=list)  # one per canary step judged
 
     def note(self, step: str) -> None:
         self.steps.append(step)
@@ -37,6 +38,7 @@ class RolloutOutcome:
     kept: tuple[VersionSet, ...] = ()  # previous version sets kept warm for a fast rollback
     steps: tuple[str, ...] = ()
     downtime_seconds: float | None = None
+    analyses: tuple[dict[str, object], ...] = ()
 
 
 def failed(message: str, **context: object) -> Failure:
