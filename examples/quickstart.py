@@ -18,6 +18,7 @@ import socket
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import inject
 
@@ -31,6 +32,25 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def deployment_file(port: int) -> dict[str, Any]:
+    """``hello/deployment.json``, with this interpreter, absolute paths and a free port."""
+    values: dict[str, Any] = json.loads((HELLO / "deployment.json").read_text())
+    root = HELLO.parent.parent
+
+    def localize(argv: list[str]) -> list[str]:
+        python = [sys.executable] if argv[0] == "python" else [argv[0]]
+        return python + [str(root / arg) if arg.startswith("examples/") else arg for arg in argv[1:]]
+
+    values["testing_config"]["unit_test_command"] = localize(values["testing_config"]["unit_test_command"])
+    values["build_command"] = localize(values["build_command"])
+    values["custom_settings"] = {
+        **values["custom_settings"],
+        "command": localize(values["custom_settings"]["command"]),
+        "port": port,
+    }
+    return values
 
 
 def ask(port: int) -> str:
@@ -54,16 +74,7 @@ async def run() -> int:
     deployments = inject.instance(DeploymentService)
     port = free_port()
 
-    created = await configs.create_config(
-        app_name="hello",
-        app_version="1.0.0",
-        environment="dev",
-        strategy="blue-green",
-        resource_requirements={"replicas_min": 2, "replicas_max": 2},
-        testing_config={"unit_test_command": [sys.executable, "-m", "unittest", "discover", "-s", str(HELLO)]},
-        build_command=[sys.executable, "-m", "compileall", "-q", str(HELLO)],
-        custom_settings={"command": [sys.executable, str(HELLO / "app.py")], "port": port, "health_path": "/health"},
-    )
+    created = await configs.create_config(**deployment_file(port))
     if created.is_failure():
         print(f"error: {created.error.message}")
         return 2
