@@ -12,7 +12,7 @@ from typing import Any
 from uno.core.result import Failure
 from uno.deployment.domain.enums import DeploymentStrategy
 from uno.deployment.engine.actions import ActionContext, ActionOutcome
-from uno.deployment.ports.platforms import PlatformDriver, Release, VersionSet
+from uno.deployment.ports.platforms import Release, VersionSet
 from uno.deployment.strategies import blue_green, canary, recreate, reverting, rolling
 from uno.deployment.strategies.steps import Rollout, RolloutOutcome, wait_healthy
 from uno.deployment.strategies.tuning import tuning_for
@@ -79,12 +79,18 @@ class DeployStep:
         return ActionOutcome.ok(summary, **_outputs(outcome.value))
 
 
-async def _live(driver: PlatformDriver, rollout: Rollout) -> VersionSet | None:
-    listed = await driver.list_versions(rollout.release.app_name, rollout.release.environment)
+async def _released_version(context: ActionContext) -> tuple[Rollout, VersionSet] | ActionOutcome:
+    """The rollout and the running version set of the release this step checks (or why there is none)."""
+    rollout = _rollout(context, _released(context))
+    if isinstance(rollout, ActionOutcome):
+        return rollout
+    listed = await rollout.driver.list_versions(rollout.release.app_name, rollout.release.environment)
     if isinstance(listed, Failure):
-        return None
+        return ActionOutcome.failed(listed.error.message)
     mine = [version for version in listed.value if version.deployment_id == rollout.release.deployment_id]
-    return mine[0] if mine else None
+    if not mine:
+        return ActionOutcome.failed(f"no version set of deployment {rollout.release.deployment_id} is running")
+    return rollout, mine[0]
 
 
 class HealthCheckStep:
@@ -97,12 +103,10 @@ class HealthCheckStep:
         return None if not params else "health_check takes no parameters"
 
     async def run(self, context: ActionContext) -> ActionOutcome:
-        rollout = _rollout(context, _released(context))
-        if isinstance(rollout, ActionOutcome):
-            return rollout
-        live = await _live(rollout.driver, rollout)
-        if live is None:
-            return ActionOutcome.failed(f"no version set of deployment {rollout.release.deployment_id} is running")
+        found = await _released_version(context)
+        if isinstance(found, ActionOutcome):
+            return found
+        rollout, live = found
         healthy = await wait_healthy(rollout, live)
         if isinstance(healthy, Failure):
             return ActionOutcome.failed(healthy.error.message)
@@ -119,12 +123,10 @@ class VerifyStep:
         return None if not params else "verify takes no parameters"
 
     async def run(self, context: ActionContext) -> ActionOutcome:
-        rollout = _rollout(context, _released(context))
-        if isinstance(rollout, ActionOutcome):
-            return rollout
-        live = await _live(rollout.driver, rollout)
-        if live is None:
-            return ActionOutcome.failed(f"no version set of deployment {rollout.release.deployment_id} is running")
+        found = await _released_version(context)
+        if isinstance(found, ActionOutcome):
+            return found
+        rollout, live = found
         if live.weight != 100:
             return ActionOutcome.failed(f"{live.id} takes {live.weight}% of the traffic, not 100%")
         health = await rollout.driver.version_health(live)
