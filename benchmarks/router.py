@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -44,9 +45,15 @@ WARM_UP = 0.25
 STARTUP_TIMEOUT = 10.0
 
 
+class Application:
+    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
+        self.process = process
+        self.port = port
+
+
 @asynccontextmanager
-async def application(version: str) -> AsyncIterator[int]:
-    """The hello app in a child process, answering ``version``; yields its port."""
+async def application(version: str) -> AsyncIterator[Application]:
+    """The hello app in a child process, answering ``version``."""
     environment = {**os.environ, "PORT": "0", "HELLO_VERSION": version}
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(APP), env=environment, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
@@ -54,7 +61,7 @@ async def application(version: str) -> AsyncIterator[int]:
     try:
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), STARTUP_TIMEOUT)
-        yield int(line.decode().rsplit(":", 1)[1])
+        yield Application(process, int(line.decode().rsplit(":", 1)[1]))
     finally:
         process.terminate()
         await process.wait()
@@ -117,39 +124,99 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class Background:
+    """CPU time the rest of the machine used while the benchmark ran (Linux /proc; None elsewhere).
+
+    Other processes competing for the cores slow the proxied runs more than the direct ones
+    (they need the spare core), so the figure says how far to trust a ratio.
+    """
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.busy = 0.0
+        self.elapsed = 0.0
+
+    def __enter__(self) -> Background:
+        self._start = self._sample()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._sample()
+        if self._start is not None and end is not None:
+            self.busy += end[0] - self._start[0]
+            self.elapsed += end[1] - self._start[1]
+
+    def _sample(self) -> tuple[float, float] | None:
+        try:
+            ticks = os.sysconf("SC_CLK_TCK")
+            with open("/proc/stat") as stat:
+                fields = [int(value) for value in stat.readline().split()[1:]]
+            ours = sum(_process_ticks(pid) for pid in self.pids) / ticks + cpu_seconds()
+        except (OSError, ValueError):
+            return None
+        busy = (sum(fields) - fields[3] - fields[4]) / ticks
+        return busy - ours, time.monotonic()
+
+    def cores(self) -> float | None:
+        return self.busy / self.elapsed if self.elapsed else None
+
+
+def _process_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 async def throughput(arguments: argparse.Namespace) -> None:
     seconds = arguments.seconds / arguments.slices
-    async with application("1.0.0") as port, load_generator(arguments.connections) as load:
+    async with application("1.0.0") as app, load_generator(arguments.connections) as load:
         router = Router("127.0.0.1", 0)
         await router.start()
-        router.set_backends("v1", [("127.0.0.1", port)])
+        router.set_backends("v1", [("127.0.0.1", app.port)])
         router.set_weights({"v1": 100})
         direct, proxied, cpu = [], [], 0.0
+        background = Background([app.process.pid, load.process.pid])
         try:
             for _ in range(arguments.slices):
-                direct.append(await load.run(port, seconds))
-                started = cpu_seconds()
-                proxied.append(await load.run(router.port, seconds))
-                cpu += cpu_seconds() - started
+                with background:
+                    direct.append(await load.run(app.port, seconds))
+                    started = cpu_seconds()
+                    proxied.append(await load.run(router.port, seconds))
+                    cpu += cpu_seconds() - started
         finally:
             await router.stop()
+    report_throughput(arguments, direct, proxied, cpu / router.stats("v1").requests, background.cores())
+
+
+def report_throughput(
+    arguments: argparse.Namespace,
+    direct: list[dict[str, Any]],
+    proxied: list[dict[str, Any]],
+    cpu_per_request: float,
+    background: float | None,
+) -> None:
     baseline, through = summary(direct), summary(proxied)
+    ratios = sorted(
+        len(p["latencies_us"]) / max(1, len(d["latencies_us"])) for d, p in zip(direct, proxied, strict=True)
+    )
     print(
         f"hello app (ThreadingHTTPServer), {arguments.connections} keep-alive connections, "
-        f"{arguments.slices} alternating slices of {seconds:g} s"
+        f"{arguments.slices} alternating slices of {arguments.seconds / arguments.slices:g} s"
     )
     print(line("direct (baseline)", baseline, baseline["rate"]))
     print(line("through the router", through, baseline["rate"]))
-    requests = router.stats("v1").requests
-    print(f"router CPU per proxied request (user + system): {cpu / requests * 1e6:.0f} us over {requests:,} requests")
+    print(f"per-slice ratios: min {ratios[0]:.3f}  median {statistics.median(ratios):.3f}  max {ratios[-1]:.3f}")
+    print(f"router CPU per proxied request (user + system): {cpu_per_request * 1e6:.0f} us")
+    if background is not None:
+        print(f"other processes kept {background:.2f} of {os.cpu_count()} cores busy while it ran")
 
 
 async def cutover(arguments: argparse.Namespace) -> None:
     async with application("1") as blue, application("2") as green, load_generator(arguments.connections) as load:
         router = Router("127.0.0.1", 0)
         await router.start()
-        router.set_backends("v1", [("127.0.0.1", blue)])
-        router.set_backends("v2", [("127.0.0.1", green)])
+        router.set_backends("v1", [("127.0.0.1", blue.port)])
+        router.set_backends("v2", [("127.0.0.1", green.port)])
         router.set_weights({"v1": 100, "v2": 0})
         try:
             running = asyncio.create_task(load.run(router.port, arguments.cutover_seconds, warm_up=0.5, record=True))
