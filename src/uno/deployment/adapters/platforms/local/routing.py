@@ -56,6 +56,11 @@ class Router:
         return self._port
 
     @property
+    def serving(self) -> bool:
+        """True from ``start`` until ``stop`` begins."""
+        return self._server is not None
+
+    @property
     def limits(self) -> Limits:
         return self._proxy.limits
 
