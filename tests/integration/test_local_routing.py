@@ -365,6 +365,15 @@ async def test_an_upstream_that_is_down_is_a_502_counted_against_its_version(har
     assert (stats.requests, stats.errors, stats.in_flight, stats.error_rate) == (1, 1, 0, 1.0)
 
 
+async def test_a_backend_address_that_cannot_be_used_is_a_502(harness: Harness, caplog: pytest.LogCaptureFixture):
+    router = await harness.router()
+    router.set_backends("v1", [("x" * 300, 80)])  # a host name IDNA cannot encode
+    router.set_weights({"v1": 1})
+
+    assert (await (await harness.client(router)).get()).status == 502
+    assert "connecting to" in caplog.text
+
+
 async def test_a_refused_connect_moves_on_to_the_versions_next_backend(harness: Harness):
     router = await harness.router()
     upstream = harness.upstream("v1")

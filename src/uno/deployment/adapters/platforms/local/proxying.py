@@ -23,6 +23,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ from uno.deployment.adapters.platforms.local.traffic import VersionTraffic
 if TYPE_CHECKING:
     from uno.deployment.adapters.platforms.local.clients import ClientConnection
 
+_log = logging.getLogger(__name__)
 _CLOSE_END = b"Connection: close\r\n\r\n"
 # Connections read into one buffer per router and copy out what arrived: asyncio's own reads
 # allocate 256 KiB per call, which costs more than the rest of a small request's relay.
@@ -79,6 +81,9 @@ class Proxy:
             exchange.connect_failed(backend, 504, "timed out connecting to the upstream")
         except OSError as error:
             exchange.connect_failed(backend, 502, f"cannot connect to the upstream: {error.strerror or error}")
+        except Exception:  # a backend address asyncio cannot use: answer, never leave the client waiting
+            _log.exception("connecting to %s failed", backend.address)
+            exchange.connect_failed(backend, 502, "cannot connect to the upstream")
         else:
             exchange.attach(connection)
 
