@@ -2,17 +2,20 @@
 
     .venv/bin/python benchmarks/router.py [--seconds 10] [--slices 10] [--connections 16]
 
-Everything runs on 127.0.0.1 and stops by itself (about 35 s with the defaults). The
+Everything runs on 127.0.0.1 and stops by itself (about 50 s with the defaults). The
 application is ``examples/hello`` (the standard library's ThreadingHTTPServer, Nagle's
 algorithm off), one process per version. The router runs in this process; the load comes
 from a child process (``benchmarks/loadgen.py``): ``--connections`` keep-alive connections,
 each sending ``GET /`` as soon as its previous response has arrived.
 
-Direct and proxied load alternate in ``--slices`` slices (each with a short warm-up), so
-that both meet the same background noise; each side gets ``--seconds`` of measurement in
+Direct load, load through the router and load through a minimal asyncio proxy (bytes
+copied blindly, one upstream connection per client: the floor any asyncio proxy pays
+here) take turns in ``--slices`` rounds of short slices, each with a short warm-up, so
+that all three meet the same background noise; each gets ``--seconds`` of measurement in
 all. Rates are total responses over total time, latencies are percentiles of all
-responses, and the ratio is proxied / direct, measured in this run. The router's CPU time
-per proxied request (user + system) is printed too.
+responses, ratios are against direct, measured in this run. Also printed: the router's
+CPU time per request (user + system), and how busy other processes kept the machine:
+on two cores a ratio is only as good as the spare core the proxy runs on.
 
 Cutover: under the same load, the router's weights switch from 100% v1 to 100% v2. It
 reports requests sent after the switch that v1 still answered (must be 0), when the first
@@ -27,6 +30,7 @@ import asyncio
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -44,9 +48,15 @@ WARM_UP = 0.25
 STARTUP_TIMEOUT = 10.0
 
 
+class Application:
+    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
+        self.process = process
+        self.port = port
+
+
 @asynccontextmanager
-async def application(version: str) -> AsyncIterator[int]:
-    """The hello app in a child process, answering ``version``; yields its port."""
+async def application(version: str) -> AsyncIterator[Application]:
+    """The hello app in a child process, answering ``version``."""
     environment = {**os.environ, "PORT": "0", "HELLO_VERSION": version}
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(APP), env=environment, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
@@ -54,7 +64,7 @@ async def application(version: str) -> AsyncIterator[int]:
     try:
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), STARTUP_TIMEOUT)
-        yield int(line.decode().rsplit(":", 1)[1])
+        yield Application(process, int(line.decode().rsplit(":", 1)[1]))
     finally:
         process.terminate()
         await process.wait()
@@ -117,39 +127,150 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class Background:
+    """CPU time the rest of the machine used while the benchmark ran (Linux /proc; None elsewhere).
+
+    Other processes competing for the cores slow the proxied runs more than the direct ones
+    (they need the spare core), so the figure says how far to trust a ratio.
+    """
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.busy = 0.0
+        self.elapsed = 0.0
+
+    def __enter__(self) -> Background:
+        self._start = self._sample()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._sample()
+        if self._start is not None and end is not None:
+            self.busy += end[0] - self._start[0]
+            self.elapsed += end[1] - self._start[1]
+
+    def _sample(self) -> tuple[float, float] | None:
+        try:
+            ticks = os.sysconf("SC_CLK_TCK")
+            with open("/proc/stat") as stat:
+                fields = [int(value) for value in stat.readline().split()[1:]]
+            ours = sum(_process_ticks(pid) for pid in self.pids) / ticks + cpu_seconds()
+        except (OSError, ValueError):
+            return None
+        busy = (sum(fields) - fields[3] - fields[4]) / ticks
+        return busy - ours, time.monotonic()
+
+    def cores(self) -> float | None:
+        return self.busy / self.elapsed if self.elapsed else None
+
+
+def _process_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+class BlindProxy(asyncio.BufferedProtocol):
+    """A minimal asyncio proxy for reference: one upstream connection per client, bytes copied blindly.
+
+    No HTTP, no choice, no pool, no counters: what any asyncio proxy pays in this setup.
+    """
+
+    read = memoryview(bytearray(256 * 1024))
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.transport: asyncio.Transport | None = None
+        self.peer: BlindProxy | None = None
+        self.pending: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if self.port:
+            self.connecting = asyncio.ensure_future(self.connect())
+
+    async def connect(self) -> None:
+        _, upstream = await asyncio.get_running_loop().create_connection(lambda: BlindProxy(0), "127.0.0.1", self.port)
+        upstream.peer, self.peer = self, upstream
+        for data in self.pending:
+            upstream.write(data)
+
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.read
+
+    def buffer_updated(self, nbytes: int) -> None:
+        data = bytes(self.read[:nbytes])
+        if self.peer is None:
+            self.pending.append(data)
+        else:
+            self.peer.write(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.close()
+
+
 async def throughput(arguments: argparse.Namespace) -> None:
     seconds = arguments.seconds / arguments.slices
-    async with application("1.0.0") as port, load_generator(arguments.connections) as load:
+    async with application("1.0.0") as app, load_generator(arguments.connections) as load:
         router = Router("127.0.0.1", 0)
         await router.start()
-        router.set_backends("v1", [("127.0.0.1", port)])
+        router.set_backends("v1", [("127.0.0.1", app.port)])
         router.set_weights({"v1": 100})
-        direct, proxied, cpu = [], [], 0.0
+        blind = await asyncio.get_running_loop().create_server(lambda: BlindProxy(app.port), "127.0.0.1", 0)
+        targets = {"direct": app.port, "router": router.port, "minimal": blind.sockets[0].getsockname()[1]}
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+        background = Background([app.process.pid, load.process.pid])
+        cpu = 0.0
         try:
             for _ in range(arguments.slices):
-                direct.append(await load.run(port, seconds))
-                started = cpu_seconds()
-                proxied.append(await load.run(router.port, seconds))
-                cpu += cpu_seconds() - started
+                with background:
+                    for name, port in targets.items():
+                        started = cpu_seconds()
+                        runs[name].append(await load.run(port, seconds))
+                        cpu += cpu_seconds() - started if name == "router" else 0.0
         finally:
+            blind.close()
             await router.stop()
-    baseline, through = summary(direct), summary(proxied)
+    report_throughput(arguments, runs, cpu / router.stats("v1").requests, background.cores())
+
+
+def report_throughput(
+    arguments: argparse.Namespace,
+    runs: dict[str, list[dict[str, Any]]],
+    cpu_per_request: float,
+    background: float | None,
+) -> None:
+    baseline, through, minimal = summary(runs["direct"]), summary(runs["router"]), summary(runs["minimal"])
+    pairs = zip(runs["direct"], runs["router"], strict=True)
+    ratios = sorted(len(p["latencies_us"]) / max(1, len(d["latencies_us"])) for d, p in pairs)
     print(
         f"hello app (ThreadingHTTPServer), {arguments.connections} keep-alive connections, "
-        f"{arguments.slices} alternating slices of {seconds:g} s"
+        f"{arguments.slices} rounds of 1 s slices (direct, router, minimal proxy in turn)"
     )
     print(line("direct (baseline)", baseline, baseline["rate"]))
     print(line("through the router", through, baseline["rate"]))
-    requests = router.stats("v1").requests
-    print(f"router CPU per proxied request (user + system): {cpu / requests * 1e6:.0f} us over {requests:,} requests")
+    print(line("minimal proxy (ref.)", minimal, baseline["rate"]))
+    print(
+        f"router / direct per round: min {ratios[0]:.3f}  median {statistics.median(ratios):.3f}  max {ratios[-1]:.3f}"
+    )
+    print(f"router / minimal proxy: {through['rate'] / minimal['rate']:.3f}")
+    print(f"router CPU per proxied request (user + system): {cpu_per_request * 1e6:.0f} us")
+    if background is not None:
+        print(f"other processes kept {background:.2f} of {os.cpu_count()} cores busy while it ran")
 
 
 async def cutover(arguments: argparse.Namespace) -> None:
     async with application("1") as blue, application("2") as green, load_generator(arguments.connections) as load:
         router = Router("127.0.0.1", 0)
         await router.start()
-        router.set_backends("v1", [("127.0.0.1", blue)])
-        router.set_backends("v2", [("127.0.0.1", green)])
+        router.set_backends("v1", [("127.0.0.1", blue.port)])
+        router.set_backends("v2", [("127.0.0.1", green.port)])
         router.set_weights({"v1": 100, "v2": 0})
         try:
             running = asyncio.create_task(load.run(router.port, arguments.cutover_seconds, warm_up=0.5, record=True))

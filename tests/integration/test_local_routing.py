@@ -207,6 +207,30 @@ async def test_an_idle_client_connection_is_closed_after_the_keep_alive_timeout(
     assert await client.closed_by_peer()
 
 
+async def test_a_request_head_that_stalls_is_a_408(harness: Harness):
+    router, upstreams = await harness.routed({"v1": 1}, client_timeout=0.2)
+    client = await harness.client(router)
+
+    await client.send(b"GET / HTTP/1.1\r\nHost: a\r\n")
+
+    assert (await client.reply()).status == 408
+    assert await client.closed_by_peer()
+    assert upstreams["v1"].requests == 0
+
+
+async def test_stop_lets_requests_in_flight_finish_within_its_grace(harness: Harness):
+    router, upstreams = await harness.routed({"v1": 1})
+    slow = await start_slow_request(harness, router, upstreams["v1"])
+
+    stopping = asyncio.create_task(router.stop(grace=DEADLINE))
+    await eventually(lambda: not router.serving)
+    upstreams["v1"].gate.set()
+    reply = await slow
+    await stopping
+
+    assert (reply.status, reply.headers["connection"]) == (200, "close")
+
+
 # -- messages
 
 
@@ -341,6 +365,15 @@ async def test_an_upstream_that_is_down_is_a_502_counted_against_its_version(har
     assert (stats.requests, stats.errors, stats.in_flight, stats.error_rate) == (1, 1, 0, 1.0)
 
 
+async def test_a_backend_address_that_cannot_be_used_is_a_502(harness: Harness, caplog: pytest.LogCaptureFixture):
+    router = await harness.router()
+    router.set_backends("v1", [("x" * 300, 80)])  # a host name IDNA cannot encode
+    router.set_weights({"v1": 1})
+
+    assert (await (await harness.client(router)).get()).status == 502
+    assert "connecting to" in caplog.text
+
+
 async def test_a_refused_connect_moves_on_to_the_versions_next_backend(harness: Harness):
     router = await harness.router()
     upstream = harness.upstream("v1")
@@ -371,6 +404,19 @@ async def test_a_malformed_response_is_a_502(harness: Harness):
 
     assert (await (await harness.client(router)).get()).status == 502
     assert router.stats("v1").errors == 1
+
+
+async def test_a_response_that_ends_with_the_upstreams_close_is_relayed_and_closes_the_client(harness: Harness):
+    upstream = await harness.scripted_upstream(b"HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\nuntil the end", close_after=True)
+    router = await harness.router()
+    router.set_backends("v1", [upstream.address])
+    router.set_weights({"v1": 1})
+    client = await harness.client(router)
+
+    reply = await client.get()
+
+    assert (reply.status, reply.text, reply.headers["connection"]) == (200, "until the end", "close")
+    assert router.stats("v1").errors == 0
 
 
 async def test_5xx_from_the_upstream_count_as_errors(harness: Harness):

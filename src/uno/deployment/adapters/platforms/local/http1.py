@@ -42,9 +42,11 @@ _STATUS_LINE: Final = re.compile(rb"HTTP/1\.[01] [0-9]{3}(?: [\t\x20-\x7e\x80-\x
 _FIELD_LINES: Final = re.compile(rb"(?:\r\n" + _TCHAR + rb"+:[\t\x20-\x7e\x80-\xff]*)*")
 _HOP_BY_HOP = rb"connection|keep-alive|proxy-connection|te|trailer|upgrade|proxy-authenticate|proxy-authorization"
 # the fields the router reads, searched in the lowercased head
-_RESPONSE_NOTED: Final = re.compile(rb"\r\n(content-length|transfer-encoding|" + _HOP_BY_HOP + rb"):([^\r\n]*)")
+_RESPONSE_NOTED: Final = re.compile(rb"\r\n(content-length|transfer-encoding|" + _HOP_BY_HOP + rb"):[ \t]*([^\r\n]*)")
 _REQUEST_NOTED: Final = re.compile(
-    rb"\r\n(content-length|transfer-encoding|host|x-forwarded-for|x-forwarded-proto|" + _HOP_BY_HOP + rb"):([^\r\n]*)"
+    rb"\r\n(content-length|transfer-encoding|host|x-forwarded-for|x-forwarded-proto|"
+    + _HOP_BY_HOP
+    + rb"):[ \t]*([^\r\n]*)"
 )
 _HEX: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _REASONS: Final = {
@@ -184,7 +186,12 @@ class _Fields:
         self.forwarded_for: bytes | None = None
         self.hosts = 0
         for name, value in noted.findall(self.lowered, start):
-            self._note(name, value.strip(b" \t"))
+            if name == b"host":  # the common cases first, without a call
+                self.hosts += 1
+            elif name == b"content-length" and self.length < 0 and value.isdigit() and len(value) <= 18:
+                self.length = int(value)
+            else:
+                self._note(name, value.strip(b" \t"))
 
     def _note(self, name: bytes, value: bytes) -> None:
         if name == b"content-length":
@@ -215,6 +222,8 @@ class _Fields:
 
     def passed(self, drop_length: bool = False) -> bytes:
         """The head without the dropped fields, the fields Connection names, and Content-Length if asked."""
+        if self.dropped is None and not drop_length:
+            return self.block  # Connection is one of the dropped fields: nothing is named either
         names = set(self.dropped or ())
         names.update(self.connection or ())
         names.discard(b"")

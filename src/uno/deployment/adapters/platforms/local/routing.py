@@ -24,7 +24,7 @@ import asyncio
 import random
 from collections.abc import Mapping, Sequence
 
-from uno.deployment.adapters.platforms.local import proxying
+from uno.deployment.adapters.platforms.local import clients, proxying
 from uno.deployment.adapters.platforms.local.balancing import Balancer, Balancing
 from uno.deployment.adapters.platforms.local.limits import Limits
 from uno.deployment.adapters.platforms.local.traffic import TrafficStats
@@ -56,6 +56,11 @@ class Router:
         return self._port
 
     @property
+    def serving(self) -> bool:
+        """True from ``start`` until ``stop`` begins."""
+        return self._server is not None
+
+    @property
     def limits(self) -> Limits:
         return self._proxy.limits
 
@@ -65,7 +70,7 @@ class Router:
         loop = asyncio.get_running_loop()
         self._proxy.stopping = False
         self._server = await loop.create_server(
-            lambda: proxying.ClientConnection(self._proxy), self.host, self._port, backlog=1024, reuse_address=True
+            lambda: clients.ClientConnection(self._proxy), self.host, self._port, backlog=1024, reuse_address=True
         )
         self._port = self._server.sockets[0].getsockname()[1]
 

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from uno.deployment.adapters.platforms.local.proxying import Exchange, Proxy
 
 MAX_RESPONSE_HEAD = 64 * 1024
-_TRANSPORT_UNSET = cast(asyncio.Transport, None)
 
 
 async def connect(backend: Backend, proxy: Proxy) -> UpstreamConnection:
@@ -47,12 +46,13 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         self.backend = backend
         self.exchange: Exchange | None = None
         self.served = 0  # exchanges completed on this connection
-        self.transport = _TRANSPORT_UNSET
+        self.transport = cast(asyncio.Transport, None)  # set by connection_made
         self._limits = proxy.limits
         self._proxy = proxy
         self._loop = asyncio.get_running_loop()
         self._buffer = b""
         self._response: http1.Response | None = None
+        self._remaining = 0  # of a Content-Length body; -1 when ``_framer`` finds the end
         self._framer: http1.Framer | None = None
         self._head_request = False
         self._received = False  # any byte of the current exchange's response
@@ -127,7 +127,7 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         self._proxy.ended()
 
     def eof_received(self) -> bool:
-        if self.exchange is not None and isinstance(self._framer, http1.UntilCloseBody):
+        if self.exchange is not None and self._remaining < 0 and isinstance(self._framer, http1.UntilCloseBody):
             self._complete(reusable=False)
         return False
 
@@ -184,23 +184,30 @@ class UpstreamConnection(asyncio.BufferedProtocol):
             exchange.informational(response.head + http1.CRLF)
         self._buffer = b""
         self._response = response
-        self._framer = http1.framer(response.framing, response.length, 502)
+        if response.framing in (http1.LENGTH, http1.NO_BODY):
+            self._remaining = response.length  # the common case, counted here without a framer
+        else:
+            self._remaining = -1
+            self._framer = http1.framer(response.framing, response.length, 502)
         return buffer
 
     def _relay(self, exchange: Exchange, data: bytes, first: bool) -> None:
-        framer = self._framer
-        if framer is None:
-            taken, done = 0, True
+        remaining, size = self._remaining, len(data)
+        if remaining >= 0:
+            taken = size if size < remaining else remaining
+            self._remaining = remaining - taken
+            done = taken == remaining
         else:
+            framer = cast(http1.Framer, self._framer)
             taken = framer.feed(data)
             done = framer.done
-        body = data if taken == len(data) else data[:taken]
+        body = data if taken == size else data[:taken]
         if first:
             exchange.response_head(cast(http1.Response, self._response), body)
         elif body:
             exchange.response_body(body)
         if done:
-            self._complete(reusable=cast(http1.Response, self._response).reusable and taken == len(data))
+            self._complete(reusable=cast(http1.Response, self._response).reusable and taken == size)
 
     def _complete(self, reusable: bool) -> None:
         exchange = cast("Exchange", self.exchange)
