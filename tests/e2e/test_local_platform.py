@@ -228,3 +228,52 @@ def _gone(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+async def test_health_thresholds_are_honoured(local):
+    container, _, port = local
+
+    first = await deploy(container, port, "1.0.0", "blue-green", healthy_threshold=100, health_deadline_seconds=2)
+
+    assert first.status is DeploymentStatus.FAILED
+    assert "not healthy after 2s" in first.message
+
+
+async def test_a_program_that_cannot_start_frees_the_port(local):
+    container, _, port = local
+    broken = await deploy(container, port, "1.0.0", "blue-green", command=["/nonexistent/program"])
+
+    working = await deploy(container, port, "1.0.1", "blue-green")
+
+    assert broken.status is DeploymentStatus.FAILED
+    assert working.status is DeploymentStatus.SUCCEEDED, working.message
+
+
+async def test_replicas_get_their_configuration_not_the_deployers_environment(local, tmp_path, monkeypatch):
+    container, driver, port = local
+    monkeypatch.setenv("DEPLOYER_ONLY_SECRET", "should-not-leak")
+    await driver.shutdown()  # a fresh agent is started by this test's deployer
+
+    await deploy(container, port, "1.0.0", "blue-green")
+
+    environments = await asyncio.to_thread(_environments, _replica_pids(tmp_path / "local"))
+    assert environments
+    assert all(b"DEPLOYER_ONLY_SECRET=should-not-leak" not in environment for environment in environments)
+    assert all(b"APP_VERSION=1.0.0" in environment for environment in environments)
+
+
+async def test_down_after_the_agent_was_killed_still_stops_the_replicas(local, tmp_path):
+    container, driver, port = local
+    await deploy(container, port, "1.0.0", "blue-green")
+    replicas = _replica_pids(tmp_path / "local")
+    agent = (await wire.call(driver.socket_path, {"op": "ping"}, timeout=5)).value["pid"]
+    os.kill(agent, signal.SIGKILL)
+
+    stopped = await driver.shutdown()
+
+    assert stopped.is_success()
+    assert await asyncio.to_thread(_all_gone, tmp_path / "local", replicas)
+
+
+def _environments(pids: list[int]) -> list[list[bytes]]:
+    return [Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") for pid in pids]

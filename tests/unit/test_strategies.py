@@ -213,3 +213,23 @@ async def test_rollback_to_any_earlier_release(deployer, platform):
     assert rollback.success is True, rollback.message
     assert rollback.app_version == "1.0.0"
     assert platform.serving() == {"1.0.0": 100}  # 1.0.0 was gone (blue keeps one): started again
+
+
+async def test_rolling_back_past_several_releases_rolls_them_all_back(deployer, platform):
+    first = await release(deployer, "1.0.0", "blue-green")
+    second = await release(deployer, "2.0.0", "blue-green")
+    third = await release(deployer, "3.0.0", "blue-green")
+    service = deployer.deployment_service
+
+    await service.rollback(third.id, to=first.id)
+    fourth = await release(deployer, "4.0.0", "blue-green")
+    again = (await service.rollback(fourth.id)).value
+
+    assert (await service.get_deployment(second.id)).value.status is DeploymentStatus.ROLLED_BACK
+    assert again.app_version == "1.0.0"  # what served before 4.0.0, not the rolled-back 2.0.0
+
+
+async def test_min_requests_must_be_whole(deployer, platform):
+    second = await release(deployer, "1.0.0", "canary", canary={"min_requests": 2.5})
+
+    assert "custom_settings.canary.min_requests: must be a whole number" in second.message

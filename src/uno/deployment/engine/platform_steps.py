@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from uno.core.errors import ErrorCode
 from uno.core.result import Failure
 from uno.deployment.domain.enums import DeploymentStrategy
 from uno.deployment.engine.actions import ActionContext, ActionOutcome
@@ -72,8 +73,13 @@ class DeployStep:
         strategy = context.config.strategy if context.config else DeploymentStrategy.RECREATE
         outcome = await STRATEGIES[strategy](rollout)
         if isinstance(outcome, Failure):
+            untouched = outcome.error.code is ErrorCode.VALIDATION_ERROR  # refused before changing anything
             return ActionOutcome.failed(
-                outcome.error.message, steps=rollout.steps, analyses=rollout.analyses, **outcome.error.context
+                outcome.error.message,
+                steps=rollout.steps,
+                analyses=rollout.analyses,
+                unavailable=untouched,
+                **{key: value for key, value in outcome.error.context.items() if key != "field"},
             )
         summary = f"{rollout.release.app_name} {rollout.release.version} serves 100% with {strategy.value}"
         return ActionOutcome.ok(summary, **_outputs(outcome.value))

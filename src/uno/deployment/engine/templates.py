@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from uno.core.result import Failure
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.ids import DeploymentId, PipelineId, StageId, TaskId
 from uno.deployment.domain.pipelines import Pipeline, Stage, Task
 from uno.deployment.engine.actions import NAMED_TASKS
+from uno.deployment.strategies.tuning import tuning_for
 
 # Timeouts (seconds) for the built-in steps; a configuration's test_timeout wins for tests.
 STEP_TIMEOUTS = {"build": 1800.0, "backup-database": 3600.0, "apply-migrations": 3600.0, "deploy": 1800.0}
@@ -52,6 +54,16 @@ class _Builder:
         return task
 
 
+def deploy_budget(config: DeploymentConfig) -> float:
+    """Time for the deploy step: every health wait and canary analysis a strategy may make, and then some."""
+    tuning = tuning_for(config)
+    if isinstance(tuning, Failure):
+        return STEP_TIMEOUTS["deploy"]  # the step fails at once, naming the bad setting
+    rounds = max(len(tuning.value.canary.steps), config.resources.replicas_min) + 2
+    waits = tuning.value.health_deadline_seconds + tuning.value.canary.analysis_seconds + tuning.value.drain_seconds
+    return max(STEP_TIMEOUTS["deploy"], rounds * waits + 300)
+
+
 def default_pipeline(config: DeploymentConfig, deployment_id: DeploymentId, now: datetime) -> DefaultPipeline:
     build = _Builder()
     left_out: list[str] = []
@@ -77,7 +89,7 @@ def default_pipeline(config: DeploymentConfig, deployment_id: DeploymentId, now:
         previous = [build.task(deployment, "backup-database", "Back up the database before deploying")]
     if config.database is not None and config.database.apply_migrations:
         previous = [build.task(deployment, "apply-migrations", "Apply database migrations", *previous)]
-    build.task(deployment, "deploy", f"Deploy to {config.platform.value}", *previous)
+    build.task(deployment, "deploy", f"Deploy to {config.platform.value}", *previous, timeout=deploy_budget(config))
 
     verification = build.stage("verification", "Verify the deployment and run health checks")
     healthy = build.task(verification, "health-check", "Check the application's health endpoint")

@@ -275,9 +275,29 @@ class DeploymentService:
         if rolling_back is not None:
             if record.success:
                 await self._move(rolling_back, DeploymentStatus.ROLLED_BACK, f"rolled back by {record.id.value}")
+                await self._supersede_between(record, rolling_back)
             else:
                 before = DeploymentStatus(rolling_back.details.pop("status_before_rollback", "failed"))
                 await self._move(rolling_back, before, f"{record.message} ({record.id.value})")
+
+    async def _supersede_between(self, rollback: DeploymentResult, target: DeploymentResult) -> None:
+        """A rollback past several releases rolls them all back: none of them serves any more."""
+        restored = await self._deployments.get(DeploymentId(str(rollback.details.get("restores"))))
+        if restored is None:
+            return
+        query = DeploymentQuery(
+            app_name=target.app_name,
+            environment=target.environment,
+            kind=DeploymentKind.DEPLOY,
+            status=DeploymentStatus.SUCCEEDED,
+            created_after=restored.created_at,
+            created_before=target.created_at,
+            limit=1000,
+        )
+        for skipped in await self._deployments.find(query):
+            if skipped.id != restored.id:
+                await self._move(skipped, DeploymentStatus.ROLLING_BACK, f"being rolled back by {rollback.id.value}")
+                await self._move(skipped, DeploymentStatus.ROLLED_BACK, f"rolled back by {rollback.id.value}")
 
     async def _move(self, record: DeploymentResult, status: DeploymentStatus, message: str = "") -> None:
         if status is DeploymentStatus.ROLLING_BACK:

@@ -46,7 +46,7 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
             break
         shrunk = await _shrink(rollout, remaining, surge + rollout.tuning.max_unavailable)
         if isinstance(shrunk, Failure):
-            return shrunk
+            return await abandon(rollout, current, list(remaining.values()), shrunk.error)
         grown = await rollout.driver.scale_version(current, min(target, current.replicas + surge))
         if isinstance(grown, Failure):
             return await abandon(rollout, current, list(remaining.values()), grown.error)
@@ -56,7 +56,8 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
     if isinstance(routed, Failure):
         return routed
     for version in versions.value:
-        await remove(rollout, version)
+        if version.id in remaining or version not in old:  # the old ones _shrink removed are gone already
+            await remove(rollout, version)
     return Success(RolloutOutcome(current, (), tuple(rollout.steps)))
 
 

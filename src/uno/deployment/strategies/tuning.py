@@ -137,6 +137,8 @@ def _canary(settings: dict[str, Any]) -> Result[CanaryTuning]:
             if isinstance(number, Failure):
                 return number
             checked[key] = number.value
+    if "min_requests" in values and not isinstance(values["min_requests"], int):
+        return Failure(ErrorDetails.validation("custom_settings.canary.min_requests", "must be a whole number"))
     return Success(
         CanaryTuning(
             steps=tuple(steps),

@@ -17,7 +17,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from uno.deployment.adapters.platforms.local.routing import Router
 from uno.deployment.adapters.platforms.local.supervising import Supervisor, SupervisorError
 
 SYNC_SECONDS = 0.25
+LEAVE_GRACE_SECONDS = 1.0
 
 
 @dataclass
@@ -50,8 +51,10 @@ class VersionMeta:
 class Agent:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
-        self.supervisor = Supervisor(state_dir / "processes")
+        # replicas get what their configuration names, not whatever the deployer's shell held
+        self.supervisor = Supervisor(state_dir / "processes", base_env=baseline_environment(os.environ))
         self.monitors: dict[str, HealthMonitor] = {}  # one per version set: each has its own timings
+        self.leaving: dict[str, set[int]] = {}  # ports of replicas being scaled away: routed no more
         self.versions: dict[str, VersionMeta] = {}
         self.routers: dict[tuple[str, str], Router] = {}
         self.weights: dict[tuple[str, str], dict[str, int]] = {}
@@ -124,6 +127,10 @@ class Agent:
             request["deployment_id"],
             int(request["port"]),
             request["health_path"],
+            float(request.get("health_interval", 1.0)),
+            float(request.get("health_timeout", 5.0)),
+            int(request.get("healthy_threshold", 1)),
+            int(request.get("unhealthy_threshold", 3)),
         )
         router = await self._router(meta)
         if isinstance(router, Failure):
@@ -138,6 +145,7 @@ class Agent:
                 workdir=request.get("workdir"),
             )
         except SupervisorError as error:
+            await self._close_idle_router((meta.app, meta.environment))  # nothing of the app runs: free its port
             return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, str(error), {}))
         self.versions[version_id] = meta
         self._watch(meta)
@@ -165,7 +173,15 @@ class Agent:
         meta = self.versions.get(request["version_set"])
         if meta is None:
             return _unknown(request["version_set"])
-        await self.supervisor.scale_version(meta.id, int(request["replicas"]))
+        wanted, current = int(request["replicas"]), self.supervisor.replicas(meta.id)
+        if wanted < len(current):  # take the leaving replicas out of the routes before stopping them
+            self.leaving[meta.id] = {replica.port for replica in current[wanted:]}
+            self._sync_backends()
+            await asyncio.sleep(LEAVE_GRACE_SECONDS)  # requests already sent to them finish
+        try:
+            await self.supervisor.scale_version(meta.id, wanted)
+        finally:
+            self.leaving.pop(meta.id, None)
         self._persist()
         return Success(self._describe(meta))
 
@@ -188,10 +204,15 @@ class Agent:
         meta = self.versions.get(request["version_set"])
         if meta is None:
             return _unknown(request["version_set"])
-        replicas = self.monitors[meta.id].health(meta.id)
-        ready = sum(replica.ready for replica in replicas)
-        problems = sorted({_problem(replica) for replica in replicas if not replica.ready} - {""})
-        return Success({"ready": ready, "total": len(replicas), "message": "; ".join(problems)})
+        running = {(replica.port, replica.pid) for replica in self.supervisor.replicas(meta.id)}
+        probed = [
+            replica for replica in self.monitors[meta.id].health(meta.id) if (replica.port, replica.pid) in running
+        ]
+        ready = sum(replica.ready for replica in probed)  # a replica not probed yet is not ready
+        problems = sorted({_problem(replica) for replica in probed if not replica.ready} - {""})
+        if len(probed) < len(running):
+            problems.append(f"{len(running) - len(probed)} replica(s) not probed yet")
+        return Success({"ready": ready, "total": len(running), "message": "; ".join(problems)})
 
     async def _stats(self, request: dict[str, Any]) -> Result[Any]:
         meta = self.versions.get(request["version_set"])
@@ -275,10 +296,13 @@ class Agent:
             router = self.routers.get((meta.app, meta.environment))
             if router is None:
                 continue
+            leaving = self.leaving.get(meta.id, set())
             health = self.monitors[meta.id].health(meta.id)
-            healthy = [("127.0.0.1", replica.port) for replica in health if replica.ready]
-            everyone = [("127.0.0.1", replica.port) for replica in self.supervisor.replicas(meta.id)]
-            router.set_backends(meta.id, healthy or everyone)
+            healthy = [
+                ("127.0.0.1", replica.port) for replica in health if replica.ready and replica.port not in leaving
+            ]
+            staying = [replica for replica in self.supervisor.replicas(meta.id) if replica.port not in leaving]
+            router.set_backends(meta.id, healthy or [("127.0.0.1", replica.port) for replica in staying])
 
     async def _sync_forever(self) -> None:
         while True:
@@ -316,6 +340,14 @@ class Agent:
                 self.weights[key] = weights
                 self._sync_backends()
                 self.routers[key].set_weights(weights)
+
+
+BASELINE_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+
+
+def baseline_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The few variables every program expects; everything else comes from the configuration."""
+    return {name: environ[name] for name in BASELINE_VARIABLES if name in environ}
 
 
 def _unknown(version_id: str) -> Failure:

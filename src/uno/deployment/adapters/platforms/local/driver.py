@@ -25,6 +25,7 @@ from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
 
 CALL_TIMEOUT = 60.0
+SHUTDOWN_TIMEOUT = 600.0
 START_TIMEOUT = 15.0
 
 
@@ -99,7 +100,8 @@ class LocalDriver:
         )
 
     async def destroy_version(self, version: VersionSet, *, drain_timeout: float) -> Result[None]:
-        answered = await self._call({"op": "destroy_version", "version_set": version.id, "drain": drain_timeout})
+        request = {"op": "destroy_version", "version_set": version.id, "drain": drain_timeout}
+        answered = await self._call(request, timeout=CALL_TIMEOUT + drain_timeout)
         return answered if isinstance(answered, Failure) else Success(None)
 
     async def list_versions(self, app_name: str, environment: str) -> Result[list[VersionSet]]:
@@ -129,17 +131,24 @@ class LocalDriver:
         )
 
     async def shutdown(self) -> Result[None]:
-        """Stop the agent and everything it runs (``uno-deploy down``)."""
-        answered = await wire.call(self.socket_path, {"op": "shutdown"}, timeout=CALL_TIMEOUT)
+        """Stop the agent and everything it runs (``uno-deploy down``).
+
+        With no live agent but replicas recorded (the agent was killed), an agent is started
+        to adopt them, then told to stop them: ``down`` never leaves processes behind.
+        """
+        answered = await wire.call(self.socket_path, {"op": "shutdown"}, timeout=SHUTDOWN_TIMEOUT)
         if isinstance(answered, Failure) and answered.error.code is ErrorCode.UNAVAILABLE:
-            return Success(None)  # nothing was running
+            recorded = self._state_dir / "processes" / "supervisor.json"
+            if not await asyncio.to_thread(recorded.is_file):
+                return Success(None)  # nothing ever ran here
+            answered = await self._call({"op": "shutdown"}, timeout=SHUTDOWN_TIMEOUT)
         return answered if isinstance(answered, Failure) else Success(None)
 
-    async def _call(self, request: dict[str, Any]) -> Result[Any]:
+    async def _call(self, request: dict[str, Any], *, timeout: float = CALL_TIMEOUT) -> Result[Any]:
         started = await self._ensure_agent()
         if isinstance(started, Failure):
             return started
-        return await wire.call(self.socket_path, request, timeout=CALL_TIMEOUT)
+        return await wire.call(self.socket_path, request, timeout=timeout)
 
     async def _ensure_agent(self) -> Result[None]:
         async with self._starting:
@@ -169,11 +178,21 @@ async def _spawn_agent(state_dir: Path) -> None:
         "--detach",
     ]
 
+    # the agent (and so every replica) starts from a clean environment, not the deployer's
+    environment = {name: value for name, value in os.environ.items() if name in _AGENT_VARIABLES}
+
     def start() -> None:
         with open(state_dir / "agent.log", "ab") as log:
-            subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=30, check=False)
+            subprocess.run(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=30, check=False, env=environment
+            )
 
     await asyncio.to_thread(start)
+
+
+_AGENT_VARIABLES = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH"}
+)
 
 
 def _to_version(item: dict[str, Any]) -> VersionSet:
