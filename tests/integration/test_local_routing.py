@@ -348,6 +348,50 @@ async def test_a_malformed_chunk_in_a_request_is_a_400(harness: Harness):
     assert router.stats("v1").errors == 0  # the client's fault, not the version's
 
 
+FRAGMENTS = [
+    b"GET / HTTP/1.1\r\n",
+    b"POST /echo HTTP/1.1\r\n",
+    b"Host: a\r\n",
+    b"Content-Length: 5\r\n",
+    b"Content-Length: x\r\n",
+    b"Transfer-Encoding: chunked\r\n",
+    b"Expect: 100-continue\r\n",
+    b"\r\n",
+    b"5\r\nhello\r\n",
+    b"0\r\n\r\n",
+    b"ffffffffffffffffff\r\n",
+    b"\x00\xff\r",
+    b"\n",
+    b" folded\r\n",
+]
+
+
+async def test_random_bytes_from_many_clients_never_break_the_router(harness: Harness):
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: errors.append(context))
+    router, _ = await harness.routed({"v1": 1}, client_timeout=0.5, read_timeout=2)
+    rng = random.Random(5)
+
+    async def garble() -> None:
+        client = await Client.open(router.port)
+        try:
+            for _ in range(rng.randrange(1, 12)):
+                await client.send(rng.choice(FRAGMENTS) if rng.random() < 0.8 else rng.randbytes(rng.randrange(1, 64)))
+            async with asyncio.timeout(3):
+                await client.reader.read(65536)
+        except (ConnectionError, TimeoutError):
+            pass
+        finally:
+            await client.close()
+
+    await asyncio.gather(*(garble() for _ in range(60)))
+    await eventually(lambda: router.stats("v1").in_flight == 0)
+
+    assert errors == []
+    assert (await (await harness.client(router)).get()).text == "v1"
+
+
 # -- upstream failures
 
 
@@ -417,6 +461,40 @@ async def test_a_response_that_ends_with_the_upstreams_close_is_relayed_and_clos
 
     assert (reply.status, reply.text, reply.headers["connection"]) == (200, "until the end", "close")
     assert router.stats("v1").errors == 0
+
+
+@pytest.mark.parametrize(
+    ("reply", "status"),
+    [
+        # a bad chunk read with the head is a 502; read after it, the response is aborted (0)
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", (0, 502)),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", (502,)),
+        (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", (502,)),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"y" * 70_000 + b"\r\n\r\n", (502,)),
+        (b"\x00\x01\x02 garbage\r\n\r\n", (502,)),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", (200,)),  # the extra bytes are dropped
+    ],
+)
+async def test_a_misbehaving_upstream_never_breaks_the_router(harness: Harness, reply: bytes, status: tuple[int, ...]):
+    errors: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+    upstream = await harness.scripted_upstream(reply, close_after=True)
+    router = await harness.router()
+    router.set_backends("v1", [upstream.address])
+    router.set_weights({"v1": 1})
+    client = await harness.client(router)
+
+    try:
+        answer = await client.get()
+    except asyncio.IncompleteReadError:
+        seen = 0
+    else:
+        seen = answer.status
+        assert seen != 200 or answer.text == "ok"
+
+    assert seen in status
+    assert errors == []
+    assert router.stats("v1").in_flight == 0
 
 
 async def test_5xx_from_the_upstream_count_as_errors(harness: Harness):

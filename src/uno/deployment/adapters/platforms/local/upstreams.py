@@ -170,9 +170,9 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         buffer = self._buffer + data if self._buffer else data
         while True:
             end = buffer.find(http1.HEAD_END)
+            if end > MAX_RESPONSE_HEAD or (end < 0 and len(buffer) > MAX_RESPONSE_HEAD):
+                raise http1.HttpError(502, "the upstream's response head is too large")
             if end < 0:
-                if len(buffer) > MAX_RESPONSE_HEAD:
-                    raise http1.HttpError(502, "the upstream's response head is too large")
                 self._buffer = buffer
                 return None
             response = http1.parse_response(buffer[:end], self._head_request)
