@@ -297,12 +297,18 @@ class Agent:
             if router is None:
                 continue
             leaving = self.leaving.get(meta.id, set())
+            # only replicas the supervisor runs now: a stopped one may still look healthy to the monitor
+            staying = {
+                (replica.port, replica.pid)
+                for replica in self.supervisor.replicas(meta.id)
+                if replica.port not in leaving and replica.pid is not None
+            }
             health = self.monitors[meta.id].health(meta.id)
-            healthy = [
-                ("127.0.0.1", replica.port) for replica in health if replica.ready and replica.port not in leaving
-            ]
-            staying = [replica for replica in self.supervisor.replicas(meta.id) if replica.port not in leaving]
-            router.set_backends(meta.id, healthy or [("127.0.0.1", replica.port) for replica in staying])
+            healthy = sorted(
+                replica.port for replica in health if replica.ready and (replica.port, replica.pid) in staying
+            )
+            ports = healthy or sorted(port for port, _ in staying)
+            router.set_backends(meta.id, [("127.0.0.1", port) for port in ports])
 
     async def _sync_forever(self) -> None:
         while True:
