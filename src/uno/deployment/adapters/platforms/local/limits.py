@@ -4,6 +4,8 @@ Why these defaults: heads of 64 KiB cover any browser's cookies with room to spa
 timeouts of a minute match common proxies, so slow but healthy requests are not cut;
 pooled upstream connections are closed after 15 s idle, well before typical application
 servers drop them, which keeps the race with a server closing a reused connection rare.
+
+Invariant: every limit is positive (checked when the value is made).
 """
 
 from __future__ import annotations
