@@ -48,6 +48,16 @@ def test_hop_by_hop_fields_and_the_fields_connection_names_are_dropped():
     )
 
 
+def test_fields_named_by_connection_are_dropped_wherever_they_stand():
+    parsed = request(b"GET / HTTP/1.1\r\nX-Early: 1\r\nHost: shop\r\nconnection: X-Early")
+    answered = response(b"HTTP/1.1 200 OK\r\nX-Hop: 1\r\nContent-Length: 0\r\nConnection: x-hop, close")
+
+    assert b"X-Early" not in parsed.head
+    assert parsed.head.startswith(b"GET / HTTP/1.1\r\nHost: shop\r\nX-Forwarded-For")
+    assert answered.head == b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+    assert not answered.reusable
+
+
 def test_the_client_is_appended_to_x_forwarded_for_and_the_proto_is_the_routers():
     parsed = request(
         b"GET / HTTP/1.1\r\nHost: shop\r\nX-Forwarded-For: 1.1.1.1\r\n"

@@ -18,7 +18,6 @@ Invariants:
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Final
 
@@ -168,7 +167,7 @@ class _Fields:
     """The header fields of one head: those the router reads, and the head without those it drops.
 
     One regular expression checks every line, another finds the fields the router reads
-    in the lowercased head: a head is never split into lines.
+    in the lowercased head: a head is split into lines only when fields must be dropped.
     """
 
     __slots__ = ("block", "codings", "connection", "dropped", "forwarded_for", "hosts", "length", "lowered", "status")
@@ -198,8 +197,6 @@ class _Fields:
             self._content_length(value)
         elif name == b"transfer-encoding":
             self.codings = value if self.codings is None else self.codings + b"," + value
-        elif name == b"host":
-            self.hosts += 1
         else:  # hop-by-hop, or X-Forwarded-*, which the router writes itself
             if self.dropped is None:
                 self.dropped = set()
@@ -226,22 +223,11 @@ class _Fields:
             return self.block  # Connection is one of the dropped fields: nothing is named either
         names = set(self.dropped or ())
         names.update(self.connection or ())
-        names.discard(b"")
         if drop_length:
             names.add(b"content-length")
-        if not names:
-            return self.block
-        pieces, position = [], 0
-        for match in _dropping(frozenset(names)).finditer(self.lowered):
-            pieces.append(self.block[position : match.start()])
-            position = match.end()
-        pieces.append(self.block[position:])
-        return b"".join(pieces)
-
-
-@functools.lru_cache(maxsize=64)
-def _dropping(names: frozenset[bytes]) -> re.Pattern[bytes]:
-    return re.compile(rb"\r\n(?:" + b"|".join(map(re.escape, sorted(names))) + rb"):[^\r\n]*")
+        lines = self.block.split(CRLF)
+        kept = [line for line in lines[1:] if line[: line.find(b":")].lower() not in names]
+        return CRLF.join([lines[0], *kept])
 
 
 def _request_framing(fields: _Fields, http11: bool) -> tuple[int, int]:

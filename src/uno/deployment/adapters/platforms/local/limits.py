@@ -1,9 +1,12 @@
 """The router's limits and timeouts, in one value so a driver can set them from its settings.
 
 Why these defaults: heads of 64 KiB cover any browser's cookies with room to spare;
-timeouts of a minute match common proxies, so slow but healthy requests are not cut;
-pooled upstream connections are closed after 15 s idle, well before typical application
-servers drop them, which keeps the race with a server closing a reused connection rare.
+timeouts of a minute match common proxies, so slow but healthy requests are not cut.
+Pooled upstream connections are closed after 15 s idle; a server that closes its side
+sooner (uvicorn after 5 s, gunicorn after 2 s) is noticed when its close arrives, and a
+request sent at that very moment is what the retry of idempotent requests covers.
+
+Invariant: every limit is positive (checked when the value is made).
 """
 
 from __future__ import annotations
