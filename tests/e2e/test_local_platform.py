@@ -277,3 +277,19 @@ async def test_down_after_the_agent_was_killed_still_stops_the_replicas(local, t
 
 def _environments(pids: list[int]) -> list[list[bytes]]:
     return [Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") for pid in pids]
+
+
+async def test_the_previous_release_goes_when_its_rollback_window_ends(local):
+    container, driver, port = local
+    await deploy(container, port, "1.0.0", "blue-green")
+
+    await deploy(container, port, "2.0.0", "blue-green", blue_green={"rollback_window_seconds": 1})
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while [v.version for v in (await driver.list_versions("hello", "staging")).value] != ["2.0.0"]:
+        assert loop.time() < deadline, "1.0.0 was not removed after its rollback window"
+        await asyncio.sleep(0.1)
+    _, load = await under_load(port, asyncio.sleep(0.3))
+    assert load.failures == []
+    assert set(load.versions) == {"2.0.0"}

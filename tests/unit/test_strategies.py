@@ -233,3 +233,22 @@ async def test_min_requests_must_be_whole(deployer, platform):
     second = await release(deployer, "1.0.0", "canary", canary={"min_requests": 2.5})
 
     assert "custom_settings.canary.min_requests: must be a whole number" in second.message
+
+
+async def test_blue_stays_warm_for_its_rollback_window_and_a_rollback_keeps_it(deployer, platform):
+    await release(deployer, "1.0.0", "blue-green")
+    second = await release(deployer, "2.0.0", "blue-green", blue_green={"rollback_window_seconds": 600})
+    blue = next(v.id for v in platform.versions.values() if v.version == "1.0.0")
+
+    assert platform.retiring == {blue: 600.0}
+    rollback = (await deployer.deployment_service.rollback(second.id)).value
+    assert rollback.success is True, rollback.message
+    assert blue not in platform.retiring  # it serves again: not retiring any more
+
+
+async def test_without_keep_previous_blue_goes_at_once(deployer, platform):
+    await release(deployer, "1.0.0", "blue-green")
+
+    await release(deployer, "2.0.0", "blue-green", blue_green={"keep_previous": False})
+
+    assert [v.version for v in platform.versions.values()] == ["2.0.0"]

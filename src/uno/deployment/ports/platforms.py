@@ -113,6 +113,14 @@ class PlatformDriver(Protocol):
         """Stop sending it traffic, let in-flight requests finish (up to the timeout), remove it."""
         ...
 
+    async def retire_version(self, version: VersionSet, *, after: float, drain_timeout: float) -> Result[None]:
+        """Remove the version set ``after`` seconds from now, unless traffic comes back to it first.
+
+        This is the rollback window: the previous release stays warm for a fast switch back,
+        then goes. The schedule survives the driver's own restarts.
+        """
+        ...
+
     async def list_versions(self, app_name: str, environment: str) -> Result[list[VersionSet]]: ...
 
     async def render(self, release: Release) -> Result[dict[str, Any]]:

@@ -14,6 +14,7 @@ from uno.deployment.strategies.steps import (
     abandon,
     create,
     current_versions,
+    keep_warm,
     remove,
     route,
     serving,
@@ -35,8 +36,8 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
     routed = await route(rollout, {green.value.id: 100})
     if isinstance(routed, Failure):
         return await abandon(rollout, green.value, blue, routed.error)
-    kept = tuple(blue) if rollout.tuning.keep_previous else ()
     for version in versions.value:
-        if version not in kept:
+        if version not in blue:
             await remove(rollout, version)
+    kept = await keep_warm(rollout, blue)
     return Success(RolloutOutcome(green.value, kept, tuple(rollout.steps)))

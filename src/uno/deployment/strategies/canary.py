@@ -21,6 +21,7 @@ from uno.deployment.strategies.steps import (
     abandon,
     create,
     current_versions,
+    keep_warm,
     remove,
     route,
     serving,
@@ -50,10 +51,10 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
         if isinstance(advanced, Failure):
             return await abandon(rollout, current, stable, advanced.error)
         current = advanced.value
-    kept = tuple(stable) if rollout.tuning.keep_previous else ()
     for version in versions.value:
-        if version not in kept:
+        if version not in stable:
             await remove(rollout, version)
+    kept = await keep_warm(rollout, stable)
     return Success(RolloutOutcome(current, kept, tuple(rollout.steps), analyses=tuple(rollout.analyses)))
 
 

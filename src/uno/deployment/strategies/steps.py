@@ -108,3 +108,17 @@ def _shares(versions: list[VersionSet]) -> dict[str, int]:
 
 def serving(versions: list[VersionSet]) -> list[VersionSet]:
     return [version for version in versions if version.weight > 0]
+
+
+async def keep_warm(rollout: Rollout, versions: list[VersionSet]) -> tuple[VersionSet, ...]:
+    """Keep the previous release warm for the rollback window, then let the platform remove it."""
+    if not rollout.tuning.keep_previous:
+        for version in versions:
+            await remove(rollout, version)
+        return ()
+    window = rollout.tuning.rollback_window_seconds
+    for version in versions:
+        retired = await rollout.driver.retire_version(version, after=window, drain_timeout=rollout.tuning.drain_seconds)
+        if isinstance(retired, Success):
+            rollout.note(f"kept {version.id} warm for {window:g}s (the rollback window)")
+    return tuple(versions)

@@ -41,6 +41,7 @@ class Tuning:
     max_surge: int = 1
     max_unavailable: int = 0
     keep_previous: bool = True
+    rollback_window_seconds: float = 3600.0
     canary: CanaryTuning = field(default_factory=CanaryTuning)
 
 
@@ -72,7 +73,7 @@ def tuning_for(config: DeploymentConfig) -> Result[Tuning]:
                 return checked
             numbers[key] = checked.value
     rolling = _section(settings, "rolling", {"max_surge", "max_unavailable"})
-    blue_green = _section(settings, "blue_green", {"keep_previous"})
+    blue_green = _section(settings, "blue_green", {"keep_previous", "rollback_window_seconds"})
     canary = _canary(settings)
     for part in (rolling, blue_green, canary):
         if isinstance(part, Failure):
@@ -85,6 +86,11 @@ def tuning_for(config: DeploymentConfig) -> Result[Tuning]:
     keep = blue_green.value.get("keep_previous", True)
     if not isinstance(keep, bool):
         return Failure(ErrorDetails.validation("custom_settings.blue_green.keep_previous", "must be true or false"))
+    window = _number(
+        blue_green.value.get("rollback_window_seconds", 3600.0), "blue_green.rollback_window_seconds", 0, 30 * 86_400
+    )
+    if isinstance(window, Failure):
+        return window
     return Success(
         Tuning(
             health_deadline_seconds=numbers.get("health_deadline_seconds", 120.0),
@@ -92,6 +98,7 @@ def tuning_for(config: DeploymentConfig) -> Result[Tuning]:
             max_surge=surge.value,
             max_unavailable=unavailable.value,
             keep_previous=keep,
+            rollback_window_seconds=window.value,
             canary=canary.value,
         )
     )

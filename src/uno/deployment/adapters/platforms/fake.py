@@ -38,6 +38,7 @@ class FakeDriver:
         self.unhealthy: set[str] = set()  # app versions that never become ready
         self.traffic: dict[str, TrafficStats] = {}  # app version -> what its next stats read returns
         self.failing: set[str] = set()  # primitives that fail ("create_version", ...)
+        self.retiring: dict[str, float] = {}  # version set id -> seconds until it is removed
         self._checks: dict[str, int] = {}
         self._serial = itertools.count(1)
 
@@ -79,6 +80,8 @@ class FakeDriver:
         for identifier, version in list(self.versions.items()):
             if (version.app_name, version.environment) == (app_name, environment):
                 self.versions[identifier] = replace(version, weight=weights.get(identifier, 0))
+                if weights.get(identifier, 0) > 0:
+                    self.retiring.pop(identifier, None)  # traffic came back: no longer retiring
         return Success(None)
 
     async def version_health(self, version: VersionSet) -> Result[VersionHealth]:
@@ -101,6 +104,13 @@ class FakeDriver:
         if problem := self._fail("destroy_version"):
             return problem
         self.versions.pop(version.id, None)
+        return Success(None)
+
+    async def retire_version(self, version: VersionSet, *, after: float, drain_timeout: float) -> Result[None]:
+        self.calls.append(("retire_version", (version.id, after)))
+        if problem := self._missing(version.id):
+            return problem
+        self.retiring[version.id] = after
         return Success(None)
 
     async def list_versions(self, app_name: str, environment: str) -> Result[list[VersionSet]]:

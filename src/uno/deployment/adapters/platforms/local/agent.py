@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -46,6 +47,7 @@ class VersionMeta:
     health_timeout: float = 5.0
     healthy_threshold: int = 1
     unhealthy_threshold: int = 3
+    retire_at: float | None = None  # wall-clock time the rollback window ends (None: not retiring)
 
 
 class Agent:
@@ -54,6 +56,7 @@ class Agent:
         # replicas get what their configuration names, not whatever the deployer's shell held
         self.supervisor = Supervisor(state_dir / "processes", base_env=baseline_environment(os.environ))
         self.monitors: dict[str, HealthMonitor] = {}  # one per version set: each has its own timings
+        self.retirements: dict[str, asyncio.TimerHandle] = {}
         self.leaving: dict[str, set[int]] = {}  # ports of replicas being scaled away: routed no more
         self.versions: dict[str, VersionMeta] = {}
         self.routers: dict[tuple[str, str], Router] = {}
@@ -61,6 +64,7 @@ class Agent:
         self.stopped = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._syncing: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Future[Any]] = set()
         self._serial = 0
 
     @property
@@ -105,6 +109,7 @@ class Agent:
             "version_health": self._health,
             "traffic_stats": self._stats,
             "destroy_version": self._destroy,
+            "retire_version": self._retire,
             "list_versions": self._list,
             "shutdown": self._shutdown,
         }
@@ -197,6 +202,9 @@ class Agent:
         self._sync_backends()
         router.set_weights(weights)
         self.weights[key] = weights
+        for name, weight in weights.items():
+            if weight > 0:  # traffic came back (a rollback): the version is no longer retiring
+                self._cancel_retirement(name)
         self._persist()
         return Success(None)
 
@@ -245,6 +253,37 @@ class Agent:
         await self._close_idle_router(key)
         self._persist()
         return Success(None)
+
+    async def _retire(self, request: dict[str, Any]) -> Result[Any]:
+        meta = self.versions.get(request["version_set"])
+        if meta is None:
+            return _unknown(request["version_set"])
+        meta.retire_at = time.time() + float(request["after"])
+        self._schedule_retirement(meta, float(request.get("drain", 30.0)))
+        self._persist()
+        return Success(None)
+
+    def _schedule_retirement(self, meta: VersionMeta, drain: float) -> None:
+        self._cancel_retirement(meta.id, keep_record=True)
+        delay = max(0.0, (meta.retire_at or 0.0) - time.time())
+
+        def due() -> None:
+            self.retirements.pop(meta.id, None)
+            weight = self.weights.get((meta.app, meta.environment), {}).get(meta.id, 0)
+            if meta.id in self.versions and weight == 0:
+                removal = asyncio.ensure_future(self._destroy({"version_set": meta.id, "drain": drain}))
+                self._background.add(removal)
+                removal.add_done_callback(self._background.discard)
+
+        self.retirements[meta.id] = asyncio.get_running_loop().call_later(delay, due)
+
+    def _cancel_retirement(self, version_id: str, *, keep_record: bool = False) -> None:
+        handle = self.retirements.pop(version_id, None)
+        if handle is not None:
+            handle.cancel()
+        meta = self.versions.get(version_id)
+        if meta is not None and not keep_record:
+            meta.retire_at = None
 
     async def _close_idle_router(self, key: tuple[str, str]) -> None:
         if any((meta.app, meta.environment) == key for meta in self.versions.values()):
@@ -339,6 +378,8 @@ class Agent:
             self.versions[meta.id] = meta
             await self._router(meta)
             self._watch(meta)
+            if meta.retire_at is not None:
+                self._schedule_retirement(meta, 5.0)
         for route in state.get("routes", []):
             key = (route["app"], route["environment"])
             weights = {name: weight for name, weight in route["weights"].items() if name in self.versions}

@@ -104,6 +104,11 @@ class LocalDriver:
         answered = await self._call(request, timeout=CALL_TIMEOUT + drain_timeout)
         return answered if isinstance(answered, Failure) else Success(None)
 
+    async def retire_version(self, version: VersionSet, *, after: float, drain_timeout: float) -> Result[None]:
+        request = {"op": "retire_version", "version_set": version.id, "after": after, "drain": drain_timeout}
+        answered = await self._call(request)
+        return answered if isinstance(answered, Failure) else Success(None)
+
     async def list_versions(self, app_name: str, environment: str) -> Result[list[VersionSet]]:
         answered = await self._call({"op": "list_versions", "app": app_name, "environment": environment})
         if isinstance(answered, Failure):
