@@ -274,18 +274,34 @@ async def cutover(arguments: argparse.Namespace) -> None:
         router.set_weights({"v1": 100, "v2": 0})
         try:
             running = asyncio.create_task(load.run(router.port, arguments.cutover_seconds, warm_up=0.5, record=True))
-            await asyncio.sleep(0.5 + arguments.cutover_seconds / 2)
+            await asyncio.sleep(0.5 + arguments.cutover_seconds / 3)
             switched = time.monotonic()
             router.set_weights({"v1": 0, "v2": 100})
             call = time.monotonic() - switched
+            await asyncio.sleep(arguments.cutover_seconds / 3)
+            rolled_back = time.monotonic()
+            router.set_weights({"v1": 100, "v2": 0})  # the warm rollback: the same switch, the other way
+            back_call = time.monotonic() - rolled_back
             figures = await running
         finally:
             await router.stop()
-    report_cutover(figures, switched, call)
+    report_cutover(figures, switched, call, rolled_back)
+    report_rollback(figures, rolled_back, back_call)
 
 
-def report_cutover(figures: dict[str, Any], switched: float, call: float) -> None:
-    responses = figures["responses"]
+def report_rollback(figures: dict[str, Any], rolled_back: float, call: float) -> None:
+    responses = [item for item in figures["responses"] if item[0] >= rolled_back or item[1] >= rolled_back]
+    late = [sent for sent, _, version in responses if version == "2" and sent >= rolled_back]
+    first_blue = min((received for sent, received, version in responses if version == "1"), default=rolled_back)
+    print("warm rollback v2 -> v1 under the same load:")
+    print(f"  set_weights call                               {call * 1e6:8.1f} us")
+    print(f"  first v1 response after the switch back        {(first_blue - rolled_back) * 1000:8.2f} ms")
+    print(f"  requests sent after it answered by v2          {len(late):8d}")
+
+
+def report_cutover(figures: dict[str, Any], switched: float, call: float, until: float) -> None:
+    # only requests sent well before the switch back: the ones around it belong to the rollback
+    responses = [item for item in figures["responses"] if item[0] < until - 0.05]
     late = [sent for sent, _, version in responses if version == "1" and sent >= switched]
     last_blue = max((received for _, received, version in responses if version == "1"), default=switched)
     first_green = min((received for _, received, version in responses if version == "2"), default=switched)
@@ -298,7 +314,7 @@ def report_cutover(figures: dict[str, Any], switched: float, call: float) -> Non
 
 
 def arguments_note(figures: dict[str, Any]) -> str:
-    return f"switch at the middle of {figures['seconds']:g} s"
+    return f"switch at a third of {figures['seconds']:g} s, back at two thirds"
 
 
 def main() -> None:
