@@ -147,7 +147,20 @@ class LocalDriver:
             if not await asyncio.to_thread(recorded.is_file):
                 return Success(None)  # nothing ever ran here
             answered = await self._call({"op": "shutdown"}, timeout=SHUTDOWN_TIMEOUT)
-        return answered if isinstance(answered, Failure) else Success(None)
+        if isinstance(answered, Failure):
+            return answered
+        return await self._gone()
+
+    async def _gone(self) -> Result[None]:
+        """Return once the agent has closed its socket: ``down`` means down when it returns."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_TIMEOUT
+        while await asyncio.to_thread(self.socket_path.exists):
+            if loop.time() > deadline:
+                message = f"the local agent did not stop within {START_TIMEOUT:g}s"
+                return Failure(ErrorDetails(ErrorCode.UNAVAILABLE, message, {}))
+            await asyncio.sleep(0.05)
+        return Success(None)
 
     async def _call(self, request: dict[str, Any], *, timeout: float = CALL_TIMEOUT) -> Result[Any]:
         started = await self._ensure_agent()
