@@ -21,6 +21,7 @@ import time
 from typing import cast
 
 from uno.deployment.adapters.platforms.local import http1
+from uno.deployment.adapters.platforms.local.limits import rearm
 from uno.deployment.adapters.platforms.local.proxying import Exchange, Proxy
 
 LINGER = 2.0  # seconds a connection closed with unread input keeps reading, so the client sees our answer
@@ -267,12 +268,7 @@ class ClientConnection(asyncio.BufferedProtocol):
     # -- the watchdog: keep-alive idleness, and silence while a request arrives
 
     def _watch(self, limit: float) -> None:
-        deadline = self._activity + limit
-        timer = self._timer
-        if timer is None or timer.when() > deadline:
-            if timer is not None:
-                timer.cancel()
-            self._timer = self.loop.call_at(deadline, self._check)
+        self._timer = rearm(self._timer, self.loop, self._activity + limit, self._check)
 
     def _check(self) -> None:
         self._timer = None

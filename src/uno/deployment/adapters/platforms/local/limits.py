@@ -11,6 +11,8 @@ Invariant: every limit is positive (checked when the value is made).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -32,3 +34,18 @@ class Limits:
         for name in self.__dataclass_fields__:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+
+
+def rearm(
+    timer: asyncio.TimerHandle | None, loop: asyncio.AbstractEventLoop, deadline: float, check: Callable[[], None]
+) -> asyncio.TimerHandle:
+    """A watchdog that fires ``check`` by ``deadline``: the running timer if it fires in time, else a new one.
+
+    Connections call this on every burst of activity; keeping a timer that fires early (the
+    check then re-arms it for the real deadline) saves a cancel and a new handle each time.
+    """
+    if timer is not None and timer.when() <= deadline:
+        return timer
+    if timer is not None:
+        timer.cancel()
+    return loop.call_at(deadline, check)

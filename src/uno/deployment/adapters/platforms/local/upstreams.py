@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, cast
 
 from uno.deployment.adapters.platforms.local import http1
 from uno.deployment.adapters.platforms.local.balancing import Backend
+from uno.deployment.adapters.platforms.local.limits import rearm
 
 if TYPE_CHECKING:
     from uno.deployment.adapters.platforms.local.proxying import Exchange, Proxy
@@ -221,12 +222,7 @@ class UpstreamConnection(asyncio.BufferedProtocol):
     # -- the watchdog
 
     def _watch(self, limit: float) -> None:
-        deadline = self._activity + limit
-        timer = self._timer
-        if timer is None or timer.when() > deadline:
-            if timer is not None:
-                timer.cancel()
-            self._timer = self._loop.call_at(deadline, self._check)
+        self._timer = rearm(self._timer, self._loop, self._activity + limit, self._check)
 
     def _check(self) -> None:
         self._timer = None
