@@ -97,6 +97,11 @@ class ActionContext:
         return self.tools.environ
 
 
+def no_params(kind: str, params: dict[str, Any]) -> str | None:
+    """The ``check`` of an action that takes no parameters."""
+    return f"{kind} takes no parameters (got {', '.join(sorted(params))})" if params else None
+
+
 class Action(Protocol):
     kind: str
 

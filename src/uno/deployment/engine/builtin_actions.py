@@ -16,7 +16,7 @@ from uno.deployment.domain import validation
 from uno.deployment.domain.configs import TEST_SUITES, DeploymentConfig
 from uno.deployment.domain.enums import DeploymentEnvironment
 from uno.deployment.engine import database_steps, platform_steps, waiting
-from uno.deployment.engine.actions import Action, ActionContext, ActionOutcome
+from uno.deployment.engine.actions import Action, ActionContext, ActionOutcome, no_params
 
 
 def _is_argv(value: Any) -> bool:
@@ -77,10 +77,6 @@ class WaitAction:
         return ActionOutcome.ok(f"waited {context.params['seconds']}s")
 
 
-def _no_params(kind: str, params: dict[str, Any]) -> str | None:
-    return f"{kind} takes no parameters (got {', '.join(sorted(params))})" if params else None
-
-
 class ValidateConfigAction:
     """Validate the pipeline's configuration as a whole, and warn about risky choices."""
 
@@ -89,7 +85,7 @@ class ValidateConfigAction:
     idempotent = True
 
     def check(self, params: dict[str, Any]) -> str | None:
-        return _no_params(self.kind, params)
+        return no_params(self.kind, params)
 
     async def run(self, context: ActionContext) -> ActionOutcome:
         config = context.config
@@ -126,7 +122,7 @@ class CheckDependenciesAction:
     idempotent = True
 
     def check(self, params: dict[str, Any]) -> str | None:
-        return _no_params(self.kind, params)
+        return no_params(self.kind, params)
 
     async def run(self, context: ActionContext) -> ActionOutcome:
         config = context.config
@@ -194,7 +190,7 @@ class BuildAction:
     idempotent = True
 
     def check(self, params: dict[str, Any]) -> str | None:
-        return _no_params(self.kind, params)
+        return no_params(self.kind, params)
 
     async def run(self, context: ActionContext) -> ActionOutcome:
         config = context.config

@@ -12,13 +12,9 @@ from urllib.parse import quote
 
 from uno.core.result import Failure
 from uno.deployment.domain.configs import DeploymentConfig
-from uno.deployment.engine.actions import ActionContext, ActionOutcome
+from uno.deployment.engine.actions import ActionContext, ActionOutcome, no_params
 
 DEFAULT_MIGRATION_COMMAND = ["alembic", "upgrade", "head"]
-
-
-def _no_params(kind: str, params: dict[str, Any]) -> str | None:
-    return f"{kind} takes no parameters (got {', '.join(sorted(params))})" if params else None
 
 
 class MigrateAction:
@@ -33,7 +29,7 @@ class MigrateAction:
     idempotent = False  # a migration cut off half-way is not ours to run again blindly
 
     def check(self, params: dict[str, Any]) -> str | None:
-        return _no_params(self.kind, params)
+        return no_params(self.kind, params)
 
     async def run(self, context: ActionContext) -> ActionOutcome:
         config = context.config
@@ -58,7 +54,7 @@ class BackupAction:
     idempotent = True
 
     def check(self, params: dict[str, Any]) -> str | None:
-        return _no_params(self.kind, params)
+        return no_params(self.kind, params)
 
     async def run(self, context: ActionContext) -> ActionOutcome:
         config = context.config

@@ -305,9 +305,7 @@ class DeploymentService:
         elif record.status is DeploymentStatus.ROLLING_BACK:
             record.details.pop("status_before_rollback", None)
         record.move(status, self._clock.now(), message)
-        saved = await self._deployments.save(record)
-        if isinstance(saved, Failure):
-            raise RuntimeError(f"deployment {record.id.value} could not be saved: {saved.error.message}")
+        await self._save(record)
 
     async def _abandon(self, record: DeploymentResult, rolling_back: DeploymentResult | None, *, stopped: bool) -> None:
         """Record an interrupted deployment as ended, so nothing is left ``running``.
@@ -395,6 +393,9 @@ class DeploymentService:
 
     async def _annotate(self, record: DeploymentResult, message: str) -> None:
         record.message = message
+        await self._save(record)
+
+    async def _save(self, record: DeploymentResult) -> None:
         saved = await self._deployments.save(record)
         if isinstance(saved, Failure):
             raise RuntimeError(f"deployment {record.id.value} could not be saved: {saved.error.message}")

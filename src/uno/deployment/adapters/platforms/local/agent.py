@@ -18,14 +18,14 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import wire
+from uno.deployment.adapters.platforms.local import options, wire
 from uno.deployment.adapters.platforms.local.health import HealthMonitor
 from uno.deployment.adapters.platforms.local.routing import Router
 from uno.deployment.adapters.platforms.local.supervising import Supervisor, SupervisorError
@@ -54,7 +54,7 @@ class Agent:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         # replicas get what their configuration names, not whatever the deployer's shell held
-        self.supervisor = Supervisor(state_dir / "processes", base_env=baseline_environment(os.environ))
+        self.supervisor = Supervisor(state_dir / "processes", base_env=options.baseline_environment(os.environ))
         self.monitors: dict[str, HealthMonitor] = {}  # one per version set: each has its own timings
         self.retirements: dict[str, asyncio.TimerHandle] = {}
         self.leaving: dict[str, set[int]] = {}  # ports of replicas being scaled away: routed no more
@@ -387,14 +387,6 @@ class Agent:
                 self.weights[key] = weights
                 self._sync_backends()
                 self.routers[key].set_weights(weights)
-
-
-BASELINE_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
-
-
-def baseline_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The few variables every program expects; everything else comes from the configuration."""
-    return {name: environ[name] for name in BASELINE_VARIABLES if name in environ}
 
 
 def _unknown(version_id: str) -> Failure:

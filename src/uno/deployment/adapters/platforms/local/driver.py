@@ -197,7 +197,7 @@ async def _spawn_agent(state_dir: Path) -> None:
     ]
 
     # the agent (and so every replica) starts from a clean environment, not the deployer's
-    environment = {name: value for name, value in os.environ.items() if name in _AGENT_VARIABLES}
+    environment = options.baseline_environment(os.environ, also=("PYTHONPATH",))
 
     def start() -> None:
         with open(state_dir / "agent.log", "ab") as log:
@@ -206,11 +206,6 @@ async def _spawn_agent(state_dir: Path) -> None:
             )
 
     await asyncio.to_thread(start)
-
-
-_AGENT_VARIABLES = frozenset(
-    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH"}
-)
 
 
 def _to_version(item: dict[str, Any]) -> VersionSet:

@@ -11,6 +11,7 @@ default 3).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,3 +79,12 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
             thresholds["unhealthy_threshold"],
         )
     )
+
+
+# The few variables every program expects; everything else a replica gets comes from its configuration.
+BASELINE_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+
+
+def baseline_environment(environ: Mapping[str, str], also: Iterable[str] = ()) -> dict[str, str]:
+    names = (*BASELINE_VARIABLES, *also)
+    return {name: environ[name] for name in names if name in environ}
