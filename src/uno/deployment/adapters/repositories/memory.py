@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -18,6 +19,7 @@ from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.domain.ids import DeploymentId, PipelineId, TaskId
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Transition
+from uno.deployment.ports.access import ApiToken, IdempotencyClaim
 from uno.deployment.ports.approvals import Decision
 from uno.deployment.ports.repositories import ConfigQuery, DeploymentQuery, PipelineQuery
 
@@ -233,3 +235,50 @@ class MemoryDecisionRepository:
 
     async def get(self, pipeline_id: PipelineId, task_id: TaskId) -> Decision | None:
         return self._decisions.get((pipeline_id, task_id))
+
+
+class MemoryTokenRepository:
+    def __init__(self) -> None:
+        self._tokens: dict[str, ApiToken] = {}
+
+    async def add(self, token: ApiToken) -> Result[ApiToken]:
+        if token.id in self._tokens or any(known.digest == token.digest for known in self._tokens.values()):
+            return Failure(ErrorDetails.conflict(f"token {token.id!r} already exists"))
+        self._tokens[token.id] = token
+        return Success(token)
+
+    async def by_digest(self, digest: str) -> ApiToken | None:
+        return next((token for token in self._tokens.values() if token.digest == digest), None)
+
+    async def get(self, token_id: str) -> ApiToken | None:
+        return self._tokens.get(token_id)
+
+    async def list(self) -> list[ApiToken]:
+        return sorted(self._tokens.values(), key=lambda token: _newest_first(token.created_at, token.id))
+
+    async def revoke(self, token_id: str, at: datetime) -> Result[ApiToken]:
+        token = self._tokens.get(token_id)
+        if token is None:
+            return Failure(ErrorDetails.not_found("token", token_id))
+        if token.revoked_at is None:
+            token = self._tokens[token_id] = replace(token, revoked_at=at)
+        return Success(token)
+
+
+class MemoryIdempotencyRepository:
+    def __init__(self) -> None:
+        self._claims: dict[tuple[str, str], IdempotencyClaim] = {}
+
+    async def claim(self, claim: IdempotencyClaim) -> Result[IdempotencyClaim]:
+        return Success(self._claims.setdefault((claim.scope, claim.key), claim))
+
+    async def release(self, scope: str, key: str, deployment_id: str) -> None:
+        claim = self._claims.get((scope, key))
+        if claim is not None and claim.deployment_id == deployment_id:
+            del self._claims[(scope, key)]
+
+    async def purge(self, older_than: datetime) -> int:
+        old = [key for key, claim in self._claims.items() if claim.created_at < older_than]
+        for key in old:
+            del self._claims[key]
+        return len(old)
