@@ -34,6 +34,7 @@ from uno.deployment.adapters.repositories.memory import (
     MemoryConfigRepository,
     MemoryDecisionRepository,
     MemoryDeploymentResultRepository,
+    MemoryIdempotencyRepository,
     MemoryPipelineRepository,
 )
 from uno.deployment.adapters.repositories.sql import connecting, migrating, stores
@@ -41,6 +42,8 @@ from uno.deployment.engine import plugins
 from uno.deployment.engine.actions import ActionRegistry, Tools
 from uno.deployment.engine.builtin_actions import builtin_actions
 from uno.deployment.engine.running import PipelineRunner
+from uno.deployment.engine.telemetry import Observers
+from uno.deployment.ports.access import IdempotencyRepository
 from uno.deployment.ports.approvals import DecisionRepository
 from uno.deployment.ports.backups import DatabaseBackups
 from uno.deployment.ports.clock import Clock
@@ -77,6 +80,7 @@ class Container:
     pipeline_service: PipelineService
     deployment_service: DeploymentService
     decisions: DecisionRepository
+    observers: Observers
     close_store: Callable[[], Awaitable[None]] = field(repr=False, compare=False)
 
     async def aclose(self) -> None:
@@ -91,6 +95,7 @@ class _Stores:
     deployments: DeploymentResultRepository
     leases: LeaseRepository
     decisions: DecisionRepository
+    idempotency: IdempotencyRepository
     close: Callable[[], Awaitable[None]]
 
 
@@ -106,10 +111,19 @@ def _open_stores(settings: Settings, clock: Clock) -> _Stores:
             MemoryDeploymentResultRepository(),
             MemoryLeaseRepository(clock),
             MemoryDecisionRepository(),
+            MemoryIdempotencyRepository(),
             _nothing_to_close,
         )
     store = stores.open_store(settings.database_url, clock, migrate=settings.auto_migrate)
-    return _Stores(store.configs, store.pipelines, store.deployments, store.leases, store.decisions, store.aclose)
+    return _Stores(
+        store.configs,
+        store.pipelines,
+        store.deployments,
+        store.leases,
+        store.decisions,
+        MemoryIdempotencyRepository(),  # until the SQL store has its own (access branch)
+        store.aclose,
+    )
 
 
 def build(
@@ -136,12 +150,14 @@ def build(
     platforms = platforms or DriverRegistry.with_plugins({"local": lambda: LocalDriver(local_dir, environ)})
     tools = Tools(clock, commands, environ, http or UrllibProber(), opened.decisions, backups, platforms)
     configure_logging()
+    observers = Observers()
     runner = PipelineRunner(
         pipelines,
         actions,
         tools,
         max_parallel=settings.max_parallel_tasks,
         log_floor=logging.getLevelName(settings.log_level),
+        observers=observers,
     )
     keeper = LeaseKeeper(leases, clock, settings.lease_ttl_seconds)
     return Container(
@@ -157,8 +173,11 @@ def build(
         pipeline_service=PipelineService(
             pipelines, configs, deployments, opened.decisions, runner, actions, keeper, clock
         ),
-        deployment_service=DeploymentService(configs, deployments, pipelines, runner, keeper, clock),
+        deployment_service=DeploymentService(
+            configs, deployments, pipelines, runner, keeper, clock, opened.idempotency, observers
+        ),
         decisions=opened.decisions,
+        observers=observers,
         close_store=opened.close,
     )
 

@@ -33,6 +33,7 @@ from uno.deployment.domain.ids import PipelineId
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage, Task, Transition
 from uno.deployment.engine import logs
 from uno.deployment.engine.actions import ActionContext, ActionOutcome, ActionRegistry, Tools
+from uno.deployment.engine.telemetry import Observers
 from uno.deployment.ports.clock import Clock
 from uno.deployment.ports.repositories import PipelineRepository
 
@@ -94,6 +95,7 @@ class _Run:
     tasks: dict[str, Task]  # by task id value
     stage_of: dict[str, Stage]  # a task's stage, by task id value
     log: Any
+    observers: Observers
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     canceled_by: str | None = None
@@ -103,6 +105,7 @@ class _Run:
         await self.journal.write([Transition.of(event, subject) for event, subject in changes])
         for event, subject in changes:
             logs.log_transition(self.log, event, subject, self.stage_of.get(event.subject_id))
+            self.observers.pipeline_moved(event, subject)
 
 
 class PipelineRunner:
@@ -114,8 +117,10 @@ class PipelineRunner:
         *,
         max_parallel: int = 8,
         log_floor: int = logging.DEBUG,
+        observers: Observers | None = None,
     ) -> None:
         self._log_floor = log_floor
+        self.observers = observers or Observers()
         self._pipelines = pipelines
         self._actions = actions
         self._tools = tools
@@ -165,7 +170,7 @@ class PipelineRunner:
         tasks = {task.id.value: task for _, task in pipeline.tasks()}
         stage_of = {task.id.value: stage for stage, task in pipeline.tasks()}
         log = logs.run_logger(pipeline, config, self._log_floor)
-        run = _Run(pipeline, config, _Journal(self._pipelines, pipeline), tasks, stage_of, log)
+        run = _Run(pipeline, config, _Journal(self._pipelines, pipeline), tasks, stage_of, log, self.observers)
         self._runs[pipeline.id] = run
         try:
             if resuming:

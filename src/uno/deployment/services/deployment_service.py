@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
@@ -26,7 +31,10 @@ from uno.deployment.domain.ids import DeploymentId, new_deployment_id
 from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.engine import templates
 from uno.deployment.engine.running import PipelineRunner
+from uno.deployment.engine.telemetry import Observers
+from uno.deployment.ports.access import IdempotencyClaim, IdempotencyRepository
 from uno.deployment.ports.clock import Clock
+from uno.deployment.ports.leases import Lease
 from uno.deployment.ports.repositories import (
     DeploymentConfigRepository,
     DeploymentQuery,
@@ -36,6 +44,31 @@ from uno.deployment.ports.repositories import (
 from uno.deployment.services import inputs
 from uno.deployment.services import rolling_back as rolling_back_rules
 from uno.deployment.services.leasing import LeaseKeeper
+
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
+"""How long a key answers with its deployment; after that it may start a new one."""
+_PURGE_EVERY = timedelta(hours=1)
+_ABANDONED_CLAIM = timedelta(minutes=1)
+_MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    scope: str
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, scope: str, key: str | None, arguments: dict[str, Any]) -> _Claim | Failure | None:
+        if key is None:
+            return None
+        if not isinstance(key, str) or not 1 <= len(key) <= _MAX_KEY_LENGTH or not key.isprintable():
+            message = f"must be 1 to {_MAX_KEY_LENGTH} printable characters"
+            return Failure(ErrorDetails.validation("Idempotency-Key", message))
+        canonical = json.dumps(
+            {name: getattr(value, "value", value) for name, value in arguments.items()}, sort_keys=True, default=str
+        )
+        return cls(scope, key, hashlib.sha256(canonical.encode()).hexdigest())
 
 
 class DeploymentService:
@@ -47,6 +80,8 @@ class DeploymentService:
         runner: PipelineRunner,
         leases: LeaseKeeper,
         clock: Clock,
+        idempotency: IdempotencyRepository | None = None,
+        observers: Observers | None = None,
     ) -> None:
         self._configs = configs
         self._deployments = deployments
@@ -54,6 +89,10 @@ class DeploymentService:
         self._runner = runner
         self._leases = leases
         self._clock = clock
+        self._idempotency = idempotency
+        self._observers = observers or Observers()
+        self._purged_at: datetime | None = None
+        self._background: set[asyncio.Task[DeploymentResult]] = set()
 
     async def deploy(self, config_id: DeploymentId | str, description: str = "") -> Result[DeploymentResult]:
         """Deploy the configuration's release and return the deployment's record when it ends.
@@ -62,26 +101,39 @@ class DeploymentService:
         deployment of the application running in the environment); once started, the
         outcome is in the record: ``success``, ``status`` and ``message``.
         """
-        key = inputs.deployment_id(config_id, "config_id")
-        checked_description = inputs.text(description, "description", required=False, max_length=2000)
-        if problem := inputs.first_failure(key, checked_description):
-            return problem
-        config = await self._configs.get(key.value)
-        if config is None:
-            return Failure(ErrorDetails.not_found("configuration", key.value.value))
-        record = DeploymentResult(
-            id=new_deployment_id(),
-            config_id=config.id,
-            config=config,
-            created_at=self._clock.now(),
-            description=checked_description.value,
-        )
-        built = templates.default_pipeline(config, record.id, self._clock.now())
-        record.pipeline_id = built.pipeline.id
-        record.details["pipeline_id"] = built.pipeline.id.value
-        if built.left_out:
-            record.details["left_out"] = built.left_out
-        return await self._run(record, built.pipeline)
+        prepared = await self._new_deployment(config_id, description)
+        if isinstance(prepared, Failure):
+            return prepared
+        record, pipeline = prepared.value
+        return await self._run(record, pipeline)
+
+    async def start_deploy(
+        self,
+        config_id: DeploymentId | str,
+        description: str = "",
+        *,
+        idempotency_key: str | None = None,
+        requester: str = "",
+    ) -> Result[DeploymentResult]:
+        """``deploy``, returning as soon as the deployment is stored and running.
+
+        The pipeline goes on in this process's background; follow it with ``get_status``.
+        With ``idempotency_key``, the same key (for the same ``requester``) returns the
+        deployment the first call started instead of starting another; the same key with
+        other arguments is a ``VALIDATION_ERROR``.
+        """
+        claim = _Claim.of(f"deploy:{requester}", idempotency_key, {"config_id": config_id, "description": description})
+        if isinstance(claim, Failure):
+            return claim
+        reserved = new_deployment_id()
+        if claim is not None and (earlier := await self._claim(claim, reserved)) is not None:
+            return earlier
+        prepared = await self._new_deployment(config_id, description, reserved)
+        if isinstance(prepared, Failure):
+            await self._unclaim(claim, reserved)
+            return prepared
+        record, pipeline = prepared.value
+        return await self._start_in_background(record, pipeline, None, claim)
 
     async def rollback(
         self,
@@ -96,6 +148,79 @@ class DeploymentService:
         the database is first restored from the backup the deployment took before it
         changed anything (``INVALID_STATE`` if it took none).
         """
+        prepared = await self._new_rollback(deployment_id, restore_database, to)
+        if isinstance(prepared, Failure):
+            return prepared
+        record, pipeline, target = prepared.value
+        return await self._run(record, pipeline, rolling_back=target)
+
+    async def start_rollback(
+        self,
+        deployment_id: DeploymentId | str,
+        restore_database: bool = False,
+        to: DeploymentId | str | None = None,
+        *,
+        idempotency_key: str | None = None,
+        requester: str = "",
+    ) -> Result[DeploymentResult]:
+        """``rollback``, returning the rollback's record as soon as it is running (see ``start_deploy``)."""
+        arguments = {"deployment_id": deployment_id, "restore_database": bool(restore_database), "to": to}
+        claim = _Claim.of(f"rollback:{requester}", idempotency_key, arguments)
+        if isinstance(claim, Failure):
+            return claim
+        reserved = new_deployment_id()
+        if claim is not None and (earlier := await self._claim(claim, reserved)) is not None:
+            return earlier
+        prepared = await self._new_rollback(deployment_id, restore_database, to, reserved)
+        if isinstance(prepared, Failure):
+            await self._unclaim(claim, reserved)
+            return prepared
+        record, pipeline, target = prepared.value
+        return await self._start_in_background(record, pipeline, target, claim)
+
+    async def stop_background(self) -> None:
+        """Stop what ``start_deploy``/``start_rollback`` left running here: each ends ``canceled``."""
+        running = list(self._background)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    async def wait_background(self) -> None:
+        """Wait for every deployment started in the background here to end (tests, orderly shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def _new_deployment(
+        self, config_id: DeploymentId | str, description: str, identifier: DeploymentId | None = None
+    ) -> Result[tuple[DeploymentResult, Pipeline]]:
+        key = inputs.deployment_id(config_id, "config_id")
+        checked_description = inputs.text(description, "description", required=False, max_length=2000)
+        if problem := inputs.first_failure(key, checked_description):
+            return problem
+        config = await self._configs.get(key.value)
+        if config is None:
+            return Failure(ErrorDetails.not_found("configuration", key.value.value))
+        record = DeploymentResult(
+            id=identifier or new_deployment_id(),
+            config_id=config.id,
+            config=config,
+            created_at=self._clock.now(),
+            description=checked_description.value,
+        )
+        built = templates.default_pipeline(config, record.id, self._clock.now())
+        record.pipeline_id = built.pipeline.id
+        record.details["pipeline_id"] = built.pipeline.id.value
+        if built.left_out:
+            record.details["left_out"] = built.left_out
+        return Success((record, built.pipeline))
+
+    async def _new_rollback(
+        self,
+        deployment_id: DeploymentId | str,
+        restore_database: bool,
+        to: DeploymentId | str | None,
+        identifier: DeploymentId | None = None,
+    ) -> Result[tuple[DeploymentResult, Pipeline, DeploymentResult]]:
         found = await self.get_deployment(deployment_id)
         if isinstance(found, Failure):
             return found
@@ -103,12 +228,65 @@ class DeploymentService:
         if isinstance(chosen, Failure):
             return chosen
         prepared = await self._prepare_rollback(
-            found.value, restore_database=bool(restore_database), previous=chosen.value
+            found.value, restore_database=bool(restore_database), previous=chosen.value, identifier=identifier
         )
         if isinstance(prepared, Failure):
             return prepared
         record, pipeline = prepared.value
-        return await self._run(record, pipeline, rolling_back=found.value)
+        return Success((record, pipeline, found.value))
+
+    async def _start_in_background(
+        self,
+        record: DeploymentResult,
+        pipeline: Pipeline,
+        rolling_back: DeploymentResult | None,
+        claim: _Claim | None,
+    ) -> Result[DeploymentResult]:
+        started = await self._start(record, pipeline, rolling_back)
+        if isinstance(started, Failure):
+            await self._unclaim(claim, record.id)
+            return started
+        snapshot = DeploymentResult.from_document(record.to_document())
+        task = asyncio.create_task(
+            self._finish(record, pipeline, rolling_back, started.value), name=f"deployment {record.id.value}"
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return Success(snapshot)
+
+    async def _claim(self, claim: _Claim, reserved: DeploymentId) -> Result[DeploymentResult] | None:
+        """The earlier answer for a repeated idempotency key, or None when this call owns the key."""
+        if self._idempotency is None:
+            return None
+        now = self._clock.now()
+        if self._purged_at is None or now - self._purged_at > _PURGE_EVERY:
+            self._purged_at = now
+            await self._idempotency.purge(now - IDEMPOTENCY_KEY_LIFETIME)
+        wanted = IdempotencyClaim(claim.scope, claim.key, claim.fingerprint, reserved.value, now)
+        for _ in range(2):
+            claimed = await self._idempotency.claim(wanted)
+            if isinstance(claimed, Failure):
+                return claimed
+            stored = claimed.value
+            if stored.deployment_id == reserved.value:
+                return None
+            if stored.fingerprint != claim.fingerprint:
+                message = "was used before with other arguments: use a new key for a new request"
+                return Failure(ErrorDetails.validation("Idempotency-Key", message))
+            earlier = await self._deployments.get(DeploymentId.stored(stored.deployment_id))
+            if earlier is not None:
+                return Success(earlier)
+            if now - stored.created_at < _ABANDONED_CLAIM:
+                message = "a request with this Idempotency-Key is still starting: retry in a moment"
+                return Failure(ErrorDetails.conflict(message, deployment_id=stored.deployment_id))
+            # The request that claimed the key died before storing anything: take the key over.
+            await self._idempotency.release(stored.scope, stored.key, stored.deployment_id)
+        return Failure(ErrorDetails.conflict("the Idempotency-Key is being claimed by another request: retry"))
+
+    async def _unclaim(self, claim: _Claim | None, reserved: DeploymentId) -> None:
+        """A request that started nothing gives its key back, so that a retry may start it."""
+        if claim is not None and self._idempotency is not None:
+            await self._idempotency.release(claim.scope, claim.key, reserved.value)
 
     async def resume(self, deployment_id: DeploymentId | str) -> Result[DeploymentResult]:
         """Finish a deployment whose runner died: its pipeline carries on from its journal.
@@ -226,36 +404,77 @@ class DeploymentService:
     async def _run(
         self, record: DeploymentResult, pipeline: Pipeline, *, rolling_back: DeploymentResult | None = None
     ) -> Result[DeploymentResult]:
+        started = await self._start(record, pipeline, rolling_back)
+        if isinstance(started, Failure):
+            return started
+        return Success(await self._finish(record, pipeline, rolling_back, started.value))
+
+    async def _start(
+        self, record: DeploymentResult, pipeline: Pipeline, rolling_back: DeploymentResult | None
+    ) -> Result[Lease]:
+        """Take the lease and store the deployment as running; the caller then runs it (``_finish``)."""
         lease = await self._leases.acquire(record.config, record.id.value)
         if isinstance(lease, Failure):
             return lease
-        async with self._leases.held(lease.value):
-            return await self._run_holding_lease(record, pipeline, rolling_back)
+        try:
+            stored = await self._store(record, pipeline, rolling_back)
+        except BaseException as error:
+            await self._abandon(record, rolling_back, stopped=isinstance(error, asyncio.CancelledError))
+            await self._leases.release(lease.value)
+            raise
+        if isinstance(stored, Failure):
+            await self._leases.release(lease.value)
+            return stored
+        return lease
+
+    async def _finish(
+        self, record: DeploymentResult, pipeline: Pipeline, rolling_back: DeploymentResult | None, lease: Lease
+    ) -> DeploymentResult:
+        async with self._leases.held(lease):
+            try:
+                await self._execute(record, pipeline, rolling_back)
+            except BaseException as error:
+                await self._abandon(record, rolling_back, stopped=isinstance(error, asyncio.CancelledError))
+                raise
+        return record
 
     async def _run_holding_lease(
         self, record: DeploymentResult, pipeline: Pipeline, rolling_back: DeploymentResult | None
     ) -> Result[DeploymentResult]:
         try:
-            added = await self._deployments.add(record)
-            if isinstance(added, Failure):
-                return added
-            stored = await self._pipelines.add(pipeline)
+            stored = await self._store(record, pipeline, rolling_back)
             if isinstance(stored, Failure):
-                await self._move(
-                    record, DeploymentStatus.FAILED, f"its pipeline could not be stored: {stored.error.message}"
-                )
                 return stored
-            if rolling_back is not None:
-                await self._move(rolling_back, DeploymentStatus.ROLLING_BACK, f"being rolled back by {record.id.value}")
-            await self._move(record, DeploymentStatus.RUNNING)
-            outcome = await self._runner.run(pipeline, record.config)
-            await self._conclude(record, outcome, rolling_back)
-            if isinstance(outcome, Success) and rolling_back_rules.wants_automatic_rollback(record, outcome.value):
-                await self._roll_back_automatically(record)
+            await self._execute(record, pipeline, rolling_back)
             return Success(record)
         except BaseException as error:
             await self._abandon(record, rolling_back, stopped=isinstance(error, asyncio.CancelledError))
             raise
+
+    async def _store(
+        self, record: DeploymentResult, pipeline: Pipeline, rolling_back: DeploymentResult | None
+    ) -> Result[None]:
+        added = await self._deployments.add(record)
+        if isinstance(added, Failure):
+            return added
+        stored = await self._pipelines.add(pipeline)
+        if isinstance(stored, Failure):
+            await self._move(
+                record, DeploymentStatus.FAILED, f"its pipeline could not be stored: {stored.error.message}"
+            )
+            return stored
+        if rolling_back is not None:
+            await self._move(rolling_back, DeploymentStatus.ROLLING_BACK, f"being rolled back by {record.id.value}")
+        await self._move(record, DeploymentStatus.RUNNING)
+        return Success(None)
+
+    async def _execute(
+        self, record: DeploymentResult, pipeline: Pipeline, rolling_back: DeploymentResult | None
+    ) -> None:
+        outcome = await self._runner.run(pipeline, record.config)
+        await self._conclude(record, outcome, rolling_back)
+        if isinstance(outcome, Success) and rolling_back_rules.wants_automatic_rollback(record, outcome.value):
+            await self._roll_back_automatically(record)
 
     async def _conclude(
         self, record: DeploymentResult, outcome: Result[Pipeline], rolling_back: DeploymentResult | None
@@ -304,8 +523,10 @@ class DeploymentService:
             record.details["status_before_rollback"] = record.status.value
         elif record.status is DeploymentStatus.ROLLING_BACK:
             record.details.pop("status_before_rollback", None)
+        old = record.status
         record.move(status, self._clock.now(), message)
         await self._save(record)
+        self._observers.deployment_moved(record, old)
 
     async def _abandon(self, record: DeploymentResult, rolling_back: DeploymentResult | None, *, stopped: bool) -> None:
         """Record an interrupted deployment as ended, so nothing is left ``running``.
@@ -350,7 +571,12 @@ class DeploymentService:
         return Success(release)
 
     async def _prepare_rollback(
-        self, target: DeploymentResult, *, restore_database: bool, previous: DeploymentResult | None = None
+        self,
+        target: DeploymentResult,
+        *,
+        restore_database: bool,
+        previous: DeploymentResult | None = None,
+        identifier: DeploymentId | None = None,
     ) -> Result[tuple[DeploymentResult, Pipeline]]:
         refused = rolling_back_rules.refusal(target)
         if refused:
@@ -369,7 +595,7 @@ class DeploymentService:
             if backup is None:
                 message = f"deployment {target.id.value} took no database backup to restore"
                 return Failure(ErrorDetails.invalid_state(message, deployment_id=target.id.value))
-        record = rolling_back_rules.record_for(target, previous, self._clock.now())
+        record = rolling_back_rules.record_for(target, previous, self._clock.now(), identifier)
         pipeline = rolling_back_rules.pipeline_for(record, previous, backup, self._clock.now())
         record.pipeline_id = pipeline.id
         record.details["pipeline_id"] = pipeline.id.value

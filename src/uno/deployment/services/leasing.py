@@ -46,6 +46,10 @@ class LeaseKeeper:
             )
         )
 
+    async def release(self, lease: Lease) -> None:
+        """Give the lease up at once (a deployment that could not start)."""
+        await self._leases.release(lease)
+
     @contextlib.asynccontextmanager
     async def held(self, lease: Lease) -> AsyncIterator[None]:
         """Renew ``lease`` while the block runs; release it when the block ends."""

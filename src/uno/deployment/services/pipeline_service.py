@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -24,6 +25,7 @@ from uno.deployment.engine.actions import ActionRegistry
 from uno.deployment.engine.running import PipelineRunner
 from uno.deployment.ports.approvals import Decision, DecisionRepository
 from uno.deployment.ports.clock import Clock
+from uno.deployment.ports.leases import Lease
 from uno.deployment.ports.repositories import (
     DeploymentConfigRepository,
     DeploymentResultRepository,
@@ -54,6 +56,7 @@ class PipelineService:
         self._runner = runner
         self._actions = actions
         self._clock = clock
+        self._background: dict[PipelineId, asyncio.Task[None]] = {}
 
     async def create_pipeline(
         self, name: str, description: str = "", *, deployment_id: DeploymentId | str
@@ -186,6 +189,43 @@ class PipelineService:
             return lease
         async with self._leases.held(lease.value):
             return await self._runner.run(pipeline, config)
+
+    async def start_pipeline(self, pipeline_id: PipelineId | str) -> Result[Pipeline]:
+        """``execute_pipeline``, returning the pipeline as soon as it is on its way.
+
+        It runs in this process's background; follow it with ``get_pipeline`` or its events.
+        """
+        found = await self._pending(pipeline_id)
+        if isinstance(found, Failure):
+            return found
+        pipeline = found.value
+        if pipeline.id in self._background or self._runner.is_running(pipeline.id):
+            return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is already running"))
+        if not any(stage.tasks for stage in pipeline.stages):
+            return Failure(ErrorDetails.validation("stages", "the pipeline has no tasks: add stages and tasks first"))
+        config = await self._config_for(pipeline)
+        lease = await self._leases.acquire(config, pipeline.id.value) if config is not None else None
+        if isinstance(lease, Failure):
+            return lease
+        self._background[pipeline.id] = asyncio.create_task(
+            self._run_started(pipeline, config, lease.value if lease else None), name=f"pipeline {pipeline.id.value}"
+        )
+        self._background[pipeline.id].add_done_callback(lambda _: self._background.pop(pipeline.id, None))
+        return Success(pipeline)
+
+    async def stop_background(self) -> None:
+        """Stop the pipelines ``start_pipeline`` left running here: each ends ``canceled``."""
+        running = list(self._background.values())
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    async def _run_started(self, pipeline: Pipeline, config: DeploymentConfig | None, lease: Lease | None) -> None:
+        if lease is None:
+            await self._runner.run(pipeline, config)
+            return
+        async with self._leases.held(lease):
+            await self._runner.run(pipeline, config)
 
     async def resume_pipeline(self, pipeline_id: PipelineId | str) -> Result[Pipeline]:
         """Carry on a pipeline whose runner died (it is ``running`` and nothing runs it).

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.domain.enums import DeploymentKind, DeploymentStatus, PipelineStatus, TaskStatus
-from uno.deployment.domain.ids import PipelineId, StageId, TaskId, new_deployment_id
+from uno.deployment.domain.ids import DeploymentId, PipelineId, StageId, TaskId, new_deployment_id
 from uno.deployment.domain.pipelines import Pipeline, Stage, Task
 from uno.deployment.engine import templates
 
@@ -46,9 +46,11 @@ def backup_taken(pipeline: Pipeline | None) -> str | None:
     return path if isinstance(path, str) else None
 
 
-def record_for(target: DeploymentResult, previous: DeploymentResult, now: datetime) -> DeploymentResult:
+def record_for(
+    target: DeploymentResult, previous: DeploymentResult, now: datetime, identifier: DeploymentId | None = None
+) -> DeploymentResult:
     return DeploymentResult(
-        id=new_deployment_id(),
+        id=identifier or new_deployment_id(),
         config_id=previous.config_id,
         config=previous.config,
         created_at=now,

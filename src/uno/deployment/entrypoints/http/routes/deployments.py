@@ -1,0 +1,180 @@
+"""Deployments: deploy and roll back (202, in the background), follow, list, cancel, steer a canary."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+
+from uno.deployment.domain.deployments import DeploymentResult
+from uno.deployment.entrypoints.http.dependencies import Deployer, Reader, Services, next_offset, unwrap
+from uno.deployment.entrypoints.http.schemas import (
+    Accepted,
+    CancelRequest,
+    DeploymentOut,
+    DeploymentPage,
+    DeploymentStatusOut,
+    DeployRequest,
+    RollbackRequest,
+)
+from uno.deployment.ports.repositories import MAX_PAGE
+
+router = APIRouter(prefix="/api/deployments", tags=["deployments"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Send the same key again (after a timeout, say) to get the same deployment, not a second one.",
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+Filter = Annotated[str | None, Query(max_length=200)]
+
+
+def status_url(deployment_id: str) -> str:
+    return f"{router.prefix}/status/{deployment_id}"
+
+
+def out(record: DeploymentResult) -> DeploymentOut:
+    return DeploymentOut(
+        id=record.id.value,
+        config_id=record.config_id.value,
+        app_name=record.app_name,
+        app_version=record.app_version,
+        environment=record.environment.value,
+        platform=record.platform.value,
+        strategy=record.strategy.value,
+        kind=record.kind.value,
+        status=record.status.value,
+        success=record.success,
+        message=record.message,
+        description=record.description,
+        created_at=record.created_at,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        pipeline_id=record.pipeline_id.value if record.pipeline_id else None,
+        rollback_of=record.rollback_of.value if record.rollback_of else None,
+        reached_platform=record.reached_platform,
+        details=record.details,
+        version=record.version,
+    )
+
+
+def _accepted(record: DeploymentResult, response: Response) -> Accepted:
+    url = status_url(record.id.value)
+    response.headers["Location"] = url
+    return Accepted(
+        deployment_id=record.id.value,
+        status=record.status.value,
+        status_url=url,
+        pipeline_id=record.pipeline_id.value if record.pipeline_id else None,
+        kind=record.kind.value,
+        created_at=record.created_at,
+    )
+
+
+@router.post("/deploy", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+async def deploy(
+    body: DeployRequest,
+    services: Services,
+    caller: Deployer,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> Accepted:
+    """Start deploying a configuration's release; it runs in the background. Follow ``status_url``."""
+    record = unwrap(
+        await services.deployment_service.start_deploy(
+            body.config_id, body.description, idempotency_key=idempotency_key, requester=caller.id
+        )
+    )
+    return _accepted(record, response)
+
+
+@router.post("/rollback", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+async def rollback(
+    body: RollbackRequest,
+    services: Services,
+    caller: Deployer,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> Accepted:
+    """Start restoring the release that ran before a deployment (or ``to``, any earlier one)."""
+    record = unwrap(
+        await services.deployment_service.start_rollback(
+            body.deployment_id,
+            body.restore_database,
+            body.to,
+            idempotency_key=idempotency_key,
+            requester=caller.id,
+        )
+    )
+    return _accepted(record, response)
+
+
+@router.get("/status/{deployment_id}", response_model=DeploymentStatusOut)
+async def get_status(deployment_id: str, services: Services, _: Reader) -> DeploymentStatusOut:
+    """Where a deployment is now: status, progress, current stage and task, timestamps."""
+    progress = unwrap(await services.deployment_service.get_status(deployment_id))
+    return DeploymentStatusOut(
+        deployment_id=progress.deployment_id.value,
+        status=progress.status.value,
+        success=progress.success,
+        message=progress.message,
+        progress=progress.progress,
+        current_stage=progress.current_stage,
+        current_task=progress.current_task,
+        created_at=progress.created_at,
+        started_at=progress.started_at,
+        finished_at=progress.finished_at,
+        pipeline_id=progress.pipeline_id.value if progress.pipeline_id else None,
+    )
+
+
+@router.get("", response_model=DeploymentPage)
+async def list_deployments(
+    services: Services,
+    _: Reader,
+    app_name: Filter = None,
+    environment: Filter = None,
+    status: Filter = None,
+    config_id: Filter = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> DeploymentPage:
+    """Deployments matching every filter given, newest first."""
+    found = unwrap(
+        await services.deployment_service.list_deployments(
+            app_name=app_name, environment=environment, status=status, config_id=config_id, limit=limit, offset=offset
+        )
+    )
+    return DeploymentPage(
+        items=[out(record) for record in found],
+        limit=limit,
+        offset=offset,
+        next_offset=next_offset(len(found), limit, offset),
+    )
+
+
+@router.get("/history/{app_name}/{environment}", response_model=DeploymentPage)
+async def history(
+    app_name: str, environment: str, services: Services, _: Reader, limit: Limit = 100, offset: Offset = 0
+) -> DeploymentPage:
+    """Every deployment and rollback of an application in an environment, newest first."""
+    return await list_deployments(services, _, app_name=app_name, environment=environment, limit=limit, offset=offset)
+
+
+@router.get("/{deployment_id}", response_model=DeploymentOut)
+async def get_deployment(deployment_id: str, services: Services, _: Reader) -> DeploymentOut:
+    return out(unwrap(await services.deployment_service.get_deployment(deployment_id)))
+
+
+@router.post("/{deployment_id}/cancel", response_model=DeploymentOut)
+async def cancel(
+    deployment_id: str, services: Services, caller: Deployer, body: CancelRequest | None = None
+) -> DeploymentOut:
+    """Stop a running deployment: its pipeline stops promptly and the record says who stopped it."""
+    by = caller.label if body is None or not body.reason else f"{caller.label}: {body.reason}"
+    return out(unwrap(await services.deployment_service.cancel(deployment_id, canceled_by=by)))

@@ -1,0 +1,288 @@
+"""Request and response bodies: strict in (unknown fields are refused), plain JSON out.
+
+Request bodies only check shapes; the services check meaning (a DNS-label app name,
+min <= max, no secret values) and answer with a precise field path, so the rules live
+in one place for the Python API, the CLI and HTTP alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Section = dict[str, Any]
+
+
+class ConfigCreate(_Strict):
+    """A configuration to create; what is not given comes from the environment's profile."""
+
+    app_name: str = Field(max_length=200)
+    app_version: str = Field(max_length=200)
+    environment: str = Field(max_length=40, examples=["dev", "test", "staging", "production"])
+    platform: str | None = Field(default=None, max_length=40, examples=["local", "kubernetes"])
+    strategy: str | None = Field(default=None, max_length=40, examples=["rolling", "blue_green", "canary"])
+    database: Section | None = None
+    resources: Section | None = None
+    network: Section | None = None
+    security: Section | None = None
+    monitoring: Section | None = None
+    testing: Section | None = None
+    custom_settings: Section | None = None
+    environment_variables: dict[str, str] | None = None
+    secrets: list[str] | None = None
+    build_command: list[str] | None = None
+    auto_rollback: bool | None = None
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class ConfigReplace(ConfigCreate):
+    """A whole configuration (PUT): what is left out goes back to the environment's profile."""
+
+
+class ConfigPatch(_Strict):
+    """The settings to change (PATCH): sections merge, ``null`` removes a setting."""
+
+    app_version: str | None = Field(default=None, max_length=200)
+    platform: str | None = Field(default=None, max_length=40)
+    strategy: str | None = Field(default=None, max_length=40)
+    database: Section | None = None
+    resources: Section | None = None
+    network: Section | None = None
+    security: Section | None = None
+    monitoring: Section | None = None
+    testing: Section | None = None
+    custom_settings: Section | None = None
+    environment_variables: dict[str, str] | None = None
+    secrets: list[str] | None = None
+    build_command: list[str] | None = None
+    auto_rollback: bool | None = None
+    description: str | None = Field(default=None, max_length=2000)
+    expected_version: int | None = Field(default=None, ge=1, description="Apply only to this version (409 otherwise).")
+
+
+class ConfigDerive(_Strict):
+    environment: str = Field(max_length=40)
+    changes: dict[str, Any] = Field(default_factory=dict, description="Settings to change in the new configuration.")
+
+
+class ConfigOut(BaseModel):
+    id: str
+    app_name: str
+    app_version: str
+    environment: str
+    platform: str
+    strategy: str
+    description: str
+    database: Section | None
+    resources: Section
+    network: Section
+    security: Section
+    monitoring: Section
+    testing: Section
+    build_command: list[str] | None
+    auto_rollback: bool
+    custom_settings: Section
+    environment_variables: dict[str, str]
+    secrets: list[str]
+    given_fields: list[str]
+    derived_from: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class ConfigPage(BaseModel):
+    items: list[ConfigOut]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class DeployRequest(_Strict):
+    config_id: str = Field(max_length=128, examples=["cfg-01jz8x3v5q6w7e8r9t0y1u2i3o"])
+    description: str = Field(default="", max_length=2000)
+
+
+class RollbackRequest(_Strict):
+    deployment_id: str = Field(max_length=128)
+    restore_database: bool = False
+    to: str | None = Field(default=None, max_length=128, description="An earlier deployment to restore instead.")
+
+
+class CancelRequest(_Strict):
+    reason: str = Field(default="", max_length=2000)
+
+
+class PromoteRequest(_Strict):
+    full: bool = Field(default=False, description="Skip the remaining steps: all traffic to the canary now.")
+
+
+class AbortRequest(_Strict):
+    reason: str = Field(default="", max_length=2000)
+
+
+class Accepted(BaseModel):
+    """A deployment or rollback that started: follow it at ``status_url``."""
+
+    deployment_id: str
+    status: str
+    status_url: str
+    pipeline_id: str | None
+    kind: str
+    created_at: datetime
+
+
+class DeploymentStatusOut(BaseModel):
+    deployment_id: str
+    status: str
+    success: bool
+    message: str
+    progress: float
+    current_stage: str | None
+    current_task: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    pipeline_id: str | None
+
+
+class DeploymentOut(BaseModel):
+    id: str
+    config_id: str
+    app_name: str
+    app_version: str
+    environment: str
+    platform: str
+    strategy: str
+    kind: str
+    status: str
+    success: bool
+    message: str
+    description: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    pipeline_id: str | None
+    rollback_of: str | None
+    reached_platform: bool
+    details: dict[str, Any]
+    version: int
+
+
+class DeploymentPage(BaseModel):
+    items: list[DeploymentOut]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class PipelineCreate(_Strict):
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=2000)
+    deployment_id: str = Field(max_length=128, description="The configuration or deployment it belongs to.")
+
+
+class StageCreate(_Strict):
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=2000)
+    fail_fast: bool = True
+
+
+class TaskCreate(_Strict):
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=2000)
+    dependencies: list[str] = Field(default_factory=list, max_length=1000)
+    action: str | None = Field(default=None, max_length=100)
+    params: dict[str, Any] = Field(default_factory=dict)
+    timeout: float = Field(default=300.0, gt=0, le=86400 * 7)
+    retries: int = Field(default=0, ge=0, le=100)
+    skip_on_failure: bool = False
+
+
+class Decide(_Strict):
+    comment: str = Field(default="", max_length=2000)
+
+
+class TaskOut(BaseModel):
+    id: str
+    name: str
+    action: str
+    description: str
+    params: dict[str, Any]
+    dependencies: list[str]
+    timeout: float
+    retries: int
+    skip_on_failure: bool
+    status: str
+    attempts: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    message: str
+    outputs: dict[str, Any]
+
+
+class StageOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    fail_fast: bool
+    tasks: list[TaskOut]
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    message: str
+
+
+class PipelineOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    deployment_id: str
+    config_id: str
+    stages: list[StageOut]
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    message: str
+    canceled_by: str | None
+    version: int
+
+
+class PipelinePage(BaseModel):
+    items: list[PipelineOut]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class EventOut(BaseModel):
+    sequence: int
+    at: datetime
+    pipeline_id: str
+    subject: str
+    subject_id: str
+    old: str
+    new: str
+    message: str
+
+
+class DecisionOut(BaseModel):
+    pipeline_id: str
+    task_id: str
+    approved: bool
+    by: str
+    at: datetime
+    comment: str
+
+
+class Health(BaseModel):
+    status: str
+    version: str
