@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result
 from uno.deployment import bootstrap
+from uno.deployment.entrypoints.cli import serving
 from uno.deployment.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Deployment orchestrator for Python teams.")
@@ -70,6 +71,28 @@ def down() -> None:
     if isinstance(stopped, Failure):
         _fail(stopped.error)
     typer.echo(f"the local platform is stopped ({settings.resolved_local_dir()})")
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    no_auth: bool = typer.Option(
+        False, "--no-auth", help="Let every caller do everything (refused unless --host is loopback)."
+    ),
+    access_log: bool = typer.Option(False, "--access-log", help="Log every request (costs about a quarter of rps)."),
+    url: str | None = typer.Option(None, "--url", help=_URL_HELP),
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs and /openapi.json); auth by bearer tokens.
+
+    Example: uno-deploy serve --host 0.0.0.0 --port 8000
+    """
+    refused = serving.refusal(host, no_auth)
+    if refused is not None:
+        _fail(refused)
+    settings = _settings(url)
+    typer.echo(f"serving the uno-deployment API on http://{host}:{port} (auth {'off' if no_auth else 'on'})", err=True)
+    serving.run(settings, host, port, auth=not no_auth, access_log=access_log)
 
 
 def _settings(url: str | None) -> Settings:

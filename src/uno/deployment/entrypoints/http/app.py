@@ -67,7 +67,7 @@ def create_app(
         description="Deployment configurations, pipelines, deployments and rollbacks.",
         lifespan=lifespan,
     )
-    disable_created_metrics()  # the *_created series only double the scrape
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series only double the scrape
     app.state.registry = CollectorRegistry()
     problems.install(app)
     app.middleware("http")(_limit_body)

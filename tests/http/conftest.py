@@ -1,0 +1,97 @@
+"""An API over a memory store whose platform steps are doubles, and an async client for it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import PlatformStep
+from uno.core.errors import ErrorCode, ErrorDetails
+from uno.core.result import Failure, Result, Success
+from uno.deployment import bootstrap
+from uno.deployment.engine.actions import ActionContext, ActionOutcome, ActionRegistry
+from uno.deployment.entrypoints.http import create_app
+from uno.deployment.ports.access import ApiToken, Scope
+
+# Three tokens for the auth tests; the real token store has its own tests.
+TOKENS = {
+    "reader-secret": frozenset({Scope.READ}),
+    "deployer-secret": frozenset({Scope.DEPLOY}),
+    "admin-secret": frozenset({Scope.ADMIN}),
+}
+
+
+async def fake_authenticate(secret: str | None, needed: Scope) -> Result[ApiToken]:
+    from datetime import UTC, datetime
+
+    scopes = TOKENS.get(secret or "")
+    if scopes is None:
+        return Failure(ErrorDetails(ErrorCode.UNAUTHENTICATED, "unknown or revoked token"))
+    name = (secret or "").removesuffix("-secret")
+    return Success(ApiToken(f"tok-{name}", name, scopes, "digest", datetime.now(UTC)))
+
+
+@pytest.fixture
+def calls() -> list[tuple[str, str]]:
+    return []
+
+
+@pytest.fixture
+def failing() -> set[str]:
+    return set()
+
+
+class HeldDeploy(PlatformStep):
+    """The deploy step, held while ``held`` is set, until the test sets ``release``."""
+
+    def __init__(self, calls: list[tuple[str, str]], failing: set[str]) -> None:
+        super().__init__("deploy", calls, failing)
+        self.held = False
+        self.release = asyncio.Event()
+
+    async def run(self, context: ActionContext) -> ActionOutcome:
+        if self.held:
+            await self.release.wait()
+        return await super().run(context)
+
+
+@pytest.fixture
+def held(calls, failing) -> HeldDeploy:
+    return HeldDeploy(calls, failing)
+
+
+@pytest.fixture
+def api_container(environ, actions: ActionRegistry, calls, failing, held, memory_settings) -> bootstrap.Container:
+    # The outside world (the platform, the spec's database at postgres-db) is a double here:
+    # what is under test is the HTTP layer over the real services and engine.
+    for kind in ("check_dependencies", "db_backup", "db_migrate", "verify", "health_check", "rollback"):
+        actions.register(PlatformStep(kind, calls, failing))
+    actions.register(held)
+    return bootstrap.build(memory_settings, environ=environ, actions=actions)
+
+
+ClientFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def client(api_container: bootstrap.Container) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an API without auth (as ``serve --no-auth`` on loopback)."""
+    app = create_app(api_container, auth=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+@pytest.fixture
+async def guarded(api_container: bootstrap.Container) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an API with auth on; send ``Authorization: Bearer <one of TOKENS>``."""
+    app = create_app(api_container, authenticate=fake_authenticate)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
