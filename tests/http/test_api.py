@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-from tests.http.polling import settled, until
 from tests.http.conftest import HeldDeploy
+from tests.http.polling import settled, until
 
 PROBLEM = "application/problem+json"
 CONFIG = {"app_name": "shop", "app_version": "1.0.0", "environment": "dev"}
@@ -25,7 +25,9 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict:
     assert response.headers["content-type"] == PROBLEM
     body = response.json()
     assert (body["status"], body["code"]) == (status, code)
-    assert body["title"] and body["detail"] and body["type"].startswith("https://")
+    assert body["title"]
+    assert body["detail"]
+    assert body["type"].startswith("https://")
     return body
 
 
@@ -111,9 +113,11 @@ async def test_configurations_list_filter_and_page(client: httpx.AsyncClient):
     await create_config(client, app_name="app-0", environment="staging")
 
     page = (await client.get("/api/deployments/configs", params={"limit": 2})).json()
-    assert len(page["items"]) == 2 and page["next_offset"] == 2
+    assert len(page["items"]) == 2
+    assert page["next_offset"] == 2
     rest = (await client.get("/api/deployments/configs", params={"limit": 2, "offset": 2})).json()
-    assert len(rest["items"]) == 2 and rest["next_offset"] == 4
+    assert len(rest["items"]) == 2
+    assert rest["next_offset"] == 4
     dev = (await client.get("/api/deployments/configs", params={"environment": "dev"})).json()
     assert {item["id"] for item in dev["items"]} == {config["id"] for config in made}
     assert dev["next_offset"] is None
@@ -146,9 +150,7 @@ async def test_patch_merges_and_put_replaces(client: httpx.AsyncClient):
 
 async def test_delete_then_404_and_derive_for_another_environment(client: httpx.AsyncClient):
     config = await create_config(client, strategy="rolling")
-    derived = await client.post(
-        f"/api/deployments/configs/{config['id']}/derive", json={"environment": "production"}
-    )
+    derived = await client.post(f"/api/deployments/configs/{config['id']}/derive", json={"environment": "production"})
     assert derived.status_code == 201
     assert derived.json()["environment"] == "production"
     assert derived.json()["strategy"] == "rolling"
@@ -247,7 +249,9 @@ async def pipeline_status(client: httpx.AsyncClient, pipeline_id: str) -> str:
 
 async def test_a_hand_built_pipeline_runs_in_the_background_and_journals_every_change(client: httpx.AsyncClient):
     pipeline_id, _ = await hand_built(
-        client, {"name": "pause", "action": "wait", "params": {"seconds": 0}}, {"name": "again", "action": "wait", "params": {"seconds": 0.01}}
+        client,
+        {"name": "pause", "action": "wait", "params": {"seconds": 0}},
+        {"name": "again", "action": "wait", "params": {"seconds": 0.01}},
     )
 
     started = await client.post(f"/api/pipelines/{pipeline_id}/execute")
@@ -275,13 +279,15 @@ async def test_an_unknown_action_is_refused_when_the_task_is_added(client: httpx
 
 
 async def test_an_approval_gate_waits_for_a_person(client: httpx.AsyncClient):
-    pipeline_id, _ = await hand_built(client, {"name": "go-live", "action": "approval", "params": {"poll_interval": 0.01}})
+    gate = {"name": "go-live", "action": "approval", "params": {"poll_interval": 0.01}}
+    pipeline_id, _ = await hand_built(client, gate)
     await client.post(f"/api/pipelines/{pipeline_id}/execute")
     pipeline = (await client.get(f"/api/pipelines/{pipeline_id}")).json()
     gate_id = pipeline["stages"][0]["tasks"][0]["id"]
 
     async def waiting() -> bool:
-        return (await client.get(f"/api/pipelines/{pipeline_id}")).json()["stages"][0]["tasks"][0]["status"] == "running"
+        found = (await client.get(f"/api/pipelines/{pipeline_id}")).json()
+        return bool(found["stages"][0]["tasks"][0]["status"] == "running")
 
     await until(waiting)
     approved = await client.post(f"/api/pipelines/{pipeline_id}/tasks/{gate_id}/approve", json={"comment": "ship it"})
