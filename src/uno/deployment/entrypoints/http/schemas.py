@@ -286,3 +286,27 @@ class DecisionOut(BaseModel):
 class Health(BaseModel):
     status: str
     version: str
+
+
+class ProblemOut(BaseModel):
+    """An error, as RFC 9457 problem details (plus the error's context as extension members)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the problems a route may answer with."""
+    schema = ProblemOut.model_json_schema()
+    return {
+        status: {"description": "A problem (RFC 9457).", "content": {"application/problem+json": {"schema": schema}}}
+        for status in statuses
+    }
+
+
+COMMON_PROBLEMS = problem_responses(401, 403, 404, 409, 413, 422, 503)

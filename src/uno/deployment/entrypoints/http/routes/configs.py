@@ -11,6 +11,7 @@ from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.entrypoints.http.dependencies import Admin, Reader, Services, next_offset, unwrap
 from uno.deployment.entrypoints.http.problems import Problem
 from uno.deployment.entrypoints.http.schemas import (
+    COMMON_PROBLEMS,
     ConfigCreate,
     ConfigDerive,
     ConfigOut,
@@ -20,7 +21,7 @@ from uno.deployment.entrypoints.http.schemas import (
 )
 from uno.deployment.ports.repositories import MAX_PAGE
 
-router = APIRouter(prefix="/api/deployments/configs", tags=["configurations"])
+router = APIRouter(prefix="/api/deployments/configs", tags=["configurations"], responses=COMMON_PROBLEMS)
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.entrypoints.http.dependencies import Deployer, Reader, Services, next_offset, unwrap
 from uno.deployment.entrypoints.http.schemas import (
+    COMMON_PROBLEMS,
     Accepted,
     CancelRequest,
     DeploymentOut,
@@ -19,7 +20,7 @@ from uno.deployment.entrypoints.http.schemas import (
 )
 from uno.deployment.ports.repositories import MAX_PAGE
 
-router = APIRouter(prefix="/api/deployments", tags=["deployments"])
+router = APIRouter(prefix="/api/deployments", tags=["deployments"], responses=COMMON_PROBLEMS)
 
 IdempotencyKey = Annotated[
     str | None,

@@ -14,6 +14,7 @@ from uno.core.result import Failure, Success
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent
 from uno.deployment.entrypoints.http.dependencies import Deployer, Reader, Services, next_offset, unwrap
 from uno.deployment.entrypoints.http.schemas import (
+    COMMON_PROBLEMS,
     Decide,
     DecisionOut,
     EventOut,
@@ -29,7 +30,7 @@ from uno.deployment.ports.approvals import Decision
 from uno.deployment.ports.repositories import MAX_PAGE
 from uno.deployment.services.pipeline_service import PipelineService
 
-router = APIRouter(prefix="/api/pipelines", tags=["pipelines"])
+router = APIRouter(prefix="/api/pipelines", tags=["pipelines"], responses=COMMON_PROBLEMS)
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
