@@ -2,8 +2,9 @@
 
     python benchmarks/loadgen.py    # one JSON command per line on stdin, one JSON answer per line
 
-A command: ``{"port": 8080, "connections": 16, "seconds": 1.0, "warm_up": 0.25, "record": false}``.
-Each connection sends ``GET /`` to 127.0.0.1 as soon as its previous response has arrived
+A command: ``{"port": 8080, "connections": 16, "seconds": 1.0, "warm_up": 0.25, "record": false}``,
+optionally with ``"path"`` and ``"headers"``. Each connection sends ``GET /`` (or the path) to
+127.0.0.1 as soon as its previous response has arrived
 and reads responses by Content-Length. Responses received in the ``seconds`` after the
 warm-up are counted; ``record`` also returns every response's send and receive times
 (CLOCK_MONOTONIC) and the ``"version"`` its JSON body names. Every run ends at its deadline;
@@ -28,8 +29,9 @@ READ = memoryview(bytearray(256 * 1024))  # asyncio's own reads allocate 256 KiB
 class Run:
     """The shared state of one run's connections."""
 
-    def __init__(self, seconds: float, warm_up: float, record: bool) -> None:
+    def __init__(self, seconds: float, warm_up: float, record: bool, request: bytes = REQUEST) -> None:
         now = time.monotonic()
+        self.request = request
         self.measure_from = now + warm_up
         self.deadline = self.measure_from + seconds
         self.record = record
@@ -68,7 +70,7 @@ class Client(asyncio.BufferedProtocol):
         if self.sent >= self.run.deadline:
             self.transport.close()
         else:
-            self.transport.write(REQUEST)
+            self.transport.write(self.run.request)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return READ
@@ -103,9 +105,11 @@ class Client(asyncio.BufferedProtocol):
             self.done.set_result(None)
 
 
-async def generate(port: int, connections: int, seconds: float, warm_up: float, record: bool) -> dict[str, Any]:
+async def generate(
+    port: int, connections: int, seconds: float, warm_up: float, record: bool, request: bytes = REQUEST
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    run = Run(seconds, warm_up, record)
+    run = Run(seconds, warm_up, record, request)
     finished = []
     for _ in range(connections):
         done: asyncio.Future[None] = loop.create_future()
@@ -122,8 +126,17 @@ async def generate(port: int, connections: int, seconds: float, warm_up: float, 
 def main() -> None:
     for line in sys.stdin:
         command = json.loads(line)
+        headers = "".join(f"{name}: {value}\r\n" for name, value in command.get("headers", {}).items())
+        request = f"GET {command.get('path', '/')} HTTP/1.1\r\nHost: bench\r\n{headers}\r\n".encode()
         result = asyncio.run(
-            generate(command["port"], command["connections"], command["seconds"], command["warm_up"], command["record"])
+            generate(
+                command["port"],
+                command["connections"],
+                command["seconds"],
+                command["warm_up"],
+                command["record"],
+                request,
+            )
         )
         print(json.dumps(result), flush=True)
 
