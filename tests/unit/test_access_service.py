@@ -6,9 +6,11 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
+import inject
 import pytest
 
 from uno.core.errors import ErrorCode, ErrorDetails
+from uno.deployment import bootstrap
 from uno.deployment.adapters.clocks import FakeClock
 from uno.deployment.adapters.repositories.memory import MemoryTokenRepository
 from uno.deployment.ports.access import ApiToken, Scope
@@ -211,3 +213,12 @@ async def test_revoking_keeps_the_first_time_and_an_unknown_id_is_not_found(
     assert (await service.authenticate(secret, Scope.READ)).error.code is ErrorCode.UNAUTHENTICATED
     assert (await service.revoke_token("tok-missing")).error.code is ErrorCode.NOT_FOUND
     assert (await service.revoke_token("")).error.code is ErrorCode.VALIDATION_ERROR
+
+
+async def test_the_container_checks_tokens_against_its_own_store(container: bootstrap.Container):
+    token, secret = (await container.access_service.create_token("ci", ["deploy"])).value
+
+    assert await container.tokens.get(token.id) == token
+    assert (await container.access_service.authenticate(secret, Scope.DEPLOY)).value == token
+    bootstrap.configure(container=container)
+    assert inject.instance(AccessService) is container.access_service

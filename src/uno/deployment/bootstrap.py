@@ -34,13 +34,16 @@ from uno.deployment.adapters.repositories.memory import (
     MemoryConfigRepository,
     MemoryDecisionRepository,
     MemoryDeploymentResultRepository,
+    MemoryIdempotencyRepository,
     MemoryPipelineRepository,
+    MemoryTokenRepository,
 )
 from uno.deployment.adapters.repositories.sql import connecting, migrating, stores
 from uno.deployment.engine import plugins
 from uno.deployment.engine.actions import ActionRegistry, Tools
 from uno.deployment.engine.builtin_actions import builtin_actions
 from uno.deployment.engine.running import PipelineRunner
+from uno.deployment.ports.access import IdempotencyRepository, TokenRepository
 from uno.deployment.ports.approvals import DecisionRepository
 from uno.deployment.ports.backups import DatabaseBackups
 from uno.deployment.ports.clock import Clock
@@ -54,6 +57,7 @@ from uno.deployment.ports.repositories import (
     PipelineRepository,
     StorageError,
 )
+from uno.deployment.services.access import AccessService
 from uno.deployment.services.config_service import DeploymentConfigService
 from uno.deployment.services.deployment_service import DeploymentService
 from uno.deployment.services.leasing import LeaseKeeper
@@ -77,6 +81,9 @@ class Container:
     pipeline_service: PipelineService
     deployment_service: DeploymentService
     decisions: DecisionRepository
+    tokens: TokenRepository
+    idempotency: IdempotencyRepository
+    access_service: AccessService
     close_store: Callable[[], Awaitable[None]] = field(repr=False, compare=False)
 
     async def aclose(self) -> None:
@@ -91,6 +98,8 @@ class _Stores:
     deployments: DeploymentResultRepository
     leases: LeaseRepository
     decisions: DecisionRepository
+    tokens: TokenRepository
+    idempotency: IdempotencyRepository
     close: Callable[[], Awaitable[None]]
 
 
@@ -106,10 +115,21 @@ def _open_stores(settings: Settings, clock: Clock) -> _Stores:
             MemoryDeploymentResultRepository(),
             MemoryLeaseRepository(clock),
             MemoryDecisionRepository(),
+            MemoryTokenRepository(),
+            MemoryIdempotencyRepository(),
             _nothing_to_close,
         )
     store = stores.open_store(settings.database_url, clock, migrate=settings.auto_migrate)
-    return _Stores(store.configs, store.pipelines, store.deployments, store.leases, store.decisions, store.aclose)
+    return _Stores(
+        store.configs,
+        store.pipelines,
+        store.deployments,
+        store.leases,
+        store.decisions,
+        store.tokens,
+        store.idempotency,
+        store.aclose,
+    )
 
 
 def build(
@@ -159,6 +179,9 @@ def build(
         ),
         deployment_service=DeploymentService(configs, deployments, pipelines, runner, keeper, clock),
         decisions=opened.decisions,
+        tokens=opened.tokens,
+        idempotency=opened.idempotency,
+        access_service=AccessService(opened.tokens, clock),
         close_store=opened.close,
     )
 
@@ -202,6 +225,7 @@ def configure(settings: Settings | None = None, *, container: Container | None =
         binder.bind(DeploymentConfigService, chosen.config_service)
         binder.bind(PipelineService, chosen.pipeline_service)
         binder.bind(DeploymentService, chosen.deployment_service)
+        binder.bind(AccessService, chosen.access_service)
 
     inject.configure(bindings, clear=True)
     _configured = chosen
