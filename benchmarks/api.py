@@ -44,18 +44,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def prepare(url: str) -> tuple[str, str | None]:
-    """A deployment with its pipeline in the store, and a read token (None if this build has no tokens)."""
+async def prepare(url: str) -> tuple[str, str]:
+    """A deployment with its pipeline in the store, and a read token."""
     container = bootstrap.build(Settings(database_url=url))
     try:
         config = await container.config_service.create_config("bench", "1.0.0", "dev", platform="custom")
         deployed = await container.deployment_service.deploy(config.value.id, "a record to read")
-        access = getattr(container, "access_service", None)
-        secret = None
-        if access is not None:
-            made = await access.create_token("bench", ["read"])
-            secret = made.value[1]
-        return deployed.value.id.value, secret
+        made = await container.access_service.create_token("bench", ["read"])
+        return deployed.value.id.value, made.value[1]
     finally:
         await container.aclose()
 
@@ -83,7 +79,8 @@ def measure(loadgen: subprocess.Popen[str], port: int, path: str, headers: dict[
         "path": path,
         "headers": headers,
     }
-    assert loadgen.stdin is not None and loadgen.stdout is not None
+    assert loadgen.stdin is not None
+    assert loadgen.stdout is not None
     loadgen.stdin.write(json.dumps(command) + "\n")
     loadgen.stdin.flush()
     return dict(json.loads(loadgen.stdout.readline()))
@@ -148,9 +145,8 @@ def main() -> None:
     per_slice = [
         len(a["latencies_us"]) / max(1, len(b["latencies_us"])) for a, b in zip(runs["api"], runs["bare"], strict=True)
     ]
-    print(
-        f"GET /api/deployments/status/{{id}}, {args.connections} keep-alive connections, auth {'on' if secret else 'off'}"
-    )
+    auth = "on" if secret else "off"
+    print(f"GET /api/deployments/status/{{id}}, {args.connections} keep-alive connections, auth {auth}")
     for name, figures in (("api", api), ("bare", bare)):
         print(
             f"  {name:5} {figures['rps']:8.0f} req/s  p50 {figures['p50_ms']:6.2f} ms  "

@@ -36,6 +36,7 @@ from uno.deployment.adapters.repositories.memory import (
     MemoryDeploymentResultRepository,
     MemoryIdempotencyRepository,
     MemoryPipelineRepository,
+    MemoryTokenRepository,
 )
 from uno.deployment.adapters.repositories.sql import connecting, migrating, stores
 from uno.deployment.engine import plugins
@@ -43,7 +44,7 @@ from uno.deployment.engine.actions import ActionRegistry, Tools
 from uno.deployment.engine.builtin_actions import builtin_actions
 from uno.deployment.engine.running import PipelineRunner
 from uno.deployment.engine.telemetry import Observers
-from uno.deployment.ports.access import IdempotencyRepository
+from uno.deployment.ports.access import IdempotencyRepository, TokenRepository
 from uno.deployment.ports.approvals import DecisionRepository
 from uno.deployment.ports.backups import DatabaseBackups
 from uno.deployment.ports.clock import Clock
@@ -57,6 +58,7 @@ from uno.deployment.ports.repositories import (
     PipelineRepository,
     StorageError,
 )
+from uno.deployment.services.access import AccessService
 from uno.deployment.services.config_service import DeploymentConfigService
 from uno.deployment.services.deployment_service import DeploymentService
 from uno.deployment.services.leasing import LeaseKeeper
@@ -81,6 +83,9 @@ class Container:
     deployment_service: DeploymentService
     decisions: DecisionRepository
     observers: Observers
+    tokens: TokenRepository
+    idempotency: IdempotencyRepository
+    access_service: AccessService
     close_store: Callable[[], Awaitable[None]] = field(repr=False, compare=False)
 
     async def aclose(self) -> None:
@@ -95,6 +100,7 @@ class _Stores:
     deployments: DeploymentResultRepository
     leases: LeaseRepository
     decisions: DecisionRepository
+    tokens: TokenRepository
     idempotency: IdempotencyRepository
     close: Callable[[], Awaitable[None]]
 
@@ -111,6 +117,7 @@ def _open_stores(settings: Settings, clock: Clock) -> _Stores:
             MemoryDeploymentResultRepository(),
             MemoryLeaseRepository(clock),
             MemoryDecisionRepository(),
+            MemoryTokenRepository(),
             MemoryIdempotencyRepository(),
             _nothing_to_close,
         )
@@ -121,7 +128,8 @@ def _open_stores(settings: Settings, clock: Clock) -> _Stores:
         store.deployments,
         store.leases,
         store.decisions,
-        MemoryIdempotencyRepository(),  # until the SQL store has its own (access branch)
+        store.tokens,
+        store.idempotency,
         store.aclose,
     )
 
@@ -178,6 +186,9 @@ def build(
         ),
         decisions=opened.decisions,
         observers=observers,
+        tokens=opened.tokens,
+        idempotency=opened.idempotency,
+        access_service=AccessService(opened.tokens, clock),
         close_store=opened.close,
     )
 
@@ -221,6 +232,7 @@ def configure(settings: Settings | None = None, *, container: Container | None =
         binder.bind(DeploymentConfigService, chosen.config_service)
         binder.bind(PipelineService, chosen.pipeline_service)
         binder.bind(DeploymentService, chosen.deployment_service)
+        binder.bind(AccessService, chosen.access_service)
 
     inject.configure(bindings, clear=True)
     _configured = chosen

@@ -2,7 +2,8 @@
 
 New ids are time-ordered (a millisecond timestamp followed by random bits, in
 Crockford base32, as in ULID), so sorting ids sorts by creation time, and they carry a
-prefix naming what they identify (``cfg-``, ``dep-``, ``pipe-``, ``stg-``, ``task-``).
+prefix naming what they identify (``cfg-``, ``dep-``, ``pipe-``, ``stg-``, ``task-``,
+``tok-``).
 Ids given by callers are accepted as they are, within a conservative alphabet.
 """
 
@@ -90,3 +91,8 @@ def new_config_id() -> DeploymentId:
 
 def new_deployment_id() -> DeploymentId:
     return DeploymentId.new()
+
+
+def new_token_id() -> str:
+    """An API token's public handle: a plain string, as the token ports keep it."""
+    return f"tok-{_ulid()}"

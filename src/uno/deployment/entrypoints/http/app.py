@@ -77,13 +77,7 @@ def create_app(
 
 
 def _authenticator(container: Container, given: Authenticate | None) -> Authenticate:
-    if given is not None:
-        return given
-    access = getattr(container, "access_service", None)
-    if access is None:
-        raise RuntimeError("this store has no access service: start the server with auth=False")
-    checker: Authenticate = access.authenticate
-    return checker
+    return given if given is not None else container.access_service.authenticate
 
 
 async def _limit_body(request: Request, call_next: RequestResponseEndpoint) -> Response:

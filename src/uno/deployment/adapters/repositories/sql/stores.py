@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from uno.deployment.adapters.repositories.sql import connecting, migrating
+from uno.deployment.adapters.repositories.sql.access import SqlIdempotencyRepository, SqlTokenRepository
 from uno.deployment.adapters.repositories.sql.decisions import SqlDecisionRepository
 from uno.deployment.adapters.repositories.sql.executing import Database, translated
 from uno.deployment.adapters.repositories.sql.leases import SqlLeaseRepository
@@ -31,6 +32,8 @@ class SqlStore:
     deployments: SqlDeploymentResultRepository
     leases: SqlLeaseRepository
     decisions: SqlDecisionRepository
+    tokens: SqlTokenRepository
+    idempotency: SqlIdempotencyRepository
 
     async def aclose(self) -> None:
         await self.database.aclose()
@@ -59,4 +62,6 @@ def open_store(url: str | None, clock: Clock, *, migrate: bool = True, hot_path:
         deployments=SqlDeploymentResultRepository(database),
         leases=SqlLeaseRepository(database, clock),
         decisions=SqlDecisionRepository(database),
+        tokens=SqlTokenRepository(database),
+        idempotency=SqlIdempotencyRepository(database),
     )

@@ -13,7 +13,10 @@ Invariants the code relies on:
 - times are stored in UTC and always read back timezone-aware (``UtcDateTime``);
 - ``pipelines.status`` and ``pipelines.event_count`` are kept by the same transaction that
   writes the states and events, so a status filter and the journal's numbering are exact;
-- a lease row is never deleted, so its ``token`` never goes back.
+- a lease row is never deleted, so its ``token`` never goes back;
+- an API token's secret is never stored, only its SHA-256 ``digest`` (unique, the lookup
+  key of every authenticated request); its ``scopes`` are scope names joined by commas;
+- an idempotency key is claimed once per (scope, key): the primary key decides the race.
 
 A test compares this module with the migrated schema (Alembic's ``compare_metadata``):
 change both together, through a new migration.
@@ -161,5 +164,38 @@ decisions = sa.Table(
     sa.Column("comment", sa.Text(), nullable=False),
 )
 
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", identifier(), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("scopes", sa.Text(), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=True),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("scope", identifier(255), primary_key=True),
+    sa.Column("key", identifier(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(128), nullable=False),
+    sa.Column("deployment_id", identifier(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index(None, "created_at"),
+)
+
 #: Every table, children first: the order to empty them in.
-ALL = (pipeline_events, pipeline_states, pipelines, deployments, configs, leases, decisions)
+ALL = (
+    pipeline_events,
+    pipeline_states,
+    pipelines,
+    deployments,
+    configs,
+    leases,
+    decisions,
+    api_tokens,
+    idempotency_keys,
+)
