@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import sys
 import urllib.error
 import urllib.request
@@ -80,6 +83,35 @@ async def answer(port: int, path: str = "/health", timeout: float = 30.0) -> tup
                 raise
             assert loop.time() < deadline, f"nothing answered on port {port}"
             await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def orphaned(state_dir: Path, versions: list[dict[str, Any]] | None = None) -> AsyncIterator[dict[str, Any]]:
+    """Version sets started by an agent that was then killed: ``{version_id: [[pid, port], ...]}``.
+
+    The agent is a real process (``local_agent``) killed with SIGKILL, as a crash would: its
+    replicas, in their own sessions, keep running and are nobody's children any more.
+    Whatever is left of them at the end is killed, so no test leaves processes behind.
+    """
+    argv = [sys.executable, "-m", "tests.integration.local_agent", str(state_dir)]
+    if versions is not None:
+        argv.append(json.dumps(versions))
+    agent = await asyncio.create_subprocess_exec(
+        *argv, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    assert agent.stdout is not None
+    line = await asyncio.wait_for(agent.stdout.readline(), timeout=60)
+    agent.kill()
+    _, errors = await agent.communicate()
+    assert line, f"the agent failed: {errors.decode()}"
+    started: dict[str, Any] = json.loads(line)
+    try:
+        yield started
+    finally:
+        for pid, _ in (pair for pairs in started.values() for pair in pairs):
+            if alive(pid):
+                with contextlib.suppress(ProcessLookupError):  # the group went with its leader
+                    os.killpg(pid, signal.SIGKILL)
 
 
 @asynccontextmanager

@@ -6,8 +6,6 @@ its replicas, in their own sessions, keep running and are nobody's children any 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -18,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.local_support import HELLO, ROOT, alive, answer, eventually, supervising
+from tests.integration.local_support import HELLO, alive, answer, eventually, orphaned, supervising
 from uno.deployment.adapters.platforms.local import processes
 from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo
 from uno.deployment.adapters.platforms.local.supervising import Supervisor, SupervisorError
@@ -28,29 +26,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def orphans(tmp_path: Path) -> AsyncIterator[dict[str, list[list[int]]]]:
-    """Version sets started by an agent that was then killed: ``{version_id: [[pid, port], ...]}``.
-
-    Whatever a test leaves running is killed at the end, so no test leaves processes behind.
-    """
-    agent = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "tests.integration.local_agent", str(tmp_path / "state")),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert agent.stdout is not None
-    line = await asyncio.wait_for(agent.stdout.readline(), timeout=60)
-    agent.kill()
-    _, errors = await agent.communicate()
-    assert line, f"the agent failed: {errors.decode()}"
-    started: dict[str, list[list[int]]] = json.loads(line)
-    try:
+    """Version sets started by an agent that was then killed: ``{version_id: [[pid, port], ...]}``."""
+    async with orphaned(tmp_path / "state") as started:
         yield started
-    finally:
-        for pid, _ in (pair for pairs in started.values() for pair in pairs):
-            if alive(pid):
-                with contextlib.suppress(ProcessLookupError):  # the group went with its leader
-                    os.killpg(pid, signal.SIGKILL)
 
 
 def by_key(supervisor: Supervisor) -> dict[tuple[str, int], ReplicaInfo]:

@@ -146,7 +146,11 @@ async def wait_group_empty(pgid: int, timeout: float) -> bool:
 async def spawn(
     argv: Sequence[str], *, env: Mapping[str, str], cwd: str | None, log_path: Path
 ) -> asyncio.subprocess.Process:
-    """Start ``argv`` in its own session, stdout and stderr appended to ``log_path``; raises OSError."""
+    """Start ``argv`` in its own session, stdout and stderr appended to ``log_path``; raises OSError.
+
+    The descriptor the replica inherits is opened with ``O_APPEND``: after the log is rotated
+    (copied, then truncated in place, see ``rotating``) its writes land at the new end.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
         return await asyncio.create_subprocess_exec(

@@ -34,6 +34,7 @@ from typing import Protocol
 
 from uno.deployment.adapters.platforms.local import processes
 from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo, ReplicaState, RestartPolicy, Run
+from uno.deployment.adapters.platforms.local.rotating import LogPolicy
 from uno.deployment.adapters.platforms.local.state import ReplicaRecord
 from uno.deployment.ports.clock import Clock
 
@@ -52,6 +53,7 @@ class Launch:
     workdir: str | None
     log_dir: Path
     secret_env: Mapping[str, str] = field(default_factory=dict)  # memory only: never in the state file
+    logs: LogPolicy = field(default_factory=LogPolicy)
 
 
 @dataclass(frozen=True, slots=True)

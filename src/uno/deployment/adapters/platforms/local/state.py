@@ -13,6 +13,8 @@ Invariants:
 - ``env`` is stored as given. Callers pass non-secret values only: the file is readable by
   the agent's user (mode 0600), but it is not a secret store. Secrets reach replicas
   through the supervisor's base environment, which is never written.
+- keys added since format 1 (``logs``) are optional when read, so a file
+  written by an older agent is adopted with their defaults.
 - an unreadable or malformed file raises ``StateError``: guessing would hide processes.
 """
 
@@ -25,6 +27,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from uno.deployment.adapters.platforms.local import rotating
+from uno.deployment.adapters.platforms.local.rotating import LogPolicy
 
 FORMAT = 1
 FILE_NAME = "supervisor.json"
@@ -51,6 +56,7 @@ class VersionRecord:
     env: Mapping[str, str] = field(default_factory=dict)
     workdir: str | None = None
     replicas: tuple[ReplicaRecord, ...] = ()
+    logs: LogPolicy = field(default_factory=LogPolicy)
 
 
 class StateFile:
@@ -100,6 +106,7 @@ def _version_to_json(record: VersionRecord) -> dict[str, Any]:
         "env": dict(record.env),
         "workdir": record.workdir,
         "replicas": [_replica_to_json(replica) for replica in record.replicas],
+        "logs": {"max_bytes": record.logs.max_bytes, "backups": record.logs.backups},
     }
 
 
@@ -129,7 +136,12 @@ def _version_from_json(version_id: str, data: Any) -> VersionRecord:
     if workdir is not None:
         workdir = _string(workdir)
     replicas = tuple(_replica_from_json(item) for item in _list(data["replicas"]))
-    return VersionRecord(version_id, argv, env, workdir, replicas)
+    logs = data.get("logs", {})
+    policy = LogPolicy(
+        _integer(logs.get("max_bytes", rotating.DEFAULT_MAX_BYTES)),
+        _integer(logs.get("backups", rotating.DEFAULT_BACKUPS)),
+    )
+    return VersionRecord(version_id, argv, env, workdir, replicas, policy)
 
 
 def _replica_from_json(data: Any) -> ReplicaRecord:

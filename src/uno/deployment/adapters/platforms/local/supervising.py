@@ -8,12 +8,13 @@ of the agent, so that what the agent reports is what runs.
 Files, all under ``state_dir``:
 - ``supervisor.json``: the state (see ``state``), rewritten atomically at every change;
 - ``supervisor.lock``: held (``flock``) while a supervisor uses the directory;
-- ``logs/<version_id>/replica-<index>.log``: each replica's stdout and stderr, appended.
+- ``logs/<version_id>/replica-<index>.log``: each replica's stdout and stderr, appended,
+  rotated by size (``.1``, ``.2``, ...; see ``rotating``) every ``log_check_seconds``.
 
 Invariants:
 - one supervisor per state directory at a time (the lock); a second one fails at once;
 - a replica's environment is the supervisor's base environment, then the version's
-  ``env``, then ``PORT`` (its private port): the port always wins;
+  ``env``, then its ``secret_env``, then ``PORT`` (its private port): the port always wins;
 - every port in use by one of our replicas is distinct;
 - ``stop_version``, ``scale_version`` (down) and ``close`` return only when the processes
   they end are gone: SIGTERM to each process group, ``grace`` seconds, then SIGKILL;
@@ -37,9 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uno.deployment.adapters.clocks import SystemClock
-from uno.deployment.adapters.platforms.local import processes
+from uno.deployment.adapters.platforms.local import processes, rotating
 from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo, RestartPolicy, VersionInfo
 from uno.deployment.adapters.platforms.local.restarting import Launch, Replica, Surroundings
+from uno.deployment.adapters.platforms.local.rotating import LogPolicy
 from uno.deployment.adapters.platforms.local.state import ReplicaRecord, StateError, StateFile, VersionRecord
 from uno.deployment.ports.clock import Clock
 
@@ -80,7 +82,7 @@ class _VersionSet:
     def record(self) -> VersionRecord:
         launch = self.launch
         replicas = tuple(replica.record() for replica in self.replicas)
-        return VersionRecord(launch.version_id, launch.argv, dict(launch.env), launch.workdir, replicas)
+        return VersionRecord(launch.version_id, launch.argv, dict(launch.env), launch.workdir, replicas, launch.logs)
 
 
 class Supervisor:
@@ -93,6 +95,7 @@ class Supervisor:
         clock: Clock | None = None,
         base_env: Mapping[str, str] | None = None,
         policy: RestartPolicy | None = None,
+        log_check_seconds: float = rotating.CHECK_SECONDS,
     ) -> None:
         if not processes.proc_available():
             raise SupervisorError("the local supervisor needs Linux's /proc file system")
@@ -105,6 +108,8 @@ class Supervisor:
             on_change=self._persist,
         )
         self._versions: dict[str, _VersionSet] = {}
+        self._log_check_seconds = log_check_seconds
+        self._rotating: asyncio.Task[None] | None = None
         self._lock = _lock_directory(state_dir)
         self._closed = False
 
@@ -123,12 +128,14 @@ class Supervisor:
         env: Mapping[str, str],
         workdir: str | None = None,
         secret_env: Mapping[str, str] | None = None,
+        logs: LogPolicy | None = None,
     ) -> list[ReplicaInfo]:
         """Start ``replicas`` processes of ``argv``, each on its own free port.
 
         ``env`` is recorded in the state file and must hold no secrets; ``secret_env`` reaches
         the processes but is kept in memory only (an adopting supervisor does not know it, so
         replicas it must restart run without it until the version set is deployed again).
+        ``logs`` says when the replicas' logs are rotated (default: over 10 MiB, 3 old files kept).
 
         Raises ``ProcessStartError`` (and starts nothing) when the program cannot be started.
         """
@@ -137,8 +144,17 @@ class Supervisor:
         if version_id in self._versions:
             raise VersionExistsError(f"version set {version_id!r} is already running")
         log_dir = self._state_dir / "logs" / version_id
-        launch = Launch(version_id, tuple(argv), dict(env), workdir, log_dir, dict(secret_env or {}))
+        launch = Launch(
+            version_id,
+            tuple(argv),
+            dict(env),
+            workdir,
+            log_dir,
+            secret_env=dict(secret_env or {}),
+            logs=logs or LogPolicy(),
+        )
         version = self._versions[version_id] = _VersionSet(launch)
+        self._rotate_logs()
         try:
             async with version.lock:
                 await self._add_replicas(version, replicas)
@@ -192,6 +208,7 @@ class Supervisor:
         for record in records.values():
             self._adopt_version(record)
         self._persist()
+        self._rotate_logs()
         return self.versions()
 
     async def close(self, *, grace: float = DEFAULT_GRACE) -> None:
@@ -199,6 +216,10 @@ class Supervisor:
         if self._closed:
             return
         self._closed = True
+        if self._rotating is not None:
+            self._rotating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rotating
         try:
             async with contextlib.AsyncExitStack() as locks:
                 for version in list(self._versions.values()):  # let scaling and stopping under way finish first
@@ -211,7 +232,8 @@ class Supervisor:
 
     def _adopt_version(self, record: VersionRecord) -> None:
         log_dir = self._state_dir / "logs" / record.version_id
-        version = _VersionSet(Launch(record.version_id, record.argv, dict(record.env), record.workdir, log_dir))
+        launch = Launch(record.version_id, record.argv, dict(record.env), record.workdir, log_dir, logs=record.logs)
+        version = _VersionSet(launch)
         self._versions[record.version_id] = version
         for replica_record in sorted(record.replicas, key=_by_index):
             replica = Replica(version.launch, replica_record.index, replica_record.port, self._surroundings)
@@ -229,6 +251,15 @@ class Supervisor:
                 raise ProcessStartError(f"cannot start {version.launch.argv[0]!r}: {error}") from error
             version.replicas.append(replica)
         self._persist()
+
+    def _rotate_logs(self) -> None:
+        if self._rotating is None:
+            logs = rotating.rotate_forever(self._logs, self._log_check_seconds)
+            self._rotating = asyncio.create_task(logs, name="log rotation")
+
+    def _logs(self) -> list[tuple[Path, LogPolicy]]:
+        versions = self._versions.values()
+        return [(replica.log_path, version.launch.logs) for version in versions for replica in version.replicas]
 
     def _ports(self) -> Iterable[int]:
         return (replica.port for version in self._versions.values() for replica in version.replicas)
