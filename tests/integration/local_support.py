@@ -37,6 +37,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
 """
 
+# An app that answers every GET with whether DB_PASSWORD is set and its SHA-256: never the value.
+SECRET_APP = """
+import hashlib, http.server, json, os
+class Handler(http.server.BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True
+    def do_GET(self):
+        value = os.environ.get("DB_PASSWORD")
+        digest = None if value is None else hashlib.sha256(value.encode()).hexdigest()
+        body = json.dumps({"set": value is not None, "sha256": digest}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+print("serving; DB_PASSWORD is", "set" if "DB_PASSWORD" in os.environ else "unset", flush=True)
+server.serve_forever()
+"""
+
 T = TypeVar("T")
 
 

@@ -221,6 +221,7 @@ class Agent:
         problems = sorted({_problem(replica) for replica in probed if not replica.ready} - {""})
         if len(probed) < len(running):
             problems.append(f"{len(running) - len(probed)} replica(s) not probed yet")
+        problems.extend(self.supervisor.version(meta.id).warnings)
         return Success({"ready": ready, "total": len(running), "message": "; ".join(problems)})
 
     async def _stats(self, request: dict[str, Any]) -> Result[Any]:
@@ -328,6 +329,7 @@ class Agent:
             "deployment_id": meta.deployment_id,
             "replicas": replicas,
             "weight": weight,
+            "warnings": list(self.supervisor.version(meta.id).warnings),
         }
 
     def _sync_backends(self) -> None:
