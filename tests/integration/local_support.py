@@ -15,8 +15,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests.contract.test_repositories import T0
 from uno.deployment.adapters.platforms.local.replicas import RestartPolicy
 from uno.deployment.adapters.platforms.local.supervising import Supervisor
+from uno.deployment.domain import configuring
+from uno.deployment.domain.ids import new_config_id
+from uno.deployment.ports.platforms import Release
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO = [sys.executable, str(ROOT / "examples" / "hello" / "app.py")]
@@ -103,6 +107,19 @@ async def answer(port: int, path: str = "/health", timeout: float = 30.0) -> tup
                 raise
             assert loop.time() < deadline, f"nothing answered on port {port}"
             await asyncio.sleep(0.02)
+
+
+def release(settings: dict[str, Any], *, secrets: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Release:
+    """A release of ``shop`` 1.0.0 in ``dev`` for the local driver."""
+    given = {
+        "app_name": "shop",
+        "app_version": "1.0.0",
+        "environment": "dev",
+        "secrets": list(secrets),
+        "environment_variables": env or {},
+        "custom_settings": settings,
+    }
+    return Release("deployment-1", configuring.build(new_config_id(), given, T0).value)
 
 
 @asynccontextmanager

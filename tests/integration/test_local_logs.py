@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.integration.local_support import eventually, orphaned, supervising
-from uno.deployment.adapters.platforms.local import rotating
+from tests.integration.local_support import eventually, orphaned, release, supervising
+from uno.deployment.adapters.platforms.local import processes, rotating
+from uno.deployment.adapters.platforms.local.driver import LocalDriver
 from uno.deployment.adapters.platforms.local.rotating import LogPolicy, backup_path
 
 pytestmark = pytest.mark.integration
@@ -147,3 +149,19 @@ async def test_an_adopted_replicas_log_goes_on_and_is_rotated_by_the_new_supervi
     assert numbers(backup_path(log, 1)) == list(range(20, 40))
     assert not backup_path(log, 2).exists()
     assert log.read_text() == f"line 000040 {'x' * 52}\n"
+
+
+async def test_a_configurations_log_settings_reach_the_agent_which_rotates_by_them(tmp_path: Path, bursts: list[str]):
+    orders = tmp_path / "orders"
+    driver = LocalDriver(tmp_path / "local", {"PATH": os.environ.get("PATH", "")})
+    settings = {"command": bursts, "port": processes.free_port(set()), "log_max_bytes": 1024, "log_backups": 1}
+    try:
+        created = await driver.create_version(release(settings, env={"ORDERS": str(orders)}), 1)
+        log = tmp_path / "local" / "processes" / "logs" / created.value.id / "replica-0.log"
+
+        await burst(orders, log, 0, 20)  # rotated by the agent, on its own schedule (every second)
+
+        state = json.loads((tmp_path / "local" / "processes" / "supervisor.json").read_text())
+        assert state["versions"][created.value.id]["logs"] == {"max_bytes": 1024, "backups": 1}
+    finally:
+        await driver.shutdown()

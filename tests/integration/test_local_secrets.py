@@ -17,13 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.test_repositories import T0
-from tests.integration.local_support import SECRET_APP, alive, answer, eventually
+from tests.integration.local_support import SECRET_APP, alive, answer, eventually, release
 from uno.deployment.adapters.platforms.local import processes, wire
 from uno.deployment.adapters.platforms.local.driver import LocalDriver
-from uno.deployment.domain import configuring
-from uno.deployment.domain.ids import new_config_id
-from uno.deployment.ports.platforms import Release, VersionSet
+from uno.deployment.ports.platforms import VersionSet
 
 pytestmark = pytest.mark.integration
 
@@ -42,15 +39,7 @@ async def driver(tmp_path: Path) -> AsyncIterator[LocalDriver]:
 
 async def deploy_two_replicas(driver: LocalDriver) -> VersionSet:
     settings = {"command": [sys.executable, "-c", SECRET_APP], "port": processes.free_port(set()), "health_path": "/"}
-    given = {
-        "app_name": "shop",
-        "app_version": "1.0.0",
-        "environment": "dev",
-        "secrets": ["DB_PASSWORD"],
-        "custom_settings": settings,
-    }
-    release = Release("deployment-1", configuring.build(new_config_id(), given, T0).value)
-    created = await driver.create_version(release, 2)
+    created = await driver.create_version(release(settings, secrets=("DB_PASSWORD",)), 2)
     assert created.is_success(), created
     return created.value
 
