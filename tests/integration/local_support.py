@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import sys
 import urllib.error
 import urllib.request
@@ -12,8 +15,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests.contract.test_repositories import T0
 from uno.deployment.adapters.platforms.local.replicas import RestartPolicy
 from uno.deployment.adapters.platforms.local.supervising import Supervisor
+from uno.deployment.domain import configuring
+from uno.deployment.domain.ids import new_config_id
+from uno.deployment.ports.platforms import Release
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO = [sys.executable, str(ROOT / "examples" / "hello" / "app.py")]
@@ -32,6 +39,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+# An app that answers every GET with whether DB_PASSWORD is set and its SHA-256: never the value.
+SECRET_APP = """
+import hashlib, http.server, json, os
+class Handler(http.server.BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True
+    def do_GET(self):
+        value = os.environ.get("DB_PASSWORD")
+        digest = None if value is None else hashlib.sha256(value.encode()).hexdigest()
+        body = json.dumps({"set": value is not None, "sha256": digest}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+print("serving; DB_PASSWORD is", "set" if "DB_PASSWORD" in os.environ else "unset", flush=True)
+server.serve_forever()
 """
 
 T = TypeVar("T")
@@ -80,6 +107,48 @@ async def answer(port: int, path: str = "/health", timeout: float = 30.0) -> tup
                 raise
             assert loop.time() < deadline, f"nothing answered on port {port}"
             await asyncio.sleep(0.02)
+
+
+def release(settings: dict[str, Any], *, secrets: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Release:
+    """A release of ``shop`` 1.0.0 in ``dev`` for the local driver."""
+    given = {
+        "app_name": "shop",
+        "app_version": "1.0.0",
+        "environment": "dev",
+        "secrets": list(secrets),
+        "environment_variables": env or {},
+        "custom_settings": settings,
+    }
+    return Release("deployment-1", configuring.build(new_config_id(), given, T0).value)
+
+
+@asynccontextmanager
+async def orphaned(state_dir: Path, versions: list[dict[str, Any]] | None = None) -> AsyncIterator[dict[str, Any]]:
+    """Version sets started by an agent that was then killed: ``{version_id: [[pid, port], ...]}``.
+
+    The agent is a real process (``local_agent``) killed with SIGKILL, as a crash would: its
+    replicas, in their own sessions, keep running and are nobody's children any more.
+    Whatever is left of them at the end is killed, so no test leaves processes behind.
+    """
+    argv = [sys.executable, "-m", "tests.integration.local_agent", str(state_dir)]
+    if versions is not None:
+        argv.append(json.dumps(versions))
+    agent = await asyncio.create_subprocess_exec(
+        *argv, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    assert agent.stdout is not None
+    line = await asyncio.wait_for(agent.stdout.readline(), timeout=60)
+    agent.kill()
+    _, errors = await agent.communicate()
+    assert line, f"the agent failed: {errors.decode()}"
+    started: dict[str, Any] = json.loads(line)
+    try:
+        yield started
+    finally:
+        for pid, _ in (pair for pairs in started.values() for pair in pairs):
+            if alive(pid):
+                with contextlib.suppress(ProcessLookupError):  # the group went with its leader
+                    os.killpg(pid, signal.SIGKILL)
 
 
 @asynccontextmanager

@@ -6,8 +6,6 @@ its replicas, in their own sessions, keep running and are nobody's children any 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -18,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.local_support import HELLO, ROOT, alive, answer, eventually, supervising
+from tests.integration.local_support import HELLO, alive, answer, eventually, orphaned, supervising
 from uno.deployment.adapters.platforms.local import processes
 from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo
 from uno.deployment.adapters.platforms.local.supervising import Supervisor, SupervisorError
@@ -28,29 +26,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def orphans(tmp_path: Path) -> AsyncIterator[dict[str, list[list[int]]]]:
-    """Version sets started by an agent that was then killed: ``{version_id: [[pid, port], ...]}``.
-
-    Whatever a test leaves running is killed at the end, so no test leaves processes behind.
-    """
-    agent = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "tests.integration.local_agent", str(tmp_path / "state")),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert agent.stdout is not None
-    line = await asyncio.wait_for(agent.stdout.readline(), timeout=60)
-    agent.kill()
-    _, errors = await agent.communicate()
-    assert line, f"the agent failed: {errors.decode()}"
-    started: dict[str, list[list[int]]] = json.loads(line)
-    try:
+    """Version sets started by an agent that was then killed: ``{version_id: [[pid, port], ...]}``."""
+    async with orphaned(tmp_path / "state") as started:
         yield started
-    finally:
-        for pid, _ in (pair for pairs in started.values() for pair in pairs):
-            if alive(pid):
-                with contextlib.suppress(ProcessLookupError):  # the group went with its leader
-                    os.killpg(pid, signal.SIGKILL)
 
 
 def by_key(supervisor: Supervisor) -> dict[tuple[str, int], ReplicaInfo]:
@@ -94,9 +72,13 @@ async def test_a_new_supervisor_adopts_the_running_replicas_and_restarts_the_dea
 async def test_the_state_file_follows_every_change(tmp_path: Path):
     state_file = tmp_path / "state" / "supervisor.json"
     async with supervising(tmp_path / "state", base_env={**os.environ, "DB_PASSWORD": "s3cret-value"}) as supervisor:
-        started = await supervisor.start_version("v1", HELLO, replicas=2, env={"HELLO_VERSION": "1.0.0"})
+        started = await supervisor.start_version(
+            "v1", HELLO, replicas=2, env={"HELLO_VERSION": "1.0.0"}, secret_env={"API_TOKEN": "t0ken-value"}
+        )
         recorded = json.loads(state_file.read_text())["versions"]["v1"]
         assert (recorded["argv"], recorded["env"], recorded["workdir"]) == (HELLO, {"HELLO_VERSION": "1.0.0"}, None)
+        assert recorded["secret_names"] == ["API_TOKEN"]  # the name, so that a new agent knows what to recover
+        assert "t0ken-value" not in state_file.read_text()
         assert [(r["index"], r["pid"], r["port"], r["restarts"]) for r in recorded["replicas"]] == [
             (replica.index, replica.pid, replica.port, 0) for replica in started
         ]
@@ -150,6 +132,31 @@ async def test_a_recorded_pid_that_now_names_another_process_is_never_adopted_no
         )
 
     assert decoy.poll() is None  # still running: the supervisor never signalled it
+
+
+@pytest.mark.parametrize("mismatch", ["start time", "process group"])
+def test_the_environment_of_a_process_that_is_not_the_recorded_replica_is_never_read(
+    decoy: subprocess.Popen[bytes], mismatch: str
+):
+    ticks = processes.start_ticks(decoy.pid)
+    assert ticks is not None
+    if mismatch == "start time":
+        ticks += 1
+
+    assert processes.read_environ(decoy.pid, ticks) is None  # a decoy never leads its own group
+
+
+async def test_a_replicas_environment_is_read_back_by_pid_and_start_time(tmp_path: Path):
+    async with supervising(tmp_path / "state") as supervisor:
+        [replica] = await supervisor.start_version("v1", HELLO, replicas=1, env={}, secret_env={"API_TOKEN": "t0ken"})
+        assert replica.pid is not None
+        ticks = processes.start_ticks(replica.pid)
+
+        environment = processes.read_environ(replica.pid, ticks)
+
+    assert environment is not None
+    assert (environment["API_TOKEN"], environment["PORT"]) == ("t0ken", str(replica.port))
+    assert processes.read_environ(replica.pid, ticks) is None  # stopped: nothing to read any more
 
 
 async def test_adopt_comes_first_and_an_unreadable_state_is_an_error(tmp_path: Path):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from uno.deployment.adapters.platforms.local.rotating import LogPolicy
 from uno.deployment.adapters.platforms.local.state import ReplicaRecord, StateError, StateFile, VersionRecord
 
 pytestmark = pytest.mark.integration
@@ -21,6 +22,8 @@ RECORDS = [
             ReplicaRecord(0, 8001, 1234, 99, "2026-11-29T10:00:00+00:00", 2),
             ReplicaRecord(1, 8002),
         ),
+        ("DB_PASSWORD",),
+        LogPolicy(max_bytes=4096, backups=0),
     ),
     VersionRecord("v2", ("app",)),
 ]
@@ -48,6 +51,14 @@ def test_a_save_replaces_the_file_whole_and_leaves_no_temporary_file(tmp_path: P
     assert sorted(path.name for path in tmp_path.iterdir()) == ["supervisor.json"]
 
 
+def test_a_file_from_before_secret_names_and_log_settings_is_read_with_their_defaults(tmp_path: Path):
+    state = StateFile(tmp_path)
+    version = {"argv": ["app"], "env": {}, "workdir": None, "replicas": []}
+    state.path.write_text(json.dumps({"format": 1, "versions": {"v1": version}}))
+
+    assert state.load() == {"v1": VersionRecord("v1", ("app",), secret_names=(), logs=LogPolicy())}
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -58,6 +69,10 @@ def test_a_save_replaces_the_file_whole_and_leaves_no_temporary_file(tmp_path: P
         '{"format": 1, "versions": {"v1": {"argv": "python app.py", "env": {}, "workdir": null, "replicas": []}}}',
         '{"format": 1, "versions": {"v1": {"argv": [], "env": {"A": 1}, "workdir": null, "replicas": []}}}',
         '{"format": 1, "versions": {"v1": {"argv": [], "env": {}, "workdir": null, "replicas": [{"index": 0}]}}}',
+        '{"format": 1, "versions": {"v1": {"argv": [], "env": {}, "workdir": null, "replicas": [],'
+        ' "logs": {"backups": -1}}}}',
+        '{"format": 1, "versions": {"v1": {"argv": [], "env": {}, "workdir": null, "replicas": [],'
+        ' "secret_names": "A"}}}',
     ],
 )
 def test_a_file_it_cannot_read_is_an_error_not_an_empty_state(tmp_path: Path, text: str):

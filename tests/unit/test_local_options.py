@@ -25,6 +25,15 @@ def test_defaults_fill_what_is_not_given():
     parsed = options.options_for(config_with({"command": ["python", "app.py"], "port": 8000})).value
 
     assert parsed == options.LocalOptions(("python", "app.py"), 8000, "/healthz", None, 1.0, 5.0, 1, 3)
+    assert (parsed.log_max_bytes, parsed.log_backups) == (10 * 1024 * 1024, 3)
+
+
+def test_log_rotation_is_set_in_bytes_and_backups():
+    settings = {"command": ["python"], "port": 8000, "log_max_bytes": 1024, "log_backups": 0}
+
+    parsed = options.options_for(config_with(settings)).value
+
+    assert (parsed.log_max_bytes, parsed.log_backups) == (1024, 0)
 
 
 @pytest.mark.parametrize(
@@ -36,6 +45,12 @@ def test_defaults_fill_what_is_not_given():
         ({"command": ["python"], "port": 70000}, "custom_settings.port"),
         ({"command": ["python"], "port": 8000, "health_path": "healthz"}, "custom_settings.health_path"),
         ({"command": ["python"], "port": 8000, "health_timeout_seconds": 0}, "custom_settings.health_timeout_seconds"),
+        ({"command": ["python"], "port": 8000, "log_max_bytes": 1023}, "custom_settings.log_max_bytes"),
+        ({"command": ["python"], "port": 8000, "log_max_bytes": "10MB"}, "custom_settings.log_max_bytes"),
+        ({"command": ["python"], "port": 8000, "log_max_bytes": 2048.0}, "custom_settings.log_max_bytes"),
+        ({"command": ["python"], "port": 8000, "log_backups": -1}, "custom_settings.log_backups"),
+        ({"command": ["python"], "port": 8000, "log_backups": True}, "custom_settings.log_backups"),
+        ({"command": ["python"], "port": 8000, "log_backups": 101}, "custom_settings.log_backups"),
     ],
 )
 def test_bad_settings_name_their_field(settings, field):
@@ -43,6 +58,13 @@ def test_bad_settings_name_their_field(settings, field):
 
     assert result.error.code is ErrorCode.VALIDATION_ERROR
     assert result.error.context["field"] == field
+
+
+def test_a_bad_log_size_says_what_is_allowed():
+    result = options.options_for(config_with({"command": ["python"], "port": 8000, "log_max_bytes": 0}))
+
+    assert "custom_settings.log_max_bytes" in str(result.error)
+    assert "whole number of bytes from 1024 (1 KiB) to 1099511627776 (1 TiB)" in result.error.message
 
 
 async def test_a_call_round_trips_and_a_dead_agent_is_unavailable(tmp_path: Path):

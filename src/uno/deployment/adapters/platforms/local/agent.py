@@ -25,7 +25,7 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import options, wire
+from uno.deployment.adapters.platforms.local import options, rotating, wire
 from uno.deployment.adapters.platforms.local.health import HealthMonitor
 from uno.deployment.adapters.platforms.local.routing import Router
 from uno.deployment.adapters.platforms.local.supervising import Supervisor, SupervisorError
@@ -148,6 +148,7 @@ class Agent:
                 env=request["env"],
                 secret_env=request.get("secret_env", {}),
                 workdir=request.get("workdir"),
+                logs=_log_policy(request),
             )
         except SupervisorError as error:
             await self._close_idle_router((meta.app, meta.environment))  # nothing of the app runs: free its port
@@ -220,6 +221,7 @@ class Agent:
         problems = sorted({_problem(replica) for replica in probed if not replica.ready} - {""})
         if len(probed) < len(running):
             problems.append(f"{len(running) - len(probed)} replica(s) not probed yet")
+        problems.extend(self.supervisor.version(meta.id).warnings)
         return Success({"ready": ready, "total": len(running), "message": "; ".join(problems)})
 
     async def _stats(self, request: dict[str, Any]) -> Result[Any]:
@@ -327,6 +329,7 @@ class Agent:
             "deployment_id": meta.deployment_id,
             "replicas": replicas,
             "weight": weight,
+            "warnings": list(self.supervisor.version(meta.id).warnings),
         }
 
     def _sync_backends(self) -> None:
@@ -387,6 +390,12 @@ class Agent:
                 self.weights[key] = weights
                 self._sync_backends()
                 self.routers[key].set_weights(weights)
+
+
+def _log_policy(request: dict[str, Any]) -> rotating.LogPolicy:
+    """The request's log settings; a driver older than them sends none and gets the defaults."""
+    max_bytes = int(request.get("log_max_bytes", rotating.DEFAULT_MAX_BYTES))
+    return rotating.LogPolicy(max_bytes, int(request.get("log_backups", rotating.DEFAULT_BACKUPS)))
 
 
 def _unknown(version_id: str) -> Failure:

@@ -70,6 +70,8 @@ class LocalDriver:
             "health_timeout": local.value.health_timeout,
             "healthy_threshold": local.value.healthy_threshold,
             "unhealthy_threshold": local.value.unhealthy_threshold,
+            "log_max_bytes": local.value.log_max_bytes,
+            "log_backups": local.value.log_backups,
             "env": {**config.environment_variables, "APP_VERSION": release.version},
             "secret_env": {name: self._environ[name] for name in config.secrets},
         }

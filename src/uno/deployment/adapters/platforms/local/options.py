@@ -5,7 +5,8 @@ public port the router listens on, required), ``health_path`` (default ``/health
 ``workdir`` (optional). Health probing: ``health_interval_seconds`` (default 1),
 ``health_timeout_seconds`` (default 5), ``healthy_threshold`` (consecutive passes before a
 replica gets traffic, default 1) and ``unhealthy_threshold`` (failures before it loses it,
-default 3).
+default 3). Replica logs: ``log_max_bytes`` (a log file larger than this is rotated,
+default 10 MiB) and ``log_backups`` (rotated files kept, default 3; see ``rotating``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
+from uno.deployment.adapters.platforms.local import rotating
 from uno.deployment.domain.configs import DeploymentConfig
 
 
@@ -30,6 +32,8 @@ class LocalOptions:
     health_timeout: float = 5.0
     healthy_threshold: int = 1
     unhealthy_threshold: int = 3
+    log_max_bytes: int = rotating.DEFAULT_MAX_BYTES
+    log_backups: int = rotating.DEFAULT_BACKUPS
 
 
 def _problem(key: str, message: str) -> Failure:
@@ -67,6 +71,9 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
             return _problem(key, "must be a whole number from 1 to 100")
         thresholds[key] = value
+    logs = _log_settings(settings)
+    if isinstance(logs, Failure):
+        return logs
     return Success(
         LocalOptions(
             tuple(command),
@@ -77,8 +84,21 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
             timings["health_timeout_seconds"],
             thresholds["healthy_threshold"],
             thresholds["unhealthy_threshold"],
+            logs.value.max_bytes,
+            logs.value.backups,
         )
     )
+
+
+def _log_settings(settings: dict[str, Any]) -> Result[rotating.LogPolicy]:
+    max_bytes = settings.get("log_max_bytes", rotating.DEFAULT_MAX_BYTES)
+    low, high = rotating.MIN_MAX_BYTES, rotating.MAX_MAX_BYTES
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or not low <= max_bytes <= high:
+        return _problem("log_max_bytes", f"must be a whole number of bytes from {low} (1 KiB) to {high} (1 TiB)")
+    backups = settings.get("log_backups", rotating.DEFAULT_BACKUPS)
+    if isinstance(backups, bool) or not isinstance(backups, int) or not 0 <= backups <= rotating.MAX_BACKUPS:
+        return _problem("log_backups", f"must be a whole number from 0 to {rotating.MAX_BACKUPS}")
+    return Success(rotating.LogPolicy(max_bytes, backups))
 
 
 # The few variables every program expects; everything else a replica gets comes from its configuration.

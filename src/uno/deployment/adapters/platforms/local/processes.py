@@ -57,6 +57,10 @@ def read_stat(pid: int) -> ProcStat | None:
         text = (PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
+    return _parse_stat(text)
+
+
+def _parse_stat(text: str) -> ProcStat:
     # the command name (field 2) is in parentheses and may hold spaces or parentheses itself
     fields = text.rsplit(")", 1)[1].split()
     return ProcStat(state=fields[0], pgrp=int(fields[2]), start_ticks=int(fields[19]))
@@ -87,6 +91,45 @@ def open_replica(pid: int, ticks: int | None) -> int | None:
         return pidfd
     os.close(pidfd)
     return None
+
+
+def read_environ(pid: int, ticks: int | None) -> dict[str, str] | None:
+    """The environment the replica started as (``pid``, ``ticks``) was given; None when it cannot be read.
+
+    Everything is read through one descriptor of ``/proc/<pid>``, which names one process
+    for good: once that process is gone, reads through it fail rather than reach a process
+    that reused the pid. The process must belong to this user and still be the replica.
+    The kernel shows the environment as it was at ``exec``; a program that overwrote that
+    memory (``setproctitle``) shows what it wrote instead.
+    """
+    try:
+        directory = os.open(PROC / str(pid), os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        if os.fstat(directory).st_uid != os.getuid():
+            return None
+        stat = _parse_stat(_read_at(directory, "stat").decode())
+        if stat.gone or stat.start_ticks != ticks or stat.pgrp != pid:
+            return None
+        raw = _read_at(directory, "environ")
+    except (OSError, ValueError, IndexError):
+        return None
+    finally:
+        os.close(directory)
+    entries = (os.fsdecode(entry).partition("=") for entry in raw.split(b"\0") if entry)
+    return {name: value for name, separator, value in entries if separator}
+
+
+def _read_at(directory: int, name: str) -> bytes:
+    descriptor = os.open(name, os.O_RDONLY, dir_fd=directory)
+    try:
+        chunks = []
+        while chunk := os.read(descriptor, 64 * 1024):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
 
 
 async def wait_pidfd(pidfd: int) -> None:
@@ -146,7 +189,11 @@ async def wait_group_empty(pgid: int, timeout: float) -> bool:
 async def spawn(
     argv: Sequence[str], *, env: Mapping[str, str], cwd: str | None, log_path: Path
 ) -> asyncio.subprocess.Process:
-    """Start ``argv`` in its own session, stdout and stderr appended to ``log_path``; raises OSError."""
+    """Start ``argv`` in its own session, stdout and stderr appended to ``log_path``; raises OSError.
+
+    The descriptor the replica inherits is opened with ``O_APPEND``: after the log is rotated
+    (copied, then truncated in place, see ``rotating``) its writes land at the new end.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
         return await asyncio.create_subprocess_exec(

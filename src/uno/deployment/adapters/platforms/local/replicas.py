@@ -56,6 +56,7 @@ class VersionInfo:
     env: Mapping[str, str]
     workdir: str | None
     replicas: tuple[ReplicaInfo, ...]
+    warnings: tuple[str, ...] = ()  # what the operator should know, e.g. secrets lost with an earlier agent
 
 
 @dataclass(frozen=True, slots=True)

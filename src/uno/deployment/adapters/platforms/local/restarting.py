@@ -34,6 +34,7 @@ from typing import Protocol
 
 from uno.deployment.adapters.platforms.local import processes
 from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo, ReplicaState, RestartPolicy, Run
+from uno.deployment.adapters.platforms.local.rotating import LogPolicy
 from uno.deployment.adapters.platforms.local.state import ReplicaRecord
 from uno.deployment.ports.clock import Clock
 
@@ -52,6 +53,13 @@ class Launch:
     workdir: str | None
     log_dir: Path
     secret_env: Mapping[str, str] = field(default_factory=dict)  # memory only: never in the state file
+    secret_names: tuple[str, ...] = ()  # what ``secret_env`` should hold (recorded: names are no secret)
+    logs: LogPolicy = field(default_factory=LogPolicy)
+
+    @property
+    def missing_secrets(self) -> list[str]:
+        """Secrets whose values were lost with an earlier agent: replicas now start without them."""
+        return [name for name in self.secret_names if name not in self.secret_env]
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +243,10 @@ class Replica:
 
     async def _spawn(self) -> _Process:
         argv, clock = self.launch.argv, self._with.clock
-        _note(self.log_path, f"starting {shlex.join(argv)} on port {self.port} (restarts: {self.restarts})")
+        starting = f"starting {shlex.join(argv)} on port {self.port} (restarts: {self.restarts})"
+        if missing := self.launch.missing_secrets:
+            starting += f" without secret(s) {', '.join(missing)}, lost with an earlier agent: deploy again"
+        _note(self.log_path, starting)
         started = clock.monotonic()
         try:
             process = await processes.spawn(argv, env=self._env(), cwd=self.launch.workdir, log_path=self.log_path)

@@ -11,8 +11,11 @@ Invariants:
 - a replica is recorded with the start time of its process (``start_ticks``), so a later
   reader can tell the process from another one that reused its pid;
 - ``env`` is stored as given. Callers pass non-secret values only: the file is readable by
-  the agent's user (mode 0600), but it is not a secret store. Secrets reach replicas
-  through the supervisor's base environment, which is never written.
+  the agent's user (mode 0600), but it is not a secret store. Of the secrets, only their
+  names are written (``secret_names``), so that an adopting supervisor knows which
+  variables to recover from a surviving replica; their values never are.
+- keys added since format 1 (``secret_names``, ``logs``) are optional when read, so a file
+  written by an older agent is adopted with their defaults.
 - an unreadable or malformed file raises ``StateError``: guessing would hide processes.
 """
 
@@ -25,6 +28,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from uno.deployment.adapters.platforms.local import rotating
+from uno.deployment.adapters.platforms.local.rotating import LogPolicy
 
 FORMAT = 1
 FILE_NAME = "supervisor.json"
@@ -51,6 +57,8 @@ class VersionRecord:
     env: Mapping[str, str] = field(default_factory=dict)
     workdir: str | None = None
     replicas: tuple[ReplicaRecord, ...] = ()
+    secret_names: tuple[str, ...] = ()  # the names only: values are never written
+    logs: LogPolicy = field(default_factory=LogPolicy)
 
 
 class StateFile:
@@ -100,6 +108,8 @@ def _version_to_json(record: VersionRecord) -> dict[str, Any]:
         "env": dict(record.env),
         "workdir": record.workdir,
         "replicas": [_replica_to_json(replica) for replica in record.replicas],
+        "secret_names": list(record.secret_names),
+        "logs": {"max_bytes": record.logs.max_bytes, "backups": record.logs.backups},
     }
 
 
@@ -129,7 +139,13 @@ def _version_from_json(version_id: str, data: Any) -> VersionRecord:
     if workdir is not None:
         workdir = _string(workdir)
     replicas = tuple(_replica_from_json(item) for item in _list(data["replicas"]))
-    return VersionRecord(version_id, argv, env, workdir, replicas)
+    secret_names = tuple(_string(name) for name in _list(data.get("secret_names", [])))
+    logs = data.get("logs", {})
+    policy = LogPolicy(
+        _integer(logs.get("max_bytes", rotating.DEFAULT_MAX_BYTES)),
+        _integer(logs.get("backups", rotating.DEFAULT_BACKUPS)),
+    )
+    return VersionRecord(version_id, argv, env, workdir, replicas, secret_names, policy)
 
 
 def _replica_from_json(data: Any) -> ReplicaRecord:

@@ -8,12 +8,17 @@ of the agent, so that what the agent reports is what runs.
 Files, all under ``state_dir``:
 - ``supervisor.json``: the state (see ``state``), rewritten atomically at every change;
 - ``supervisor.lock``: held (``flock``) while a supervisor uses the directory;
-- ``logs/<version_id>/replica-<index>.log``: each replica's stdout and stderr, appended.
+- ``logs/<version_id>/replica-<index>.log``: each replica's stdout and stderr, appended,
+  rotated by size (``.1``, ``.2``, ...; see ``rotating``) every ``log_check_seconds``.
 
 Invariants:
 - one supervisor per state directory at a time (the lock); a second one fails at once;
 - a replica's environment is the supervisor's base environment, then the version's
-  ``env``, then ``PORT`` (its private port): the port always wins;
+  ``env``, then its ``secret_env``, then ``PORT`` (its private port): the port always wins;
+- secret values live in memory only. An adopting supervisor reads them back from a
+  surviving replica of the same version set (``/proc/<pid>/environ`` of a process it has
+  identified by pid and start time, keeping only the recorded secret names); when none
+  survives, the version set carries a warning and its restarted replicas run without them;
 - every port in use by one of our replicas is distinct;
 - ``stop_version``, ``scale_version`` (down) and ``close`` return only when the processes
   they end are gone: SIGTERM to each process group, ``grace`` seconds, then SIGKILL;
@@ -37,9 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uno.deployment.adapters.clocks import SystemClock
-from uno.deployment.adapters.platforms.local import processes
+from uno.deployment.adapters.platforms.local import processes, rotating
 from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo, RestartPolicy, VersionInfo
 from uno.deployment.adapters.platforms.local.restarting import Launch, Replica, Surroundings
+from uno.deployment.adapters.platforms.local.rotating import LogPolicy
 from uno.deployment.adapters.platforms.local.state import ReplicaRecord, StateError, StateFile, VersionRecord
 from uno.deployment.ports.clock import Clock
 
@@ -71,16 +77,19 @@ class _VersionSet:
     launch: Launch
     replicas: list[Replica] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one scale or stop at a time
+    warnings: tuple[str, ...] = ()
 
     def info(self) -> VersionInfo:
         launch = self.launch
         replicas = tuple(replica.info() for replica in self.replicas)
-        return VersionInfo(launch.version_id, launch.argv, dict(launch.env), launch.workdir, replicas)
+        return VersionInfo(launch.version_id, launch.argv, dict(launch.env), launch.workdir, replicas, self.warnings)
 
     def record(self) -> VersionRecord:
         launch = self.launch
         replicas = tuple(replica.record() for replica in self.replicas)
-        return VersionRecord(launch.version_id, launch.argv, dict(launch.env), launch.workdir, replicas)
+        return VersionRecord(
+            launch.version_id, launch.argv, dict(launch.env), launch.workdir, replicas, launch.secret_names, launch.logs
+        )
 
 
 class Supervisor:
@@ -93,6 +102,7 @@ class Supervisor:
         clock: Clock | None = None,
         base_env: Mapping[str, str] | None = None,
         policy: RestartPolicy | None = None,
+        log_check_seconds: float = rotating.CHECK_SECONDS,
     ) -> None:
         if not processes.proc_available():
             raise SupervisorError("the local supervisor needs Linux's /proc file system")
@@ -105,6 +115,8 @@ class Supervisor:
             on_change=self._persist,
         )
         self._versions: dict[str, _VersionSet] = {}
+        self._log_check_seconds = log_check_seconds
+        self._rotating: asyncio.Task[None] | None = None
         self._lock = _lock_directory(state_dir)
         self._closed = False
 
@@ -123,12 +135,14 @@ class Supervisor:
         env: Mapping[str, str],
         workdir: str | None = None,
         secret_env: Mapping[str, str] | None = None,
+        logs: LogPolicy | None = None,
     ) -> list[ReplicaInfo]:
         """Start ``replicas`` processes of ``argv``, each on its own free port.
 
         ``env`` is recorded in the state file and must hold no secrets; ``secret_env`` reaches
-        the processes but is kept in memory only (an adopting supervisor does not know it, so
-        replicas it must restart run without it until the version set is deployed again).
+        the processes but its values are kept in memory only (an adopting supervisor reads
+        them back from a surviving replica, see the module docstring). ``logs`` says when
+        the replicas' logs are rotated (default: over 10 MiB, 3 old files kept).
 
         Raises ``ProcessStartError`` (and starts nothing) when the program cannot be started.
         """
@@ -137,8 +151,19 @@ class Supervisor:
         if version_id in self._versions:
             raise VersionExistsError(f"version set {version_id!r} is already running")
         log_dir = self._state_dir / "logs" / version_id
-        launch = Launch(version_id, tuple(argv), dict(env), workdir, log_dir, dict(secret_env or {}))
+        secrets = dict(secret_env or {})
+        launch = Launch(
+            version_id,
+            tuple(argv),
+            dict(env),
+            workdir,
+            log_dir,
+            secret_env=secrets,
+            secret_names=tuple(secrets),
+            logs=logs or LogPolicy(),
+        )
         version = self._versions[version_id] = _VersionSet(launch)
+        self._rotate_logs()
         try:
             async with version.lock:
                 await self._add_replicas(version, replicas)
@@ -173,6 +198,9 @@ class Supervisor:
     def versions(self) -> list[VersionInfo]:
         return [version.info() for version in self._versions.values()]
 
+    def version(self, version_id: str) -> VersionInfo:
+        return self._version(version_id).info()
+
     def replicas(self, version_id: str) -> list[ReplicaInfo]:
         return [replica.info() for replica in self._version(version_id).replicas]
 
@@ -180,7 +208,8 @@ class Supervisor:
         """Take over the version sets recorded in the state file; call once, before anything else.
 
         A recorded replica whose process still runs (same pid, same start time, still leading
-        its own process group) is supervised as it is; any other is started again on its port.
+        its own process group) is supervised as it is; any other is started again on its port,
+        with the secrets read back from a surviving replica of its version set (if any).
         """
         self._check_open()
         if self._versions:
@@ -192,6 +221,7 @@ class Supervisor:
         for record in records.values():
             self._adopt_version(record)
         self._persist()
+        self._rotate_logs()
         return self.versions()
 
     async def close(self, *, grace: float = DEFAULT_GRACE) -> None:
@@ -199,6 +229,10 @@ class Supervisor:
         if self._closed:
             return
         self._closed = True
+        if self._rotating is not None:
+            self._rotating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rotating
         try:
             async with contextlib.AsyncExitStack() as locks:
                 for version in list(self._versions.values()):  # let scaling and stopping under way finish first
@@ -211,7 +245,21 @@ class Supervisor:
 
     def _adopt_version(self, record: VersionRecord) -> None:
         log_dir = self._state_dir / "logs" / record.version_id
-        version = _VersionSet(Launch(record.version_id, record.argv, dict(record.env), record.workdir, log_dir))
+        secrets = _recover_secrets(record)  # before any replica restarts, so that none starts without them
+        launch = Launch(
+            record.version_id,
+            record.argv,
+            dict(record.env),
+            record.workdir,
+            log_dir,
+            secret_env=secrets,
+            secret_names=record.secret_names,
+            logs=record.logs,
+        )
+        version = _VersionSet(launch)
+        if launch.missing_secrets:
+            version.warnings = (_lost_secrets_warning(record.version_id, launch.missing_secrets),)
+            log.warning("%s", version.warnings[0])
         self._versions[record.version_id] = version
         for replica_record in sorted(record.replicas, key=_by_index):
             replica = Replica(version.launch, replica_record.index, replica_record.port, self._surroundings)
@@ -229,6 +277,15 @@ class Supervisor:
                 raise ProcessStartError(f"cannot start {version.launch.argv[0]!r}: {error}") from error
             version.replicas.append(replica)
         self._persist()
+
+    def _rotate_logs(self) -> None:
+        if self._rotating is None:
+            logs = rotating.rotate_forever(self._logs, self._log_check_seconds)
+            self._rotating = asyncio.create_task(logs, name="log rotation")
+
+    def _logs(self) -> list[tuple[Path, LogPolicy]]:
+        versions = self._versions.values()
+        return [(replica.log_path, version.launch.logs) for version in versions for replica in version.replicas]
 
     def _ports(self) -> Iterable[int]:
         return (replica.port for version in self._versions.values() for replica in version.replicas)
@@ -267,6 +324,29 @@ def _check_request(version_id: str, argv: Sequence[str], replicas: int) -> None:
         raise ValueError("argv must name a program")
     if replicas < 0:
         raise ValueError("replicas must be >= 0")
+
+
+def _recover_secrets(record: VersionRecord) -> dict[str, str]:
+    """The secret values of a version set, read back from its replicas that outlived the last agent.
+
+    Only the recorded secret names are kept from what a replica's environment shows; the
+    rest of it (the base environment, ``env``) is known already or not ours to take.
+    """
+    found: dict[str, str] = {}
+    for replica in record.replicas:
+        wanted = [name for name in record.secret_names if name not in found]
+        if not wanted or replica.pid is None:
+            continue
+        environment = processes.read_environ(replica.pid, replica.start_ticks) or {}
+        found.update({name: environment[name] for name in wanted if name in environment})
+    return found
+
+
+def _lost_secrets_warning(version_id: str, names: Sequence[str]) -> str:
+    return (
+        f"{version_id}: secret(s) {', '.join(names)} lost with the previous agent (no surviving replica holds them): "
+        "replicas restarted from now on run without them until the next deploy"
+    )
 
 
 def _by_index(record: ReplicaRecord) -> int:
