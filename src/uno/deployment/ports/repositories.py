@@ -120,3 +120,12 @@ class DeploymentResultRepository(Protocol):
     async def save(self, record: DeploymentResult) -> Result[DeploymentResult]: ...
 
     async def find(self, query: DeploymentQuery) -> list[DeploymentResult]: ...
+
+    async def stamp(self, deployment_id: DeploymentId) -> tuple[int, int] | None:
+        """A cheap mark that changes whenever the deployment's status can change.
+
+        (the record's version, the events journaled by its pipelines), read in one small
+        query so that a status poll can reuse its last answer; None when the record is
+        absent or the store has no cheaper read than the record itself (memory).
+        """
+        ...

@@ -191,6 +191,9 @@ class MemoryDeploymentResultRepository:
     async def save(self, record: DeploymentResult) -> Result[DeploymentResult]:
         return self._store.save(record)
 
+    async def stamp(self, deployment_id: DeploymentId) -> tuple[int, int] | None:
+        return None  # reading the record itself costs no more here
+
     async def find(self, query: DeploymentQuery) -> list[DeploymentResult]:
         found = [record for record in self._store.all() if _matches(record, query)]
         found.sort(key=lambda record: _newest_first(record.created_at, record.id.value))

@@ -12,13 +12,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, disable_created_metrics
-from starlette.middleware.base import RequestResponseEndpoint
-from starlette.types import Message
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from uno.core.errors import ErrorCode
 from uno.deployment import bootstrap
 from uno.deployment.bootstrap import Container
 from uno.deployment.entrypoints.http import problems
@@ -70,7 +68,7 @@ def create_app(
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series only double the scrape
     app.state.registry = CollectorRegistry()
     problems.install(app)
-    app.middleware("http")(_limit_body)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     for router in (operations.router, configs.router, deployments.router, pipelines.router):
         app.include_router(router)
     return app
@@ -80,41 +78,60 @@ def _authenticator(container: Container, given: Authenticate | None) -> Authenti
     return given if given is not None else container.access_service.authenticate
 
 
-async def _limit_body(request: Request, call_next: RequestResponseEndpoint) -> Response:
-    """Refuse an oversized body before reading it (by its Content-Length) and while reading it."""
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-        return _too_large()
-    if length is None and request.headers.get("transfer-encoding", "").lower() == "chunked":
-        received = 0
-        receive = request.receive
+class BodyLimit:
+    """Refuse a body over ``limit`` bytes with a 413 problem: by its Content-Length before
+    reading it, or, for a chunked body, as soon as it grows past the limit.
 
-        async def limited() -> Message:
+    Plain ASGI (no per-request task, unlike ``BaseHTTPMiddleware``): it costs nothing on
+    requests without a body, such as the status polls.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(send)
+            return
+        received = 0
+        started = False
+
+        async def counted() -> Message:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > MAX_BODY_BYTES:
-                raise _BodyTooLarge
+            if received > self.limit:
+                raise _TooLarge
             return message
 
-        request._receive = limited  # Starlette reads the body through this
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            return await call_next(request)
-        except _BodyTooLarge:
-            return _too_large()
-    return await call_next(request)
+            await self.app(scope, counted, watched)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = {
+            "type": problems.TYPE_BASE + "too-large",
+            "title": "Content Too Large",
+            "status": 413,
+            "detail": f"the request body must be at most {self.limit} bytes",
+            "code": "VALIDATION_ERROR",
+        }
+        response = JSONResponse(body, status_code=413, media_type=problems.PROBLEM_JSON)
+        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
 
 
-class _BodyTooLarge(Exception):
+class _TooLarge(Exception):
     pass
-
-
-def _too_large() -> JSONResponse:
-    body = {
-        "type": problems.TYPE_BASE + "too-large",
-        "title": "Content Too Large",
-        "status": 413,
-        "detail": f"the request body must be at most {MAX_BODY_BYTES} bytes",
-        "code": ErrorCode.VALIDATION_ERROR.value,
-    }
-    return JSONResponse(body, status_code=413, media_type=problems.PROBLEM_JSON)

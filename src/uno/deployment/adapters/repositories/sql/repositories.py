@@ -94,9 +94,16 @@ class SqlDeploymentResultRepository:
 
     async def get(self, deployment_id: DeploymentId) -> DeploymentResult | None:
         document = await self._database.read(
-            lambda connection: documents.one(connection, tables.deployments, deployment_id.value)
+            lambda connection: documents.one(connection, tables.deployments, deployment_id.value), hot=True
         )
         return DeploymentResult.from_document(document) if document is not None else None
+
+    async def stamp(self, deployment_id: DeploymentId) -> tuple[int, int] | None:
+        identifier = deployment_id.value
+        row = await self._database.read(
+            lambda connection: connection.execute(_STAMP, {"id": identifier}).first(), hot=True
+        )
+        return (int(row[0]), int(row[1])) if row is not None else None
 
     async def save(self, record: DeploymentResult) -> Result[DeploymentResult]:
         return await documents.as_result(self._save(record))
@@ -171,3 +178,12 @@ def _deployment_row(record: DeploymentResult, version: int) -> dict[str, Any]:
         "version": version,
         "document": document,
     }
+
+
+_STAMP = sa.select(
+    tables.deployments.c.version,
+    sa.select(sa.func.coalesce(sa.func.sum(tables.pipelines.c.event_count), 0))
+    .where(tables.pipelines.c.deployment_id == tables.deployments.c.id)
+    .scalar_subquery(),
+).where(tables.deployments.c.id == sa.bindparam("id"))
+"""The deployment's version and its pipelines' event count: one indexed lookup."""
