@@ -375,3 +375,23 @@ async def test_a_canary_on_its_way_to_100_cannot_be_promoted_but_can_be_aborted(
     assert aborted.is_success(), aborted
     assert "canary aborted at 100% by bob" in second.message
     assert platform.serving() == {"1.0.0": 100}
+
+
+async def test_a_first_release_has_no_canary_to_steer(deployer: bootstrap.Container, fake_clock: FakeClock, platform):
+    shop = Shop(deployer, fake_clock)
+    platform.ready_after["1.0.0"] = 1000  # nothing serves yet: it goes live at once, once healthy
+    running = await shop.start("1.0.0")
+    await shop.until(lambda: _deploying(shop), step=0.1)
+
+    refused = await shop.service.promote((await shop.running()).id)
+    platform.ready_after["1.0.0"] = 0
+    first = await shop.finish(running)
+
+    assert refused.error.code is ErrorCode.INVALID_STATE
+    assert refused.error.message.endswith("has no canary step in progress to promote (its current task is 'deploy')")
+    assert first.status is DeploymentStatus.SUCCEEDED, first.message
+
+
+async def _deploying(shop: Shop) -> bool:
+    status = await shop.status()
+    return status is not None and status.current_task == "deploy"

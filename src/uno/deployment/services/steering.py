@@ -73,9 +73,11 @@ def _canary_in_progress(
     pipeline: Pipeline | None, decisions: DecisionRepository
 ) -> tuple[CanaryControl, Position] | None:
     """The slots of the running deploy step's canary and where it is, if it is at a canary step."""
-    for _, task in pipeline.tasks() if pipeline is not None else ():
+    if pipeline is None:
+        return None
+    for _, task in pipeline.tasks():
         position = canary_control.position_of(task) if task.action == "deploy" else None
-        if pipeline is not None and position is not None:
+        if position is not None:
             return CanaryControl(decisions, pipeline.id, task.id, position.attempt), position
     return None
 
