@@ -12,7 +12,8 @@ class ScriptedAction:
     """An action whose behaviour each task chooses with its params.
 
     ``{"outcome": "ok" | "fail" | "hang" | "raise" | "block", "fail_times": n}``: "block"
-    waits until the test calls ``release(name)``. Every start is recorded in ``started``.
+    waits until the test calls ``release(name)``; ``"report": "..."`` reports that progress
+    first. Every start is recorded in ``started``.
     """
 
     kind = "scripted"
@@ -41,6 +42,8 @@ class ScriptedAction:
         self.started.append(name)
         self.running.add(name)
         self.peak = max(self.peak, len(self.running))
+        if "report" in params:
+            await context.report(params["report"], reported=params["report"])
         try:
             return await self._behave(name, params)
         finally:

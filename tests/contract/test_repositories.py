@@ -314,3 +314,25 @@ async def test_a_gate_is_decided_once(repos: Repositories):
     assert (await repos.decisions.decide(reject)).error.code is ErrorCode.CONFLICT
     assert await repos.decisions.get(pipeline_id, task_id) == approve
     assert await repos.decisions.get(pipeline_id, TaskId.new()) is None
+
+
+async def test_a_canary_step_is_decided_once_and_reads_back_as_decided(repos: Repositories):
+    from uno.deployment.strategies.canary_control import CanaryControl, CanaryDecision, Move
+
+    pipeline_id, task_id = PipelineId.new(), TaskId.new()
+    control = CanaryControl(repos.decisions, pipeline_id, task_id, attempt=1)
+    full = CanaryDecision(Move.PROMOTE_FULL, "alice", T0)
+    abort = CanaryDecision(Move.ABORT, "bob", T0, reason="errors: on the dashboard")
+    automatic = CanaryDecision(Move.PROMOTE, "uno-deploy", T0, "analysis passed", automatic=True)
+
+    assert (await control.decide(25, full)).value == full
+    late = await control.decide(25, abort)
+    assert (await control.decide(50, abort)).value == abort
+    assert await control.settle(10, automatic) == automatic
+    assert await control.settle(50, automatic) == abort  # a person decided first: theirs stands
+
+    assert late.error.code is ErrorCode.CONFLICT
+    assert late.error.message == "the canary's step at 25% was already promoted to 100% by alice"
+    assert [await control.decision(step) for step in (10, 25, 50, 100)] == [automatic, full, abort, None]
+    retried = CanaryControl(repos.decisions, pipeline_id, task_id, attempt=2)
+    assert await retried.decision(25) is None  # a retried deploy starts a canary of its own

@@ -132,6 +132,31 @@ async def test_a_canary_that_answers_errors_is_aborted_and_v1_serves_throughout(
     assert set(settled.versions) == {"1.0.0"}
 
 
+async def test_a_paused_canary_serves_both_versions_until_promoted(local):
+    container, _, port = local
+    await deploy(container, port, "1.0.0", "canary")
+    canary = {"steps": [25, 100], "analysis_seconds": 0.2, "pause_after": [25], "pause_timeout_seconds": 120}
+    running = asyncio.create_task(deploy(container, port, "2.0.0", "canary", canary=canary))
+    service = container.deployment_service
+
+    async with asyncio.timeout(60):
+        while True:
+            found = (await service.list_deployments(app_name="hello", status="running")).value
+            status = (await service.get_status(found[0].id)).value if found else None
+            if status and (status.current_task_message or "").startswith("paused at 25% until promoted"):
+                break
+            await asyncio.sleep(0.05)
+        _, paused = await under_load(port, asyncio.sleep(0.5))
+        promoted = await service.promote(status.deployment_id, by="alice")
+        second = await running
+
+    assert set(paused.versions) == {"1.0.0", "2.0.0"}  # a quarter of the traffic to the paused canary
+    assert promoted.is_success(), promoted
+    assert second.status is DeploymentStatus.SUCCEEDED, second.message
+    _, after = await under_load(port, asyncio.sleep(0.3))
+    assert set(after.versions) == {"2.0.0"}
+
+
 async def test_a_version_whose_health_check_fails_never_gets_traffic(local):
     container, _, port = local
     await deploy(container, port, "1.0.0", "blue-green")

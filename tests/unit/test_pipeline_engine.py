@@ -8,6 +8,7 @@ import copy
 from typing import Any
 
 import pytest
+import structlog.testing
 
 from tests.support import ScriptedAction, eventually
 from uno.core.errors import ErrorCode
@@ -362,3 +363,28 @@ async def test_a_stopped_runner_ends_the_pipeline_as_canceled_not_stuck(builder:
     assert stored.status is PipelineStatus.CANCELED
     assert statuses(stored) == {"held": "canceled", "next": "skipped"}
     assert stored.message == "the runner was stopped before the pipeline finished"
+
+
+async def test_a_running_task_reports_its_progress_to_readers_of_the_store(builder: Builder, scripted: ScriptedAction):
+    await builder.stage("only")
+    await builder.task("only", "held", params={"outcome": "block", "report": "waiting for a person"})
+    with structlog.testing.capture_logs() as logs:
+        running = asyncio.create_task(builder.run())
+        await eventually(lambda: "held" in scripted.running)
+
+        stored = (await builder.service.get_pipeline(builder.pipeline.id)).value
+        events = (await builder.service.get_events(builder.pipeline.id)).value
+        scripted.release("held")
+        finished = await running
+
+    task = stored.task_named("held")
+    assert (task.status, task.message, task.outputs) == (
+        TaskStatus.RUNNING,
+        "waiting for a person",
+        {"reported": "waiting for a person"},
+    )
+    assert (events[-1].old, events[-1].new, events[-1].message) == ("running", "running", "waiting for a person")
+    assert finished.task_named("held").message == "held done"
+    assert finished.task_named("held").attempts == 1  # a progress note is not a retry
+    progress = [entry for entry in logs if entry["event"] == "task.progress"]
+    assert [(entry["task"], entry["reason"]) for entry in progress] == [("held", "waiting for a person")]

@@ -147,6 +147,7 @@ class DeploymentProgress:
     started_at: datetime | None
     finished_at: datetime | None
     pipeline_id: PipelineId | None
+    current_task_message: str | None = None  # what the running task says it is doing ("paused at 25% ...")
 
 
 def _parse(text: str | None) -> datetime | None:

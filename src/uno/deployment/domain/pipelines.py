@@ -143,6 +143,13 @@ class Task:
         self.attempts += 1
         return PipelineEvent(now, pipeline_id, "task", self.id.value, "running", "running", message)
 
+    def note(self, pipeline_id: PipelineId, now: datetime, message: str) -> PipelineEvent:
+        """Say what a running task is doing now, such as waiting for a person (it stays ``running``)."""
+        if self.status is not TaskStatus.RUNNING:
+            raise InvalidTransition(f"task {self.name!r} is {self.status}, not running: it has nothing to report")
+        self.message = message
+        return PipelineEvent(now, pipeline_id, "task", self.id.value, "running", "running", message)
+
     @property
     def duration(self) -> float | None:
         if self.started_at is None or self.finished_at is None:

@@ -8,7 +8,7 @@ Custom kinds register through the ``uno.deployment.actions`` entry point group.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -70,6 +70,13 @@ class Tools:
     platforms: PlatformDrivers
 
 
+Progress = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+async def _unreported(message: str, outputs: dict[str, Any]) -> None:
+    """Progress of an action run outside a pipeline runner: nobody is watching."""
+
+
 @dataclass(frozen=True, slots=True)
 class ActionContext:
     """What a running action may see and use."""
@@ -79,6 +86,15 @@ class ActionContext:
     task: Task
     config: DeploymentConfig | None
     tools: Tools
+    progress: Progress = _unreported
+
+    async def report(self, message: str, **outputs: Any) -> None:
+        """Store what the task is doing now (its message, these outputs) while it runs.
+
+        For actions that wait a long time on something outside (a person, a deadline): the
+        pipeline's readers, in any process, see why it has not finished yet.
+        """
+        await self.progress(message, outputs)
 
     @property
     def params(self) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The built-in actions: commands, waits, configuration checks, tests, builds, migrations.
 
 Each does the real thing or fails saying why. The platform steps live in
-``platform_steps``; what this build cannot do yet is registered as ``Unavailable``, so a
-pipeline using it fails at that step with a clear message instead of skipping it.
+``platform_steps``. There is no ``promote`` step: a paused canary is promoted (or aborted)
+by a decision to its running ``deploy`` step (``DeploymentService.promote``), as an
+approval gate is approved; a step that promoted would only do what leaving the pause out does.
 """
 
 from __future__ import annotations
@@ -202,22 +203,6 @@ class BuildAction:
         return ActionOutcome.of_command("build", outcome)
 
 
-class Unavailable:
-    """An action this build cannot perform yet: it fails, naming what is missing."""
-
-    idempotent = True
-
-    def __init__(self, kind: str, reason: str) -> None:
-        self.kind = kind
-        self._reason = reason
-
-    def check(self, params: dict[str, Any]) -> str | None:
-        return None
-
-    async def run(self, context: ActionContext) -> ActionOutcome:
-        return ActionOutcome.failed(self._reason, unavailable=True)
-
-
 def builtin_actions() -> list[Action]:
     return [
         CommandAction(),
@@ -232,5 +217,4 @@ def builtin_actions() -> list[Action]:
         waiting.HttpCheckAction(),
         waiting.ApprovalAction(),
         *platform_steps.platform_steps(),
-        Unavailable("promote", "promoting a paused canary by hand is not available yet: nothing was changed"),
     ]

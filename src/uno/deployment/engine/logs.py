@@ -54,6 +54,16 @@ def log_transition(log: Any, event: PipelineEvent, subject: Any, stage: Stage | 
     log.log(level, f"{event.subject}.{'retrying' if retrying else event.new}", **fields)
 
 
+def log_progress(log: Any, event: PipelineEvent, task: Any, stage: Stage | None) -> None:
+    """One line for a running task's progress note (``task.progress``): what it waits for now."""
+    if not log.is_enabled_for(logging.INFO):
+        return
+    fields: dict[str, Any] = {"reason": event.message, "task": task.name, "task_id": event.subject_id}
+    if stage is not None:
+        fields.update(stage=stage.name, stage_id=stage.id.value)
+    log.log(logging.INFO, "task.progress", **fields)
+
+
 class _Silent:
     """The logger of an application whose configuration turned logging off."""
 

@@ -1,4 +1,4 @@
-"""The platform steps of a pipeline: deploy, health-check, verify, promote and roll back.
+"""The platform steps of a pipeline: deploy, health-check, verify and roll back.
 
 Each finds the driver for the configuration's platform and runs a strategy over it. A
 platform without an installed driver fails the step saying so, and marks the outcome
@@ -15,6 +15,7 @@ from uno.deployment.domain.enums import DeploymentStrategy
 from uno.deployment.engine.actions import ActionContext, ActionOutcome
 from uno.deployment.ports.platforms import Release, VersionSet
 from uno.deployment.strategies import blue_green, canary, recreate, reverting, rolling
+from uno.deployment.strategies.canary_control import CanaryControl
 from uno.deployment.strategies.steps import Rollout, RolloutOutcome, wait_healthy
 from uno.deployment.strategies.tuning import tuning_for
 
@@ -54,6 +55,8 @@ def _outputs(outcome: RolloutOutcome) -> dict[str, Any]:
         outputs["downtime_seconds"] = round(outcome.downtime_seconds, 3)
     if outcome.analyses:
         outputs["analyses"] = list(outcome.analyses)
+    if outcome.decisions:
+        outputs["decisions"] = list(outcome.decisions)
     return outputs
 
 
@@ -71,6 +74,10 @@ class DeployStep:
         if isinstance(rollout, ActionOutcome):
             return rollout
         strategy = context.config.strategy if context.config else DeploymentStrategy.RECREATE
+        rollout.control = CanaryControl(
+            context.tools.decisions, context.pipeline.id, context.task.id, context.task.attempts
+        )
+        rollout.progress = context.progress
         outcome = await STRATEGIES[strategy](rollout)
         if isinstance(outcome, Failure):
             untouched = outcome.error.code is ErrorCode.VALIDATION_ERROR  # refused before changing anything
@@ -79,6 +86,7 @@ class DeployStep:
                 steps=rollout.steps,
                 analyses=rollout.analyses,
                 unavailable=untouched,
+                **({"decisions": rollout.decisions} if rollout.decisions else {}),
                 **{key: value for key, value in outcome.error.context.items() if key != "field"},
             )
         summary = f"{rollout.release.app_name} {rollout.release.version} serves 100% with {strategy.value}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -96,6 +97,7 @@ class _Run:
     stage_of: dict[str, Stage]  # a task's stage, by task id value
     log: Any
     observers: Observers
+    clock: Clock
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     canceled_by: str | None = None
@@ -106,6 +108,14 @@ class _Run:
         for event, subject in changes:
             logs.log_transition(self.log, event, subject, self.stage_of.get(event.subject_id))
             self.observers.pipeline_moved(event, subject)
+
+    async def note(self, task: Task, message: str, outputs: dict[str, Any]) -> None:
+        """A running task's progress: stored through the journal like a transition, logged as progress."""
+        task.outputs = {**task.outputs, **outputs}
+        event = task.note(self.pipeline.id, self.clock.now(), message)
+        # shielded: a cancellation must not cut the journal's write short for others
+        await asyncio.shield(self.journal.write([Transition.of(event, task)]))
+        logs.log_progress(self.log, event, task, self.stage_of.get(event.subject_id))
 
 
 class PipelineRunner:
@@ -127,6 +137,11 @@ class PipelineRunner:
         self._clock = tools.clock
         self._max_parallel = max(1, max_parallel)
         self._runs: dict[PipelineId, _Run] = {}
+
+    @property
+    def tools(self) -> Tools:
+        """The ports the actions use: whoever decides for a running action (a person) writes there."""
+        return self._tools
 
     def is_running(self, pipeline_id: PipelineId) -> bool:
         return pipeline_id in self._runs
@@ -170,7 +185,9 @@ class PipelineRunner:
         tasks = {task.id.value: task for _, task in pipeline.tasks()}
         stage_of = {task.id.value: stage for stage, task in pipeline.tasks()}
         log = logs.run_logger(pipeline, config, self._log_floor)
-        run = _Run(pipeline, config, _Journal(self._pipelines, pipeline), tasks, stage_of, log, self.observers)
+        run = _Run(
+            pipeline, config, _Journal(self._pipelines, pipeline), tasks, stage_of, log, self.observers, self._clock
+        )
         self._runs[pipeline.id] = run
         try:
             if resuming:
@@ -259,7 +276,7 @@ class PipelineRunner:
         action = self._actions.get(task.action)
         if action is None:
             return ActionOutcome.failed(f"action {task.action!r} is not registered in this process")
-        context = ActionContext(run.pipeline, stage, task, run.config, self._tools)
+        context = ActionContext(run.pipeline, stage, task, run.config, self._tools, functools.partial(run.note, task))
         outcome = ActionOutcome.failed("never attempted")
         for attempt in range(1, task.retries + 2):
             if attempt > 1:

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from uno.core.result import Failure
 from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.domain.enums import DeploymentStrategy
 from uno.deployment.domain.ids import DeploymentId, PipelineId, StageId, TaskId
 from uno.deployment.domain.pipelines import Pipeline, Stage, Task
 from uno.deployment.engine.actions import NAMED_TASKS
@@ -55,13 +56,20 @@ class _Builder:
 
 
 def deploy_budget(config: DeploymentConfig) -> float:
-    """Time for the deploy step: every health wait and canary analysis a strategy may make, and then some."""
+    """Time for the deploy step: every health wait, canary analysis and pause a strategy may make, and then some.
+
+    A pause that outlived its step would leave the canary half-way, cut off by the timeout
+    instead of ended by its ``on_pause_timeout`` rule.
+    """
     tuning = tuning_for(config)
     if isinstance(tuning, Failure):
         return STEP_TIMEOUTS["deploy"]  # the step fails at once, naming the bad setting
-    rounds = max(len(tuning.value.canary.steps), config.resources.replicas_min) + 2
-    waits = tuning.value.health_deadline_seconds + tuning.value.canary.analysis_seconds + tuning.value.drain_seconds
-    return max(STEP_TIMEOUTS["deploy"], rounds * waits + 300)
+    canary = tuning.value.canary
+    rounds = max(len(canary.steps), config.resources.replicas_min) + 2
+    waits = tuning.value.health_deadline_seconds + canary.analysis_seconds + tuning.value.drain_seconds
+    pausing = config.strategy is DeploymentStrategy.CANARY
+    pauses = len(canary.pause_after) * canary.pause_timeout_seconds if pausing else 0.0
+    return max(STEP_TIMEOUTS["deploy"], rounds * waits + pauses + 300)
 
 
 def default_pipeline(config: DeploymentConfig, deployment_id: DeploymentId, now: datetime) -> DefaultPipeline:

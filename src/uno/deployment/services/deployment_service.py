@@ -41,9 +41,10 @@ from uno.deployment.ports.repositories import (
     DeploymentResultRepository,
     PipelineRepository,
 )
-from uno.deployment.services import inputs
+from uno.deployment.services import inputs, steering
 from uno.deployment.services import rolling_back as rolling_back_rules
 from uno.deployment.services.leasing import LeaseKeeper
+from uno.deployment.strategies import canary_control
 
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
 """How long a key answers with its deployment; after that it may start a new one."""
@@ -379,6 +380,7 @@ class DeploymentService:
             progress=round(progress, 4),
             current_stage=stage.name if stage else None,
             current_task=task.name if task else None,
+            current_task_message=task.message if task else None,
             created_at=record.created_at,
             started_at=record.started_at,
             finished_at=record.finished_at,
@@ -654,3 +656,41 @@ class DeploymentService:
         )
         earlier = [record for record in await self._deployments.find(query) if record.id != target.id]
         return earlier[0] if earlier else None
+
+    async def promote(
+        self, deployment_id: DeploymentId | str, *, full: bool = False, by: str = "user"
+    ) -> Result[DeploymentResult]:
+        """Let a running canary go on from the step it is at, paused there or still being analysed.
+
+        ``full`` skips the remaining steps: 100% at once, once the canary is healthy at
+        full size. The decision is stored for the rollout, which acts on it within a
+        second in whichever process runs it; the record returned is the deployment as it
+        is now (``get_status`` follows it). ``CONFLICT`` if someone decided that step first.
+        """
+        move = canary_control.Move.PROMOTE_FULL if bool(full) else canary_control.Move.PROMOTE
+        return await self._steer(deployment_id, move, by, "")
+
+    async def abort(
+        self, deployment_id: DeploymentId | str, *, by: str = "user", reason: str = ""
+    ) -> Result[DeploymentResult]:
+        """Stop a running canary: traffic back to the stable version, the canary removed, the deploy failed.
+
+        The deployment's message then says who aborted it and why; what follows (no
+        automatic rollback: the stable version never stopped serving) is as for a failed
+        canary analysis. Returns at once, as ``promote`` does.
+        """
+        return await self._steer(deployment_id, canary_control.Move.ABORT, by, reason)
+
+    async def _steer(
+        self, deployment_id: DeploymentId | str, move: canary_control.Move, by: str, reason: str
+    ) -> Result[DeploymentResult]:
+        found = await self.get_deployment(deployment_id)
+        checked_by = inputs.text(by, "by")
+        checked_reason = inputs.text(reason, "reason", required=False, max_length=2000)
+        if problem := inputs.first_failure(found, checked_by, checked_reason):
+            return problem
+        record = found.value
+        pipeline = await self._pipelines.get(record.pipeline_id) if record.pipeline_id else None
+        decision = canary_control.CanaryDecision(move, checked_by.value, self._clock.now(), checked_reason.value)
+        steered = await steering.steer(record, pipeline, self._runner.tools.decisions, decision)
+        return steered if isinstance(steered, Failure) else Success(record)

@@ -17,7 +17,7 @@ from uno.deployment.domain.ids import DeploymentId, PipelineId, StageId, TaskId,
 from uno.deployment.domain.pipelines import Pipeline, Stage, Task
 from uno.deployment.engine import templates
 
-PLATFORM_STEPS = ("deploy", "rollback", "promote")
+PLATFORM_STEPS = ("deploy", "rollback")
 
 
 def refusal(target: DeploymentResult) -> str | None:

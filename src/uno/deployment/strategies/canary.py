@@ -4,17 +4,21 @@ At each weight step (10 → 25 → 50 → 100 by default) the statistics of both
 reset, traffic flows for ``analysis_seconds`` on the engine's clock, and the canary is
 judged against the stable version (``analysis.judge``). A failed judgement puts all
 traffic back on the stable version and removes the canary: the deploy fails saying why.
-At 100 the canary is scaled to full size and becomes the stable version.
+After the steps named in ``pause_after`` the canary waits (up to ``pause_timeout_seconds``)
+for a person to promote or abort it; at any step a person's decision cuts the wait short
+(``canary_control``). At 100 the canary is scaled to full size and becomes the stable version.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.ports.platforms import TrafficStats, VersionSet
-from uno.deployment.strategies import analysis, blue_green
+from uno.deployment.strategies import analysis, blue_green, canary_control
+from uno.deployment.strategies.canary_control import CanaryDecision, Move, Position
 from uno.deployment.strategies.steps import (
     Rollout,
     RolloutOutcome,
@@ -45,20 +49,31 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
     canary = await create(rollout, _replicas(rollout.replicas, tuning.steps[0]))
     if isinstance(canary, Failure):
         return canary
-    current = canary.value
-    for step in tuning.steps:
+    current, steps = canary.value, list(tuning.steps)
+    while steps:
+        step = steps.pop(0)
         advanced = await _step(rollout, current, stable, step)
         if isinstance(advanced, Failure):
             return await abandon(rollout, current, stable, advanced.error)
-        current = advanced.value
+        current, decision = advanced.value
+        if decision.move is Move.PROMOTE_FULL:
+            steps = steps[-1:]  # straight to 100
     for version in versions.value:
         if version not in stable:
             await remove(rollout, version)
     kept = await keep_warm(rollout, stable)
-    return Success(RolloutOutcome(current, kept, tuple(rollout.steps), analyses=tuple(rollout.analyses)))
+    return Success(
+        RolloutOutcome(
+            current, kept, tuple(rollout.steps), analyses=tuple(rollout.analyses), decisions=tuple(rollout.decisions)
+        )
+    )
 
 
-async def _step(rollout: Rollout, canary: VersionSet, stable: list[VersionSet], step: int) -> Result[VersionSet]:
+async def _step(
+    rollout: Rollout, canary: VersionSet, stable: list[VersionSet], step: int
+) -> Result[tuple[VersionSet, CanaryDecision]]:
+    """Take the canary to ``step``% and judge it there; the step's decision says where to go next."""
+    await _publish(rollout, f"canary moving to {step}%", Position(_attempt(rollout), step))
     wanted = _replicas(rollout.replicas, step)
     if wanted > canary.replicas:
         scaled = await rollout.driver.scale_version(canary, wanted)
@@ -69,25 +84,65 @@ async def _step(rollout: Rollout, canary: VersionSet, stable: list[VersionSet], 
     healthy = await wait_healthy(rollout, canary)
     if isinstance(healthy, Failure):
         return healthy
-    weights = {canary.id: step, **_stable_weights(stable, 100 - step)}
-    routed = await route(rollout, weights)
+    if step == 100:
+        return await _go_live(rollout, canary)
+    routed = await route(rollout, {canary.id: step, **_stable_weights(stable, 100 - step)})
     if isinstance(routed, Failure):
         return routed
-    if step == 100:
-        return Success(canary)
-    return await _analyse(rollout, canary, stable, step)
+    judged = await _analyse(rollout, canary, stable, step)
+    if isinstance(judged, Failure):
+        return judged
+    decided = judged.value or await _pause(rollout, step)
+    return _aborted(step, decided) if decided.move is Move.ABORT else Success((canary, decided))
 
 
-async def _analyse(rollout: Rollout, canary: VersionSet, stable: list[VersionSet], step: int) -> Result[VersionSet]:
+async def _go_live(rollout: Rollout, canary: VersionSet) -> Result[tuple[VersionSet, CanaryDecision]]:
+    """The last step: a last chance to abort before the stable version stops serving, then 100%."""
+    decided = await _settle(rollout, 100, Move.PROMOTE, "healthy at full size")
+    if decided.move is Move.ABORT:
+        return _aborted(100, decided)
+    routed = await route(rollout, {canary.id: 100})
+    return routed if isinstance(routed, Failure) else Success((canary, decided))
+
+
+async def _analyse(
+    rollout: Rollout, canary: VersionSet, stable: list[VersionSet], step: int
+) -> Result[CanaryDecision | None]:
+    """Judge the step: its decision, or None when it passed and pauses for a person."""
     tuning = rollout.tuning.canary
     for version in (canary, *stable):
         await rollout.driver.traffic_stats(version, reset=True)
-    await rollout.clock.sleep(tuning.analysis_seconds)
+    position = Position(_attempt(rollout), step)
+    await _publish(rollout, f"canary at {step}%: analysing for {tuning.analysis_seconds:g}s", position)
+    early = await canary_control.watch(rollout.control, rollout.clock, step, tuning.analysis_seconds)
+    if early is not None:
+        rollout.note(f"analysis at {step}%: cut short: {early.describe()}")
+        rollout.decisions.append(early.to_output(step))
+        return Success(early)
+    judged = await _judge(rollout, canary, stable, step)
+    if isinstance(judged, Failure):
+        return judged
+    verdict = judged.value
+    if not verdict.passed:
+        message = f"canary analysis failed at {step}%: {verdict.summary}"
+        decided = await _settle(rollout, step, Move.ABORT, message)
+        if decided.automatic:
+            return Failure(
+                ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {"step": step, "analysis": list(verdict.reasons)})
+            )
+        return Success(decided)  # a person decided the step while it was being judged
+    if step in tuning.pause_after:
+        return Success(None)
+    return Success(await _settle(rollout, step, Move.PROMOTE, "analysis passed"))
+
+
+async def _judge(rollout: Rollout, canary: VersionSet, stable: list[VersionSet], step: int) -> Result[analysis.Verdict]:
+    """Read the step's window of traffic and judge the canary by it; the verdict is noted."""
     canary_stats = await rollout.driver.traffic_stats(canary)
     if isinstance(canary_stats, Failure):
         return canary_stats
     stable_stats = await _combined(rollout, stable)
-    verdict = analysis.judge(canary_stats.value, stable_stats, tuning)
+    verdict = analysis.judge(canary_stats.value, stable_stats, rollout.tuning.canary)
     rollout.note(f"analysis at {step}%: {'passed' if verdict.passed else 'failed'}: {verdict.summary}")
     rollout.analyses.append(
         {
@@ -100,12 +155,55 @@ async def _analyse(rollout: Rollout, canary: VersionSet, stable: list[VersionSet
             "reasons": list(verdict.reasons),
         }
     )
-    if not verdict.passed:
-        message = f"canary analysis failed at {step}%: {verdict.summary}"
-        return Failure(
-            ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {"step": step, "analysis": list(verdict.reasons)})
-        )
-    return Success(canary)
+    return Success(verdict)
+
+
+async def _pause(rollout: Rollout, step: int) -> CanaryDecision:
+    """Wait for a person to promote or abort the canary, or apply ``on_pause_timeout`` at the deadline."""
+    tuning = rollout.tuning.canary
+    deadline = rollout.clock.now() + timedelta(seconds=tuning.pause_timeout_seconds)
+    position = Position(_attempt(rollout), step, paused=True, deadline=deadline, on_timeout=tuning.on_pause_timeout)
+    then = tuning.on_pause_timeout
+    await _publish(
+        rollout, f"paused at {step}% until promoted (deadline {deadline:%Y-%m-%d %H:%M:%S} UTC, then {then})", position
+    )
+    started = rollout.clock.monotonic()
+    decided = await canary_control.watch(rollout.control, rollout.clock, step, tuning.pause_timeout_seconds)
+    if decided is None:
+        move = Move.PROMOTE if tuning.on_pause_timeout == "promote" else Move.ABORT
+        reason = f"nobody decided within {tuning.pause_timeout_seconds:g}s (on_pause_timeout: {then})"
+        decided = await _settle(rollout, step, move, reason, record=True)
+    else:
+        rollout.decisions.append(decided.to_output(step))
+    rollout.note(f"paused at {step}% for {rollout.clock.monotonic() - started:g}s: {decided.describe()}")
+    return decided
+
+
+async def _settle(rollout: Rollout, step: int, move: Move, reason: str, *, record: bool = False) -> CanaryDecision:
+    """The step's decision as the rollout leaves it: a person's, if one came first, else its own."""
+    proposal = CanaryDecision(move, canary_control.AUTOMATIC, rollout.clock.now(), reason, automatic=True)
+    decided = await rollout.control.settle(step, proposal) if rollout.control is not None else proposal
+    if record or not decided.automatic:
+        rollout.decisions.append(decided.to_output(step))
+    return decided
+
+
+def _aborted(step: int, decision: CanaryDecision) -> Failure:
+    who = "" if decision.automatic else f" by {decision.by}"
+    message = f"canary aborted at {step}%{who}" + (f": {decision.reason}" if decision.reason else "")
+    return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {"step": step, "aborted_by": decision.by}))
+
+
+async def _publish(rollout: Rollout, message: str, position: Position) -> None:
+    """Tell whoever watches the deploy task where the canary is, and so which step a decision is for."""
+    if rollout.control is not None:
+        await rollout.report(message, canary=position.to_outputs())
+    else:
+        await rollout.report(message)
+
+
+def _attempt(rollout: Rollout) -> int:
+    return rollout.control.attempt if rollout.control is not None else 0
 
 
 async def _combined(rollout: Rollout, stable: list[VersionSet]) -> TrafficStats | None:

@@ -7,12 +7,15 @@ in its outputs, so what happened is always visible afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.ports.clock import Clock
 from uno.deployment.ports.platforms import PlatformDriver, Release, VersionHealth, VersionSet
+from uno.deployment.strategies.canary_control import CanaryControl
 from uno.deployment.strategies.tuning import Tuning
 
 HEALTH_POLL_SECONDS = 0.5
@@ -27,9 +30,17 @@ class Rollout:
     clock: Clock
     steps: list[str] = field(default_factory=list)
     analyses: list[dict[str, object]] = field(default_factory=list)  # one per canary step judged
+    control: CanaryControl | None = None  # how people steer a canary; None: nobody can
+    progress: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None  # where progress notes go
+    decisions: list[dict[str, object]] = field(default_factory=list)  # people's and deadlines' canary decisions
 
     def note(self, step: str) -> None:
         self.steps.append(step)
+
+    async def report(self, message: str, **outputs: Any) -> None:
+        """Say what the rollout waits for now, to whoever watches its task (a no-op without a runner)."""
+        if self.progress is not None:
+            await self.progress(message, outputs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +50,7 @@ class RolloutOutcome:
     steps: tuple[str, ...] = ()
     downtime_seconds: float | None = None
     analyses: tuple[dict[str, object], ...] = ()
+    decisions: tuple[dict[str, object], ...] = ()
 
 
 def failed(message: str, **context: object) -> Failure:

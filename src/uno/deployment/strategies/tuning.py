@@ -8,7 +8,8 @@ under its strategy's key, for example::
 Keys: ``health_deadline_seconds`` and ``drain_seconds`` (all strategies), ``rolling``
 (``max_surge``, ``max_unavailable``), ``blue_green`` (``keep_previous``), ``canary``
 (``steps``, ``analysis_seconds``, ``max_error_rate``, ``max_error_rate_increase``,
-``max_p99_ratio``, ``p99_slack_ms``, ``min_requests``). Bad values are a ``VALIDATION_ERROR`` naming the path.
+``max_p99_ratio``, ``p99_slack_ms``, ``min_requests``, and the manual pauses: ``pause_after``,
+``pause_timeout_seconds``, ``on_pause_timeout``). Bad values are a ``VALIDATION_ERROR`` naming the path.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class CanaryTuning:
     max_p99_ratio: float = 1.5
     p99_slack_ms: float = 25.0
     min_requests: int = 20
+    pause_after: frozenset[int] = frozenset()  # steps after whose analysis a person must promote
+    pause_timeout_seconds: float = 3600.0
+    on_pause_timeout: str = "abort"  # or "promote"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,9 @@ def _canary(settings: dict[str, Any]) -> Result[CanaryTuning]:
         "max_p99_ratio",
         "p99_slack_ms",
         "min_requests",
+        "pause_after",
+        "pause_timeout_seconds",
+        "on_pause_timeout",
     }
     section = _section(settings, "canary", known)
     if isinstance(section, Failure):
@@ -137,6 +144,7 @@ def _canary(settings: dict[str, Any]) -> Result[CanaryTuning]:
         "max_p99_ratio": (1, 1000),
         "p99_slack_ms": (0, 3_600_000),
         "min_requests": (0, 10**9),
+        "pause_timeout_seconds": (1, 7 * 86_400),
     }
     for key, (low, high) in limits.items():
         if key in values:
@@ -146,6 +154,13 @@ def _canary(settings: dict[str, Any]) -> Result[CanaryTuning]:
             checked[key] = number.value
     if "min_requests" in values and not isinstance(values["min_requests"], int):
         return Failure(ErrorDetails.validation("custom_settings.canary.min_requests", "must be a whole number"))
+    pauses = _pauses(values.get("pause_after", []), tuple(steps))
+    if isinstance(pauses, Failure):
+        return pauses
+    on_timeout = values.get("on_pause_timeout", defaults.on_pause_timeout)
+    if on_timeout not in ("abort", "promote"):
+        rule = 'must be "abort" or "promote"'
+        return Failure(ErrorDetails.validation("custom_settings.canary.on_pause_timeout", rule))
     return Success(
         CanaryTuning(
             steps=tuple(steps),
@@ -155,8 +170,30 @@ def _canary(settings: dict[str, Any]) -> Result[CanaryTuning]:
             max_p99_ratio=checked.get("max_p99_ratio", defaults.max_p99_ratio),
             p99_slack_ms=checked.get("p99_slack_ms", defaults.p99_slack_ms),
             min_requests=int(checked.get("min_requests", defaults.min_requests)),
+            pause_after=pauses.value,
+            pause_timeout_seconds=checked.get("pause_timeout_seconds", defaults.pause_timeout_seconds),
+            on_pause_timeout=on_timeout,
         )
     )
+
+
+def _pauses(value: Any, steps: tuple[int, ...]) -> Result[frozenset[int]]:
+    """The steps to pause after: ``"every"`` step below 100, or those listed (each one of ``steps``).
+
+    After 100 there is nothing left to promote, so pausing there is refused rather than ignored.
+    """
+    below = [step for step in steps if step < 100]
+    if value == "every":
+        return Success(frozenset(below))
+    choices = ", ".join(map(str, below)) or "none: the only step is 100"
+    if not isinstance(value, list):
+        rule = f'must be "every" or a list of the canary\'s steps below 100 ({choices})'
+        return Failure(ErrorDetails.validation("custom_settings.canary.pause_after", rule))
+    for index, step in enumerate(value):
+        if isinstance(step, bool) or not isinstance(step, int) or step not in below:
+            rule = f"{step!r} is not one of the canary's steps below 100 ({choices})"
+            return Failure(ErrorDetails.validation(f"custom_settings.canary.pause_after[{index}]", rule))
+    return Success(frozenset(value))
 
 
 def _rising_percentages(steps: Any) -> bool:
