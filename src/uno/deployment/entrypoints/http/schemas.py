@@ -147,6 +147,7 @@ class DeploymentStatusOut(BaseModel):
     progress: float
     current_stage: str | None
     current_task: str | None
+    current_task_message: str | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

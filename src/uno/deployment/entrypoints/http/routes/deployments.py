@@ -10,12 +10,14 @@ from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.entrypoints.http.dependencies import Deployer, Reader, Services, next_offset, unwrap
 from uno.deployment.entrypoints.http.schemas import (
     COMMON_PROBLEMS,
+    AbortRequest,
     Accepted,
     CancelRequest,
     DeploymentOut,
     DeploymentPage,
     DeploymentStatusOut,
     DeployRequest,
+    PromoteRequest,
     RollbackRequest,
 )
 from uno.deployment.ports.repositories import MAX_PAGE
@@ -127,6 +129,7 @@ async def get_status(deployment_id: str, services: Services, _: Reader) -> Deplo
         progress=progress.progress,
         current_stage=progress.current_stage,
         current_task=progress.current_task,
+        current_task_message=progress.current_task_message,
         created_at=progress.created_at,
         started_at=progress.started_at,
         finished_at=progress.finished_at,
@@ -179,3 +182,25 @@ async def cancel(
     """Stop a running deployment: its pipeline stops promptly and the record says who stopped it."""
     by = caller.label if body is None or not body.reason else f"{caller.label}: {body.reason}"
     return out(unwrap(await services.deployment_service.cancel(deployment_id, canceled_by=by)))
+
+
+@router.post("/{deployment_id}/promote", response_model=DeploymentOut)
+async def promote(
+    deployment_id: str, services: Services, caller: Deployer, body: PromoteRequest | None = None
+) -> DeploymentOut:
+    """Let a running canary go on to its next step (``full``: straight to 100%, still health-checked).
+
+    The decision is for the step the canary is at; 409 when that step was already decided
+    or the deployment is no canary in progress.
+    """
+    full = bool(body and body.full)
+    return out(unwrap(await services.deployment_service.promote(deployment_id, full=full, by=caller.label)))
+
+
+@router.post("/{deployment_id}/abort", response_model=DeploymentOut)
+async def abort(
+    deployment_id: str, services: Services, caller: Deployer, body: AbortRequest | None = None
+) -> DeploymentOut:
+    """Stop a running canary: all traffic back to the stable version, the canary removed, the deploy failed."""
+    reason = body.reason if body else ""
+    return out(unwrap(await services.deployment_service.abort(deployment_id, by=caller.label, reason=reason)))
