@@ -52,6 +52,7 @@ _PURGE_EVERY = timedelta(hours=1)
 _ABANDONED_CLAIM = timedelta(minutes=1)
 _MAX_KEY_LENGTH = 255
 _STATUSES_KEPT = 10_000
+_HANDOVER_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ class DeploymentService:
         self._observers = observers or Observers()
         self._purged_at: datetime | None = None
         self._background: set[asyncio.Task[DeploymentResult]] = set()
+        self._started_here: dict[DeploymentId, asyncio.Task[DeploymentResult]] = {}
         self._statuses: dict[DeploymentId, tuple[tuple[int, int], DeploymentProgress]] = {}
 
     async def deploy(self, config_id: DeploymentId | str, description: str = "") -> Result[DeploymentResult]:
@@ -254,7 +256,9 @@ class DeploymentService:
             self._finish(record, pipeline, rolling_back, started.value), name=f"deployment {record.id.value}"
         )
         self._background.add(task)
+        self._started_here[record.id] = task
         task.add_done_callback(self._background.discard)
+        task.add_done_callback(lambda _: self._started_here.pop(record.id, None))
         return Success(snapshot)
 
     async def _claim(self, claim: _Claim, reserved: DeploymentId) -> Result[DeploymentResult] | None:
@@ -335,6 +339,7 @@ class DeploymentService:
         record = found.value
         if record.status.is_complete or record.pipeline_id is None:
             return Failure(ErrorDetails.invalid_state(f"deployment {record.id.value} already {record.status.value}"))
+        await self._until_runner_holds(record)
         if self._runner.request_cancel(record.pipeline_id, canceled_by):
             await self._runner.wait(record.pipeline_id)
             return await self.get_deployment(record.id)
@@ -344,6 +349,16 @@ class DeploymentService:
                 status=record.status.value,
             )
         )
+
+    async def _until_runner_holds(self, record: DeploymentResult) -> None:
+        """A deployment started here a moment ago may not have reached the runner yet: let it."""
+        task = self._started_here.get(record.id)
+        if task is None or record.pipeline_id is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _HANDOVER_SECONDS
+        while not self._runner.is_running(record.pipeline_id) and not task.done() and loop.time() < deadline:
+            await asyncio.sleep(0.001)
 
     async def get_deployment(self, deployment_id: DeploymentId | str) -> Result[DeploymentResult]:
         key = inputs.deployment_id(deployment_id)

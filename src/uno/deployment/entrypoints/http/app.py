@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uno.deployment import bootstrap
 from uno.deployment.bootstrap import Container
 from uno.deployment.entrypoints.http import problems
+from uno.deployment.entrypoints.http.fast_status import FastStatus
 from uno.deployment.entrypoints.http.metrics import DeploymentMetrics
 from uno.deployment.entrypoints.http.routes import configs, deployments, operations, pipelines
 from uno.deployment.entrypoints.http.security import Authenticate, Guard
@@ -69,6 +70,7 @@ def create_app(
     app.state.registry = CollectorRegistry()
     problems.install(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(FastStatus, owner=app)
     for router in (operations.router, configs.router, deployments.router, pipelines.router):
         app.include_router(router)
     return app

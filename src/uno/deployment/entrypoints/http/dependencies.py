@@ -16,7 +16,7 @@ from uno.deployment.ports.access import Scope
 T = TypeVar("T")
 
 
-def _container(request: Request) -> Container:
+async def _container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 

@@ -56,9 +56,13 @@ class Guard:
         return self._authenticate is not None
 
     async def check(self, request: Request, needed: Scope) -> Principal:
+        return await self.check_header(request.headers.get("authorization"), needed)
+
+    async def check_header(self, authorization: str | None, needed: Scope) -> Principal:
+        """The caller named by an ``Authorization`` header, if it may do what needs ``needed``."""
         if self._authenticate is None:
             return ANONYMOUS
-        secret = _bearer(request.headers.get("authorization"))
+        secret = _bearer(authorization)
         token = await self._token(secret, needed)
         if not token.allows(needed):
             raise Problem(

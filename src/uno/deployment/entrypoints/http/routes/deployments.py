@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.entrypoints.http.dependencies import Deployer, Reader, Services, next_offset, unwrap
+from uno.deployment.entrypoints.http.fast_status import status_out
 from uno.deployment.entrypoints.http.schemas import (
     COMMON_PROBLEMS,
     AbortRequest,
@@ -120,21 +121,7 @@ async def rollback(
 @router.get("/status/{deployment_id}", response_model=DeploymentStatusOut)
 async def get_status(deployment_id: str, services: Services, _: Reader) -> DeploymentStatusOut:
     """Where a deployment is now: status, progress, current stage and task, timestamps."""
-    progress = unwrap(await services.deployment_service.get_status(deployment_id))
-    return DeploymentStatusOut(
-        deployment_id=progress.deployment_id.value,
-        status=progress.status.value,
-        success=progress.success,
-        message=progress.message,
-        progress=progress.progress,
-        current_stage=progress.current_stage,
-        current_task=progress.current_task,
-        current_task_message=progress.current_task_message,
-        created_at=progress.created_at,
-        started_at=progress.started_at,
-        finished_at=progress.finished_at,
-        pipeline_id=progress.pipeline_id.value if progress.pipeline_id else None,
-    )
+    return status_out(unwrap(await services.deployment_service.get_status(deployment_id)))
 
 
 @router.get("", response_model=DeploymentPage)
