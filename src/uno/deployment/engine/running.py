@@ -137,6 +137,7 @@ class PipelineRunner:
         self._clock = tools.clock
         self._max_parallel = max(1, max_parallel)
         self._runs: dict[PipelineId, _Run] = {}
+        self._early_cancels: dict[PipelineId, str] = {}
 
     @property
     def tools(self) -> Tools:
@@ -146,11 +147,17 @@ class PipelineRunner:
     def is_running(self, pipeline_id: PipelineId) -> bool:
         return pipeline_id in self._runs
 
-    def request_cancel(self, pipeline_id: PipelineId, by: str) -> bool:
-        """Ask a pipeline running in this process to stop; False if none is running here."""
+    def request_cancel(self, pipeline_id: PipelineId, by: str, *, before_start: bool = False) -> bool:
+        """Ask a pipeline running in this process to stop; False if none is running here.
+
+        ``before_start``: the caller knows the pipeline is about to run here (it started
+        it a moment ago): the request waits for it, and it stops as soon as it starts.
+        """
         run = self._runs.get(pipeline_id)
         if run is None:
-            return False
+            if before_start:
+                self._early_cancels[pipeline_id] = by
+            return before_start
         run.canceled_by = run.canceled_by or by
         run.cancel_requested.set()
         if run.wake is not None:
@@ -189,6 +196,8 @@ class PipelineRunner:
             pipeline, config, _Journal(self._pipelines, pipeline), tasks, stage_of, log, self.observers, self._clock
         )
         self._runs[pipeline.id] = run
+        if (early := self._early_cancels.pop(pipeline.id, None)) is not None:
+            self.request_cancel(pipeline.id, early)
         try:
             if resuming:
                 await self._requeue_interrupted(run)

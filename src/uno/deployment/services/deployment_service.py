@@ -52,7 +52,6 @@ _PURGE_EVERY = timedelta(hours=1)
 _ABANDONED_CLAIM = timedelta(minutes=1)
 _MAX_KEY_LENGTH = 255
 _STATUSES_KEPT = 10_000
-_HANDOVER_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +338,12 @@ class DeploymentService:
         record = found.value
         if record.status.is_complete or record.pipeline_id is None:
             return Failure(ErrorDetails.invalid_state(f"deployment {record.id.value} already {record.status.value}"))
-        await self._until_runner_holds(record)
+        started_here = self._started_here.get(record.id)
+        if started_here is not None and not self._runner.is_running(record.pipeline_id):
+            # started in the background a moment ago: it stops as soon as the runner has it
+            self._runner.request_cancel(record.pipeline_id, canceled_by, before_start=True)
+            await asyncio.wait({started_here})
+            return await self.get_deployment(record.id)
         if self._runner.request_cancel(record.pipeline_id, canceled_by):
             await self._runner.wait(record.pipeline_id)
             return await self.get_deployment(record.id)
@@ -349,16 +353,6 @@ class DeploymentService:
                 status=record.status.value,
             )
         )
-
-    async def _until_runner_holds(self, record: DeploymentResult) -> None:
-        """A deployment started here a moment ago may not have reached the runner yet: let it."""
-        task = self._started_here.get(record.id)
-        if task is None or record.pipeline_id is None:
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _HANDOVER_SECONDS
-        while not self._runner.is_running(record.pipeline_id) and not task.done() and loop.time() < deadline:
-            await asyncio.sleep(0.001)
 
     async def get_deployment(self, deployment_id: DeploymentId | str) -> Result[DeploymentResult]:
         key = inputs.deployment_id(deployment_id)
