@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
 from tests.http.polling import settled
+from uno.deployment.entrypoints.http import create_app
 
 CONFIG = {"app_name": "shop", "app_version": "1.0.0", "environment": "dev"}
 
@@ -79,3 +82,28 @@ async def test_records_name_the_token_never_its_secret(guarded: httpx.AsyncClien
     for secret in ("admin-secret", "deployer-secret", "reader-secret"):
         assert secret not in record.text
         assert secret not in out + err
+
+
+@pytest.fixture
+async def real(api_container) -> AsyncIterator[httpx.AsyncClient]:
+    """The API checking tokens against the store, as ``uno-deploy serve`` does."""
+    app = create_app(api_container)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+async def test_tokens_from_the_store_work_by_scope_and_revoked_ones_do_not(real: httpx.AsyncClient, api_container):
+    access = api_container.access_service
+    _, reader = (await access.create_token("dashboard", ["read"])).value
+    revoked_token, revoked = (await access.create_token("old-ci", ["admin"])).value
+    await access.revoke_token(revoked_token.id)
+
+    assert (await real.get("/api/deployments", headers=bearer(reader))).status_code == 200
+    refused = await real.post("/api/deployments/configs", json=CONFIG, headers=bearer(reader))
+    assert refused.status_code == 403
+    assert reader not in refused.text
+    gone = await real.get("/api/deployments", headers=bearer(revoked))
+    assert gone.status_code == 401
+    assert revoked not in gone.text
