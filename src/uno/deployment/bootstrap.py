@@ -111,11 +111,12 @@ async def _nothing_to_close() -> None:
 
 def _open_stores(settings: Settings, clock: Clock) -> _Stores:
     if settings.uses_memory:
+        leases = MemoryLeaseRepository(clock)
         return _Stores(
             MemoryConfigRepository(),
-            MemoryPipelineRepository(),
-            MemoryDeploymentResultRepository(),
-            MemoryLeaseRepository(clock),
+            MemoryPipelineRepository(leases.holds),
+            MemoryDeploymentResultRepository(leases.holds),
+            leases,
             MemoryDecisionRepository(),
             MemoryTokenRepository(),
             MemoryIdempotencyRepository(),

@@ -25,7 +25,7 @@ class MemoryLeaseRepository:
         return lease
 
     async def renew(self, lease: Lease, ttl: float) -> Lease | None:
-        if await self.current(lease.key) != lease:
+        if not self.holds(lease):  # expired but not taken by anyone still renews
             return None
         renewed = Lease(lease.key, lease.holder, lease.token, self._clock.now() + timedelta(seconds=ttl))
         self._leases[lease.key] = renewed
@@ -35,9 +35,13 @@ class MemoryLeaseRepository:
         if self._leases.get(lease.key) == lease:
             del self._leases[lease.key]
 
+    def holds(self, fence: Lease) -> bool:
+        """Whether ``fence`` is still the grant on its key (expired but not taken still is)."""
+        granted = self._leases.get(fence.key)
+        return granted is not None and (granted.holder, granted.token) == (fence.holder, fence.token)
+
     async def current(self, key: str) -> Lease | None:
         lease = self._leases.get(key)
         if lease is not None and lease.expires_at <= self._clock.now():
-            del self._leases[key]
             return None
         return lease

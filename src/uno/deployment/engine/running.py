@@ -36,6 +36,7 @@ from uno.deployment.engine import logs
 from uno.deployment.engine.actions import ActionContext, ActionOutcome, ActionRegistry, Tools
 from uno.deployment.engine.telemetry import Observers
 from uno.deployment.ports.clock import Clock
+from uno.deployment.ports.leases import Lease
 from uno.deployment.ports.repositories import PipelineRepository
 
 RETRY_BACKOFF = 1.0
@@ -53,9 +54,10 @@ class _LostPipeline(Exception):
 class _Journal:
     """Writes transitions through the repository, committing concurrent ones together."""
 
-    def __init__(self, repository: PipelineRepository, pipeline: Pipeline) -> None:
+    def __init__(self, repository: PipelineRepository, pipeline: Pipeline, fence: Lease | None) -> None:
         self._repository = repository
         self._pipeline = pipeline
+        self._fence = fence
         self._queue: list[tuple[list[Transition], asyncio.Future[Result[int]]]] = []
         self._flushing = False
 
@@ -68,11 +70,11 @@ class _Journal:
             self._flushing = True
             batch: list[tuple[list[Transition], asyncio.Future[Result[int]]]] = []
             try:
-                result = await self._repository.record(self._pipeline.id, transitions)
+                result = await self._repository.record(self._pipeline.id, transitions, self._fence)
                 while self._queue:
                     batch, self._queue = self._queue, []
                     merged = [transition for queued, _ in batch for transition in queued]
-                    batch_result = await self._repository.record(self._pipeline.id, merged)
+                    batch_result = await self._repository.record(self._pipeline.id, merged, self._fence)
                     for _, waiter in batch:
                         waiter.set_result(batch_result)
             except BaseException:
@@ -101,6 +103,7 @@ class _Run:
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     canceled_by: str | None = None
+    handing_back: bool = False
     wake: Callable[[None], None] | None = None  # lets a cancel request interrupt the stage's wait
 
     async def record(self, *changes: tuple[PipelineEvent, Pipeline | Stage | Task]) -> None:
@@ -170,13 +173,21 @@ class PipelineRunner:
         if run is not None:
             await run.finished.wait()
 
-    async def run(self, pipeline: Pipeline, config: DeploymentConfig | None) -> Result[Pipeline]:
-        """Run a pending pipeline to its end; ``Failure`` only if its record was lost."""
+    async def run(
+        self, pipeline: Pipeline, config: DeploymentConfig | None, fence: Lease | None = None
+    ) -> Result[Pipeline]:
+        """Run a pending pipeline to its end; ``Failure`` only if its record was lost.
+
+        With ``fence`` (the lease its caller holds), every write carries it: once the lease
+        is lost, the next write is refused and the run stops there, writing nothing more.
+        """
         if pipeline.status is not PipelineStatus.PENDING:
             return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is {pipeline.status.value}"))
-        return await self._drive(pipeline, config, resuming=False)
+        return await self._drive(pipeline, config, resuming=False, fence=fence)
 
-    async def resume(self, pipeline: Pipeline, config: DeploymentConfig | None) -> Result[Pipeline]:
+    async def resume(
+        self, pipeline: Pipeline, config: DeploymentConfig | None, fence: Lease | None = None
+    ) -> Result[Pipeline]:
         """Carry on a pipeline whose runner died: keep what finished, redo what was interrupted.
 
         A task left ``running`` is run again if its action is idempotent, and failed
@@ -184,16 +195,34 @@ class PipelineRunner:
         """
         if pipeline.status is not PipelineStatus.RUNNING:
             return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is {pipeline.status.value}"))
-        return await self._drive(pipeline, config, resuming=True)
+        return await self._drive(pipeline, config, resuming=True, fence=fence)
 
-    async def _drive(self, pipeline: Pipeline, config: DeploymentConfig | None, *, resuming: bool) -> Result[Pipeline]:
+    def hand_back(self, pipeline_id: PipelineId) -> bool:
+        """Mark a run here to be handed back, not ended: when its task is cancelled next, the
+        pipeline is left ``running`` with its journal, for another runner to ``resume``."""
+        run = self._runs.get(pipeline_id)
+        if run is None:
+            return False
+        run.handing_back = True
+        return True
+
+    async def _drive(
+        self, pipeline: Pipeline, config: DeploymentConfig | None, *, resuming: bool, fence: Lease | None
+    ) -> Result[Pipeline]:
         if pipeline.id in self._runs:
             return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is already running here"))
         tasks = {task.id.value: task for _, task in pipeline.tasks()}
         stage_of = {task.id.value: stage for stage, task in pipeline.tasks()}
         log = logs.run_logger(pipeline, config, self._log_floor)
         run = _Run(
-            pipeline, config, _Journal(self._pipelines, pipeline), tasks, stage_of, log, self.observers, self._clock
+            pipeline,
+            config,
+            _Journal(self._pipelines, pipeline, fence),
+            tasks,
+            stage_of,
+            log,
+            self.observers,
+            self._clock,
         )
         self._runs[pipeline.id] = run
         if (early := self._early_cancels.pop(pipeline.id, None)) is not None:
@@ -215,7 +244,8 @@ class PipelineRunner:
         except _LostPipeline as lost:
             return Failure(lost.error)
         except asyncio.CancelledError:
-            await self._stopped(run)
+            if not run.handing_back:
+                await self._stopped(run)
             raise
         finally:
             del self._runs[pipeline.id]

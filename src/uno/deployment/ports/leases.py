@@ -26,7 +26,11 @@ class LeaseRepository(Protocol):
         ...
 
     async def renew(self, lease: Lease, ttl: float) -> Lease | None:
-        """The lease extended, or None if it was lost (expired and taken, or released)."""
+        """The lease extended, or None if it was lost (taken by another holder, or released).
+
+        A lease that expired but that nobody took since still renews: its token is still
+        the newest, so no write of another holder can have happened in between.
+        """
         ...
 
     async def release(self, lease: Lease) -> None: ...

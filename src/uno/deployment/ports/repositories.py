@@ -10,7 +10,12 @@ Contract (checked by ``tests/contract`` against every implementation):
   and appends one journal event, all of a call in one transaction; a transition of the
   pipeline itself also bumps its version (so a stale structural ``save`` is refused);
   nothing is recorded for a pipeline that already ended (``INVALID_STATE``);
-- ``list`` returns newest first (by creation time, then id), filtered, paginated.
+- ``list`` returns newest first (by creation time, then id), filtered, paginated;
+- a *fenced* write (``record`` and a deployment's ``save`` given ``fence``, the lease the
+  writer holds) happens only while the lease store still grants that lease: same holder,
+  same token. Otherwise it is a ``CONFLICT`` whose context has ``fenced: True``, checked in
+  the write's own transaction, and nothing is written: a writer that lost its lease (a
+  worker paused past its TTL while another took over) cannot overwrite the new holder's work.
 
 A store that fails (unreachable, locked too long, disk full) is not an expected outcome
 of one call: methods that return a ``Result`` return ``Failure`` with ``STORAGE_ERROR``;
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from uno.core.errors import ErrorDetails
+from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Result
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
@@ -38,8 +43,18 @@ from uno.deployment.domain.enums import (
 )
 from uno.deployment.domain.ids import DeploymentId, PipelineId
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Transition
+from uno.deployment.ports.leases import Lease
 
 MAX_PAGE = 1000
+
+
+def fenced(fence: Lease) -> ErrorDetails:
+    """The refusal of a write whose writer no longer holds its lease."""
+    return ErrorDetails(
+        ErrorCode.CONFLICT,
+        f"the lease on {fence.key} held by {fence.holder} (token {fence.token}) was lost: nothing was written",
+        {"fenced": True, "lease": fence.key, "token": fence.token},
+    )
 
 
 class StorageError(Exception):
@@ -103,7 +118,9 @@ class PipelineRepository(Protocol):
 
     async def find(self, query: PipelineQuery) -> list[Pipeline]: ...
 
-    async def record(self, pipeline_id: PipelineId, transitions: Sequence[Transition]) -> Result[int]:
+    async def record(
+        self, pipeline_id: PipelineId, transitions: Sequence[Transition], fence: Lease | None = None
+    ) -> Result[int]:
         """Store transitions of a pipeline's run atomically; returns the pipeline's version after."""
         ...
 
@@ -117,7 +134,7 @@ class DeploymentResultRepository(Protocol):
 
     async def get(self, deployment_id: DeploymentId) -> DeploymentResult | None: ...
 
-    async def save(self, record: DeploymentResult) -> Result[DeploymentResult]: ...
+    async def save(self, record: DeploymentResult, fence: Lease | None = None) -> Result[DeploymentResult]: ...
 
     async def find(self, query: DeploymentQuery) -> list[DeploymentResult]: ...
 

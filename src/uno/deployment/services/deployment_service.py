@@ -14,9 +14,12 @@ import asyncio
 import contextlib
 import hashlib
 import json
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+import structlog
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
@@ -43,8 +46,10 @@ from uno.deployment.ports.repositories import (
 )
 from uno.deployment.services import inputs, steering
 from uno.deployment.services import rolling_back as rolling_back_rules
-from uno.deployment.services.leasing import LeaseKeeper
+from uno.deployment.services.leasing import LeaseKeeper, lease_key
 from uno.deployment.strategies import canary_control
+
+_log = structlog.get_logger("uno.deployment.deployments")
 
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
 """How long a key answers with its deployment; after that it may start a new one."""
@@ -73,6 +78,14 @@ class _Claim:
         return cls(scope, key, hashlib.sha256(canonical.encode()).hexdigest())
 
 
+class LeaseLost(Exception):
+    """A fenced write was refused: the lease it carried is no longer held."""
+
+    def __init__(self, error: ErrorDetails) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 class DeploymentService:
     def __init__(
         self,
@@ -96,6 +109,7 @@ class DeploymentService:
         self._purged_at: datetime | None = None
         self._background: set[asyncio.Task[DeploymentResult]] = set()
         self._started_here: dict[DeploymentId, asyncio.Task[DeploymentResult]] = {}
+        self._fences: dict[str, Lease] = {}  # by lease key: the lease each run here holds
         self._statuses: dict[DeploymentId, tuple[tuple[int, int], DeploymentProgress]] = {}
 
     async def deploy(self, config_id: DeploymentId | str, description: str = "") -> Result[DeploymentResult]:
@@ -316,19 +330,21 @@ class DeploymentService:
         lease = await self._leases.acquire(record.config, f"{record.id.value}#resumed")
         if isinstance(lease, Failure):
             return lease
-        async with self._leases.held(lease.value):
-            target = await self._deployments.get(record.rollback_of) if record.rollback_of else None
-            rolling_back = target if target and target.status is DeploymentStatus.ROLLING_BACK else None
-            if pipeline.status is PipelineStatus.PENDING:
-                outcome = await self._runner.run(pipeline, record.config)
-            elif pipeline.status is PipelineStatus.RUNNING:
-                outcome = await self._runner.resume(pipeline, record.config)
-            else:
-                outcome = Success(pipeline)
-            await self._conclude(record, outcome, rolling_back)
-            if isinstance(outcome, Success) and rolling_back_rules.wants_automatic_rollback(record, outcome.value):
-                await self._roll_back_automatically(record)
-            return Success(record)
+        return Success(await self._holding(lease.value, record, pipeline, self._resumed(record, pipeline)))
+
+    async def _resumed(self, record: DeploymentResult, pipeline: Pipeline) -> None:
+        target = await self._deployments.get(record.rollback_of) if record.rollback_of else None
+        rolling_back = target if target and target.status is DeploymentStatus.ROLLING_BACK else None
+        fence = self._fence_for(record)
+        if pipeline.status is PipelineStatus.PENDING:
+            outcome = await self._runner.run(pipeline, record.config, fence)
+        elif pipeline.status is PipelineStatus.RUNNING:
+            outcome = await self._runner.resume(pipeline, record.config, fence)
+        else:
+            outcome = Success(pipeline)
+        await self._conclude(record, outcome, rolling_back)
+        if isinstance(outcome, Success) and rolling_back_rules.wants_automatic_rollback(record, outcome.value):
+            await self._roll_back_automatically(record)
 
     async def cancel(self, deployment_id: DeploymentId | str, canceled_by: str = "user") -> Result[DeploymentResult]:
         """Stop a running deployment: its pipeline stops promptly and the record says who stopped it."""
@@ -458,13 +474,50 @@ class DeploymentService:
     async def _finish(
         self, record: DeploymentResult, pipeline: Pipeline, rolling_back: DeploymentResult | None, lease: Lease
     ) -> DeploymentResult:
-        async with self._leases.held(lease):
+        return await self._holding(lease, record, pipeline, self._execute(record, pipeline, rolling_back), rolling_back)
+
+    async def _holding(
+        self,
+        lease: Lease,
+        record: DeploymentResult,
+        pipeline: Pipeline,
+        work: Coroutine[Any, Any, None],
+        rolling_back: DeploymentResult | None = None,
+    ) -> DeploymentResult:
+        """Do ``work`` (running ``pipeline`` for ``record``) while holding ``lease``, every write fenced by it.
+
+        If the lease is lost meanwhile (this process stalled past its TTL and another took
+        over), the run is handed back, not ended: nothing more is written or done here, and
+        the new holder carries the deployment on from its journal.
+        """
+        me = asyncio.current_task()
+
+        def lost() -> None:
+            self._runner.hand_back(pipeline.id)
+            if me is not None:
+                me.cancel()
+
+        async with self._leases.held(lease, on_lost=lost) as holding:
+            self._fences[lease.key] = lease
             try:
-                await self._execute(record, pipeline, rolling_back)
-            except BaseException as error:
-                await self._abandon(record, rolling_back, stopped=isinstance(error, asyncio.CancelledError))
+                await work
+            except LeaseLost as refused:
+                _log.warning("stopped: the lease was lost", deployment_id=record.id.value, reason=refused.error.message)
+            except asyncio.CancelledError:
+                if not holding.lost:
+                    await self._abandon(record, rolling_back, stopped=True)
+                    raise
+                _log.warning("handed back: the lease was lost", deployment_id=record.id.value)
+            except BaseException:
+                if not holding.lost:
+                    await self._abandon(record, rolling_back, stopped=False)
                 raise
+            finally:
+                self._fences.pop(lease.key, None)
         return record
+
+    def _fence_for(self, record: DeploymentResult) -> Lease | None:
+        return self._fences.get(lease_key(record.config))
 
     async def _run_holding_lease(
         self, record: DeploymentResult, pipeline: Pipeline, rolling_back: DeploymentResult | None
@@ -499,7 +552,7 @@ class DeploymentService:
     async def _execute(
         self, record: DeploymentResult, pipeline: Pipeline, rolling_back: DeploymentResult | None
     ) -> None:
-        outcome = await self._runner.run(pipeline, record.config)
+        outcome = await self._runner.run(pipeline, record.config, self._fence_for(record))
         await self._conclude(record, outcome, rolling_back)
         if isinstance(outcome, Success) and rolling_back_rules.wants_automatic_rollback(record, outcome.value):
             await self._roll_back_automatically(record)
@@ -567,13 +620,13 @@ class DeploymentService:
                 status = DeploymentStatus.CANCELED if stopped else DeploymentStatus.FAILED
                 reason = "stopped before it finished" if stopped else "interrupted by an internal error"
                 stored.move(status, self._clock.now(), reason)
-                await self._deployments.save(stored)
+                await self._deployments.save(stored, self._fence_for(stored))
             if rolling_back is not None:
                 stored = await self._deployments.get(rolling_back.id)
                 if stored is not None and stored.status is DeploymentStatus.ROLLING_BACK:
                     before = DeploymentStatus(stored.details.pop("status_before_rollback", "failed"))
                     stored.move(before, self._clock.now(), "rollback interrupted")
-                    await self._deployments.save(stored)
+                    await self._deployments.save(stored, self._fence_for(stored))
 
     async def _release_to_restore(
         self, target: DeploymentResult, to: DeploymentId | str | None
@@ -650,8 +703,10 @@ class DeploymentService:
         await self._save(record)
 
     async def _save(self, record: DeploymentResult) -> None:
-        saved = await self._deployments.save(record)
+        saved = await self._deployments.save(record, self._fence_for(record))
         if isinstance(saved, Failure):
+            if saved.error.context.get("fenced"):
+                raise LeaseLost(saved.error)
             raise RuntimeError(f"deployment {record.id.value} could not be saved: {saved.error.message}")
 
     async def _previous_release(self, target: DeploymentResult) -> DeploymentResult | None:

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import structlog
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.clock import Clock
 from uno.deployment.ports.leases import Lease, LeaseRepository
+
+_log = structlog.get_logger("uno.deployment.leases")
 
 DEFAULT_LEASE_TTL = 60.0
 
@@ -51,20 +56,39 @@ class LeaseKeeper:
         await self._leases.release(lease)
 
     @contextlib.asynccontextmanager
-    async def held(self, lease: Lease) -> AsyncIterator[None]:
-        """Renew ``lease`` while the block runs; release it when the block ends."""
+    async def held(self, lease: Lease, on_lost: Callable[[], None] | None = None) -> AsyncIterator[Holding]:
+        """Renew ``lease`` while the block runs; release it when the block ends.
+
+        When a renewal finds the lease lost (this process stalled past the TTL and another
+        holder took it), ``holding.lost`` turns true and ``on_lost`` is called: the block
+        must stop acting, and its fenced writes are refused from then on anyway.
+        """
+        holding = Holding(lease)
 
         async def heartbeat() -> None:
             current: Lease | None = lease
             while current is not None:
                 await self._clock.sleep(self._ttl / 3)
                 current = await self._leases.renew(current, self._ttl)
+            holding.lost = True
+            _log.warning("lease lost", lease=lease.key, holder=lease.holder, token=lease.token)
+            if on_lost is not None:
+                on_lost()
 
         beating = asyncio.create_task(heartbeat())
         try:
-            yield
+            yield holding
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
-            await self._leases.release(lease)
+            if not holding.lost:
+                await self._leases.release(lease)
+
+
+@dataclass
+class Holding:
+    """A lease being held: ``lost`` once a renewal found it taken."""
+
+    lease: Lease
+    lost: bool = False

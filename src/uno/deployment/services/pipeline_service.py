@@ -188,7 +188,7 @@ class PipelineService:
         if isinstance(lease, Failure):
             return lease
         async with self._leases.held(lease.value):
-            return await self._runner.run(pipeline, config)
+            return await self._runner.run(pipeline, config, lease.value)
 
     async def start_pipeline(self, pipeline_id: PipelineId | str) -> Result[Pipeline]:
         """``execute_pipeline``, returning the pipeline as soon as it is on its way.
@@ -225,7 +225,7 @@ class PipelineService:
             await self._runner.run(pipeline, config)
             return
         async with self._leases.held(lease):
-            await self._runner.run(pipeline, config)
+            await self._runner.run(pipeline, config, lease)
 
     async def resume_pipeline(self, pipeline_id: PipelineId | str) -> Result[Pipeline]:
         """Carry on a pipeline whose runner died (it is ``running`` and nothing runs it).
@@ -247,7 +247,7 @@ class PipelineService:
         if isinstance(lease, Failure):
             return lease
         async with self._leases.held(lease.value):
-            return await self._runner.resume(pipeline, config)
+            return await self._runner.resume(pipeline, config, lease.value)
 
     async def approve(
         self, pipeline_id: PipelineId | str, task_id: TaskId | str, by: str = "user", comment: str = ""

@@ -21,13 +21,19 @@ from uno.deployment.domain.ids import DeploymentId, PipelineId, TaskId
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Transition
 from uno.deployment.ports.access import ApiToken, IdempotencyClaim
 from uno.deployment.ports.approvals import Decision
-from uno.deployment.ports.repositories import ConfigQuery, DeploymentQuery, PipelineQuery
+from uno.deployment.ports.leases import Lease
+from uno.deployment.ports.repositories import ConfigQuery, DeploymentQuery, PipelineQuery, fenced
 
 Record = TypeVar("Record", bound=DeploymentResult)
 
 
 def _newest_first(created_at: datetime, identifier: str) -> tuple[float, str]:
     return (-created_at.timestamp(), "".join(chr(0x10FFFF - ord(char)) for char in identifier))
+
+
+def _no_leases(fence: Lease) -> bool:
+    """Without a lease table, no fence holds: fenced writes need the store's leases."""
+    return False
 
 
 def _page(items: list[Any], limit: int, offset: int) -> list[Any]:
@@ -112,7 +118,8 @@ class MemoryPipelineRepository:
     pipeline's size; ``get`` lays the overlay over the document.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, holds: Callable[[Lease], bool] = _no_leases) -> None:
+        self._holds = holds
         self._documents: dict[PipelineId, dict[str, Any]] = {}
         self._states: dict[PipelineId, dict[tuple[str, str], dict[str, Any]]] = {}
         self._events: defaultdict[PipelineId, list[PipelineEvent]] = defaultdict(list)
@@ -154,7 +161,11 @@ class MemoryPipelineRepository:
         found.sort(key=lambda pipeline: _newest_first(pipeline.created_at, pipeline.id.value))
         return _page(found, query.limit, query.offset)
 
-    async def record(self, pipeline_id: PipelineId, transitions: Sequence[Transition]) -> Result[int]:
+    async def record(
+        self, pipeline_id: PipelineId, transitions: Sequence[Transition], fence: Lease | None = None
+    ) -> Result[int]:
+        if fence is not None and not self._holds(fence):
+            return Failure(fenced(fence))
         document = self._documents.get(pipeline_id)
         if document is None:
             return Failure(ErrorDetails.not_found("pipeline", pipeline_id.value))
@@ -179,7 +190,8 @@ _ENDED = frozenset({"succeeded", "failed", "canceled"})
 
 
 class MemoryDeploymentResultRepository:
-    def __init__(self) -> None:
+    def __init__(self, holds: Callable[[Lease], bool] = _no_leases) -> None:
+        self._holds = holds
         self._store: _DocumentStore[DeploymentResult] = _DocumentStore("deployment", DeploymentResult.from_document)
 
     async def add(self, record: DeploymentResult) -> Result[DeploymentResult]:
@@ -188,7 +200,9 @@ class MemoryDeploymentResultRepository:
     async def get(self, deployment_id: DeploymentId) -> DeploymentResult | None:
         return self._store.get(deployment_id.value)
 
-    async def save(self, record: DeploymentResult) -> Result[DeploymentResult]:
+    async def save(self, record: DeploymentResult, fence: Lease | None = None) -> Result[DeploymentResult]:
+        if fence is not None and not self._holds(fence):
+            return Failure(fenced(fence))
         return self._store.save(record)
 
     async def stamp(self, deployment_id: DeploymentId) -> tuple[int, int] | None:

@@ -85,8 +85,8 @@ def _acquire(connection: sa.Connection, key: str, holder: str, now: datetime, tt
 
 def _renew(connection: sa.Connection, lease: Lease, now: datetime, ttl: float) -> Lease | None:
     row = connection.execute(_LOCK, {"l_key": lease.key}).one_or_none()
-    if _live(lease.key, row, now) != lease:
-        return None
+    if row is None or row[0] != lease.holder or int(row[1]) != lease.token:
+        return None  # taken by another (or released); expired but not taken still renews
     renewed = Lease(lease.key, lease.holder, lease.token, now + timedelta(seconds=ttl))
     _store(connection, renewed)
     return renewed

@@ -27,10 +27,11 @@ import sqlalchemy as sa
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.repositories.sql import connecting, documents, tables
+from uno.deployment.adapters.repositories.sql import connecting, documents, fencing, tables
 from uno.deployment.adapters.repositories.sql.executing import Database
 from uno.deployment.domain.ids import PipelineId
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Transition
+from uno.deployment.ports.leases import Lease
 from uno.deployment.ports.repositories import PipelineQuery
 
 ENDED = ("succeeded", "failed", "canceled")
@@ -91,9 +92,13 @@ class SqlPipelineRepository:
     async def find(self, query: PipelineQuery) -> list[Pipeline]:
         return await self._database.read(lambda connection: _find(connection, query), snapshot=True, hot=True)
 
-    async def record(self, pipeline_id: PipelineId, transitions: Sequence[Transition]) -> Result[int]:
+    async def record(
+        self, pipeline_id: PipelineId, transitions: Sequence[Transition], fence: Lease | None = None
+    ) -> Result[int]:
         return await documents.as_result(
-            self._database.write(lambda connection: _record(connection, pipeline_id.value, transitions), hot=True)
+            self._database.write(
+                lambda connection: _record(connection, pipeline_id.value, transitions, fence), hot=True
+            )
         )
 
     async def events(self, pipeline_id: PipelineId, *, after: int = 0) -> list[PipelineEvent]:
@@ -104,7 +109,11 @@ class SqlPipelineRepository:
         return [PipelineEvent(row[0], pipeline_id, row[1], row[2], row[3], row[4], row[5]) for row in rows]
 
 
-def _record(connection: sa.Connection, pipeline_id: str, transitions: Sequence[Transition]) -> Result[int]:
+def _record(
+    connection: sa.Connection, pipeline_id: str, transitions: Sequence[Transition], fence: Lease | None
+) -> Result[int]:
+    if (refused := fencing.refusal(connection, fence)) is not None:
+        return Failure(refused)
     status: str | None = None
     bumps = 0
     states: dict[tuple[str, str], dict[str, Any]] = {}

@@ -11,12 +11,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.repositories.sql import documents, tables
+from uno.deployment.adapters.repositories.sql import documents, fencing, tables
 from uno.deployment.adapters.repositories.sql.executing import Database
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.domain.ids import DeploymentId
+from uno.deployment.ports.leases import Lease
 from uno.deployment.ports.repositories import ConfigQuery, DeploymentQuery
 
 _CONFIG = "configuration"
@@ -105,14 +107,25 @@ class SqlDeploymentResultRepository:
         )
         return (int(row[0]), int(row[1])) if row is not None else None
 
-    async def save(self, record: DeploymentResult) -> Result[DeploymentResult]:
-        return await documents.as_result(self._save(record))
+    async def save(self, record: DeploymentResult, fence: Lease | None = None) -> Result[DeploymentResult]:
+        return await documents.as_result(self._save(record, fence))
 
-    async def _save(self, record: DeploymentResult) -> Result[DeploymentResult]:
+    async def _save(self, record: DeploymentResult, fence: Lease | None) -> Result[DeploymentResult]:
         row = _deployment_row(record, record.version + 1)
-        outcome = await self._database.write(
-            lambda connection: documents.save(connection, tables.deployments, row, record.version), single=True
-        )
+        if fence is None:
+            outcome = await self._database.write(
+                lambda connection: documents.save(connection, tables.deployments, row, record.version), single=True
+            )
+        else:
+            checked = await self._database.write(
+                lambda connection: (
+                    fencing.refusal(connection, fence)
+                    or documents.save(connection, tables.deployments, row, record.version)
+                )
+            )
+            if isinstance(checked, ErrorDetails):
+                return Failure(checked)
+            outcome = checked
         if not outcome.done:
             return Failure(documents.refusal(_DEPLOYMENT, record.id.value, record.version, outcome))
         record.version += 1
