@@ -16,6 +16,7 @@ from uno.deployment import bootstrap
 from uno.deployment.engine.actions import ActionContext, ActionOutcome, ActionRegistry
 from uno.deployment.entrypoints.http import create_app
 from uno.deployment.ports.access import ApiToken, Scope
+from uno.deployment.settings import Settings
 
 # Three tokens for the auth tests; the real token store has its own tests.
 TOKENS = {
@@ -64,6 +65,12 @@ def held(calls, failing) -> HeldDeploy:
     return HeldDeploy(calls, failing)
 
 
+@pytest.fixture(params=["memory", "sqlite"])
+def store_settings(request: pytest.FixtureRequest, memory_settings, sqlite_url: str) -> Settings:
+    """The API over the memory store and over a SQLite file (reads and writes cross threads there)."""
+    return memory_settings if request.param == "memory" else Settings(database_url=sqlite_url)
+
+
 @pytest.fixture
 def api_container(environ, actions: ActionRegistry, calls, failing, held, memory_settings) -> bootstrap.Container:
     # The outside world (the platform, the spec's database at postgres-db) is a double here:
@@ -72,6 +79,21 @@ def api_container(environ, actions: ActionRegistry, calls, failing, held, memory
         actions.register(PlatformStep(kind, calls, failing))
     actions.register(held)
     return bootstrap.build(memory_settings, environ=environ, actions=actions)
+
+
+@pytest.fixture
+async def any_store_client(
+    environ, actions: ActionRegistry, calls, failing, held, store_settings: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
+    for kind in ("check_dependencies", "db_backup", "db_migrate", "verify", "health_check", "rollback"):
+        actions.register(PlatformStep(kind, calls, failing))
+    actions.register(held)
+    container = bootstrap.build(store_settings, environ=environ, actions=actions)
+    app = create_app(container, auth=False, close_container=True)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
 
 
 ClientFactory = Callable[..., Any]

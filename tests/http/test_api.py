@@ -61,7 +61,9 @@ async def test_malformed_json_is_a_422_problem(client: httpx.AsyncClient):
     response = await client.post(
         "/api/deployments/configs", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert_problem(response, 422, "VALIDATION_ERROR")
+    body = assert_problem(response, 422, "VALIDATION_ERROR")
+    assert body["field"] == ""
+    assert body["detail"].startswith("the request: the body is not valid JSON")
 
 
 @pytest.mark.parametrize(
@@ -211,7 +213,8 @@ async def test_history_lists_deployments_and_rollbacks_newest_first(client: http
     assert [item["app_version"] for item in history] == ["1.0.0", "1.1.0", "1.0.0"]
 
 
-async def test_cancel_stops_a_running_deployment_and_says_who(client: httpx.AsyncClient, held: HeldDeploy):
+async def test_cancel_stops_a_running_deployment_and_says_who(any_store_client: httpx.AsyncClient, held: HeldDeploy):
+    client = any_store_client
     config = await create_config(client)
     held.held = True
     deployment_id = (await client.post("/api/deployments/deploy", json={"config_id": config["id"]})).json()[

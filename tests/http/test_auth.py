@@ -59,7 +59,7 @@ async def test_each_route_needs_its_scope(guarded: httpx.AsyncClient, method, pa
         response = await guarded.request(method, path, json=body, headers=bearer(secret))
         if order.index(scope) < order.index(needed):
             assert response.status_code == 403, (scope, response.text)
-            assert response.json()["needed_scope"] == needed
+            assert response.json()["needed"] == needed
         else:
             assert response.status_code not in (401, 403), (scope, response.text)
 

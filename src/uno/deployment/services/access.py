@@ -83,7 +83,7 @@ class AccessService:
         if token is None or not hmac.compare_digest(token.digest, wanted) or not token.usable_at(self._clock.now()):
             return Failure(REFUSED)
         if not token.allows(needed):
-            return Failure(_forbidden(token, needed))
+            return Failure(forbidden(token, needed))
         return Success(token)
 
     async def list_tokens(self) -> Result[list[ApiToken]]:
@@ -139,7 +139,8 @@ def _scopes(given: Any) -> Result[frozenset[Scope]]:
     return Success(frozenset(chosen))
 
 
-def _forbidden(token: ApiToken, needed: Scope) -> ErrorDetails:
+def forbidden(token: ApiToken, needed: Scope) -> ErrorDetails:
+    """The refusal of a known token that lacks ``needed`` (the same wherever it is checked)."""
     held = ", ".join(scope for scope in Scope if scope in token.scopes)
     return ErrorDetails(
         ErrorCode.FORBIDDEN,

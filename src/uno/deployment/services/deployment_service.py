@@ -109,7 +109,10 @@ class DeploymentService:
         self._purged_at: datetime | None = None
         self._background: set[asyncio.Task[DeploymentResult]] = set()
         self._started_here: dict[DeploymentId, asyncio.Task[DeploymentResult]] = {}
-        self._fences: dict[str, Lease] = {}  # by lease key: the lease each run here holds
+        self._fences: dict[str, Lease] = {}
+        self._concluding: dict[
+            DeploymentId, asyncio.Event
+        ] = {}  # runs here, until their outcome is stored  # by lease key: the lease each run here holds
         self._statuses: dict[DeploymentId, tuple[tuple[int, int], DeploymentProgress]] = {}
 
     async def deploy(self, config_id: DeploymentId | str, description: str = "") -> Result[DeploymentResult]:
@@ -362,6 +365,9 @@ class DeploymentService:
             return await self.get_deployment(record.id)
         if self._runner.request_cancel(record.pipeline_id, canceled_by):
             await self._runner.wait(record.pipeline_id)
+            concluded = self._concluding.get(record.id)
+            if concluded is not None:
+                await concluded.wait()  # the run here stores its outcome after the pipeline ends
             return await self.get_deployment(record.id)
         return Failure(
             ErrorDetails.invalid_state(
@@ -497,6 +503,7 @@ class DeploymentService:
             if me is not None:
                 me.cancel()
 
+        concluded = self._concluding[record.id] = asyncio.Event()
         async with self._leases.held(lease, on_lost=lost) as holding:
             self._fences[lease.key] = lease
             try:
@@ -514,6 +521,8 @@ class DeploymentService:
                 raise
             finally:
                 self._fences.pop(lease.key, None)
+                concluded.set()
+                self._concluding.pop(record.id, None)
         return record
 
     def _fence_for(self, record: DeploymentResult) -> Lease | None:
@@ -619,8 +628,10 @@ class DeploymentService:
             if stored is not None and stored.status in (DeploymentStatus.PENDING, DeploymentStatus.RUNNING):
                 status = DeploymentStatus.CANCELED if stopped else DeploymentStatus.FAILED
                 reason = "stopped before it finished" if stopped else "interrupted by an internal error"
+                old = stored.status
                 stored.move(status, self._clock.now(), reason)
                 await self._deployments.save(stored, self._fence_for(stored))
+                self._observers.deployment_moved(stored, old)
             if rolling_back is not None:
                 stored = await self._deployments.get(rolling_back.id)
                 if stored is not None and stored.status is DeploymentStatus.ROLLING_BACK:

@@ -83,8 +83,9 @@ def serve(
     if refused is not None:
         running.fail(refused)
     settings = running.settings(url)
-    typer.echo(f"serving the uno-deployment API on http://{host}:{port} (auth {'off' if no_auth else 'on'})", err=True)
-    serving.run(settings, host, port, auth=not no_auth, access_log=access_log)
+    failed = serving.run(settings, host, port, auth=not no_auth, access_log=access_log)
+    if failed is not None:
+        running.fail(failed)
 
 
 def run() -> None:

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 
+import typer
+
 from uno.core.errors import ErrorCode, ErrorDetails
+from uno.deployment import bootstrap
+from uno.deployment.ports.repositories import StorageError
 from uno.deployment.settings import Settings
 
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
@@ -33,17 +37,30 @@ def refusal(host: str, no_auth: bool) -> ErrorDetails | None:
     return None
 
 
-def run(settings: Settings, host: str, port: int, *, auth: bool, access_log: bool) -> None:
+GRACEFUL_SHUTDOWN_SECONDS = 10
+"""How long a stopping server waits for open requests (a live event stream never ends by
+itself) before it cancels them; then running deployments are stopped in order."""
+
+
+def run(settings: Settings, host: str, port: int, *, auth: bool, access_log: bool) -> ErrorDetails | None:
+    """Serve until stopped; the store is opened first, so an unusable one is one error, not a traceback."""
     # The web stack is imported here, so that other commands start without it.
     import uvicorn  # noqa: PLC0415
 
     from uno.deployment.entrypoints.http import create_app  # noqa: PLC0415
 
+    try:
+        container = bootstrap.build(settings)
+    except StorageError as failed:
+        return failed.error
+    typer.echo(f"serving the uno-deployment API on http://{host}:{port} (auth {'on' if auth else 'off'})", err=True)
     uvicorn.run(
-        create_app(settings=settings, auth=auth),
+        create_app(container, auth=auth, close_container=True),
         host=host,
         port=port,
         access_log=access_log,
         log_level="info",
         server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    return None

@@ -36,16 +36,18 @@ def create_app(
     settings: Settings | None = None,
     auth: bool = True,
     authenticate: Authenticate | None = None,
+    close_container: bool = False,
 ) -> FastAPI:
     """The API. ``auth=False`` lets every caller do everything: only for a loopback-bound server.
 
     ``authenticate`` replaces the token check (tests); by default tokens are checked
-    against the store through the access service.
+    against the store through the access service. ``close_container``: the app closes
+    the given container when it stops (``uno-deploy serve`` hands it one it built).
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = container is None
+        owned = container is None or close_container
         built = container or bootstrap.build(settings)
         app.state.container = built
         app.state.guard = Guard(_authenticator(built, authenticate) if auth else None)

@@ -110,6 +110,11 @@ def install(app: FastAPI) -> None:
 
 
 def _field_error(error: Any) -> dict[str, str]:
+    if error.get("type") == "json_invalid":
+        return {
+            "field": "",
+            "message": f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'malformed')})",
+        }
     location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
     message = str(error.get("msg", "is invalid"))
     if error.get("type") == "extra_forbidden":

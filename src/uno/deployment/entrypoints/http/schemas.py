@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from uno.deployment.domain.pipelines import DEFAULT_TASK_TIMEOUT, MAX_RETRIES, MAX_TASK_TIMEOUT
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -202,8 +204,8 @@ class TaskCreate(_Strict):
     dependencies: list[str] = Field(default_factory=list, max_length=1000)
     action: str | None = Field(default=None, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict)
-    timeout: float = Field(default=300.0, gt=0, le=86400 * 7)
-    retries: int = Field(default=0, ge=0, le=100)
+    timeout: float = Field(default=DEFAULT_TASK_TIMEOUT, gt=0, le=MAX_TASK_TIMEOUT)
+    retries: int = Field(default=0, ge=0, le=MAX_RETRIES)
     skip_on_failure: bool = False
 
 

@@ -3,8 +3,8 @@
 Each route names the scope it needs (``read``, ``deploy`` or ``admin``, each including
 the ones before it). A token is checked through the access service, which stores only
 its digest; a checked token is remembered here for ``CACHE_SECONDS`` by that digest, so
-a status poll costs no store lookup. A revoked token therefore stops working within
-that time on other servers, and at once on the server that revoked it.
+a status poll costs no store lookup. A revoked token (``uno-deploy token revoke``)
+therefore stops working within that time on every server.
 
 Without auth (``--no-auth``, loopback only), every caller is ``anonymous`` with every scope.
 """
@@ -23,6 +23,7 @@ from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result
 from uno.deployment.entrypoints.http.problems import Problem
 from uno.deployment.ports.access import ApiToken, Scope
+from uno.deployment.services.access import forbidden
 
 CACHE_SECONDS = 10.0
 _CACHE_LIMIT = 10_000
@@ -65,13 +66,7 @@ class Guard:
         secret = _bearer(authorization)
         token = await self._token(secret, needed)
         if not token.allows(needed):
-            raise Problem(
-                ErrorDetails(
-                    ErrorCode.FORBIDDEN,
-                    f"this token lacks the {needed.value!r} scope",
-                    {"needed_scope": needed.value},
-                )
-            )
+            raise Problem(forbidden(token, needed))
         return Principal(token.id, token.name)
 
     def forget(self, token_id: str) -> None:

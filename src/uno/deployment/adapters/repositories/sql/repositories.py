@@ -102,9 +102,7 @@ class SqlDeploymentResultRepository:
 
     async def stamp(self, deployment_id: DeploymentId) -> tuple[int, int] | None:
         identifier = deployment_id.value
-        row = await self._database.read(
-            lambda connection: connection.execute(_STAMP, {"id": identifier}).first(), hot=True
-        )
+        row = await self._database.peek(lambda connection: connection.execute(_STAMP, {"id": identifier}).first())
         return (int(row[0]), int(row[1])) if row is not None else None
 
     async def save(self, record: DeploymentResult, fence: Lease | None = None) -> Result[DeploymentResult]:

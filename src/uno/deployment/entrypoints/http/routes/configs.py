@@ -77,8 +77,8 @@ async def get_config(config_id: str, services: Services, _: Reader) -> ConfigOut
 async def replace_config(config_id: str, body: ConfigReplace, services: Services, _: Admin) -> ConfigOut:
     """Replace a configuration: what the body leaves out goes back to the environment's profile.
 
-    The application and environment cannot change (409 when they differ): derive a new
-    configuration for another environment instead.
+    The application and environment cannot change (422 naming the field when they
+    differ): derive a new configuration for another environment instead.
     """
     current = unwrap(await services.config_service.get_config(config_id))
     given = body.model_dump(exclude_none=True)
