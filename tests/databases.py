@@ -55,7 +55,9 @@ def empty(url: str) -> None:
     engine = sa.create_engine(target(url).sync_url, poolclass=sa.NullPool)
     try:
         with engine.begin() as connection:
-            names = ", ".join(table.name for table in tables.ALL)
-            connection.exec_driver_sql(f"TRUNCATE {names}")
+            queue = ["procrastinate_events", "procrastinate_periodic_defers", "procrastinate_jobs"]
+            queue.append("procrastinate_workers")
+            names = ", ".join([*(table.name for table in tables.ALL), *queue])
+            connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     finally:
         engine.dispose()

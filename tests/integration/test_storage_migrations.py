@@ -37,11 +37,15 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     migrating.upgrade(connecting.target(url))
 
 
+def _ours(obj: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
+    return not (kind == "table" and reflected and name is not None and name.startswith("procrastinate_"))
+
+
 def schema_differences(url: str) -> list[object]:
     engine = connecting.sync_engine(connecting.target(url))
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": _ours})
             return list(compare_metadata(context, tables.metadata))
     finally:
         engine.dispose()
@@ -50,7 +54,8 @@ def schema_differences(url: str) -> list[object]:
 def table_names(url: str) -> set[str]:
     engine = connecting.sync_engine(connecting.target(url))
     try:
-        return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+        names = set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+        return {name for name in names if not name.startswith("procrastinate_")}
     finally:
         engine.dispose()
 

@@ -11,8 +11,10 @@ the container is built, unless ``auto_migrate`` is off.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from uno.deployment.adapters.http import UrllibProber
 from uno.deployment.adapters.leases import MemoryLeaseRepository
 from uno.deployment.adapters.platforms.local.driver import LocalDriver
 from uno.deployment.adapters.platforms.registry import DriverRegistry
+from uno.deployment.adapters.queue.procrastinate_queue import ProcrastinateQueue
 from uno.deployment.adapters.repositories.memory import (
     MemoryConfigRepository,
     MemoryDecisionRepository,
@@ -39,6 +42,7 @@ from uno.deployment.adapters.repositories.memory import (
     MemoryTokenRepository,
 )
 from uno.deployment.adapters.repositories.sql import connecting, migrating, stores
+from uno.deployment.domain.ids import DeploymentId
 from uno.deployment.engine import plugins
 from uno.deployment.engine.actions import ActionRegistry, Tools
 from uno.deployment.engine.builtin_actions import builtin_actions
@@ -61,9 +65,11 @@ from uno.deployment.ports.repositories import (
 from uno.deployment.services.access import AccessService
 from uno.deployment.services.config_service import DeploymentConfigService
 from uno.deployment.services.deployment_service import DeploymentService
-from uno.deployment.services.leasing import LeaseKeeper
+from uno.deployment.services.leasing import LeaseKeeper, lease_key
 from uno.deployment.services.pipeline_service import PipelineService
 from uno.deployment.settings import Settings
+
+_log = structlog.get_logger("uno.deployment.worker")
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ class Container:
     tokens: TokenRepository
     idempotency: IdempotencyRepository
     access_service: AccessService
+    queue: ProcrastinateQueue | None
     close_store: Callable[[], Awaitable[None]] = field(repr=False, compare=False)
 
     async def aclose(self) -> None:
@@ -145,8 +152,13 @@ def build(
     http: HttpProber | None = None,
     backups: DatabaseBackups | None = None,
     platforms: PlatformDrivers | None = None,
+    worker_name: str | None = None,
 ) -> Container:
-    """Wire everything; a test passes fakes for what it controls (``actions`` replaces the registry)."""
+    """Wire everything; a test passes fakes for what it controls (``actions`` replaces the registry).
+
+    With ``execution = "queue"`` deployments go to the PostgreSQL queue; ``worker_name``
+    names this process as a worker (``run_worker``).
+    """
     settings = settings or Settings()
     clock = clock or SystemClock()
     environ = os.environ if environ is None else environ
@@ -169,6 +181,12 @@ def build(
         observers=observers,
     )
     keeper = LeaseKeeper(leases, clock, settings.lease_ttl_seconds)
+    queue = (
+        ProcrastinateQueue(str(settings.database_url), poll_seconds=settings.worker_poll_seconds)
+        if (settings.execution == "queue")
+        else None
+    )
+    close_store = opened.close if queue is None else _closing_both(queue.aclose, opened.close)
     return Container(
         settings=settings,
         clock=clock,
@@ -183,15 +201,84 @@ def build(
             pipelines, configs, deployments, opened.decisions, runner, actions, keeper, clock
         ),
         deployment_service=DeploymentService(
-            configs, deployments, pipelines, runner, keeper, clock, opened.idempotency, observers
+            configs,
+            deployments,
+            pipelines,
+            runner,
+            keeper,
+            clock,
+            opened.idempotency,
+            observers,
+            queue=queue,
+            policies=settings.queue_policies,
+            worker_name=worker_name or f"{socket.gethostname()}:{os.getpid()}",
         ),
         decisions=opened.decisions,
         observers=observers,
         tokens=opened.tokens,
         idempotency=opened.idempotency,
         access_service=AccessService(opened.tokens, clock),
-        close_store=opened.close,
+        queue=queue,
+        close_store=close_store,
     )
+
+
+def _closing_both(
+    first: Callable[[], Awaitable[None]], then: Callable[[], Awaitable[None]]
+) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        try:
+            await first()
+        finally:
+            await then()
+
+    return close
+
+
+async def run_worker(settings: Settings, *, name: str, concurrency: int, stop: asyncio.Event, **overrides: Any) -> None:
+    """Be a worker until ``stop`` is set: take queued deployments and run them (``uno-deploy worker``).
+
+    On ``stop`` running deployments get ``worker_grace_seconds`` to finish; what is still
+    running then is handed back (left ``running`` with its journal) and queued again, so
+    another worker resumes it. ``overrides`` replace parts as in ``build`` (tests).
+    """
+    if settings.execution != "queue":
+        raise ValueError("a worker needs execution = 'queue' (and a PostgreSQL database_url)")
+    container = build(settings, worker_name=name, **overrides)
+    queue = container.queue
+    assert queue is not None
+    service = container.deployment_service
+
+    async def handle(deployment_id: str) -> None:
+        try:
+            outcome = await service.execute(deployment_id)
+        except asyncio.CancelledError:
+            if not service.handed_back(deployment_id):
+                raise
+            record = await container.deployments.get(DeploymentId.stored(deployment_id))
+            if record is not None:
+                await queue.enqueue(deployment_id, lease_key(record.config))
+            return
+        if isinstance(outcome, Failure):
+            _log.warning("a queued deployment could not run", deployment_id=deployment_id, error=outcome.error.message)
+
+    async def hand_back() -> None:
+        await service.hand_back_all()
+
+    ttl = settings.lease_ttl_seconds
+    try:
+        await queue.work(
+            handle,
+            name=name,
+            concurrency=concurrency,
+            heartbeat_seconds=max(0.5, ttl / 3),
+            stalled_after_seconds=ttl,
+            stop=stop,
+            graceful_seconds=settings.worker_grace_seconds,
+            on_graceful_timeout=hand_back,
+        )
+    finally:
+        await container.aclose()
 
 
 def configure_logging() -> None:

@@ -48,6 +48,20 @@ class Settings(BaseSettings):
     local_dir: Path | None = None
     """Where the local platform's agent keeps its socket, state and replica logs."""
 
+    execution: Literal["embedded", "queue"] = "embedded"
+    """``embedded``: the process that accepts a deployment runs it. ``queue`` (PostgreSQL
+    only): API servers queue deployments and ``uno-deploy worker`` processes run them."""
+
+    queue_policies: dict[str, Literal["queue", "reject", "replace"]] = Field(default_factory=dict)
+    """Per environment (``{"production": "reject"}``): what a deployment does while another
+    of the same application and environment is active. Unnamed environments queue."""
+
+    worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How often an idle worker looks for jobs, besides PostgreSQL's notifications."""
+
+    worker_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
+    """On SIGTERM, how long a worker lets its deployments finish before handing them back."""
+
     def resolved_backup_dir(self) -> Path:
         return self.backup_dir or Path(platformdirs.user_data_dir("uno-deployment")) / "backups"
 
@@ -67,6 +81,19 @@ class Settings(BaseSettings):
                     "use memory://, sqlite:///path/to/file.db, postgresql://user@host/db or a path to a SQLite file"
                 )
         return value
+
+    @field_validator("queue_policies")
+    @classmethod
+    def _known_environments(cls, value: dict[str, str]) -> dict[str, str]:
+        known = {"dev", "test", "staging", "production"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown environment(s) {', '.join(unknown)}: use {', '.join(sorted(known))}")
+        return value
+
+    def model_post_init(self, context: object) -> None:
+        if self.execution == "queue" and not (self.database_url or "").lower().startswith("postgresql"):
+            raise ValueError("execution = 'queue' needs a PostgreSQL database_url (workers share it)")
 
     @property
     def uses_memory(self) -> bool:

@@ -449,6 +449,10 @@ class _StageRun:
             return
         for future in self.active:
             future.cancel()
+        if self.run.handing_back:  # leave them running in the journal: the next runner redoes them
+            await asyncio.gather(*self.active, return_exceptions=True)
+            self.active.clear()
+            return
         for future, task in list(self.active.items()):
             try:
                 outcome = await future

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +38,9 @@ from uno.deployment.engine.telemetry import Observers
 from uno.deployment.ports.access import IdempotencyClaim, IdempotencyRepository
 from uno.deployment.ports.clock import Clock
 from uno.deployment.ports.leases import Lease
+from uno.deployment.ports.queue import DeploymentQueue, QueuePolicy
 from uno.deployment.ports.repositories import (
+    MAX_PAGE,
     DeploymentConfigRepository,
     DeploymentQuery,
     DeploymentResultRepository,
@@ -97,6 +99,10 @@ class DeploymentService:
         clock: Clock,
         idempotency: IdempotencyRepository | None = None,
         observers: Observers | None = None,
+        *,
+        queue: DeploymentQueue | None = None,
+        policies: Mapping[str, str] | None = None,
+        worker_name: str = "worker",
     ) -> None:
         self._configs = configs
         self._deployments = deployments
@@ -109,6 +115,11 @@ class DeploymentService:
         self._purged_at: datetime | None = None
         self._background: set[asyncio.Task[DeploymentResult]] = set()
         self._started_here: dict[DeploymentId, asyncio.Task[DeploymentResult]] = {}
+        self._queue = queue
+        self._worker_name = worker_name
+        self._policies = {environment: QueuePolicy(policy) for environment, policy in (policies or {}).items()}
+        self._executing: dict[DeploymentId, asyncio.Task[Any]] = {}  # workers: what runs here
+        self._handing_back: set[DeploymentId] = set()
         self._fences: dict[str, Lease] = {}
         self._concluding: dict[
             DeploymentId, asyncio.Event
@@ -263,6 +274,8 @@ class DeploymentService:
         rolling_back: DeploymentResult | None,
         claim: _Claim | None,
     ) -> Result[DeploymentResult]:
+        if self._queue is not None:
+            return await self._enqueue(self._queue, record, pipeline, rolling_back, claim)
         started = await self._start(record, pipeline, rolling_back)
         if isinstance(started, Failure):
             await self._unclaim(claim, record.id)
@@ -276,6 +289,134 @@ class DeploymentService:
         task.add_done_callback(self._background.discard)
         task.add_done_callback(lambda _: self._started_here.pop(record.id, None))
         return Success(snapshot)
+
+    # -- queue execution: API servers queue, workers run ------------------------------------------
+
+    async def execute(self, deployment_id: DeploymentId | str) -> Result[DeploymentResult]:
+        """Run a queued deployment here, or carry on one whose worker died (what workers call).
+
+        It waits for the (application, environment) lease: a dead worker's lease expires
+        within its TTL, and a live holder finishes. A deployment already ended (a job
+        run twice) is left as it is.
+        """
+        found = await self.get_deployment(deployment_id)
+        if isinstance(found, Failure):
+            return found
+        record = found.value
+        if record.status not in (DeploymentStatus.QUEUED, DeploymentStatus.RUNNING) or record.pipeline_id is None:
+            return Success(record)
+        pipeline = await self._pipelines.get(record.pipeline_id)
+        if pipeline is None:
+            return Failure(ErrorDetails.invalid_state(f"deployment {record.id.value} has no stored pipeline to run"))
+        holder = f"{record.id.value}#{self._worker_name}"
+        lease = await self._leases.acquire(record.config, holder)
+        while isinstance(lease, Failure):
+            await self._clock.sleep(min(5.0, self._leases.ttl / 4))
+            lease = await self._leases.acquire(record.config, holder)
+        me = asyncio.current_task()
+        if me is not None:
+            self._executing[record.id] = me
+        try:
+            current = await self._deployments.get(record.id)  # it may have been canceled meanwhile
+            if current is None or current.status not in (DeploymentStatus.QUEUED, DeploymentStatus.RUNNING):
+                await self._leases.release(lease.value)
+                return Success(current or record)
+            return Success(await self._holding(lease.value, current, pipeline, self._carried_on(current, pipeline)))
+        finally:
+            self._executing.pop(record.id, None)
+
+    def handed_back(self, deployment_id: str) -> bool:
+        """Whether this deployment's run here was handed back (its worker is stopping): queue it again."""
+        identifier = DeploymentId.stored(deployment_id)
+        if identifier in self._handing_back:
+            self._handing_back.discard(identifier)
+            return True
+        return False
+
+    async def hand_back_all(self) -> list[DeploymentId]:
+        """Stop every run here without ending it: each pipeline is left to be resumed elsewhere."""
+        handed = list(self._executing)
+        for deployment_id, task in list(self._executing.items()):
+            self._handing_back.add(deployment_id)
+            record = await self._deployments.get(deployment_id)
+            if record is not None and record.pipeline_id is not None:
+                self._runner.hand_back(record.pipeline_id)
+            task.cancel()
+        return handed
+
+    async def _carried_on(self, record: DeploymentResult, pipeline: Pipeline) -> None:
+        if record.status is DeploymentStatus.QUEUED:
+            target = await self._deployments.get(record.rollback_of) if record.rollback_of else None
+            if target is not None and not target.status.is_active:
+                await self._move(target, DeploymentStatus.ROLLING_BACK, f"being rolled back by {record.id.value}")
+            await self._move(record, DeploymentStatus.RUNNING)
+        await self._resumed(record, pipeline)
+
+    async def _enqueue(
+        self,
+        queue: DeploymentQueue,
+        record: DeploymentResult,
+        pipeline: Pipeline,
+        rolling_back: DeploymentResult | None,
+        claim: _Claim | None,
+    ) -> Result[DeploymentResult]:
+        policy = self._policies.get(record.environment.value, QueuePolicy.QUEUE)
+        active = await self._active_in_place(record, rolling_back)
+        if policy is QueuePolicy.REJECT and active:
+            await self._unclaim(claim, record.id)
+            message = (
+                f"{active[0].id.value} of {record.app_name} in {record.environment.value} is {active[0].status.value} "
+                f"and this environment's policy is to reject: wait for it or cancel it"
+            )
+            return Failure(ErrorDetails.conflict(message, deployment_id=active[0].id.value, policy=policy.value))
+        added = await self._deployments.add(record)
+        if isinstance(added, Failure):
+            await self._unclaim(claim, record.id)
+            return added
+        stored = await self._pipelines.add(pipeline)
+        if isinstance(stored, Failure):
+            await self._move(
+                record, DeploymentStatus.FAILED, f"its pipeline could not be stored: {stored.error.message}"
+            )
+            await self._unclaim(claim, record.id)
+            return stored
+        queued = await queue.enqueue(record.id.value, lease_key(record.config))
+        if isinstance(queued, Failure):
+            await self._move(record, DeploymentStatus.FAILED, queued.error.message)
+            await self._unclaim(claim, record.id)
+            return queued
+        record.details["job_id"] = queued.value
+        await self._move(record, DeploymentStatus.QUEUED, f"queued ({policy.value} policy)")
+        if policy is QueuePolicy.REPLACE:
+            for waiting in active:
+                if waiting.status is DeploymentStatus.QUEUED and await queue.withdraw(str(waiting.details["job_id"])):
+                    await self._move(waiting, DeploymentStatus.CANCELED, f"superseded by {record.id.value}")
+        return Success(DeploymentResult.from_document(record.to_document()))
+
+    async def _active_in_place(
+        self, record: DeploymentResult, rolling_back: DeploymentResult | None
+    ) -> list[DeploymentResult]:
+        """Deployments of the same application and environment still queued or running, oldest first."""
+        active: list[DeploymentResult] = []
+        for status in (DeploymentStatus.RUNNING, DeploymentStatus.QUEUED, DeploymentStatus.ROLLING_BACK):
+            query = DeploymentQuery(
+                app_name=record.app_name, environment=record.environment, status=status, limit=MAX_PAGE
+            )
+            active += await self._deployments.find(query)
+        skip = {record.id, rolling_back.id if rolling_back else None}
+        return sorted((found for found in active if found.id not in skip), key=lambda found: found.created_at)
+
+    async def _cancel_queued(
+        self, queue: DeploymentQueue, record: DeploymentResult, canceled_by: str
+    ) -> Result[DeploymentResult]:
+        """Cancel a deployment another worker holds or no worker took yet."""
+        job_id = str(record.details.get("job_id", ""))
+        if record.status is DeploymentStatus.QUEUED and job_id and await queue.withdraw(job_id):
+            await self._move(record, DeploymentStatus.CANCELED, f"canceled by {canceled_by} before it started")
+            return Success(record)
+        if not job_id or not await queue.abort(job_id):
+            return Failure(ErrorDetails.invalid_state(f"deployment {record.id.value} can no longer be canceled"))
+        return Success(record)  # its worker stops it: the record says canceled once it has
 
     async def _claim(self, claim: _Claim, reserved: DeploymentId) -> Result[DeploymentResult] | None:
         """The earlier answer for a repeated idempotency key, or None when this call owns the key."""
@@ -369,6 +510,8 @@ class DeploymentService:
             if concluded is not None:
                 await concluded.wait()  # the run here stores its outcome after the pipeline ends
             return await self.get_deployment(record.id)
+        if self._queue is not None:
+            return await self._cancel_queued(self._queue, record, canceled_by)
         return Failure(
             ErrorDetails.invalid_state(
                 f"deployment {record.id.value} is {record.status.value} but no runner in this process holds it",
@@ -511,6 +654,9 @@ class DeploymentService:
             except LeaseLost as refused:
                 _log.warning("stopped: the lease was lost", deployment_id=record.id.value, reason=refused.error.message)
             except asyncio.CancelledError:
+                if record.id in self._handing_back:
+                    _log.info("handed back", deployment_id=record.id.value)
+                    raise
                 if not holding.lost:
                     await self._abandon(record, rolling_back, stopped=True)
                     raise

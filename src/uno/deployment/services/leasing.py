@@ -35,6 +35,10 @@ class LeaseKeeper:
         self._clock = clock
         self._ttl = ttl
 
+    @property
+    def ttl(self) -> float:
+        return self._ttl
+
     async def acquire(self, config: DeploymentConfig, holder: str) -> Result[Lease]:
         """The lease for the configuration's application and environment, or ``CONFLICT``."""
         lease = await self._leases.acquire(lease_key(config), holder, self._ttl)

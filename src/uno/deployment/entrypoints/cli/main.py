@@ -7,13 +7,18 @@ Exit codes (``running``): 0 done, 2 a usage or settings mistake, 3 the store fai
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
 from importlib.metadata import version as installed_version
 
 import typer
 
+from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure
 from uno.deployment import bootstrap
 from uno.deployment.entrypoints.cli import running, serving, tokens
+from uno.deployment.ports.repositories import StorageError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Deployment orchestrator for Python teams.")
 db = typer.Typer(no_args_is_help=True, help="The store's schema: show it or bring it up to date.")
@@ -86,6 +91,44 @@ def serve(
     failed = serving.run(settings, host, port, auth=not no_auth, access_log=access_log)
     if failed is not None:
         running.fail(failed)
+
+
+@app.command("worker")
+def worker(
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=64, help="Deployments run at once."),
+    name: str | None = typer.Option(None, "--name", help="This worker's name (default: host:pid)."),
+    url: str | None = typer.Option(None, "--url", help=running.URL_HELP),
+) -> None:
+    """Run queued deployments (execution = "queue"): several workers share one PostgreSQL.
+
+    SIGTERM or Ctrl-C stops taking jobs; running deployments get worker_grace_seconds to
+    finish, then are handed back to the queue for another worker to resume.
+
+    Example: UNO_DEPLOY_EXECUTION=queue UNO_DEPLOY_DATABASE_URL=postgresql://deploy@db/uno uno-deploy worker
+    """
+    settings = running.settings(url)
+    if settings.execution != "queue":
+        running.fail(
+            ErrorDetails(
+                ErrorCode.VALIDATION_ERROR,
+                "a worker runs queued deployments: set UNO_DEPLOY_EXECUTION=queue with a PostgreSQL database_url",
+            )
+        )
+    worker_name = name or f"{socket.gethostname()}:{os.getpid()}"
+    typer.echo(f"worker {worker_name} taking deployments (concurrency {concurrency})", err=True)
+
+    async def serve_queue() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, stop.set)
+        await bootstrap.run_worker(settings, name=worker_name, concurrency=concurrency, stop=stop)
+
+    try:
+        asyncio.run(serve_queue())
+    except StorageError as failed:
+        running.fail(failed.error)
+    typer.echo(f"worker {worker_name} stopped", err=True)
 
 
 def run() -> None:

@@ -12,6 +12,11 @@ from alembic import context
 from uno.deployment.adapters.repositories.sql import tables
 
 
+def _ours(obj: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
+    """Comparisons with the models leave out the queue's tables (procrastinate owns them)."""
+    return not (kind == "table" and reflected and name is not None and name.startswith("procrastinate_"))
+
+
 def run() -> None:
     connection = context.config.attributes.get("connection")
     if connection is None:
@@ -21,6 +26,7 @@ def run() -> None:
         target_metadata=tables.metadata,
         render_as_batch=True,  # SQLite alters a table by copying it
         compare_type=True,
+        include_object=_ours,
     )
     with context.begin_transaction():
         context.run_migrations()

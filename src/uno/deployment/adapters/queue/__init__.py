@@ -1,0 +1,1 @@
+"""Deployment queues: procrastinate on PostgreSQL."""
