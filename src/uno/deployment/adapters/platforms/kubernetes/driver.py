@@ -93,12 +93,12 @@ class KubernetesDriver:
         ]
         scaling = manifests.autoscaling(config)
         if scaling is not None:
-            objects = [
-                *objects,
-                manifests.autoscaler(
-                    config.app_name, config.environment.value, chosen.namespace, manifests.SLOTS[0], scaling
-                ),
-            ]
+            environment, slot = config.environment.value, manifests.SLOTS[0]
+            hpa = manifests.autoscaler(config.app_name, environment, chosen.namespace, slot, scaling)
+            checked = validating.validate([hpa], chosen.kubernetes_version)
+            if isinstance(checked, Failure):
+                return checked
+            objects = [*objects, hpa]
             notes.append("the HorizontalPodAutoscaler is applied once the colour serves all traffic")
         if config.secrets:
             secret = manifests.secret_name(config, chosen)

@@ -18,7 +18,7 @@ from typing import Any
 
 import kubernetes_validate
 
-from uno.core.errors import ErrorDetails
+from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain import quantities
 
@@ -63,7 +63,9 @@ def describe(manifest: Mapping[str, Any]) -> str:
 
 def _problem(manifest: Mapping[str, Any], field: str, message: str, **context: Any) -> ErrorDetails:
     where = describe(manifest)
-    return ErrorDetails.validation(field, f"{where}: {message}", object=where, **context)
+    return ErrorDetails(
+        ErrorCode.VALIDATION_ERROR, f"{where}: {field}: {message}", {"field": field, "object": where, **context}
+    )
 
 
 def _path(parts: Iterable[Any]) -> str:
@@ -143,8 +145,9 @@ def _container_problem(manifest: Mapping[str, Any], field: str, container: Mappi
     if not _DNS_LABEL.match(str(container.get("name", ""))):
         return _problem(manifest, f"{field}.name", "is not a DNS label")
     for index, port in enumerate(container.get("ports", [])):
-        if not 1 <= int(port.get("containerPort", 0)) <= 65535:
-            return _problem(manifest, f"{field}.ports[{index}].containerPort", "must be from 1 to 65535")
+        number = int(port.get("containerPort", 0))
+        if not 1 <= number <= 65535:
+            return _problem(manifest, f"{field}.ports[{index}].containerPort", f"{number} is not from 1 to 65535")
     resources = container.get("resources", {})
     for section in ("requests", "limits"):
         for resource, quantity in resources.get(section, {}).items():
