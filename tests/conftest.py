@@ -19,6 +19,7 @@ from uno.deployment.settings import MEMORY_URL, Settings
 
 # The kubernetes driver's tests need its extra (scripts/setup installs it; a bare install may not).
 collect_ignore_glob = [] if importlib.util.find_spec("kubernetes_validate") else ["*/test_kubernetes_*.py"]
+pytest_plugins = ["tests.kube_support"]
 
 
 @pytest.fixture(autouse=True)

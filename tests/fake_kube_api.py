@@ -16,6 +16,7 @@ timeout), and ``requests`` records every request for assertions.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import threading
@@ -259,7 +260,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client that gave up waiting
+            self.wfile.write(data)
 
     do_GET = do_PATCH = do_DELETE = _serve
 

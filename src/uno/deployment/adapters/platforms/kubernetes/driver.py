@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.adapters.platforms.kubernetes import manifests, options, reading, validating
-from uno.deployment.adapters.platforms.kubernetes.cluster import Cluster, ClusterError, kubeconfig_path
+from uno.deployment.adapters.platforms.kubernetes.cluster import REQUEST_TIMEOUT, Cluster, ClusterError, kubeconfig_path
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
 
@@ -70,10 +70,12 @@ class KubernetesDriver:
         *,
         now: Callable[[], datetime] | None = None,
         poll_seconds: float = POLL_SECONDS,
+        request_timeout: float = REQUEST_TIMEOUT,
     ) -> None:
         self._environ = dict(environ) if environ is not None else {}
         self._now = now or (lambda: datetime.now(UTC))
         self._poll = poll_seconds
+        self._timeout = request_timeout
         self._targets: dict[tuple[str, str], Target] = {}
 
     def check(self, config: DeploymentConfig) -> Result[None]:
@@ -147,14 +149,14 @@ class KubernetesDriver:
             validated = validating.validate(objects, chosen.kubernetes_version)
             if isinstance(validated, Failure):
                 raise ClusterError(validated.error)
+            applied = {}
             for manifest in objects:
-                await cluster.apply(_keeping_traffic(manifest, service))
+                applied[manifest["kind"]] = await cluster.apply(_keeping_traffic(manifest, service))
             name = manifests.deployment_name(app, slot)
             if config.resources.replicas_min <= 1:
                 await cluster.delete("PodDisruptionBudget", chosen.namespace, name)
             await cluster.delete("HorizontalPodAutoscaler", chosen.namespace, name)
-            applied = await cluster.get("Deployment", chosen.namespace, name)
-            if applied is not None and manifests.RETIRE_AT in reading.annotations_of(applied):
+            if manifests.RETIRE_AT in reading.annotations_of(applied["Deployment"]):  # a reused colour
                 patch = {"metadata": {"annotations": {manifests.RETIRE_AT: None}}}
                 await cluster.merge_patch("Deployment", chosen.namespace, name, patch)
             return VersionSet(name, app, environment, release.version, release.deployment_id, replicas, 0)
@@ -303,7 +305,7 @@ class KubernetesDriver:
         if isinstance(target, ErrorDetails):
             return Failure(target)
         try:
-            cluster = await Cluster.connect(target.kubeconfig, target.context)
+            cluster = await Cluster.connect(target.kubeconfig, target.context, timeout=self._timeout)
             try:
                 return Success(await work(cluster))
             finally:
