@@ -48,7 +48,7 @@ class Kube:
     def settings(self, image: str | None = None, **extra: Any) -> dict[str, Any]:
         """``custom_settings`` for a configuration deployed here."""
         chosen: dict[str, Any] = {
-            "image": image or self.image,
+            "image": self.image if image is None else image,
             "namespace": self.namespace,
             "health_path": self.health_path,
             "health_deadline_seconds": self.deadline,

@@ -136,7 +136,7 @@ class KubernetesDriver:
         checked = self._rendered(config, release.deployment_id, replicas, manifests.SLOTS[0])
         if isinstance(checked, Failure):
             return checked
-        chosen = checked.value[0]
+        chosen = checked.value[0]  # the colour is known once the cluster is read: checked again then
 
         async def create(cluster: Cluster) -> VersionSet:
             app, environment = config.app_name, config.environment.value

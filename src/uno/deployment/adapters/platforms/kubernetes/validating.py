@@ -11,9 +11,10 @@ them silently serves nothing). Every problem is a ``VALIDATION_ERROR`` naming th
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import kubernetes_validate
@@ -51,10 +52,17 @@ def validate(manifests: Iterable[Mapping[str, Any]], version: str) -> Result[Non
     if isinstance(checked, Failure):
         return checked
     for manifest in manifests:
-        problem = _schema_problem(manifest, version) or _semantic_problem(manifest)
+        problem = _problem_in(json.dumps(manifest, sort_keys=True), version)
         if problem is not None:
             return Failure(problem)
     return Success(None)
+
+
+@lru_cache(maxsize=512)
+def _problem_in(text: str, version: str) -> ErrorDetails | None:
+    """Checking is pure and a schema check takes milliseconds: the same manifest is checked once."""
+    manifest = json.loads(text)
+    return _schema_problem(manifest, version) or _semantic_problem(manifest)
 
 
 def describe(manifest: Mapping[str, Any]) -> str:
