@@ -122,6 +122,24 @@ async def test_a_canary_steps_through_replica_ratio_weights_judged_on_health(dep
         assert stable_sizes == [3, 2, 4]  # 1 of 4 pods is 25%, 2 of 4 is 50%, then back to its own size
 
 
+@pytest.mark.parametrize("strategy", ["rolling", "recreate"])
+async def test_rolling_and_recreate_end_with_one_colour_serving(deployer, kube: Kube, strategy: str):
+    await deploy(deployer, kube, "1.0.0", strategy, replicas=3)
+
+    second = await deploy(deployer, kube, "2.0.0", strategy, replicas=3)
+
+    assert second.status is DeploymentStatus.SUCCEEDED, second.message
+    assert await serving(deployer, kube) == {"2.0.0": 100}
+    config = (await deployer.config_service.list_configs(app_name=kube.app)).value[0]
+    driver = deployer.runner.tools.platforms.driver_for(config).value
+    listed = (await driver.list_versions(kube.app, "staging")).value
+    assert [(version.version, version.replicas) for version in listed] == [("2.0.0", 3)]
+    if kube.fake is not None:
+        expected = {"type": "Recreate"} if strategy == "recreate" else {"type": "RollingUpdate"}
+        strategy_of = kube.fake.deployment(listed[0].id)["spec"]["strategy"]
+        assert {key: strategy_of[key] for key in expected} == expected
+
+
 async def test_a_canary_is_refused_on_kubernetes_unless_judged_on_health(deployer, kube: Kube):
     await deploy(deployer, kube, "1.0.0", "blue-green")
 
