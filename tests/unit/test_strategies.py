@@ -187,6 +187,49 @@ async def test_canary_needs_a_platform_that_weighs_traffic(environ, memory_setti
     assert platform.serving() == {"1.0.0": 100}
 
 
+async def test_a_platform_that_weighs_but_does_not_measure_traffic_needs_health_analysis(environ, memory_settings):
+    platform = FakeDriver(Capabilities(traffic_weights=True, traffic_stats=False))
+    registry = DriverRegistry()
+    registry.register("local", platform)
+    deployer = bootstrap.build(memory_settings, environ=environ, platforms=registry)
+    await release(deployer, "1.0.0", "blue-green")
+
+    second = await release(deployer, "2.0.0", "canary")
+
+    assert second.status is DeploymentStatus.FAILED
+    assert 'set custom_settings.canary.analysis to "health"' in second.message
+    assert platform.serving() == {"1.0.0": 100}
+    assert [call for call, _ in platform.calls].count("create_version") == 1  # refused before changing anything
+
+
+async def test_a_health_analysis_canary_steps_through_its_weights_judging_readiness(environ, memory_settings):
+    platform = FakeDriver(Capabilities(traffic_weights=True, traffic_stats=False))
+    registry = DriverRegistry()
+    registry.register("local", platform)
+    deployer = bootstrap.build(memory_settings, environ=environ, platforms=registry)
+    await release(deployer, "1.0.0", "blue-green", replicas=4)
+    steps = {"steps": [25, 50, 100], "analysis": "health", "analysis_seconds": 0.01}
+
+    second = await release(deployer, "2.0.0", "canary", replicas=4, canary=steps)
+
+    assert second.status is DeploymentStatus.SUCCEEDED, second.message
+    assert platform.serving() == {"2.0.0": 100}
+    deploy = await task_outputs(deployer, second, "deploy")
+    assert [(item["step"], item["analysis"], item["passed"]) for item in deploy["analyses"]] == [
+        (25, "health", True),
+        (50, "health", True),
+    ]
+    assert any("health only: no traffic statistics" in step for step in deploy["steps"])
+
+
+async def test_an_unknown_canary_analysis_is_refused_naming_the_setting(deployer, platform):
+    record = await release(deployer, "1.0.0", "canary", canary={"analysis": "vibes"})
+
+    assert record.status is DeploymentStatus.FAILED
+    assert "custom_settings.canary.analysis: must be" in record.message
+    assert platform.versions == {}
+
+
 async def test_bad_strategy_settings_fail_the_deploy_naming_the_setting(deployer, platform):
     second = await release(deployer, "1.0.0", "canary", canary={"steps": [50, 25]})
 

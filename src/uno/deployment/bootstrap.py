@@ -30,6 +30,7 @@ from uno.deployment.adapters.clocks import SystemClock
 from uno.deployment.adapters.commands import SubprocessRunner
 from uno.deployment.adapters.http import UrllibProber
 from uno.deployment.adapters.leases import MemoryLeaseRepository
+from uno.deployment.adapters.platforms import kubernetes
 from uno.deployment.adapters.platforms.local.driver import LocalDriver
 from uno.deployment.adapters.platforms.registry import DriverRegistry
 from uno.deployment.adapters.queue.procrastinate_queue import ProcrastinateQueue
@@ -168,7 +169,9 @@ def build(
     configs, pipelines, deployments, leases = opened.configs, opened.pipelines, opened.deployments, opened.leases
     backups = backups or FileBackups(settings.resolved_backup_dir(), commands, clock)
     local_dir = settings.resolved_local_dir()
-    platforms = platforms or DriverRegistry.with_plugins({"local": lambda: LocalDriver(local_dir, environ)})
+    platforms = platforms or DriverRegistry.with_plugins(
+        {"local": lambda: LocalDriver(local_dir, environ), "kubernetes": lambda: kubernetes.make_driver(environ)}
+    )
     tools = Tools(clock, commands, environ, http or UrllibProber(), opened.decisions, backups, platforms)
     configure_logging()
     observers = Observers()

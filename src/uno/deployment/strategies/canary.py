@@ -7,6 +7,11 @@ traffic back on the stable version and removes the canary: the deploy fails sayi
 After the steps named in ``pause_after`` the canary waits (up to ``pause_timeout_seconds``)
 for a person to promote or abort it; at any step a person's decision cuts the wait short
 (``canary_control``). At 100 the canary is scaled to full size and becomes the stable version.
+
+A platform that weighs traffic but measures none (``Capabilities.traffic_stats`` false, such as
+Kubernetes without a metrics source) runs a canary only when its configuration accepts
+judging each step on health alone (``canary.analysis: health``): the steps, pauses and
+decisions are the same, and each analysis says it looked at readiness only.
 """
 
 from __future__ import annotations
@@ -34,10 +39,9 @@ from uno.deployment.strategies.steps import (
 
 
 async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
-    capabilities = rollout.driver.capabilities
-    if not (capabilities.traffic_weights and capabilities.traffic_stats):
-        message = f"the {rollout.driver.name} platform cannot weigh and measure traffic per version: use blue-green"
-        return Failure(ErrorDetails(ErrorCode.VALIDATION_ERROR, message, {"field": "strategy"}))
+    refused = _refusal(rollout)
+    if refused is not None:
+        return Failure(refused)
     versions = await current_versions(rollout)
     if isinstance(versions, Failure):
         return versions
@@ -67,6 +71,21 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
             current, kept, tuple(rollout.steps), analyses=tuple(rollout.analyses), decisions=tuple(rollout.decisions)
         )
     )
+
+
+def _refusal(rollout: Rollout) -> ErrorDetails | None:
+    """Why this platform cannot run this canary (None when it can), before anything changes."""
+    capabilities, name = rollout.driver.capabilities, rollout.driver.name
+    if not capabilities.traffic_weights:
+        message = f"the {name} platform cannot weigh and measure traffic per version: use blue-green"
+        return ErrorDetails(ErrorCode.VALIDATION_ERROR, message, {"field": "strategy"})
+    if not capabilities.traffic_stats and rollout.tuning.canary.analysis != "health":
+        message = (
+            f"the {name} platform cannot weigh and measure traffic per version: it measures no traffic, so "
+            'set custom_settings.canary.analysis to "health" to judge each step on readiness alone, or use blue-green'
+        )
+        return ErrorDetails(ErrorCode.VALIDATION_ERROR, message, {"field": "custom_settings.canary.analysis"})
+    return None
 
 
 async def _step(
@@ -110,8 +129,9 @@ async def _analyse(
 ) -> Result[CanaryDecision | None]:
     """Judge the step: its decision, or None when it passed and pauses for a person."""
     tuning = rollout.tuning.canary
-    for version in (canary, *stable):
-        await rollout.driver.traffic_stats(version, reset=True)
+    if tuning.analysis == "traffic":
+        for version in (canary, *stable):
+            await rollout.driver.traffic_stats(version, reset=True)
     position = Position(_attempt(rollout), step)
     await _publish(rollout, f"canary at {step}%: analysing for {tuning.analysis_seconds:g}s", position)
     early = await canary_control.watch(rollout.control, rollout.clock, step, tuning.analysis_seconds)
@@ -138,6 +158,8 @@ async def _analyse(
 
 async def _judge(rollout: Rollout, canary: VersionSet, stable: list[VersionSet], step: int) -> Result[analysis.Verdict]:
     """Read the step's window of traffic and judge the canary by it; the verdict is noted."""
+    if rollout.tuning.canary.analysis == "health":
+        return await _judge_health(rollout, canary, step)
     canary_stats = await rollout.driver.traffic_stats(canary)
     if isinstance(canary_stats, Failure):
         return canary_stats
@@ -154,6 +176,21 @@ async def _judge(rollout: Rollout, canary: VersionSet, stable: list[VersionSet],
             "stable_errors": stable_stats.errors if stable_stats else 0,
             "reasons": list(verdict.reasons),
         }
+    )
+    return Success(verdict)
+
+
+async def _judge_health(rollout: Rollout, canary: VersionSet, step: int) -> Result[analysis.Verdict]:
+    """Judge the step on the canary's readiness alone (``analysis: health``); the verdict says so."""
+    health = await rollout.driver.version_health(canary)
+    if isinstance(health, Failure):
+        return health
+    state = health.value
+    seen = f"{state.ready}/{state.total} ready (health only: no traffic statistics)"
+    verdict = analysis.Verdict(state.healthy, (seen if state.healthy else f"{seen}: {state.message or 'not ready'}",))
+    rollout.note(f"analysis at {step}%: {'passed' if verdict.passed else 'failed'}: {verdict.summary}")
+    rollout.analyses.append(
+        {"step": step, "passed": verdict.passed, "analysis": "health", "ready": state.ready, "total": state.total}
     )
     return Success(verdict)
 

@@ -7,8 +7,10 @@ under its strategy's key, for example::
 
 Keys: ``health_deadline_seconds`` and ``drain_seconds`` (all strategies), ``rolling``
 (``max_surge``, ``max_unavailable``), ``blue_green`` (``keep_previous``), ``canary``
-(``steps``, ``analysis_seconds``, ``max_error_rate``, ``max_error_rate_increase``,
-``max_p99_ratio``, ``p99_slack_ms``, ``min_requests``, and the manual pauses: ``pause_after``,
+(``steps``, ``analysis`` (``traffic``, the default: error rate and latency against the stable
+version; or ``health``: readiness alone, for platforms that measure no traffic),
+``analysis_seconds``, ``max_error_rate``, ``max_error_rate_increase``, ``max_p99_ratio``,
+``p99_slack_ms``, ``min_requests``, and the manual pauses: ``pause_after``,
 ``pause_timeout_seconds``, ``on_pause_timeout``). Bad values are a ``VALIDATION_ERROR`` naming the path.
 """
 
@@ -36,6 +38,7 @@ class CanaryTuning:
     pause_after: frozenset[int] = frozenset()  # steps after whose analysis a person must promote
     pause_timeout_seconds: float = 3600.0
     on_pause_timeout: str = "abort"  # or "promote"
+    analysis: str = "traffic"  # or "health": judge each step on readiness alone (no traffic statistics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,7 @@ def _whole(value: Any, path: str, low: int) -> Result[int]:
 def _canary(settings: dict[str, Any]) -> Result[CanaryTuning]:
     known = {
         "steps",
+        "analysis",
         "analysis_seconds",
         "max_error_rate",
         "max_error_rate_increase",
@@ -161,6 +165,10 @@ def _canary(settings: dict[str, Any]) -> Result[CanaryTuning]:
     if on_timeout not in ("abort", "promote"):
         rule = 'must be "abort" or "promote"'
         return Failure(ErrorDetails.validation("custom_settings.canary.on_pause_timeout", rule))
+    judged_by = values.get("analysis", defaults.analysis)
+    if judged_by not in ("traffic", "health"):
+        rule = 'must be "traffic" (error rate and latency) or "health" (readiness alone)'
+        return Failure(ErrorDetails.validation("custom_settings.canary.analysis", rule))
     return Success(
         CanaryTuning(
             steps=tuple(steps),
@@ -173,6 +181,7 @@ def _canary(settings: dict[str, Any]) -> Result[CanaryTuning]:
             pause_after=pauses.value,
             pause_timeout_seconds=checked.get("pause_timeout_seconds", defaults.pause_timeout_seconds),
             on_pause_timeout=on_timeout,
+            analysis=judged_by,
         )
     )
 

@@ -1,0 +1,401 @@
+"""The ``kubernetes`` platform driver: version sets as Deployments, traffic through one Service.
+
+Each application and environment has two Deployment colours (``<app>-blue``,
+``<app>-green``, see ``manifests``); a release always goes to the colour that takes no
+traffic, and the Service ``<app>`` decides who serves:
+
+- all traffic to one colour: the Service selects that colour (blue-green, and every strategy's
+  last step); switching is one selector change, and back is the same change;
+- a split (canary steps, rolling batches): the Service selects both colours and the weights
+  are realised by replica ratio: the colours are scaled so their share of ready pods follows
+  the weights (``reading.split``), and return to their own size when the split ends. Weights
+  are therefore as fine as the replicas allow, and the platform measures no traffic per
+  version: ``Capabilities(traffic_weights=True, traffic_stats=False)``. A canary on
+  Kubernetes judges each step on health alone, and only when its configuration says so
+  (``canary.analysis: health``).
+
+Objects are applied with server-side apply (field manager ``uno-deploy``) after the
+manifests pass the schema and semantic checks (``validating``); scaling and switching are
+merge patches. A rollout is followed through the Deployment's status (``reading.rollout``);
+a passed ``progressDeadlineSeconds`` fails it. Rollback re-applies the earlier release,
+rendered again from its stored configuration, or switches the Service back when its
+colour still runs. The rollback window is an annotation (``retire-at``) that the next
+operation on the application honours: no controller runs in the cluster.
+
+The primitives that name no configuration (traffic, health, scaling, listing) use the
+namespace and kube context of the configuration last checked for the application and
+environment: the engine checks a configuration before each platform step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from uno.core.errors import ErrorCode, ErrorDetails
+from uno.core.result import Failure, Result, Success
+from uno.deployment.adapters.platforms.kubernetes import manifests, options, reading, validating
+from uno.deployment.adapters.platforms.kubernetes.cluster import REQUEST_TIMEOUT, Cluster, ClusterError, kubeconfig_path
+from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
+
+T = TypeVar("T")
+POLL_SECONDS = 0.2
+GONE_SLACK_SECONDS = 60.0  # beyond the drain and grace periods, how long a deletion may take
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    kubeconfig: Path
+    context: str | None
+    namespace: str
+
+
+def _error(message: str, **context: Any) -> ClusterError:
+    return ClusterError(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, context))
+
+
+class KubernetesDriver:
+    name = "kubernetes"
+    capabilities = Capabilities(traffic_weights=True, traffic_stats=False)
+
+    def __init__(
+        self,
+        environ: Mapping[str, str] | None = None,
+        *,
+        now: Callable[[], datetime] | None = None,
+        poll_seconds: float = POLL_SECONDS,
+        request_timeout: float = REQUEST_TIMEOUT,
+    ) -> None:
+        self._environ = dict(environ) if environ is not None else {}
+        self._now = now or (lambda: datetime.now(UTC))
+        self._poll = poll_seconds
+        self._timeout = request_timeout
+        self._targets: dict[tuple[str, str], Target] = {}
+
+    def check(self, config: DeploymentConfig) -> Result[None]:
+        rendered = self._rendered(config, "pending", config.resources.replicas_min, "blue")
+        return rendered if isinstance(rendered, Failure) else Success(None)
+
+    async def render(self, release: Release) -> Result[dict[str, Any]]:
+        config = release.config
+        replicas = config.resources.replicas_min
+        rendered = self._rendered(config, release.deployment_id, replicas, manifests.SLOTS[0])
+        if isinstance(rendered, Failure):
+            return rendered
+        chosen, objects = rendered.value
+        notes = [
+            "a release goes to whichever colour takes no traffic (shown: blue); the Service then selects it",
+            f"applied with server-side apply, field manager {manifests.FIELD_MANAGER}",
+        ]
+        scaling = manifests.autoscaling(config)
+        if scaling is not None:
+            environment, slot = config.environment.value, manifests.SLOTS[0]
+            hpa = manifests.autoscaler(config.app_name, environment, chosen.namespace, slot, scaling)
+            checked = validating.validate([hpa], chosen.kubernetes_version)
+            if isinstance(checked, Failure):
+                return checked
+            objects = [*objects, hpa]
+            notes.append("the HorizontalPodAutoscaler is applied once the colour serves all traffic")
+        if config.secrets:
+            secret = manifests.secret_name(config, chosen)
+            notes.append(f"the Secret {secret} must hold the keys {', '.join(config.secrets)} (never rendered)")
+        return Success(
+            {
+                "platform": self.name,
+                "namespace": chosen.namespace,
+                "kube_context": chosen.kube_context,
+                "kubernetes_version": chosen.kubernetes_version,
+                "manifests": objects,
+                "notes": notes,
+            }
+        )
+
+    def _rendered(
+        self, config: DeploymentConfig, deployment_id: str, replicas: int, slot: str
+    ) -> Result[tuple[options.KubeOptions, list[dict[str, Any]]]]:
+        """The release's manifests for ``slot``, checked; remembers where the application lives."""
+        chosen = options.options_for(config)
+        if isinstance(chosen, Failure):
+            return chosen
+        objects = manifests.release(config, chosen.value, slot=slot, replicas=replicas, deployment_id=deployment_id)
+        checked = validating.validate(objects, chosen.value.kubernetes_version)
+        if isinstance(checked, Failure):
+            return checked
+        where = Target(kubeconfig_path(self._environ), chosen.value.kube_context, chosen.value.namespace)
+        self._targets[(config.app_name, config.environment.value)] = where
+        return Success((chosen.value, objects))
+
+    async def create_version(self, release: Release, replicas: int) -> Result[VersionSet]:
+        config = release.config
+        checked = self._rendered(config, release.deployment_id, replicas, manifests.SLOTS[0])
+        if isinstance(checked, Failure):
+            return checked
+        chosen = checked.value[0]  # the colour is known once the cluster is read: checked again then
+
+        async def create(cluster: Cluster) -> VersionSet:
+            app, environment = config.app_name, config.environment.value
+            service = await self._claimed_service(cluster, chosen.namespace, app, environment)
+            deployments = await cluster.select("Deployment", chosen.namespace, manifests.app_selector(app, environment))
+            slot = _free_slot(service, deployments)
+            objects = manifests.release(
+                config, chosen, slot=slot, replicas=replicas, deployment_id=release.deployment_id
+            )
+            validated = validating.validate(objects, chosen.kubernetes_version)
+            if isinstance(validated, Failure):
+                raise ClusterError(validated.error)
+            applied = {}
+            for manifest in objects:
+                applied[manifest["kind"]] = await cluster.apply(_keeping_traffic(manifest, service))
+            name = manifests.deployment_name(app, slot)
+            if config.resources.replicas_min <= 1:
+                await cluster.delete("PodDisruptionBudget", chosen.namespace, name)
+            await cluster.delete("HorizontalPodAutoscaler", chosen.namespace, name)
+            if manifests.RETIRE_AT in reading.annotations_of(applied["Deployment"]):  # a reused colour
+                patch = {"metadata": {"annotations": {manifests.RETIRE_AT: None}}}
+                await cluster.merge_patch("Deployment", chosen.namespace, name, patch)
+            return VersionSet(name, app, environment, release.version, release.deployment_id, replicas, 0)
+
+        return await self._using(self._target(config.app_name, config.environment.value), create)
+
+    async def scale_version(self, version: VersionSet, replicas: int) -> Result[VersionSet]:
+        async def scale(cluster: Cluster, target: Target) -> VersionSet:
+            await self._mine(cluster, target, version)
+            patch = {"metadata": {"annotations": {manifests.REPLICAS: str(replicas)}}, "spec": {"replicas": replicas}}
+            scaled = await cluster.merge_patch("Deployment", target.namespace, version.id, patch)
+            return reading.version_set(scaled, version.weight, version.app_name, version.environment)
+
+        return await self._on(version.app_name, version.environment, scale)
+
+    async def set_traffic(self, app_name: str, environment: str, weights: Mapping[str, int]) -> Result[None]:
+        positive = {name: weight for name, weight in weights.items() if weight > 0}
+
+        async def route(cluster: Cluster, target: Target) -> None:
+            listed = await cluster.select("Deployment", target.namespace, manifests.app_selector(app_name, environment))
+            deployments = {item["metadata"]["name"]: item for item in listed}
+            for name in weights:
+                if name not in deployments:
+                    raise _error(f"version set {name} does not exist in namespace {target.namespace}", version_set=name)
+            service = await cluster.get("Service", target.namespace, app_name)
+            if service is None:
+                raise _error(f"Service {app_name} does not exist in namespace {target.namespace}: deploy first")
+            await _resize(cluster, target.namespace, deployments, positive)
+            await _select(cluster, target.namespace, app_name, deployments, positive)
+            await _autoscale(cluster, target.namespace, app_name, environment, deployments, positive)
+
+        return await self._on(app_name, environment, route)
+
+    async def version_health(self, version: VersionSet) -> Result[VersionHealth]:
+        async def health(cluster: Cluster, target: Target) -> VersionHealth:
+            deployment = await self._mine(cluster, target, version)
+            state = reading.rollout(deployment)
+            if state.stuck is not None:
+                raise _error(f"Deployment {version.id} in namespace {target.namespace} {state.stuck}")
+            return state.health
+
+        return await self._on(version.app_name, version.environment, health)
+
+    async def traffic_stats(self, version: VersionSet, *, reset: bool = False) -> Result[TrafficStats]:
+        message = "the kubernetes platform measures no traffic per version (judge canaries with analysis: health)"
+        return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {"version_set": version.id}))
+
+    async def destroy_version(self, version: VersionSet, *, drain_timeout: float) -> Result[None]:
+        async def destroy(cluster: Cluster, target: Target) -> None:
+            found = await cluster.get("Deployment", target.namespace, version.id)
+            if found is None or not _same_release(found, version):
+                return  # gone already, or its colour now runs a later release
+            await self._remove(cluster, target.namespace, found, drain_timeout)
+
+        return await self._on(version.app_name, version.environment, destroy)
+
+    async def retire_version(self, version: VersionSet, *, after: float, drain_timeout: float) -> Result[None]:
+        async def retire(cluster: Cluster, target: Target) -> None:
+            await self._mine(cluster, target, version)
+            when = (self._now() + timedelta(seconds=after)).isoformat()
+            patch = {"metadata": {"annotations": {manifests.RETIRE_AT: when}}}
+            await cluster.merge_patch("Deployment", target.namespace, version.id, patch)
+
+        return await self._on(version.app_name, version.environment, retire)
+
+    async def list_versions(self, app_name: str, environment: str) -> Result[list[VersionSet]]:
+        async def listing(cluster: Cluster, target: Target) -> list[VersionSet]:
+            selector = manifests.app_selector(app_name, environment)
+            deployments = await cluster.select("Deployment", target.namespace, selector)
+            service = await cluster.get("Service", target.namespace, app_name)
+            weights = reading.weights(service, deployments)
+            kept = []
+            for item in sorted(deployments, key=lambda found: str(found["metadata"]["name"])):
+                if self._due(item) and not weights.get(item["metadata"]["name"]):
+                    await self._remove(cluster, target.namespace, item, 0.0, wait=False)  # its window has passed
+                    continue
+                kept.append(reading.version_set(item, weights.get(item["metadata"]["name"], 0), app_name, environment))
+            return kept
+
+        return await self._on(app_name, environment, listing)
+
+    def _due(self, deployment: Mapping[str, Any]) -> bool:
+        when = reading.annotations_of(deployment).get(manifests.RETIRE_AT)
+        try:
+            return when is not None and datetime.fromisoformat(when) <= self._now()
+        except ValueError:
+            return False
+
+    async def _claimed_service(
+        self, cluster: Cluster, namespace: str, app: str, environment: str
+    ) -> dict[str, Any] | None:
+        """The application's Service, refusing one that belongs to another environment or tool."""
+        service = await cluster.get("Service", namespace, app)
+        if service is None:
+            return None
+        labels = service["metadata"].get("labels", {})
+        if labels.get("app.kubernetes.io/managed-by") != manifests.FIELD_MANAGER:
+            message = f"Service {app} in namespace {namespace} exists and is not managed by uno-deploy"
+            raise ClusterError(ErrorDetails(ErrorCode.CONFLICT, message, {"object": f"Service/{app}"}))
+        owner = labels.get(manifests.ENVIRONMENT)
+        if owner != environment:
+            message = (
+                f"Service {app} in namespace {namespace} belongs to the {owner} environment: "
+                "give each environment its own custom_settings.namespace"
+            )
+            raise ClusterError(ErrorDetails(ErrorCode.CONFLICT, message, {"object": f"Service/{app}"}))
+        return service
+
+    async def _mine(self, cluster: Cluster, target: Target, version: VersionSet) -> dict[str, Any]:
+        found = await cluster.get("Deployment", target.namespace, version.id)
+        if found is None or not _same_release(found, version):
+            raise _error(f"version set {version.id} ({version.version}) no longer runs in namespace {target.namespace}")
+        return found
+
+    async def _remove(
+        self, cluster: Cluster, namespace: str, deployment: Mapping[str, Any], drain: float, *, wait: bool = True
+    ) -> None:
+        name = deployment["metadata"]["name"]
+        for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget", "Deployment"):
+            await cluster.delete(kind, namespace, name)
+        if not wait:
+            return
+        grace = deployment["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30)
+        deadline = asyncio.get_running_loop().time() + max(drain, grace) + GONE_SLACK_SECONDS
+        while await cluster.get("Deployment", namespace, name) is not None:
+            if asyncio.get_running_loop().time() > deadline:
+                raise _error(f"Deployment {name} in namespace {namespace} was not gone in time")
+            await asyncio.sleep(self._poll)
+
+    def _target(self, app: str, environment: str) -> Target | ErrorDetails:
+        found = self._targets.get((app, environment))
+        if found is None:
+            message = f"the kubernetes driver was given no configuration for {app} in {environment} yet"
+            return ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {})
+        return found
+
+    async def _on(self, app: str, environment: str, work: Callable[[Cluster, Target], Awaitable[T]]) -> Result[T]:
+        target = self._target(app, environment)
+        if isinstance(target, ErrorDetails):
+            return Failure(target)
+        where = target
+        return await self._using(where, lambda cluster: work(cluster, where))
+
+    async def _using(self, target: Target | ErrorDetails, work: Callable[[Cluster], Awaitable[T]]) -> Result[T]:
+        """Run ``work`` on a connection to the target's cluster; every failure comes back as a value."""
+        if isinstance(target, ErrorDetails):
+            return Failure(target)
+        try:
+            cluster = await Cluster.connect(target.kubeconfig, target.context, timeout=self._timeout)
+            try:
+                return Success(await work(cluster))
+            finally:
+                await cluster.close()
+        except ClusterError as failed:
+            return Failure(failed.error)
+
+
+def _same_release(deployment: Mapping[str, Any], version: VersionSet) -> bool:
+    running = reading.annotations_of(deployment).get(manifests.DEPLOYMENT_ID)
+    return not version.deployment_id or running == version.deployment_id
+
+
+def _free_slot(service: Mapping[str, Any] | None, deployments: list[dict[str, Any]]) -> str:
+    """The colour a new release goes to: one without traffic, preferably one that does not exist."""
+    serving = reading.weights(service, deployments)
+    existing = {reading.slot_of(item): item["metadata"]["name"] for item in deployments}
+    idle = [slot for slot in manifests.SLOTS if not serving.get(existing.get(slot, ""), 0)]
+    if not idle:
+        raise _error("both colours take traffic (an unfinished canary?): roll back or finish it first")
+    fresh = [slot for slot in idle if slot not in existing]
+    return (fresh or idle)[0]
+
+
+def _keeping_traffic(manifest: dict[str, Any], service: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Apply the Service as rendered but with the traffic it has now: a release changes no routing."""
+    if manifest["kind"] != "Service":
+        return manifest
+    spec = dict(manifest["spec"])
+    metadata = dict(manifest["metadata"])
+    if service is None:
+        spec["selector"] = {**spec["selector"], manifests.SLOT: reading.NOTHING}
+        return {**manifest, "spec": spec}
+    spec["selector"] = dict(service["spec"].get("selector", {}))
+    stored = reading.annotations_of(service).get(manifests.WEIGHTS)
+    if stored is not None:
+        metadata["annotations"] = {**metadata.get("annotations", {}), manifests.WEIGHTS: stored}
+    return {**manifest, "metadata": metadata, "spec": spec}
+
+
+async def _resize(
+    cluster: Cluster, namespace: str, deployments: Mapping[str, dict[str, Any]], positive: Mapping[str, int]
+) -> None:
+    """Scale for the weights: a split by replica ratio; everything else back to its own size."""
+    wanted = {name: reading.size(item) for name, item in deployments.items()}
+    if len(positive) > 1:
+        counts = reading.split(positive, {name: wanted[name] for name in positive})
+        wanted = {name: counts.get(name, 0) for name in deployments}  # idle colours would take a share: stop them
+    for name, count in wanted.items():
+        if int(deployments[name]["spec"].get("replicas", 0)) != count:
+            await cluster.merge_patch("Deployment", namespace, name, {"spec": {"replicas": count}})
+
+
+async def _select(
+    cluster: Cluster,
+    namespace: str,
+    app: str,
+    deployments: Mapping[str, dict[str, Any]],
+    positive: Mapping[str, int],
+) -> None:
+    """Point the Service at the colour that takes everything, at both for a split, at nothing for none."""
+    if len(positive) == 1:
+        slot: str | None = reading.slot_of(deployments[next(iter(positive))])
+    else:
+        slot = None if positive else reading.NOTHING
+    patch = {
+        "metadata": {"annotations": {manifests.WEIGHTS: json.dumps(dict(positive), sort_keys=True)}},
+        "spec": {"selector": {manifests.SLOT: slot}},
+    }
+    await cluster.merge_patch("Service", namespace, app, patch)
+    for name in positive:
+        if manifests.RETIRE_AT in reading.annotations_of(deployments[name]):  # traffic came back: no longer retiring
+            await cluster.merge_patch(
+                "Deployment", namespace, name, {"metadata": {"annotations": {manifests.RETIRE_AT: None}}}
+            )
+
+
+async def _autoscale(
+    cluster: Cluster,
+    namespace: str,
+    app: str,
+    environment: str,
+    deployments: Mapping[str, dict[str, Any]],
+    positive: Mapping[str, int],
+) -> None:
+    """Only a colour that serves everything is autoscaled: an autoscaler would undo a split."""
+    for name, item in deployments.items():
+        scaling = reading.annotations_of(item).get(manifests.AUTOSCALING)
+        if len(positive) == 1 and name in positive and scaling:
+            slot = reading.slot_of(item)
+            await cluster.apply(manifests.autoscaler(app, environment, namespace, slot, json.loads(scaling)))
+        else:
+            await cluster.delete("HorizontalPodAutoscaler", namespace, name)

@@ -1,0 +1,288 @@
+"""The manifests of one release, as plain data: what ``render`` shows and the driver applies.
+
+Per application and environment, in one namespace:
+
+- two Deployment *colours*, ``<app>-blue`` and ``<app>-green``: each is one version set.
+  A release goes to the colour that takes no traffic, whatever the strategy, so the
+  serving colour is never changed in place (its pod template is only ever replaced by a
+  later release, once it has stopped serving);
+- one Service ``<app>``, whose selector picks the colour that takes the traffic, or both
+  colours while a canary or a rolling deploy splits it (then by replica ratio);
+- per colour, a PodDisruptionBudget (more than one replica) and, once the colour serves
+  all traffic, a HorizontalPodAutoscaler (``auto_scaling``);
+- shared by the colours: a NetworkPolicy (``enable_network_policy``: only the container
+  port is reachable) and an Ingress (``network.domain``, with TLS when ``use_https``).
+
+Secrets are referenced by name (``secretKeyRef`` into one Secret), never inlined. Rendering
+is pure and deterministic: the same release always gives the same manifests, which is what
+a rollback re-applies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from uno.deployment.adapters.platforms.kubernetes.options import KubeOptions
+from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.domain.enums import DeploymentStrategy
+
+FIELD_MANAGER = "uno-deploy"
+PREFIX = "uno-deploy.io"
+SLOTS = ("blue", "green")
+NAME = "app.kubernetes.io/name"
+VERSION = "app.kubernetes.io/version"
+ENVIRONMENT = f"{PREFIX}/environment"
+SLOT = f"{PREFIX}/slot"
+DEPLOYMENT_ID = f"{PREFIX}/deployment-id"
+APP_VERSION = f"{PREFIX}/version"
+REPLICAS = f"{PREFIX}/replicas"  # the size the strategy asked for (a split may run fewer for a while)
+AUTOSCALING = f"{PREFIX}/autoscaling"  # the autoscaler to apply once this colour serves all traffic
+RETIRE_AT = f"{PREFIX}/retire-at"
+WEIGHTS = f"{PREFIX}/weights"  # on the Service: the weights last set
+SERVICE_PORT = 80
+_LABEL_VALUE_INVALID = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def deployment_name(app: str, slot: str) -> str:
+    return f"{app}-{slot}"
+
+
+def app_selector(app: str, environment: str) -> dict[str, str]:
+    """What every pod of the application in this environment carries (both colours)."""
+    return {NAME: app, ENVIRONMENT: environment}
+
+
+def slot_selector(app: str, environment: str, slot: str) -> dict[str, str]:
+    return {**app_selector(app, environment), SLOT: slot}
+
+
+def label_value(text: str) -> str:
+    """``text`` as a label value: at most 63 of the allowed characters, alphanumeric at both ends."""
+    return _LABEL_VALUE_INVALID.sub("_", text)[:63].strip("._-") or "unknown"
+
+
+def _labels(config: DeploymentConfig) -> dict[str, str]:
+    return {
+        **app_selector(config.app_name, config.environment.value),
+        "app.kubernetes.io/managed-by": FIELD_MANAGER,
+    }
+
+
+def _metadata(name: str, namespace: str, labels: Mapping[str, str], **annotations: str) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(labels)}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return metadata
+
+
+def release(
+    config: DeploymentConfig, options: KubeOptions, *, slot: str, replicas: int, deployment_id: str
+) -> list[dict[str, Any]]:
+    """Everything deploying ``config`` to ``slot`` applies, in apply order (shared objects first)."""
+    manifests = [service(config, options, serving=slot)]
+    if config.security.enable_network_policy:
+        manifests.append(network_policy(config, options))
+    if config.network.domain:
+        manifests.append(ingress(config, options))
+    manifests.extend(version_set(config, options, slot=slot, replicas=replicas, deployment_id=deployment_id))
+    return manifests
+
+
+def version_set(
+    config: DeploymentConfig, options: KubeOptions, *, slot: str, replicas: int, deployment_id: str
+) -> list[dict[str, Any]]:
+    """The objects of one colour: its Deployment, and its PodDisruptionBudget past one replica."""
+    objects = [deployment(config, options, slot=slot, replicas=replicas, deployment_id=deployment_id)]
+    if config.resources.replicas_min > 1:
+        objects.append(disruption_budget(config, options, slot))
+    return objects
+
+
+def deployment(
+    config: DeploymentConfig, options: KubeOptions, *, slot: str, replicas: int, deployment_id: str
+) -> dict[str, Any]:
+    app, environment = config.app_name, config.environment.value
+    labels = {**_labels(config), SLOT: slot, VERSION: label_value(config.app_version)}
+    annotations = {DEPLOYMENT_ID: deployment_id, APP_VERSION: config.app_version, REPLICAS: str(replicas)}
+    scaling = autoscaling(config)
+    if scaling is not None:
+        annotations[AUTOSCALING] = json.dumps(scaling, sort_keys=True)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(deployment_name(app, slot), options.namespace, labels, **annotations),
+        "spec": {
+            "replicas": replicas,
+            "revisionHistoryLimit": 3,
+            "progressDeadlineSeconds": options.progress_deadline_seconds,
+            "selector": {"matchLabels": slot_selector(app, environment, slot)},
+            "strategy": _update_strategy(config),
+            "template": {
+                "metadata": {"labels": labels, "annotations": {DEPLOYMENT_ID: deployment_id}},
+                "spec": _pod_spec(config, options),
+            },
+        },
+    }
+
+
+def _update_strategy(config: DeploymentConfig) -> dict[str, Any]:
+    """How Kubernetes replaces the pods of one colour when a release is applied to it."""
+    if config.strategy is DeploymentStrategy.RECREATE:
+        return {"type": "Recreate"}
+    rolling = config.custom_settings.get("rolling", {})
+    rolling = rolling if isinstance(rolling, dict) else {}
+    surge, unavailable = rolling.get("max_surge", 1), rolling.get("max_unavailable", 0)
+    return {
+        "type": "RollingUpdate",
+        "rollingUpdate": {
+            "maxSurge": surge if isinstance(surge, int) and not isinstance(surge, bool) else 1,
+            "maxUnavailable": unavailable if isinstance(unavailable, int) and not isinstance(unavailable, bool) else 0,
+        },
+    }
+
+
+def _pod_spec(config: DeploymentConfig, options: KubeOptions) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": config.app_name,
+        "image": options.image,
+        "ports": [{"name": "http", "containerPort": options.container_port, "protocol": "TCP"}],
+        "env": _environment(config, options),
+        "resources": {
+            "requests": {"cpu": config.resources.cpu_min, "memory": config.resources.memory_min},
+            "limits": {"cpu": config.resources.cpu_max, "memory": config.resources.memory_max},
+        },
+        "readinessProbe": _probe(options, period=5, failures=3),
+        "livenessProbe": {**_probe(options, period=10, failures=3), "initialDelaySeconds": 10},
+    }
+    spec: dict[str, Any] = {"terminationGracePeriodSeconds": options.termination_grace_seconds}
+    security = config.security
+    if security.run_as_non_root:
+        spec["securityContext"] = {"runAsNonRoot": True}
+    if security.read_only_root_filesystem:
+        container["securityContext"] = {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False}
+        container["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
+        spec["volumes"] = [{"name": "tmp", "emptyDir": {}}]
+    spec["containers"] = [container]
+    return spec
+
+
+def _probe(options: KubeOptions, *, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": options.health_path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
+
+
+def secret_name(config: DeploymentConfig, options: KubeOptions) -> str:
+    return options.secret_name or f"{config.app_name}-secrets"
+
+
+def _environment(config: DeploymentConfig, options: KubeOptions) -> list[dict[str, Any]]:
+    variables: list[dict[str, Any]] = [
+        {"name": name, "value": value} for name, value in sorted(config.environment_variables.items())
+    ]
+    variables.append({"name": "APP_VERSION", "value": config.app_version})
+    variables.append({"name": "PORT", "value": str(options.container_port)})
+    secret = secret_name(config, options)
+    variables.extend(
+        {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": name}}} for name in config.secrets
+    )
+    return variables
+
+
+def service(config: DeploymentConfig, options: KubeOptions, *, serving: str | None) -> dict[str, Any]:
+    """The stable Service; ``serving`` is the colour it sends traffic to (None: both, by replicas)."""
+    app, environment = config.app_name, config.environment.value
+    selector = app_selector(app, environment) if serving is None else slot_selector(app, environment, serving)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(app, options.namespace, _labels(config)),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector,
+            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def disruption_budget(config: DeploymentConfig, options: KubeOptions, slot: str) -> dict[str, Any]:
+    app, environment = config.app_name, config.environment.value
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(deployment_name(app, slot), options.namespace, {**_labels(config), SLOT: slot}),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": slot_selector(app, environment, slot)}},
+    }
+
+
+def autoscaling(config: DeploymentConfig) -> dict[str, int] | None:
+    resources = config.resources
+    if not resources.auto_scaling:
+        return None
+    return {
+        "min": resources.replicas_min,
+        "max": resources.replicas_max,
+        "cpu": resources.auto_scaling_cpu_threshold,
+    }
+
+
+def autoscaler(app: str, environment: str, namespace: str, slot: str, scaling: Mapping[str, int]) -> dict[str, Any]:
+    """The HorizontalPodAutoscaler of a colour that serves all traffic (``scaling`` from ``autoscaling``)."""
+    name = deployment_name(app, slot)
+    labels = {**app_selector(app, environment), "app.kubernetes.io/managed-by": FIELD_MANAGER, SLOT: slot}
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(name, namespace, labels),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": scaling["min"],
+            "maxReplicas": scaling["max"],
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": scaling["cpu"]},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def network_policy(config: DeploymentConfig, options: KubeOptions) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata(config.app_name, options.namespace, _labels(config)),
+        "spec": {
+            "podSelector": {"matchLabels": app_selector(config.app_name, config.environment.value)},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"protocol": "TCP", "port": options.container_port}]}],
+        },
+    }
+
+
+def ingress(config: DeploymentConfig, options: KubeOptions) -> dict[str, Any]:
+    domain = config.network.domain
+    backend = {"service": {"name": config.app_name, "port": {"name": "http"}}}
+    spec: dict[str, Any] = {
+        "rules": [{"host": domain, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}]
+    }
+    if options.ingress_class:
+        spec = {"ingressClassName": options.ingress_class, **spec}
+    if config.network.use_https:
+        spec["tls"] = [{"hosts": [domain], "secretName": f"{config.app_name}-tls"}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": _metadata(config.app_name, options.namespace, _labels(config)),
+        "spec": spec,
+    }

@@ -1,0 +1,106 @@
+"""Reading the cluster's objects as the platform model sees them: pure functions over API dicts.
+
+- A version set is one colour's Deployment; its size is what the strategy asked for (the
+  ``replicas`` annotation), which a traffic split may run below for a while.
+- Its weight comes from the Service: the colour its selector names gets 100; with no colour
+  in the selector (a split), the weights last set, kept in an annotation.
+- Its health is the Deployment's rollout: pods of the *current* template that are ready,
+  against the desired size or the pods still running, whichever is more; the controller must
+  have seen the latest change; a passed ``progressDeadlineSeconds`` is a failure, not a wait.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from uno.deployment.adapters.platforms.kubernetes import manifests
+from uno.deployment.ports.platforms import VersionHealth, VersionSet
+
+NOTHING = "none"  # the Service's colour when nothing serves yet: it selects no pod
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    health: VersionHealth
+    stuck: str | None = None  # why the rollout can no longer succeed (progress deadline passed)
+
+
+def annotations_of(item: Mapping[str, Any]) -> dict[str, str]:
+    found: dict[str, str] = item.get("metadata", {}).get("annotations") or {}
+    return found
+
+
+def slot_of(deployment: Mapping[str, Any]) -> str:
+    return str(deployment["metadata"].get("labels", {}).get(manifests.SLOT, ""))
+
+
+def weights(service: Mapping[str, Any] | None, deployments: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Deployment name -> the share of traffic the Service gives it."""
+    if service is None:
+        return {}
+    slot = service.get("spec", {}).get("selector", {}).get(manifests.SLOT)
+    if slot is not None:
+        return {item["metadata"]["name"]: 100 for item in deployments if slot_of(item) == slot}
+    try:
+        stored = json.loads(annotations_of(service).get(manifests.WEIGHTS, "{}"))
+    except ValueError:
+        stored = {}
+    return {str(name): int(weight) for name, weight in stored.items() if isinstance(weight, int)}
+
+
+def size(deployment: Mapping[str, Any]) -> int:
+    """The replicas the strategy asked for (the spec's, when the annotation is missing)."""
+    asked = annotations_of(deployment).get(manifests.REPLICAS)
+    return int(asked) if asked and asked.isdigit() else int(deployment.get("spec", {}).get("replicas", 1))
+
+
+def version_set(deployment: Mapping[str, Any], weight: int, app: str, environment: str) -> VersionSet:
+    noted = annotations_of(deployment)
+    return VersionSet(
+        id=deployment["metadata"]["name"],
+        app_name=app,
+        environment=environment,
+        version=noted.get(manifests.APP_VERSION, ""),
+        deployment_id=noted.get(manifests.DEPLOYMENT_ID, ""),
+        replicas=size(deployment),
+        weight=weight,
+    )
+
+
+def rollout(deployment: Mapping[str, Any]) -> Rollout:
+    spec, status = deployment.get("spec", {}), deployment.get("status") or {}
+    desired = int(spec.get("replicas", 1))
+    running = int(status.get("replicas", 0))
+    total = max(desired, running)
+    generation = int(deployment.get("metadata", {}).get("generation", 0))
+    if int(status.get("observedGeneration", 0)) < generation:
+        return Rollout(VersionHealth(0, total, "the Deployment controller has not seen the latest change yet"))
+    ready = min(int(status.get(key, 0)) for key in ("updatedReplicas", "readyReplicas", "availableReplicas"))
+    conditions = {item.get("type"): item for item in status.get("conditions", [])}
+    progressing = conditions.get("Progressing", {})
+    if progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
+        deadline = spec.get("progressDeadlineSeconds", 600)
+        why = f"made no progress within its progressDeadlineSeconds ({deadline}s): {progressing.get('message', '')}"
+        return Rollout(VersionHealth(min(ready, total), total, why), stuck=why.rstrip(": "))
+    message = ""
+    failure = conditions.get("ReplicaFailure", {})
+    if failure.get("status") == "True":
+        message = f"{failure.get('reason', 'ReplicaFailure')}: {failure.get('message', '')}"
+    elif running > desired:
+        message = f"{running - desired} pod(s) of the previous template still running"
+    return Rollout(VersionHealth(min(ready, total), total, message))
+
+
+def split(weights_: Mapping[str, int], sizes: Mapping[str, int]) -> dict[str, int]:
+    """Replicas per version set so that their share of pods follows ``weights_`` (all positive).
+
+    No set grows past its own size and none drops below one replica: the sets scale together
+    by the largest factor that keeps each within its size (what Argo Rollouts does without a
+    traffic router). The split is as fine as the replicas allow: 1 canary beside 4 stable is 20%.
+    """
+    factor = min(sizes[name] / weight for name, weight in weights_.items())
+    return {name: max(1, min(sizes[name], math.floor(factor * weight + 0.5))) for name, weight in weights_.items()}

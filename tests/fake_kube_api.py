@@ -1,0 +1,291 @@
+"""A FAKE Kubernetes API server: the part of the API the kubernetes driver uses, on 127.0.0.1.
+
+Not Kubernetes: objects live in a dict, there is no scheduler and no pod. It speaks
+server-side apply (``PATCH`` with ``application/apply-patch+yaml``, creating or updating,
+with ``fieldManager``), JSON merge patches, ``GET`` of one object, lists by equality label
+selector and ``DELETE``, answering with the API's JSON shapes and ``Status`` errors.
+
+A Deployment's status is simulated: after a change, it reports its pods ready once it has
+been read ``ready_after_reads`` times (default 0: at once; 1: the first read shows them starting).
+An image listed in ``broken_images`` never becomes ready, and after ``deadline_reads``
+reads its Deployment reports ``ProgressDeadlineExceeded``, as a real controller does once
+``progressDeadlineSeconds`` pass. ``refuse`` makes the next matching request fail with a
+status (403, 409, 422 ...), ``stall`` makes matching requests hang until ``release`` (a
+timeout), and ``requests`` records every request for assertions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+PLURALS = {
+    "deployments": "Deployment",
+    "services": "Service",
+    "poddisruptionbudgets": "PodDisruptionBudget",
+    "horizontalpodautoscalers": "HorizontalPodAutoscaler",
+    "networkpolicies": "NetworkPolicy",
+    "ingresses": "Ingress",
+}
+
+
+@dataclass
+class Request:
+    method: str
+    kind: str
+    namespace: str
+    name: str | None
+    query: dict[str, list[str]]
+    content_type: str
+    body: Any = None
+
+
+@dataclass
+class FakeKubeApi:
+    """The state and the knobs of the fake; ``serve`` runs it."""
+
+    objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    ready_after_reads: int = 0
+    deadline_reads: int = 3
+    broken_images: set[str] = field(default_factory=set)
+    refuse: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)  # (method, kind) -> status
+    stall: set[tuple[str, str]] = field(default_factory=set)  # (method, kind) that hang until released
+    released: threading.Event = field(default_factory=threading.Event)
+    _reads: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def deployment(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
+        return self.objects.get(("Deployment", namespace, name))
+
+    def service(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
+        return self.objects.get(("Service", namespace, name))
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(name for (found, _, name) in self.objects if found == kind)
+
+    def kubeconfig(self, path: Path) -> Path:
+        document = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+            "users": [{"name": "fake", "user": {"token": "fake-token"}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": "default"}}],
+            "current-context": "fake",
+        }
+        path.write_text(json.dumps(document))  # JSON is YAML
+        return path
+
+    # what the handler calls, under the lock
+
+    def handle(self, request: Request) -> tuple[int, dict[str, Any]]:
+        if (request.method, request.kind) in self.stall:
+            self.released.wait(timeout=10)
+        with self._lock:
+            self.requests.append(request)
+            refused = self.refuse.pop((request.method, request.kind), None)
+            if refused is not None:
+                return _status(*refused)
+            if request.method == "GET" and request.name is None:
+                return 200, self._list(request)
+            key = (request.kind, request.namespace, request.name or "")
+            if request.method == "GET":
+                return self._get(key)
+            if request.method == "DELETE":
+                removed = self.objects.pop(key, None)
+                return (200, removed) if removed else _status(404, "NotFound", f"{request.name} not found")
+            if request.method == "PATCH" and request.content_type.startswith("application/apply-patch"):
+                return self._apply(key, request)
+            if request.method == "PATCH" and request.content_type == "application/merge-patch+json":
+                return self._merge(key, request.body)
+            return _status(415, "UnsupportedMediaType", f"the fake does not speak {request.content_type}")
+
+    def _list(self, request: Request) -> dict[str, Any]:
+        wanted = dict(part.split("=", 1) for part in request.query.get("labelSelector", [""])[0].split(",") if part)
+        items = []
+        for (kind, namespace, _), item in sorted(self.objects.items()):
+            labels = item["metadata"].get("labels", {})
+            if (
+                kind == request.kind
+                and namespace == request.namespace
+                and all(labels.get(key) == value for key, value in wanted.items())
+            ):
+                items.append(self._observed((kind, namespace, item["metadata"]["name"]), count=False))
+        return {"kind": f"{request.kind}List", "apiVersion": "v1", "items": items}
+
+    def _get(self, key: tuple[str, str, str]) -> tuple[int, dict[str, Any]]:
+        if key not in self.objects:
+            return _status(404, "NotFound", f'{key[0].lower()}s "{key[2]}" not found')
+        return 200, self._observed(key, count=True)
+
+    def _apply(self, key: tuple[str, str, str], request: Request) -> tuple[int, dict[str, Any]]:
+        if not request.query.get("fieldManager"):
+            return _status(422, "Invalid", "fieldManager is required for apply requests")
+        body = request.body
+        if body.get("kind") != key[0] or body["metadata"].get("name") != key[2]:
+            return _status(400, "BadRequest", "the body does not name the object of the URL")
+        existing = self.objects.get(key)
+        if existing is None:
+            created = copy.deepcopy(body)
+            created["metadata"].update(uid=str(uuid.uuid4()), generation=1, resourceVersion="1")
+            self.objects[key] = created
+            self._reads[key] = 0
+            return 201, copy.deepcopy(created)
+        updated = copy.deepcopy(existing)
+        for part in ("labels", "annotations"):
+            merged = {**existing["metadata"].get(part, {}), **body["metadata"].get(part, {})}
+            if merged:
+                updated["metadata"][part] = merged
+        updated["spec"] = copy.deepcopy(body.get("spec", {}))
+        return 200, self._store(key, existing, updated)
+
+    def _merge(self, key: tuple[str, str, str], patch: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        existing = self.objects.get(key)
+        if existing is None:
+            return _status(404, "NotFound", f'{key[0].lower()}s "{key[2]}" not found')
+        return 200, self._store(key, existing, _merged(copy.deepcopy(existing), patch))
+
+    def _store(self, key: tuple[str, str, str], before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+        metadata = after["metadata"]
+        if before.get("spec") != after.get("spec"):
+            metadata["generation"] = int(metadata.get("generation", 1)) + 1
+            self._reads[key] = 0
+        metadata["resourceVersion"] = str(int(metadata.get("resourceVersion", "1")) + 1)
+        self.objects[key] = after
+        return copy.deepcopy(after)
+
+    def _observed(self, key: tuple[str, str, str], *, count: bool) -> dict[str, Any]:
+        """The object as read, with a Deployment's simulated status."""
+        item = copy.deepcopy(self.objects[key])
+        if key[0] != "Deployment":
+            return item
+        if count:
+            self._reads[key] = self._reads.get(key, 0) + 1
+        reads = self._reads.get(key, 0)
+        replicas = int(item["spec"].get("replicas", 1))
+        image = item["spec"]["template"]["spec"]["containers"][0]["image"]
+        broken = image in self.broken_images
+        ready = 0 if broken or reads < self.ready_after_reads else replicas
+        progressing = {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}
+        if broken and reads >= self.deadline_reads:
+            progressing = {
+                "type": "Progressing",
+                "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": f'ReplicaSet "{key[2]}-7d9f" has timed out progressing.',
+            }
+        item["status"] = {
+            "observedGeneration": item["metadata"]["generation"],
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "conditions": [progressing],
+        }
+        return item
+
+
+def _merged(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = target if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merged(result.get(key), value)
+    return result
+
+
+def _status(code: int, reason: str, message: str) -> tuple[int, dict[str, Any]]:
+    return code, {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "reason": reason,
+        "message": message,
+        "code": code,
+    }
+
+
+def _parse(path: str) -> tuple[str, str, str | None] | None:
+    """(kind, namespace, name) of a namespaced URL path, or None."""
+    parts = [part for part in path.split("/") if part]
+    if "namespaces" not in parts:
+        return None
+    at = parts.index("namespaces")
+    rest = parts[at + 1 :]
+    if len(rest) < 2 or rest[1] not in PLURALS:
+        return None
+    return PLURALS[rest[1]], rest[0], rest[2] if len(rest) > 2 else None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+    def _serve(self) -> None:
+        split = urlsplit(self.path)
+        target = _parse(split.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if target is None:
+            code, answer = _status(404, "NotFound", f"the fake does not serve {split.path}")
+        else:
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                code, answer = _status(400, "BadRequest", "the body is not JSON")
+            else:
+                kind, namespace, name = target
+                content_type = (self.headers.get("Content-Type") or "").split(";")[0]
+                request = Request(self.command, kind, namespace, name, parse_qs(split.query), content_type, body)
+                code, answer = self.server.api.handle(request)
+        data = json.dumps(answer).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client that gave up waiting
+            self.wfile.write(data)
+
+    do_GET = do_PATCH = do_DELETE = _serve
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, api: FakeKubeApi) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.api = api
+
+
+@contextmanager
+def serve(api: FakeKubeApi | None = None) -> Iterator[FakeKubeApi]:
+    """Run the fake on a free port of 127.0.0.1 until the block ends."""
+    api = api or FakeKubeApi()
+    server = _Server(api)
+    api.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        api.released.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
