@@ -347,3 +347,24 @@ async def test_the_openapi_schema_is_published(client: httpx.AsyncClient):
     schema = (await client.get("/openapi.json")).json()
     assert {"/api/deployments/configs", "/api/deployments/deploy", "/api/deployments/rollback"} <= set(schema["paths"])
     assert "/api/deployments/status/{deployment_id}" in schema["paths"]
+
+
+async def test_a_lease_is_shown_while_held_and_an_admin_can_end_it(client: httpx.AsyncClient, held: HeldDeploy):
+    config = await create_config(client)
+    assert_problem(await client.get("/api/leases/shop/dev"), 404, "NOT_FOUND")
+    held.held = True
+    deployment_id = (await client.post("/api/deployments/deploy", json={"config_id": config["id"]})).json()[
+        "deployment_id"
+    ]
+
+    shown = await client.get("/api/leases/shop/dev")
+    released = await client.post("/api/leases/shop/dev/release", json={"reason": "worker host lost"})
+
+    assert shown.status_code == 200
+    assert shown.json()["holder"] == deployment_id
+    assert released.status_code == 200
+    assert released.json()["token"] == shown.json()["token"]
+    record = (await client.get(f"/api/deployments/{deployment_id}")).json()
+    assert record["details"]["lease_releases"][0]["reason"] == "worker host lost"
+    assert_problem(await client.post("/api/leases/shop/dev/release", json={"reason": "x"}), 404, "NOT_FOUND")
+    held.release.set()

@@ -35,6 +35,9 @@ class MemoryLeaseRepository:
         if self._leases.get(lease.key) == lease:
             del self._leases[lease.key]
 
+    async def force_release(self, key: str) -> Lease | None:
+        return self._leases.pop(key, None)
+
     def holds(self, fence: Lease) -> bool:
         """Whether ``fence`` is still the grant on its key (expired but not taken still is)."""
         granted = self._leases.get(fence.key)

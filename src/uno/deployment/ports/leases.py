@@ -36,3 +36,10 @@ class LeaseRepository(Protocol):
     async def release(self, lease: Lease) -> None: ...
 
     async def current(self, key: str) -> Lease | None: ...
+
+    async def force_release(self, key: str) -> Lease | None:
+        """End whatever lease ``key`` has, whoever holds it (an operator's decision); returns it.
+
+        The token is kept, so the old holder's fenced writes are refused from then on.
+        """
+        ...

@@ -344,6 +344,33 @@ class DeploymentService:
             task.cancel()
         return handed
 
+    async def release_lease(
+        self, app_name: str, environment: DeploymentEnvironment | str, *, by: str, reason: str
+    ) -> Result[Lease]:
+        """End the lease of an application in an environment by hand (an operator's last resort).
+
+        For a holder that is gone and will not come back sooner than its TTL. The holder's
+        later writes are refused (fenced); the deployment it held keeps a note of who ended
+        its lease, when and why, and in queue execution it is queued again to be resumed.
+        """
+        chosen = inputs.enum_value(DeploymentEnvironment, environment, "environment")
+        checked = (inputs.text(app_name, "app_name"), inputs.text(by, "by"), inputs.text(reason, "reason"))
+        if problem := inputs.first_failure(chosen, *checked):
+            return problem
+        key = f"{app_name}/{chosen.value.value}"
+        released = await self._leases.force_release(key)
+        if released is None:
+            return Failure(ErrorDetails.not_found("lease", key))
+        note = {"by": by, "at": self._clock.now().isoformat(), "reason": reason, "holder": released.holder}
+        _log.warning("lease released by hand", lease=key, **note)
+        held = await self._deployments.get(DeploymentId.stored(released.holder.split("#", 1)[0]))
+        if held is not None:
+            held.details.setdefault("lease_releases", []).append(note)
+            await self._deployments.save(held)
+            if self._queue is not None and held.status in (DeploymentStatus.QUEUED, DeploymentStatus.RUNNING):
+                await self._queue.enqueue(held.id.value, key)
+        return Success(released)
+
     async def _carried_on(self, record: DeploymentResult, pipeline: Pipeline) -> None:
         if record.status is DeploymentStatus.QUEUED:
             target = await self._deployments.get(record.rollback_of) if record.rollback_of else None

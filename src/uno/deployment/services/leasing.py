@@ -55,6 +55,13 @@ class LeaseKeeper:
             )
         )
 
+    async def force_release(self, key: str) -> Lease | None:
+        """End the lease on ``key`` whoever holds it (see ``DeploymentService.release_lease``)."""
+        return await self._leases.force_release(key)
+
+    async def current(self, key: str) -> Lease | None:
+        return await self._leases.current(key)
+
     async def release(self, lease: Lease) -> None:
         """Give the lease up at once (a deployment that could not start)."""
         await self._leases.release(lease)

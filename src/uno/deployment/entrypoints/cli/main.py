@@ -17,13 +17,14 @@ import typer
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure
 from uno.deployment import bootstrap
-from uno.deployment.entrypoints.cli import running, serving, tokens
+from uno.deployment.entrypoints.cli import leases, running, serving, tokens
 from uno.deployment.ports.repositories import StorageError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Deployment orchestrator for Python teams.")
 db = typer.Typer(no_args_is_help=True, help="The store's schema: show it or bring it up to date.")
 app.add_typer(db, name="db")
 app.add_typer(tokens.app, name="token")
+app.add_typer(leases.app, name="lease")
 
 
 def _version(value: bool) -> None:

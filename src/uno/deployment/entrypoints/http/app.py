@@ -22,7 +22,7 @@ from uno.deployment.bootstrap import Container
 from uno.deployment.entrypoints.http import problems
 from uno.deployment.entrypoints.http.fast_status import FastStatus
 from uno.deployment.entrypoints.http.metrics import DeploymentMetrics
-from uno.deployment.entrypoints.http.routes import configs, deployments, operations, pipelines
+from uno.deployment.entrypoints.http.routes import configs, deployments, leases, operations, pipelines
 from uno.deployment.entrypoints.http.security import Authenticate, Guard
 from uno.deployment.settings import Settings
 
@@ -73,7 +73,7 @@ def create_app(
     problems.install(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(FastStatus, owner=app)
-    for router in (operations.router, configs.router, deployments.router, pipelines.router):
+    for router in (operations.router, configs.router, deployments.router, pipelines.router, leases.router):
         app.include_router(router)
     return app
 

@@ -62,6 +62,10 @@ class SqlLeaseRepository:
         values = {"l_key": lease.key, "l_holder": lease.holder, "l_token": lease.token, "l_expires": lease.expires_at}
         await self._database.write(lambda connection: connection.execute(_RELEASE, values), single=True)
 
+    async def force_release(self, key: str) -> Lease | None:
+        now = self._clock.now()
+        return await self._database.write(lambda connection: _force_release(connection, key, now))
+
     async def current(self, key: str) -> Lease | None:
         now = self._clock.now()
         row = await self._database.read(lambda connection: connection.execute(_READ, {"l_key": key}).one_or_none())
@@ -90,6 +94,14 @@ def _renew(connection: sa.Connection, lease: Lease, now: datetime, ttl: float) -
     renewed = Lease(lease.key, lease.holder, lease.token, now + timedelta(seconds=ttl))
     _store(connection, renewed)
     return renewed
+
+
+def _force_release(connection: sa.Connection, key: str, now: datetime) -> Lease | None:
+    row = connection.execute(_LOCK, {"l_key": key}).one_or_none()
+    if row is None or row[0] is None:
+        return None
+    connection.execute(sa.update(tables.leases).where(_c.key == key).values(holder=None, expires_at=None))
+    return Lease(key, row[0], int(row[1]), row[2])
 
 
 def _store(connection: sa.Connection, lease: Lease) -> None:
