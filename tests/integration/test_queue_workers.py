@@ -147,7 +147,7 @@ async def test_fifty_deploys_across_five_apps_run_once_each_one_at_a_time_per_ap
         starts = [event for event in events if event.subject == "pipeline" and event.new == "running"]
         assert len(starts) == 1, f"{identifier} ran {len(starts)} times"
         deploy = pipeline.task_named("deploy")
-        intervals[record.app_name].append((deploy.started_at, deploy.finished_at))
+        intervals[record.app_name].append((pipeline.started_at, pipeline.finished_at))
         ran_by.add(deploy.outputs["worker"])
     for app, spans in intervals.items():
         spans.sort()
