@@ -18,7 +18,7 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import inject
 import structlog
@@ -33,7 +33,6 @@ from uno.deployment.adapters.leases import MemoryLeaseRepository
 from uno.deployment.adapters.platforms import kubernetes
 from uno.deployment.adapters.platforms.local.driver import LocalDriver
 from uno.deployment.adapters.platforms.registry import DriverRegistry
-from uno.deployment.adapters.queue.procrastinate_queue import ProcrastinateQueue
 from uno.deployment.adapters.repositories.memory import (
     MemoryConfigRepository,
     MemoryDecisionRepository,
@@ -69,6 +68,9 @@ from uno.deployment.services.deployment_service import DeploymentService
 from uno.deployment.services.leasing import LeaseKeeper, lease_key
 from uno.deployment.services.pipeline_service import PipelineService
 from uno.deployment.settings import Settings
+
+if TYPE_CHECKING:
+    from uno.deployment.adapters.queue.procrastinate_queue import ProcrastinateQueue
 
 _log = structlog.get_logger("uno.deployment.worker")
 
@@ -224,6 +226,15 @@ def build(
         queue=queue,
         close_store=close_store,
     )
+
+
+def _queue(settings: Settings) -> ProcrastinateQueue | None:
+    """The deployment queue, for queue execution only (its library loads only then)."""
+    if settings.execution != "queue":
+        return None
+    from uno.deployment.adapters.queue.procrastinate_queue import ProcrastinateQueue  # noqa: PLC0415
+
+    return ProcrastinateQueue(str(settings.database_url), poll_seconds=settings.worker_poll_seconds)
 
 
 def _closing_both(
