@@ -186,11 +186,7 @@ def build(
         observers=observers,
     )
     keeper = LeaseKeeper(leases, clock, settings.lease_ttl_seconds)
-    queue = (
-        ProcrastinateQueue(str(settings.database_url), poll_seconds=settings.worker_poll_seconds)
-        if (settings.execution == "queue")
-        else None
-    )
+    queue = _queue(settings)
     close_store = opened.close if queue is None else _closing_both(queue.aclose, opened.close)
     return Container(
         settings=settings,
