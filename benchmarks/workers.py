@@ -93,6 +93,7 @@ def measure(url: str, workers: int, args: argparse.Namespace) -> float:
         "UNO_DEPLOY_LOG_LEVEL": "WARNING",
         "UNO_DEPLOY_WORKER_POLL_SECONDS": "0.2",
         "STEP_SECONDS": "0",
+        "WORKER_CONCURRENCY": str(args.concurrency),
     }
     started = time.monotonic()
     processes = [

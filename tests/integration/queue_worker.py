@@ -49,7 +49,8 @@ async def main(name: str) -> None:
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, stop.set)
     print("ready", flush=True)
-    await bootstrap.run_worker(Settings(), name=name, concurrency=4, stop=stop, actions=registry)
+    concurrency = int(os.environ.get("WORKER_CONCURRENCY", "4"))
+    await bootstrap.run_worker(Settings(), name=name, concurrency=concurrency, stop=stop, actions=registry)
 
 
 if __name__ == "__main__":

@@ -65,3 +65,22 @@ async def test_an_operator_ends_a_lease_on_the_record_and_its_old_holder_is_fenc
     assert stored.status is DeploymentStatus.RUNNING  # its old holder could not write the outcome
     again = await container.deployment_service.release_lease("shop", "dev", by="alice", reason="again")
     assert again.error.code is ErrorCode.NOT_FOUND
+
+
+async def test_a_lease_renewed_during_a_long_run_is_free_as_soon_as_the_run_ends(container, scripted, fake_clock):
+    config = (await container.config_service.create_config("shop", "1.0.0", "dev")).value
+    running = asyncio.create_task(container.deployment_service.deploy(config.id))
+    await eventually(lambda: "deploy" in scripted.running)
+    first = await container.leases.current("shop/dev")
+    for _ in range(4):  # several heartbeats: the lease is renewed, its expiry moves on
+        fake_clock.advance(container.settings.lease_ttl_seconds / 3)
+        await asyncio.sleep(0.01)
+    renewed = await container.leases.current("shop/dev")
+    assert renewed.expires_at > first.expires_at
+
+    scripted.release("deploy")
+    await asyncio.wait_for(running, 5)
+
+    assert await container.leases.current("shop/dev") is None
+    again = await container.leases.acquire("shop/dev", "next", container.settings.lease_ttl_seconds)
+    assert again is not None

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -91,9 +91,13 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown environment(s) {', '.join(unknown)}: use {', '.join(sorted(known))}")
         return value
 
-    def model_post_init(self, context: object) -> None:
-        if self.execution == "queue" and not (self.database_url or "").lower().startswith("postgresql"):
-            raise ValueError("execution = 'queue' needs a PostgreSQL database_url (workers share it)")
+    @field_validator("execution")
+    @classmethod
+    def _queue_needs_postgres(cls, value: str, info: ValidationInfo) -> str:
+        url = str(info.data.get("database_url") or "").lower()
+        if value == "queue" and not url.startswith(("postgresql", "postgres:")):
+            raise ValueError("'queue' needs a PostgreSQL database_url (the workers share it)")
+        return value
 
     @property
     def uses_memory(self) -> bool:

@@ -32,7 +32,7 @@ class MemoryLeaseRepository:
         return renewed
 
     async def release(self, lease: Lease) -> None:
-        if self._leases.get(lease.key) == lease:
+        if self.holds(lease):  # the same grant, however often it was renewed
             del self._leases[lease.key]
 
     async def force_release(self, key: str) -> Lease | None:

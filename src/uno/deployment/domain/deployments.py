@@ -23,8 +23,11 @@ from uno.deployment.domain.ids import DeploymentId, PipelineId
 from uno.deployment.domain.pipelines import InvalidTransition
 
 _MOVES: dict[DeploymentStatus, frozenset[DeploymentStatus]] = {
-    DeploymentStatus.PENDING: frozenset({DeploymentStatus.QUEUED, DeploymentStatus.RUNNING, DeploymentStatus.CANCELED}),
-    DeploymentStatus.QUEUED: frozenset({DeploymentStatus.RUNNING, DeploymentStatus.CANCELED}),
+    # pending or queued -> failed: it could not start (its pipeline or its job could not be stored)
+    DeploymentStatus.PENDING: frozenset(
+        {DeploymentStatus.QUEUED, DeploymentStatus.RUNNING, DeploymentStatus.CANCELED, DeploymentStatus.FAILED}
+    ),
+    DeploymentStatus.QUEUED: frozenset({DeploymentStatus.RUNNING, DeploymentStatus.CANCELED, DeploymentStatus.FAILED}),
     DeploymentStatus.RUNNING: frozenset(
         {DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED, DeploymentStatus.CANCELED, DeploymentStatus.ROLLING_BACK}
     ),

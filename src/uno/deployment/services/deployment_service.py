@@ -59,6 +59,7 @@ _PURGE_EVERY = timedelta(hours=1)
 _ABANDONED_CLAIM = timedelta(minutes=1)
 _MAX_KEY_LENGTH = 255
 _STATUSES_KEPT = 10_000
+_PENDING_GRACE = timedelta(seconds=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +121,8 @@ class DeploymentService:
         self._policies = {environment: QueuePolicy(policy) for environment, policy in (policies or {}).items()}
         self._executing: dict[DeploymentId, asyncio.Task[Any]] = {}  # workers: what runs here
         self._handing_back: set[DeploymentId] = set()
-        self._fences: dict[str, Lease] = {}
-        self._concluding: dict[
-            DeploymentId, asyncio.Event
-        ] = {}  # runs here, until their outcome is stored  # by lease key: the lease each run here holds
+        self._fences: dict[str, Lease] = {}  # by lease key: the lease each run here holds
+        self._concluding: dict[DeploymentId, asyncio.Event] = {}  # runs here, until their outcome is stored
         self._statuses: dict[DeploymentId, tuple[tuple[int, int], DeploymentProgress]] = {}
 
     async def deploy(self, config_id: DeploymentId | str, description: str = "") -> Result[DeploymentResult]:
@@ -303,6 +302,7 @@ class DeploymentService:
         if isinstance(found, Failure):
             return found
         record = found.value
+        record = await self._past_pending(record)
         if record.status not in (DeploymentStatus.QUEUED, DeploymentStatus.RUNNING) or record.pipeline_id is None:
             return Success(record)
         pipeline = await self._pipelines.get(record.pipeline_id)
@@ -318,12 +318,28 @@ class DeploymentService:
             self._executing[record.id] = me
         try:
             current = await self._deployments.get(record.id)  # it may have been canceled meanwhile
+            if current is not None and current.status is DeploymentStatus.PENDING:
+                current.status = DeploymentStatus.QUEUED  # as above: queued, never stored as such
             if current is None or current.status not in (DeploymentStatus.QUEUED, DeploymentStatus.RUNNING):
                 await self._leases.release(lease.value)
                 return Success(current or record)
             return Success(await self._holding(lease.value, current, pipeline, self._carried_on(current, pipeline)))
         finally:
             self._executing.pop(record.id, None)
+
+    async def _past_pending(self, record: DeploymentResult) -> DeploymentResult:
+        """A job can start before its API server has stored the deployment as queued: wait a little.
+
+        If it stays ``pending`` (that server died between queueing and storing), it is run
+        as queued: the job exists, so the deployment was meant to run.
+        """
+        deadline = self._clock.now() + _PENDING_GRACE
+        while record.status is DeploymentStatus.PENDING and self._clock.now() < deadline:
+            await self._clock.sleep(0.1)
+            record = await self._deployments.get(record.id) or record
+        if record.status is DeploymentStatus.PENDING:
+            record.status = DeploymentStatus.QUEUED  # in memory only: the run stores it as running
+        return record
 
     def handed_back(self, deployment_id: str) -> bool:
         """Whether this deployment's run here was handed back (its worker is stopping): queue it again."""
@@ -439,7 +455,7 @@ class DeploymentService:
         """Cancel a deployment another worker holds or no worker took yet."""
         job_id = str(record.details.get("job_id", ""))
         if record.status is DeploymentStatus.QUEUED and job_id and await queue.withdraw(job_id):
-            await self._move(record, DeploymentStatus.CANCELED, f"canceled by {canceled_by} before it started")
+            await self._move(record, DeploymentStatus.CANCELED, f"canceled before it started by {canceled_by}")
             return Success(record)
         if not job_id or not await queue.abort(job_id):
             return Failure(ErrorDetails.invalid_state(f"deployment {record.id.value} can no longer be canceled"))

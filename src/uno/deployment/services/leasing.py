@@ -81,6 +81,8 @@ class LeaseKeeper:
             while current is not None:
                 await self._clock.sleep(self._ttl / 3)
                 current = await self._leases.renew(current, self._ttl)
+                if current is not None:
+                    holding.lease = current
             holding.lost = True
             _log.warning("lease lost", lease=lease.key, holder=lease.holder, token=lease.token)
             if on_lost is not None:
@@ -94,7 +96,7 @@ class LeaseKeeper:
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
             if not holding.lost:
-                await self._leases.release(lease)
+                await self._leases.release(holding.lease)
 
 
 @dataclass

@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import procrastinate
+import psycopg
+import psycopg_pool
 import sqlalchemy as sa
 import structlog
 from procrastinate import exceptions as procrastinate_errors
@@ -29,8 +31,10 @@ from procrastinate import exceptions as procrastinate_errors
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.ports.queue import Handler
+from uno.deployment.ports.repositories import StorageError
 
 TASK_NAME = "uno.run_deployment"
+CONNECT_TIMEOUT = 5
 QUEUE_NAME = "deployments"
 
 _log = structlog.get_logger("uno.deployment.queue")
@@ -39,14 +43,15 @@ _log = structlog.get_logger("uno.deployment.queue")
 def conninfo(database_url: str) -> str:
     """The libpq connection string for a SQLAlchemy PostgreSQL URL."""
     url = sa.make_url(database_url)
-    if url.get_backend_name() != "postgresql":
+    if url.get_backend_name() not in ("postgresql", "postgres"):
         raise ValueError(f"queue execution needs PostgreSQL, not {url.get_backend_name()}")
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class ProcrastinateQueue:
     def __init__(self, database_url: str, *, poll_seconds: float = 1.0) -> None:
-        self._connector = procrastinate.PsycopgConnector(conninfo=conninfo(database_url), min_size=1, max_size=4)
+        self._conninfo = conninfo(database_url)
+        self._connector = procrastinate.PsycopgConnector(conninfo=self._conninfo, min_size=1, max_size=4)
         self.app = procrastinate.App(connector=self._connector)
         self._handler: Handler | None = None
         self._poll_seconds = poll_seconds
@@ -64,7 +69,13 @@ class ProcrastinateQueue:
     async def _open(self) -> None:
         async with self._opening:
             if not self._opened:
-                await self.app.open_async()
+                try:  # a quick first connection: an unreachable server is one clear error, at once
+                    probe = await psycopg.AsyncConnection.connect(self._conninfo, connect_timeout=CONNECT_TIMEOUT)
+                    await probe.close()
+                    await self.app.open_async()
+                except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as failed:
+                    message = f"the deployment queue's database cannot be reached: {failed}"
+                    raise StorageError(ErrorDetails(ErrorCode.STORAGE_ERROR, message)) from None
                 self._opened = True
 
     async def aclose(self) -> None:
@@ -159,7 +170,8 @@ class ProcrastinateQueue:
                     )
                 )
                 for job in stalled:
-                    _log.warning("requeueing a stalled job", job_id=job.id, deployment_id=job.task_kwargs)
+                    deployment_id = job.task_kwargs.get("deployment_id")
+                    _log.warning("requeueing a stalled job", job_id=job.id, deployment_id=deployment_id)
                     await self.app.job_manager.retry_job(job)
             except (procrastinate_errors.ProcrastinateException, OSError) as failed:
                 _log.warning("could not look for stalled jobs", error=str(failed))

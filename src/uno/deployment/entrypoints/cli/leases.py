@@ -11,7 +11,9 @@ import getpass
 
 import typer
 
+from uno.deployment.domain.enums import DeploymentEnvironment
 from uno.deployment.entrypoints.cli import running
+from uno.deployment.services import inputs
 
 app = typer.Typer(no_args_is_help=True, help="Leases: one deployment per application and environment at a time.")
 
@@ -26,7 +28,7 @@ def show(
 
     Example: uno-deploy lease show shop production
     """
-    key = f"{app_name}/{environment.lower()}"
+    key = f"{app_name}/{running.unwrap(inputs.enum_value(DeploymentEnvironment, environment, 'environment')).value}"
     lease = running.with_container(running.settings(url), lambda container: container.leases.current(key))
     if lease is None:
         typer.echo(f"{key}: free")

@@ -39,7 +39,6 @@ _RELEASE = (
         _c.key == sa.bindparam("l_key"),
         _c.holder == sa.bindparam("l_holder"),
         _c.token == sa.bindparam("l_token"),
-        _c.expires_at == sa.bindparam("l_expires"),
     )
     .values(holder=None, expires_at=None)
 )
@@ -59,7 +58,7 @@ class SqlLeaseRepository:
         return await self._database.write(lambda connection: _renew(connection, lease, now, ttl))
 
     async def release(self, lease: Lease) -> None:
-        values = {"l_key": lease.key, "l_holder": lease.holder, "l_token": lease.token, "l_expires": lease.expires_at}
+        values = {"l_key": lease.key, "l_holder": lease.holder, "l_token": lease.token}
         await self._database.write(lambda connection: connection.execute(_RELEASE, values), single=True)
 
     async def force_release(self, key: str) -> Lease | None:

@@ -8,10 +8,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from uno.core.errors import ErrorDetails
+from uno.deployment.domain.enums import DeploymentEnvironment
 from uno.deployment.entrypoints.http.dependencies import Admin, Reader, Services, unwrap
 from uno.deployment.entrypoints.http.problems import Problem
 from uno.deployment.entrypoints.http.schemas import COMMON_PROBLEMS
 from uno.deployment.ports.leases import Lease
+from uno.deployment.services import inputs
 
 router = APIRouter(prefix="/api/leases", tags=["leases"], responses=COMMON_PROBLEMS)
 
@@ -26,7 +28,7 @@ class LeaseOut(BaseModel):
 class ReleaseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=200)
 
 
 def _out(lease: Lease) -> LeaseOut:
@@ -36,7 +38,8 @@ def _out(lease: Lease) -> LeaseOut:
 @router.get("/{app_name}/{environment}", response_model=LeaseOut)
 async def show(app_name: str, environment: str, services: Services, _: Reader) -> LeaseOut:
     """The live lease of an application in an environment (404 when nobody holds it)."""
-    key = f"{app_name}/{environment.lower()}"
+    chosen = unwrap(inputs.enum_value(DeploymentEnvironment, environment, "environment"))
+    key = f"{app_name}/{chosen.value}"
     lease = await services.leases.current(key)
     if lease is None:
         raise Problem(ErrorDetails.not_found("lease", key))
