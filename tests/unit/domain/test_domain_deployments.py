@@ -25,8 +25,10 @@ ALLOWED = {
     (S.PENDING, S.QUEUED),
     (S.PENDING, S.RUNNING),
     (S.PENDING, S.CANCELED),
+    (S.PENDING, S.FAILED),  # it could not start (its pipeline or its queue job could not be stored)
     (S.QUEUED, S.RUNNING),
     (S.QUEUED, S.CANCELED),
+    (S.QUEUED, S.FAILED),
     (S.RUNNING, S.SUCCEEDED),
     (S.RUNNING, S.FAILED),
     (S.RUNNING, S.CANCELED),
