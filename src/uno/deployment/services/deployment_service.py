@@ -41,9 +41,9 @@ from uno.deployment.ports.repositories import (
     DeploymentResultRepository,
     PipelineRepository,
 )
-from uno.deployment.services import inputs, steering
+from uno.deployment.services import inputs, planning, steering
 from uno.deployment.services import rolling_back as rolling_back_rules
-from uno.deployment.services.leasing import LeaseKeeper
+from uno.deployment.services.leasing import LeaseKeeper, lease_key
 from uno.deployment.strategies import canary_control
 
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
@@ -703,3 +703,31 @@ class DeploymentService:
         decision = canary_control.CanaryDecision(move, checked_by.value, self._clock.now(), checked_reason.value)
         steered = await steering.steer(record, pipeline, self._runner.tools.decisions, decision)
         return steered if isinstance(steered, Failure) else Success(record)
+
+    async def plan(self, config_id: DeploymentId | str) -> Result[planning.DeploymentPlan]:
+        """What deploying the configuration would do, changing nothing (``uno-deploy plan``).
+
+        The pipeline's stages and tasks, the strategy's schedule, the platform objects the
+        driver would create, the lease the deploy takes and the release a rollback would
+        restore. Settings a deploy would refuse are listed in the plan's ``problems``.
+        """
+        key = inputs.deployment_id(config_id, "config_id")
+        if isinstance(key, Failure):
+            return key
+        config = await self._configs.get(key.value)
+        if config is None:
+            return Failure(ErrorDetails.not_found("configuration", key.value.value))
+        built = templates.default_pipeline(config, planning.PLANNED_DEPLOYMENT, self._clock.now())
+        serving = DeploymentQuery(
+            app_name=config.app_name,
+            environment=config.environment,
+            kind=DeploymentKind.DEPLOY,
+            status=DeploymentStatus.SUCCEEDED,
+            limit=1,
+        )
+        current = await self._deployments.find(serving)
+        lease = (lease_key(config), await self._leases.holder(config))
+        drivers = self._runner.tools.platforms
+        return Success(
+            await planning.plan(config, built.pipeline, built.left_out, drivers, lease, current[0] if current else None)
+        )

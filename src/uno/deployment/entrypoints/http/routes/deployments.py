@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.entrypoints.http.dependencies import Deployer, Reader, Services, next_offset, unwrap
@@ -191,3 +193,64 @@ async def abort(
     """Stop a running canary: all traffic back to the stable version, the canary removed, the deploy failed."""
     reason = body.reason if body else ""
     return out(unwrap(await services.deployment_service.abort(deployment_id, by=caller.label, reason=reason)))
+
+
+class PlanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    config_id: str = Field(max_length=128, examples=["cfg-01jz8x3v5q6w7e8r9t0y1u2i3o"])
+
+
+class PlannedTaskOut(BaseModel):
+    name: str
+    action: str
+    description: str
+    depends_on: list[str]
+    timeout: float
+
+
+class PlannedStageOut(BaseModel):
+    name: str
+    description: str
+    tasks: list[PlannedTaskOut]
+
+
+class ScheduleOut(BaseModel):
+    strategy: str
+    steps: list[str]
+    settings: dict[str, Any]
+
+
+class RestorableOut(BaseModel):
+    deployment_id: str
+    app_version: str
+    finished_at: datetime | None
+
+
+class PlanOut(BaseModel):
+    """What a deploy of the configuration would do; nothing was changed to answer."""
+
+    config_id: str
+    app_name: str
+    app_version: str
+    environment: str
+    platform: str
+    strategy: str
+    replicas: int
+    stages: list[PlannedStageOut]
+    left_out: list[str]
+    schedule: ScheduleOut
+    platform_objects: dict[str, Any] | None
+    lease: str
+    lease_holder: str | None
+    rollback_to: RestorableOut | None
+    problems: list[dict[str, str]]
+
+
+@router.post("/plan", response_model=PlanOut)
+async def plan(body: PlanRequest, services: Services, _: Reader) -> PlanOut:
+    """What deploying a configuration would do, without doing it: the pipeline's stages and tasks,
+    the strategy's schedule, the platform objects, the lease and the release a rollback would restore.
+    """
+    planned = unwrap(await services.deployment_service.plan(body.config_id))
+    return PlanOut.model_validate(planned.to_document())
