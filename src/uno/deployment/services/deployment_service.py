@@ -20,6 +20,7 @@ from typing import Any
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
+from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentProgress, DeploymentResult
 from uno.deployment.domain.enums import (
     DeploymentEnvironment,
@@ -717,6 +718,19 @@ class DeploymentService:
         config = await self._configs.get(key.value)
         if config is None:
             return Failure(ErrorDetails.not_found("configuration", key.value.value))
+        return Success(await self._plan_of(config, stored=True))
+
+    async def plan_values(self, values: dict[str, Any]) -> Result[planning.DeploymentPlan]:
+        """``plan`` for a configuration given as ``create_config_from`` takes it, storing nothing.
+
+        An invalid configuration is the ``VALIDATION_ERROR`` creating it would be.
+        """
+        built = planning.unsaved_config(values, self._clock.now())
+        if isinstance(built, Failure):
+            return built
+        return Success(await self._plan_of(built.value, stored=False))
+
+    async def _plan_of(self, config: DeploymentConfig, *, stored: bool) -> planning.DeploymentPlan:
         built = templates.default_pipeline(config, planning.PLANNED_DEPLOYMENT, self._clock.now())
         serving = DeploymentQuery(
             app_name=config.app_name,
@@ -728,6 +742,4 @@ class DeploymentService:
         current = await self._deployments.find(serving)
         lease = (lease_key(config), await self._leases.holder(config))
         drivers = self._runner.tools.platforms
-        return Success(
-            await planning.plan(config, built.pipeline, built.left_out, drivers, lease, current[0] if current else None)
-        )
+        return await planning.plan(config, built, drivers, lease, current[0] if current else None, stored=stored)

@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from uno.core.result import Failure
+from uno.core.result import Failure, Result
+from uno.deployment.domain import configuring
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.domain.enums import DeploymentStrategy
-from uno.deployment.domain.ids import DeploymentId
+from uno.deployment.domain.ids import DeploymentId, new_config_id
 from uno.deployment.domain.pipelines import Pipeline
+from uno.deployment.engine.templates import DefaultPipeline
 from uno.deployment.ports.platforms import PlatformDrivers, Release
+from uno.deployment.services.config_service import to_model_names
 from uno.deployment.strategies.tuning import Tuning, tuning_for
 
 PLANNED_RELEASE = "(planned)"
@@ -119,7 +122,7 @@ class RestorableRelease:
 class DeploymentPlan:
     """What deploying a configuration would do (``DeploymentService.plan``)."""
 
-    config_id: str
+    config_id: str | None  # None for a configuration planned from values, not stored
     app_name: str
     app_version: str
     environment: str
@@ -158,7 +161,7 @@ class DeploymentPlan:
     def from_document(cls, document: dict[str, Any]) -> DeploymentPlan:
         restorable = document.get("rollback_to")
         return cls(
-            config_id=str(document["config_id"]),
+            config_id=document.get("config_id"),
             app_name=str(document["app_name"]),
             app_version=str(document["app_version"]),
             environment=str(document["environment"]),
@@ -335,27 +338,40 @@ def _keeping(tuning: Tuning) -> dict[str, Any]:
     return {"keep_previous": tuning.keep_previous, "rollback_window_seconds": tuning.rollback_window_seconds}
 
 
+def unsaved_config(values: dict[str, Any], now: datetime) -> Result[DeploymentConfig]:
+    """A configuration from ``create_config_from``'s values, checked as creating it would, never stored."""
+    named = to_model_names(values)
+    if isinstance(named, Failure):
+        return named
+    given, rename = named.value
+    return configuring.build(new_config_id(), given, now, rename=rename)
+
+
 async def plan(
     config: DeploymentConfig,
-    pipeline: Pipeline,
-    left_out: list[str],
+    built: DefaultPipeline,
     drivers: PlatformDrivers,
     lease: tuple[str, str | None],
     serving: DeploymentResult | None,
+    *,
+    stored: bool = True,
 ) -> DeploymentPlan:
-    """Put the parts of a plan together (``DeploymentService.plan`` gathers them)."""
+    """Put the parts of a plan together (``DeploymentService.plan`` gathers them).
+
+    ``stored``: the configuration is in the store (else its id is none of the store's, and left out).
+    """
     schedule, schedule_problems = schedule_for(config)
     objects, platform_problems = await platform_objects(config, drivers)
     return DeploymentPlan(
-        config_id=config.id.value,
+        config_id=config.id.value if stored else None,
         app_name=config.app_name,
         app_version=config.app_version,
         environment=config.environment.value,
         platform=config.platform.value,
         strategy=config.strategy.value,
         replicas=config.resources.replicas_min,
-        stages=stages_of(pipeline),
-        left_out=tuple(left_out),
+        stages=stages_of(built.pipeline),
+        left_out=tuple(built.left_out),
         schedule=schedule,
         platform_objects=objects,
         lease=lease[0],
