@@ -107,8 +107,8 @@ class EmbeddedBackend:
     async def pipeline(self, pipeline_id: str) -> Result[Pipeline]:
         return await self._container.pipeline_service.get_pipeline(pipeline_id)
 
-    async def cancel(self, deployment_id: str, reason: str) -> Result[Deployment]:
-        by = f"{who()}: {reason}" if reason else who()
+    async def cancel(self, deployment_id: str, reason: str, *, by: str | None = None) -> Result[Deployment]:
+        by = by or (f"{who()}: {reason}" if reason else who())
         found = await self.deployment(deployment_id)
         if isinstance(found, Failure):
             return found

@@ -117,8 +117,9 @@ class LiveView:
                 )
                 for step in task.outputs.get("steps", []) if task.status.is_complete else []:
                     table.add_row("", "", "", "", Text(f"- {step}", style="dim"))
-        status = Text(f"{deployment.status.value}", style="bold")
-        return Group(Text(self._title, style="bold"), table, status)
+        if deployment.status.is_complete:
+            return Group(Text(self._title, style="bold"), table)
+        return Group(Text(self._title, style="bold"), table, Text(f"{deployment.status.value} ...", style="bold"))
 
     def close(self) -> None:
         self._live.stop()
@@ -159,8 +160,8 @@ async def follow(
                     if not (owns and backend.runs_here):
                         return Failure(_stopped_watching(backend, deployment))
                     canceling = True
-                    by = (runs.stop_requested_by(runs_dir, started.id) if runs_dir else None) or "interrupted"
-                    await backend.cancel(started.id, by)
+                    by = runs.stop_requested_by(runs_dir, started.id) if runs_dir else None
+                    await backend.cancel(started.id, "interrupted", by=by)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(interrupted.wait(), timeout=POLL_SECONDS)
         finally:

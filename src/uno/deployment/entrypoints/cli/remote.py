@@ -116,7 +116,8 @@ class RemoteBackend:
         answered = await self._call("GET", f"/api/pipelines/{_segment(pipeline_id)}")
         return answered if isinstance(answered, Failure) else Success(Pipeline.from_document(answered.value))
 
-    async def cancel(self, deployment_id: str, reason: str) -> Result[Deployment]:
+    async def cancel(self, deployment_id: str, reason: str, *, by: str | None = None) -> Result[Deployment]:
+        """The server names the caller by its token; ``by`` is not the caller's to say."""
         path = f"/api/deployments/{_segment(deployment_id)}/cancel"
         return _deployment(await self._call("POST", path, {"reason": reason}))
 
