@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from uno.core.errors import ErrorDetails
+from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.services.config_service import KEYWORDS
 
@@ -70,7 +70,7 @@ def load(path: str, sets: list[str] | None = None) -> Result[ConfigFile]:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        return Failure(ErrorDetails.validation("file", f"cannot read {name}: {reason}", file=name))
+        return Failure(_refused("file", f"cannot read {name}: {reason}", file=name))
     parsed = parse(text, name)
     if isinstance(parsed, Failure):
         return parsed
@@ -85,6 +85,8 @@ def parse(text: str, name: str) -> Result[ConfigFile]:
         mark = error.problem_mark or error.context_mark
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
         problem = error.problem or error.context or "is not valid YAML"
+        if error.problem and error.context and error.context_mark:
+            problem += f" ({error.context} at line {error.context_mark.line + 1})"
         line = mark.line + 1 if mark else None
         return Failure(ErrorDetails.validation("", f"{where}: not valid YAML or JSON: {problem}", file=name, line=line))
     except yaml.YAMLError as error:
@@ -107,7 +109,7 @@ def _walk(node: yaml.Node, prefix: str, name: str, origins: dict[str, str]) -> E
             where = f"{name}:{key_node.start_mark.line + 1}"
             if path in origins:
                 message = f"{where}: {path}: is given twice (first at {origins[path]})"
-                return ErrorDetails.validation(path, message, file=name, line=key_node.start_mark.line + 1)
+                return _refused(path, message, file=name, line=key_node.start_mark.line + 1)
             origins[path] = where
             problem = _walk(value_node, path, name, origins)
             if problem is not None:
@@ -135,7 +137,7 @@ def apply_sets(config: ConfigFile, sets: list[str]) -> Result[ConfigFile]:
             child = target.setdefault(key, {})
             if not isinstance(child, dict):
                 path = ".".join(keys[: depth + 1])
-                return Failure(ErrorDetails.validation(path, f"--set {assignment}: {path} is not a mapping"))
+                return Failure(_refused(path, f"--set {assignment!r}: {path} is not a mapping"))
             target = child
         target[keys[-1]] = value
         path = ".".join(keys)
@@ -150,11 +152,11 @@ def parse_set(assignment: str) -> Result[tuple[list[str], Any]]:
     keys = path.strip().split(".")
     if not equals or not all(key.strip() for key in keys):
         message = f"--set {assignment!r}: use key.path=value, for example resources.replicas_min=3"
-        return Failure(ErrorDetails.validation("--set", message))
+        return Failure(_refused("--set", message))
     try:
         value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
-        return Failure(ErrorDetails.validation("--set", f"--set {assignment!r}: the value is not valid YAML"))
+        return Failure(_refused("--set", f"--set {assignment!r}: the value is not valid YAML"))
     return Success(([key.strip() for key in keys], value))
 
 
@@ -162,6 +164,11 @@ def set_values(sets: list[str]) -> Result[dict[str, Any]]:
     """``--set`` assignments alone, as nested changes (``config update ID --set ...`` without a file)."""
     applied = apply_sets(ConfigFile("--set", {}), sets)
     return applied if isinstance(applied, Failure) else Success(applied.value.values)
+
+
+def _refused(field_path: str, message: str, **context: Any) -> ErrorDetails:
+    """A ``VALIDATION_ERROR`` whose message already says where (it is printed as is)."""
+    return ErrorDetails(ErrorCode.VALIDATION_ERROR, message, {"field": field_path, **context})
 
 
 def _parent(path: str) -> str:
