@@ -78,7 +78,10 @@ def main(
 
 @db.command("upgrade")
 def db_upgrade(url: str | None = typer.Option(None, "--url", help=running.URL_HELP)) -> None:
-    """Bring the store's schema to the newest revision (safe to run again: it then does nothing)."""
+    """Bring the store's schema to the newest revision (safe to run again: it then does nothing).
+
+    Example: uno-deploy db upgrade --url postgresql://deployer@db.internal/uno
+    """
     status = running.unwrap(bootstrap.upgrade_database(running.settings(url)))
     if status.changed:
         typer.echo(f"{status.database}: upgraded from {status.before or 'an empty schema'} to {status.after}")
@@ -88,7 +91,10 @@ def db_upgrade(url: str | None = typer.Option(None, "--url", help=running.URL_HE
 
 @db.command("current")
 def db_current(url: str | None = typer.Option(None, "--url", help=running.URL_HELP)) -> None:
-    """Show the store's schema revision and the newest one this version knows."""
+    """Show the store's schema revision and the newest one this version knows.
+
+    Example: uno-deploy db current
+    """
     status = running.unwrap(bootstrap.database_status(running.settings(url)))
     behind = "" if status.after == status.head else " (behind: run `uno-deploy db upgrade`)"
     typer.echo(f"{status.database}: at {status.after or 'an empty schema'}, newest {status.head}{behind}")
