@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,75 @@ def test_the_demo_stays_until_down_stops_the_platform(tmp_path: Path):
 
     assert staying.returncode == 0
     assert stdout.endswith("the local platform was stopped (uno-deploy down): nothing serves hello any more\n")
+
+
+GATED_PIPELINE = """
+import asyncio, sys
+import uno.deployment
+from uno.deployment import bootstrap
+
+async def main():
+    container = uno.deployment.configure()
+    configs, pipelines = container.config_service, container.pipeline_service
+    config = (await configs.create_config(app_name="gated", app_version="1.0.0", environment="dev")).value
+    pipeline = (await pipelines.create_pipeline("gated", deployment_id=config.id)).value
+    stage = (await pipelines.add_stage(pipeline.id, "release")).value
+    await pipelines.add_task(pipeline.id, stage.id, "sign-off", action="approval", params={"poll_interval": 0.1})
+    print(pipeline.id.value, flush=True)
+    done = (await pipelines.execute_pipeline(pipeline.id)).value
+    print(done.status.value, [task.message for _, task in done.tasks()], flush=True)
+    await container.aclose()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(("decision", "outcome"), [("approve", "succeeded"), ("reject", "failed")])
+def test_approve_and_reject_decide_a_gate_that_another_process_waits_on(decision: str, outcome: str):
+    refusals: list[str] = []
+
+    def decide() -> subprocess.CompletedProcess[str] | None:
+        done = uno_deploy(decision, pipeline_id, "--comment", "checked the dashboards")
+        if done.returncode == 0:
+            return done
+        refusals.append(done.stderr)
+        return None
+
+    with subprocess.Popen([sys.executable, "-c", GATED_PIPELINE], stdout=subprocess.PIPE, text=True) as waiting:
+        assert waiting.stdout is not None
+        pipeline_id = waiting.stdout.readline().strip()
+        decided = eventually(decide, what="a decision taken")  # no gate waits until the pipeline runs
+        stdout, _ = waiting.communicate(timeout=60)
+
+    assert re.match(rf"{decision.removesuffix('e')}ed gate task-\w+ of {pipeline_id} as ", decided.stdout)
+    assert set(refusals) <= {f"error: no approval gate of {pipeline_id} is waiting for a decision\n"}
+    assert stdout.startswith(outcome)
+    if decision == "reject":
+        assert "checked the dashboards" in stdout
+
+
+CANARY = [
+    "strategy=canary",
+    "custom_settings.canary={steps: [50, 100], analysis_seconds: 0.5, min_requests: 0, pause_after: [50]}",
+]
+
+
+@pytest.mark.parametrize(("decision", "code", "served"), [("promote", 0, "2.0.0"), ("abort", 1, "1.0.0")])
+def test_promote_and_abort_decide_a_paused_canary(tmp_path: Path, decision: str, code: int, served: str):
+    port = init(tmp_path)
+    sets = [argument for value in CANARY for argument in ("--set", value)]
+    ok("deploy", "-f", "deployment.yaml", *sets, cwd=tmp_path)
+    started = ok("deploy", "-f", "deployment.yaml", *sets, "--set", "app_version=2.0.0", "--no-wait", cwd=tmp_path)
+    deployment_id = started.stdout.split()[1].rstrip(":")
+    eventually(lambda: "paused at 50% until promoted" in ok("status", deployment_id).stdout, what="the canary paused")
+
+    steered = ok(decision, deployment_id, *(["--reason", "p99 too high"] if decision == "abort" else []))
+    ended = uno_deploy("status", deployment_id, "--wait")
+
+    assert steered.stdout.startswith(
+        f"{deployment_id}: {'promoted to its next step' if code == 0 else 'abort requested'}"
+    )
+    assert ended.returncode == code, ended.stdout + ended.stderr
+    assert version_at(port) == served
+    if decision == "abort":
+        assert "p99 too high" in ended.stdout.splitlines()[-1]
