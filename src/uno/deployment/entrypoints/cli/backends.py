@@ -126,7 +126,8 @@ class Deployment:
 
     @property
     def duration(self) -> float | None:
-        if self.started_at is None or self.finished_at is None:
+        """How long it ran; None while it runs, and for a rolled-back one (its end is the rollback's)."""
+        if self.started_at is None or self.finished_at is None or self.status is DeploymentStatus.ROLLED_BACK:
             return None
         return (self.finished_at - self.started_at).total_seconds()
 

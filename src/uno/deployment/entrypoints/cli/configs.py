@@ -10,6 +10,7 @@ when there is none; unchanged when the file says what is stored already.
 from __future__ import annotations
 
 import asyncio
+import json
 import shlex
 from datetime import UTC, datetime
 from pathlib import Path
@@ -255,14 +256,20 @@ TEMPLATE = """\
 #   deploy it:   uno-deploy deploy -f {file}
 # What is left out comes from the {env} profile. Every field: docs/reference/configuration.md
 
-app_name: {app}              # a DNS label: lowercase letters, digits and '-'
-app_version: 1.0.0           # a semantic version or an image tag; change it to deploy a new release
-environment: {env}            # dev, test, staging or production
-platform: {platform}              # local runs it on this machine; kubernetes, aws, ... need their driver
-strategy: {strategy}         # blue-green, rolling, canary or recreate
+# A DNS label: lowercase letters, digits and '-'.
+app_name: {app}
+# A semantic version or an image tag: change it (or --set app_version=...) to deploy a new release.
+app_version: 1.0.0
+# dev, test, staging or production.
+environment: {env}
+# local runs it on this machine; kubernetes, aws, ... need their driver installed.
+platform: {platform}
+# blue-green, rolling, canary or recreate.
+strategy: {strategy}
 
 resources:
-  replicas_min: 2            # replicas started for each release
+  # Replicas started for each release.
+  replicas_min: 2
   replicas_max: 2
 
 network:
@@ -270,19 +277,22 @@ network:
 
 testing:
   run_unit_tests: true
-  # unit_test_command: [python3, -m, pytest, -q]   # runs before every deploy; a failure stops it
+  # Runs before every deploy; a failure stops it.
+  # unit_test_command: [python3, -m, pytest, -q]
 
 # build_command: [python3, -m, compileall, -q, .]
 
 custom_settings:
-  # The local platform: how to start one replica. It gets PORT (a private port to listen
-  # on, 127.0.0.1) and APP_VERSION in its environment; the router in front listens on
-  # 127.0.0.1:<port> and sends requests to healthy replicas only.
+  # The local platform: how to start one replica, and where. It gets PORT (a private port
+  # on 127.0.0.1 to listen on) and APP_VERSION in its environment. The router in front
+  # listens on 127.0.0.1:<port> and sends requests to healthy replicas only.
   command: {command}
+  workdir: {workdir}
   port: {port}
   health_path: {health}
   health_deadline_seconds: 60
-  # blue_green: {{rollback_window_seconds: 3600}}      # how long the previous release stays warm
+  # How long the previous release stays warm after a blue-green switch:
+  # blue_green: {{rollback_window_seconds: 3600}}
   # canary: {{steps: [10, 50, 100], analysis_seconds: 30}}
 """
 
@@ -311,6 +321,7 @@ def init(
         port=port,
         health=health,
         file="-" if output == "-" else Path(output).name,
+        workdir=json.dumps(str(Path.cwd() if output == "-" else Path(output).resolve().parent)),
     )
     parsed = files.parse(text, output)
     if isinstance(parsed, Failure):

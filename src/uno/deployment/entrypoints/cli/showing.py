@@ -138,8 +138,8 @@ def deployment_lines(deployment: Deployment, pipeline: Pipeline | None) -> list[
     lines = [
         deployment_summary(deployment),
         f"  status    {outcome_line(deployment)}",
-        f"  created   {when(deployment.created_at)} UTC, started {when(deployment.started_at)}, "
-        f"finished {when(deployment.finished_at)}",
+        f"  times     created {when(deployment.created_at)}, started {when(deployment.started_at)}, "
+        f"finished {when(deployment.finished_at)} (UTC)",
     ]
     if deployment.description:
         lines.append(f"  about     {deployment.description}")
