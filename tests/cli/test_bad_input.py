@@ -163,3 +163,32 @@ def test_debug_shows_the_context_of_an_error(tmp_path: Path):
 
     assert refused.returncode == 2
     assert refused.stderr.splitlines()[1] == 'context: {"field": "", "file": "bad.yaml", "line": 6}'
+
+
+def test_config_commands_create_list_show_update_render_and_delete(tmp_path: Path):
+    ok("init", "shop", "--platform", "kubernetes", "--port", "8100", cwd=tmp_path)
+    created = ok("config", "create", "-f", "deployment.yaml", "--set", "app_version=1.2.0", cwd=tmp_path)
+    config_id = created.stdout.split()[1].rstrip(":")
+    assert created.stdout == f"created {config_id}: shop 1.2.0 in dev (kubernetes, blue-green, 2 replica(s))\n"
+
+    listed = ok("config", "list", "--app", "shop").stdout.splitlines()
+    assert listed[1].split()[:6] == [config_id, "shop", "1.2.0", "dev", "kubernetes", "blue-green"]
+    shown = ok("config", "show", config_id).stdout
+    assert shown.startswith(f"# {config_id}, version 1, updated ")
+    assert "\napp_version: 1.2.0\n" in shown
+
+    updated = ok("config", "update", config_id, "--set", "resources.replicas_max=4", "--expected-version", "1")
+    assert updated.stdout.startswith(f"updated {config_id} to version 2: ")
+    stale = uno_deploy("config", "update", config_id, "--set", "app_version=2.0.0", "--expected-version", "1")
+    assert (stale.returncode, stale.stderr) == (2, f"error: configuration {config_id} is at version 2, not 1\n")
+
+    no_driver = uno_deploy("render", config_id)
+    assert no_driver.returncode == 2
+    assert no_driver.stderr.startswith("error: platform: no platform driver is installed for 'kubernetes'")
+    rendered = ok("render", config_id, "--set", "platform=local", "--set", "custom_settings.command=[python3, app.py]")
+    assert "router:\n  listen: 127.0.0.1:8100\n" in rendered.stdout
+    assert ok("config", "show", config_id, "--json").stdout.count('"platform": "kubernetes"') == 1  # nothing stored
+
+    assert ok("config", "delete", config_id).stdout == f"deleted {config_id}\n"
+    gone = uno_deploy("config", "show", config_id)
+    assert (gone.returncode, gone.stderr) == (2, f"error: configuration '{config_id}' not found\n")

@@ -326,9 +326,7 @@ def init(
     parsed = files.parse(text, output)
     if isinstance(parsed, Failure):
         running.fail(parsed.error)
-    found = asyncio.run(_problems(parsed.value.model_values()))
-    if found:
-        running.fail(ErrorDetails.validation(found[0]["field"], found[0]["message"]))
+    precheck(parsed.value)  # what a deploy needs (a driver, ...) is validate's to say, on the machine that deploys
     if output == "-":
         typer.echo(text, nl=False)
         return
