@@ -33,7 +33,7 @@ from rich.text import Text
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.enums import TaskStatus
-from uno.deployment.domain.pipelines import Pipeline
+from uno.deployment.domain.pipelines import Pipeline, Stage, Task
 from uno.deployment.entrypoints.cli import runs, showing
 from uno.deployment.entrypoints.cli.backends import Backend, Deployment
 
@@ -67,23 +67,28 @@ class LineView:
 
     def __init__(self) -> None:
         self._seen: dict[str, tuple[str, str]] = {}
+        self._steps: dict[str, int] = {}
         self._status: str | None = None
 
     def show(self, deployment: Deployment, pipeline: Pipeline | None) -> None:
         if pipeline is not None:
             for stage, task in pipeline.tasks():
-                state = (task.status.value, task.message)
-                if task.status is TaskStatus.PENDING or self._seen.get(task.id.value) == state:
-                    continue
-                self._seen[task.id.value] = state
-                typer.echo(showing.task_line(stage, task))
-                if task.status.is_complete:
-                    for line in showing.step_lines(task):
-                        typer.echo(line)
+                self._show_task(stage, task)
         if deployment.status.value != self._status:
             if self._status is not None and not deployment.status.is_complete:
                 typer.echo(f"  {deployment.id} is {deployment.status.value}")
             self._status = deployment.status.value
+
+    def _show_task(self, stage: Stage, task: Task) -> None:
+        """Its line when its status or message changed, then the strategy's steps not shown yet."""
+        state = (task.status.value, task.message)
+        if task.status is not TaskStatus.PENDING and self._seen.get(task.id.value) != state:
+            self._seen[task.id.value] = state
+            typer.echo(showing.task_line(stage, task))
+        steps = showing.step_lines(task)
+        for line in steps[self._steps.get(task.id.value, 0) :]:
+            typer.echo(line)
+        self._steps[task.id.value] = len(steps)
 
     def close(self) -> None:
         return None
@@ -115,7 +120,7 @@ class LiveView:
                     showing.seconds(showing.task_duration(task, now)),
                     task.message,
                 )
-                for step in task.outputs.get("steps", []) if task.status.is_complete else []:
+                for step in task.outputs.get("steps", []):
                     table.add_row("", "", "", "", Text(f"- {step}", style="dim"))
         if deployment.status.is_complete:
             return Group(Text(self._title, style="bold"), table)
