@@ -135,3 +135,13 @@ def test_a_server_that_cannot_be_reached_is_exit_code_3():
     assert refused.returncode == 3
     assert refused.stderr.startswith(f"error: cannot reach the server at {nowhere}: ")
     assert len(refused.stderr.splitlines()) == 1
+
+
+def test_a_store_that_cannot_be_reached_is_exit_code_3_too():
+    nowhere = environment(UNO_DEPLOY_DATABASE_URL=f"postgresql://nobody@127.0.0.1:{free_port()}/uno")
+
+    refused = uno_deploy("history", env=nowhere)
+
+    assert refused.returncode == 3
+    assert refused.stderr.startswith("error: the store at postgresql+psycopg://nobody@127.0.0.1:")
+    assert "Connection refused" in refused.stderr.splitlines()[0]
