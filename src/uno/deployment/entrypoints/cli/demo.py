@@ -32,13 +32,12 @@ PREFERRED_PORT = 8000
 WATCH_SECONDS = 1.0
 GONE_AFTER = 3
 """Probes in a row that find nothing listening before the demo takes the platform for stopped."""
-_HERE = Path(__file__).resolve()
-CANDIDATES = (_HERE.parents[2] / "examples" / "hello", _HERE.parents[5] / "examples" / "hello")
-"""The example application: bundled in the package (a wheel), or in the source checkout."""
+EXAMPLE = Path(__file__).resolve().parents[5] / "examples" / "hello"
+"""The example application, in the source checkout this package is installed from (``pip install -e``)."""
 
 
 def example_dir() -> Path | None:
-    return next((path for path in CANDIDATES if (path / "deployment.json").is_file()), None)
+    return EXAMPLE if (EXAMPLE / "deployment.json").is_file() else None
 
 
 def free_port(preferred: int) -> int:
@@ -93,7 +92,8 @@ def demo(
     """
     example = example_dir()
     if example is None:
-        running.fail(ErrorDetails.invalid_state("the example application is not installed: run it from a checkout"))
+        message = f"the example application is not here ({EXAMPLE}): the demo runs from a source checkout"
+        running.fail(ErrorDetails.invalid_state(message))
     chosen = port or free_port(PREFERRED_PORT)
     ended = with_backend(lambda backend: _show(backend, example, chosen))
     if isinstance(ended, Failure):
