@@ -39,32 +39,28 @@ PLAN_FILE_HELP = "A YAML or JSON configuration file (planned as it is: nothing i
 WAIT_HELP = "Follow it to its end (the default), or return once it has started."
 
 
-def resolve(
+async def resolve(
     backend: Backend, config_id: str | None, file: files.ConfigFile | None, sets: list[str]
-) -> Awaitable[Result[DeploymentConfig]]:
-    """The configuration a command works on: by id (with ``--set`` changes applied), or from a file."""
-
-    async def resolved() -> Result[DeploymentConfig]:
-        if file is not None:
-            applied = await configs.apply(backend, file)
-            if isinstance(applied, Failure):
-                return applied
-            config, how = applied.value
-            typer.echo(configs.applied_line(config, how), err=True)
-            return Success(config)
-        if config_id is None:
-            return Failure(ErrorDetails.validation("CONFIG_ID", "give a configuration id (cfg-...) or -f FILE"))
-        if sets:
-            changes = files.set_values(sets)
-            if isinstance(changes, Failure):
-                return changes
-            updated = await backend.update_config(config_id, changes.value, None)
-            if isinstance(updated, Success):
-                typer.echo(configs.applied_line(updated.value, "updated"), err=True)
-            return updated
+) -> Result[DeploymentConfig]:
+    """The configuration a command works on: from a file (stored first), or by id with ``--set`` changes stored."""
+    if file is not None:
+        applied = await configs.apply(backend, file)
+        if isinstance(applied, Failure):
+            return applied
+        config, how = applied.value
+        typer.echo(configs.applied_line(config, how), err=True)
+        return Success(config)
+    if config_id is None:
+        return Failure(ErrorDetails.validation("CONFIG_ID", "give a configuration id (cfg-...) or -f FILE"))
+    if not sets:
         return await backend.get_config(config_id)
-
-    return resolved()
+    changes = files.set_values(sets)
+    if isinstance(changes, Failure):
+        return changes
+    updated = await backend.update_config(config_id, changes.value, None)
+    if isinstance(updated, Success):
+        typer.echo(configs.applied_line(updated.value, "updated"), err=True)
+    return updated
 
 
 def _file(path: str | None, sets: list[str]) -> files.ConfigFile | None:
