@@ -119,3 +119,17 @@ async def test_an_unknown_configuration_is_not_found(planner):
     missing = await planner.deployment_service.plan("cfg-missing")
 
     assert missing.error.code is ErrorCode.NOT_FOUND
+
+
+async def test_a_configuration_given_whole_is_planned_without_storing_it(local_planner):
+    values = {"app_name": "shop", "app_version": "3.0.0", "environment": "dev", "custom_settings": LOCAL}
+
+    plan = (await local_planner.deployment_service.plan_values(values)).value
+    invalid = await local_planner.deployment_service.plan_values({**values, "resource_requirements": {"cpus": 2}})
+
+    assert plan.config_id is None
+    assert plan.app_version == "3.0.0"
+    assert plan.platform_objects is not None
+    assert (await local_planner.config_service.list_configs()).value == []
+    assert invalid.error.code is ErrorCode.VALIDATION_ERROR
+    assert invalid.error.message == "resource_requirements.cpus: is not a known field"
