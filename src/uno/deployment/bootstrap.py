@@ -18,6 +18,7 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import inject
@@ -392,3 +393,8 @@ async def stop_local_platform(settings: Settings | None = None) -> Result[None]:
     """Stop the local agent and everything it runs (``uno-deploy down``); fine if nothing runs."""
     settings = settings or Settings()
     return await LocalDriver(settings.resolved_local_dir()).shutdown()
+
+
+def local_replica_logs(settings: Settings, version_set: str) -> list[Path]:
+    """Where the local platform keeps a version set's replica logs (``uno-deploy logs``); [] when none."""
+    return LocalDriver(settings.resolved_local_dir()).replica_logs(version_set)

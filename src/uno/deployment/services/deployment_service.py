@@ -23,6 +23,7 @@ import structlog
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
+from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentProgress, DeploymentResult
 from uno.deployment.domain.enums import (
     DeploymentEnvironment,
@@ -46,7 +47,7 @@ from uno.deployment.ports.repositories import (
     DeploymentResultRepository,
     PipelineRepository,
 )
-from uno.deployment.services import inputs, steering
+from uno.deployment.services import inputs, planning, steering
 from uno.deployment.services import rolling_back as rolling_back_rules
 from uno.deployment.services.leasing import LeaseKeeper, lease_key
 from uno.deployment.strategies import canary_control
@@ -958,3 +959,42 @@ class DeploymentService:
         decision = canary_control.CanaryDecision(move, checked_by.value, self._clock.now(), checked_reason.value)
         steered = await steering.steer(record, pipeline, self._runner.tools.decisions, decision)
         return steered if isinstance(steered, Failure) else Success(record)
+
+    async def plan(self, config_id: DeploymentId | str) -> Result[planning.DeploymentPlan]:
+        """What deploying the configuration would do, changing nothing (``uno-deploy plan``).
+
+        The pipeline's stages and tasks, the strategy's schedule, the platform objects the
+        driver would create, the lease the deploy takes and the release a rollback would
+        restore. Settings a deploy would refuse are listed in the plan's ``problems``.
+        """
+        key = inputs.deployment_id(config_id, "config_id")
+        if isinstance(key, Failure):
+            return key
+        config = await self._configs.get(key.value)
+        if config is None:
+            return Failure(ErrorDetails.not_found("configuration", key.value.value))
+        return Success(await self._plan_of(config, stored=True))
+
+    async def plan_values(self, values: dict[str, Any]) -> Result[planning.DeploymentPlan]:
+        """``plan`` for a configuration given as ``create_config_from`` takes it, storing nothing.
+
+        An invalid configuration is the ``VALIDATION_ERROR`` creating it would be.
+        """
+        built = planning.unsaved_config(values, self._clock.now())
+        if isinstance(built, Failure):
+            return built
+        return Success(await self._plan_of(built.value, stored=False))
+
+    async def _plan_of(self, config: DeploymentConfig, *, stored: bool) -> planning.DeploymentPlan:
+        built = templates.default_pipeline(config, planning.PLANNED_DEPLOYMENT, self._clock.now())
+        serving = DeploymentQuery(
+            app_name=config.app_name,
+            environment=config.environment,
+            kind=DeploymentKind.DEPLOY,
+            status=DeploymentStatus.SUCCEEDED,
+            limit=1,
+        )
+        current = await self._deployments.find(serving)
+        lease = (lease_key(config), await self._leases.holder(config))
+        drivers = self._runner.tools.platforms
+        return await planning.plan(config, built, drivers, lease, current[0] if current else None, stored=stored)

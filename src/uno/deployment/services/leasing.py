@@ -62,6 +62,11 @@ class LeaseKeeper:
     async def current(self, key: str) -> Lease | None:
         return await self._leases.current(key)
 
+    async def holder(self, config: DeploymentConfig) -> str | None:
+        """Who holds the configuration's lease now (a deployment id), or None when it is free."""
+        current = await self._leases.current(lease_key(config))
+        return current.holder if current else None
+
     async def release(self, lease: Lease) -> None:
         """Give the lease up at once (a deployment that could not start)."""
         await self._leases.release(lease)

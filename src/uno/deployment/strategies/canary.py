@@ -47,7 +47,7 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
         return versions
     stable = serving(versions.value)
     if not stable:
-        rollout.note("nothing serves yet: the first release goes live at once")
+        await rollout.note("nothing serves yet: the first release goes live at once")
         return await blue_green.roll_out(rollout)
     tuning = rollout.tuning.canary
     canary = await create(rollout, _replicas(rollout.replicas, tuning.steps[0]))
@@ -99,7 +99,7 @@ async def _step(
         if isinstance(scaled, Failure):
             return scaled
         canary = scaled.value
-        rollout.note(f"scaled {canary.id} to {wanted}")
+        await rollout.note(f"scaled {canary.id} to {wanted}")
     healthy = await wait_healthy(rollout, canary)
     if isinstance(healthy, Failure):
         return healthy
@@ -136,7 +136,7 @@ async def _analyse(
     await _publish(rollout, f"canary at {step}%: analysing for {tuning.analysis_seconds:g}s", position)
     early = await canary_control.watch(rollout.control, rollout.clock, step, tuning.analysis_seconds)
     if early is not None:
-        rollout.note(f"analysis at {step}%: cut short: {early.describe()}")
+        await rollout.note(f"analysis at {step}%: cut short: {early.describe()}")
         rollout.decisions.append(early.to_output(step))
         return Success(early)
     judged = await _judge(rollout, canary, stable, step)
@@ -165,7 +165,7 @@ async def _judge(rollout: Rollout, canary: VersionSet, stable: list[VersionSet],
         return canary_stats
     stable_stats = await _combined(rollout, stable)
     verdict = analysis.judge(canary_stats.value, stable_stats, rollout.tuning.canary)
-    rollout.note(f"analysis at {step}%: {'passed' if verdict.passed else 'failed'}: {verdict.summary}")
+    await rollout.note(f"analysis at {step}%: {'passed' if verdict.passed else 'failed'}: {verdict.summary}")
     rollout.analyses.append(
         {
             "step": step,
@@ -188,7 +188,7 @@ async def _judge_health(rollout: Rollout, canary: VersionSet, step: int) -> Resu
     state = health.value
     seen = f"{state.ready}/{state.total} ready (health only: no traffic statistics)"
     verdict = analysis.Verdict(state.healthy, (seen if state.healthy else f"{seen}: {state.message or 'not ready'}",))
-    rollout.note(f"analysis at {step}%: {'passed' if verdict.passed else 'failed'}: {verdict.summary}")
+    await rollout.note(f"analysis at {step}%: {'passed' if verdict.passed else 'failed'}: {verdict.summary}")
     rollout.analyses.append(
         {"step": step, "passed": verdict.passed, "analysis": "health", "ready": state.ready, "total": state.total}
     )
@@ -212,7 +212,7 @@ async def _pause(rollout: Rollout, step: int) -> CanaryDecision:
         decided = await _settle(rollout, step, move, reason, record=True)
     else:
         rollout.decisions.append(decided.to_output(step))
-    rollout.note(f"paused at {step}% for {rollout.clock.monotonic() - started:g}s: {decided.describe()}")
+    await rollout.note(f"paused at {step}% for {rollout.clock.monotonic() - started:g}s: {decided.describe()}")
     return decided
 
 

@@ -26,7 +26,7 @@ async def roll_back(rollout: Rollout) -> Result[RolloutOutcome]:
     warm = [version for version in versions.value if version.deployment_id == rollout.release.deployment_id]
     if warm:
         target = warm[0]
-        rollout.note(f"{target.id} is still running: switching traffic back")
+        await rollout.note(f"{target.id} is still running: switching traffic back")
         if target.replicas < rollout.replicas:
             scaled = await rollout.driver.scale_version(target, rollout.replicas)
             if isinstance(scaled, Failure):

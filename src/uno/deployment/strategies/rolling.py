@@ -51,7 +51,7 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
         if isinstance(grown, Failure):
             return await abandon(rollout, current, list(remaining.values()), grown.error)
         current = grown.value
-        rollout.note(f"scaled {current.id} to {current.replicas}")
+        await rollout.note(f"scaled {current.id} to {current.replicas}")
     routed = await route(rollout, {current.id: 100})
     if isinstance(routed, Failure):
         return routed
@@ -89,5 +89,5 @@ async def _shrink(rollout: Rollout, remaining: dict[str, VersionSet], count: int
             if isinstance(scaled, Failure):
                 return scaled
             remaining[version_id] = scaled.value
-            rollout.note(f"scaled {version.id} to {keep}")
+            await rollout.note(f"scaled {version.id} to {keep}")
     return Success(None)

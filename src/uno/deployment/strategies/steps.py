@@ -2,7 +2,9 @@
 
 Every wait has a deadline on the engine's clock. Each step a strategy takes is noted in
 ``Rollout.steps`` (``"weights shop-v2=25 shop-v1=75"``), which the deploy task keeps
-in its outputs, so what happened is always visible afterwards.
+in its outputs, so what happened is always visible afterwards; each is also reported as
+it happens (the task's message, and ``steps`` so far in its outputs), so it is visible
+while the rollout runs too.
 """
 
 from __future__ import annotations
@@ -33,12 +35,21 @@ class Rollout:
     control: CanaryControl | None = None  # how people steer a canary; None: nobody can
     progress: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None  # where progress notes go
     decisions: list[dict[str, object]] = field(default_factory=list)  # people's and deadlines' canary decisions
+    said: str = ""  # what ``report`` last said the rollout waits for
 
-    def note(self, step: str) -> None:
+    async def note(self, step: str) -> None:
+        """Record a step, and show it to whoever watches the task (``steps`` so far, in its outputs, live).
+
+        The task's message stays what the rollout last said it waits for (``report``: a
+        canary's position), or none.
+        """
         self.steps.append(step)
+        if self.progress is not None:
+            await self.progress(self.said, {"steps": list(self.steps)})
 
     async def report(self, message: str, **outputs: Any) -> None:
         """Say what the rollout waits for now, to whoever watches its task (a no-op without a runner)."""
+        self.said = message
         if self.progress is not None:
             await self.progress(message, outputs)
 
@@ -66,7 +77,7 @@ async def wait_healthy(rollout: Rollout, version: VersionSet) -> Result[VersionH
         if isinstance(health, Failure):
             return health
         if health.value.healthy:
-            rollout.note(f"{version.id} healthy ({health.value.ready}/{health.value.total} ready)")
+            await rollout.note(f"{version.id} healthy ({health.value.ready}/{health.value.total} ready)")
             return health
         last = f"{health.value.ready}/{health.value.total} ready" + (
             f": {health.value.message}" if health.value.message else ""
@@ -80,14 +91,14 @@ async def wait_healthy(rollout: Rollout, version: VersionSet) -> Result[VersionH
 async def route(rollout: Rollout, weights: dict[str, int]) -> Result[None]:
     routed = await rollout.driver.set_traffic(rollout.release.app_name, rollout.release.environment, weights)
     if isinstance(routed, Success):
-        rollout.note("weights " + " ".join(f"{name}={weight}" for name, weight in weights.items()))
+        await rollout.note("weights " + " ".join(f"{name}={weight}" for name, weight in weights.items()))
     return routed
 
 
 async def remove(rollout: Rollout, version: VersionSet) -> Result[None]:
     removed = await rollout.driver.destroy_version(version, drain_timeout=rollout.tuning.drain_seconds)
     if isinstance(removed, Success):
-        rollout.note(f"removed {version.id}")
+        await rollout.note(f"removed {version.id}")
     return removed
 
 
@@ -98,7 +109,7 @@ async def current_versions(rollout: Rollout) -> Result[list[VersionSet]]:
 async def create(rollout: Rollout, replicas: int) -> Result[VersionSet]:
     created = await rollout.driver.create_version(rollout.release, replicas)
     if isinstance(created, Success):
-        rollout.note(f"created {created.value.id} with {replicas} replica(s)")
+        await rollout.note(f"created {created.value.id} with {replicas} replica(s)")
     return created
 
 
@@ -132,5 +143,5 @@ async def keep_warm(rollout: Rollout, versions: list[VersionSet]) -> tuple[Versi
     for version in versions:
         retired = await rollout.driver.retire_version(version, after=window, drain_timeout=rollout.tuning.drain_seconds)
         if isinstance(retired, Success):
-            rollout.note(f"kept {version.id} warm for {window:g}s (the rollback window)")
+            await rollout.note(f"kept {version.id} warm for {window:g}s (the rollback window)")
     return tuple(versions)

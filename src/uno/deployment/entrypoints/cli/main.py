@@ -1,7 +1,10 @@
-"""``uno-deploy``: its version, the store's schema and API tokens; the rest comes with the CLI work.
+"""``uno-deploy``: configurations, plans, deploys, rollbacks and their history, from a terminal.
 
-Exit codes (``running``): 0 done, 2 a usage or settings mistake, 3 the store failed
-(unreachable, locked, refused the migration). Each failure is one readable line on stderr.
+Every command works on the embedded store (the default) or, with ``--server URL``
+(``UNO_DEPLOY_SERVER``) and a token (``--token``, ``UNO_DEPLOY_TOKEN``), against an API
+server, with the same output. Exit codes (``running``): 0 done, 1 the deployment failed or
+was rolled back, 2 bad input (usage, an invalid configuration), 3 the store or the server
+cannot be reached. Each failure is one readable line on stderr; ``--debug`` shows more.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import asyncio
 import os
 import signal
 import socket
+import sys
+from collections.abc import Callable
 from importlib.metadata import version as installed_version
 
 import typer
@@ -17,11 +22,45 @@ import typer
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure
 from uno.deployment import bootstrap
-from uno.deployment.entrypoints.cli import leases, running, serving, tokens
+from uno.deployment.entrypoints.cli import (
+    configs,
+    demo,
+    deploying,
+    leases,
+    running,
+    serving,
+    steering,
+    tokens,
+    tracking,
+)
 from uno.deployment.ports.repositories import StorageError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Deployment orchestrator for Python teams.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    help="Deployment orchestrator for Python teams. Start with: uno-deploy demo",
+)
 db = typer.Typer(no_args_is_help=True, help="The store's schema: show it or bring it up to date.")
+app.command("init")(configs.init)
+app.add_typer(configs.app, name="config")
+_COMMANDS: list[Callable[..., None]] = [
+    deploying.plan,
+    deploying.render,
+    deploying.deploy,
+    tracking.status,
+    tracking.history,
+    tracking.logs,
+    deploying.rollback,
+    steering.approve,
+    steering.reject,
+    steering.promote,
+    steering.abort,
+    steering.cancel,
+]
+for _command in _COMMANDS:
+    app.command(_command.__name__)(_command)
+app.command("demo")(demo.demo)
 app.add_typer(db, name="db")
 app.add_typer(tokens.app, name="token")
 app.add_typer(leases.app, name="lease")
@@ -35,14 +74,28 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    server: str | None = typer.Option(
+        None, "--server", envvar="UNO_DEPLOY_SERVER", help="An API server (uno-deploy serve) to work on, not the store."
+    ),
+    token: str | None = typer.Option(
+        None, "--token", envvar="UNO_DEPLOY_TOKEN", help="The API token for --server (uno-deploy token create)."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="On errors, show their context and traceback."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
-    """Deploy applications to a platform with a strategy, verify them and roll them back."""
+    """Deploy applications to a platform with a strategy, verify them and roll them back.
+
+    Example: uno-deploy init shop && uno-deploy deploy -f deployment.yaml
+    """
+    running.choose(running.Options(server=server or None, token=token or None, debug=debug))
 
 
 @db.command("upgrade")
 def db_upgrade(url: str | None = typer.Option(None, "--url", help=running.URL_HELP)) -> None:
-    """Bring the store's schema to the newest revision (safe to run again: it then does nothing)."""
+    """Bring the store's schema to the newest revision (safe to run again: it then does nothing).
+
+    Example: uno-deploy db upgrade --url postgresql://deployer@db.internal/uno
+    """
     status = running.unwrap(bootstrap.upgrade_database(running.settings(url)))
     if status.changed:
         typer.echo(f"{status.database}: upgraded from {status.before or 'an empty schema'} to {status.after}")
@@ -52,7 +105,10 @@ def db_upgrade(url: str | None = typer.Option(None, "--url", help=running.URL_HE
 
 @db.command("current")
 def db_current(url: str | None = typer.Option(None, "--url", help=running.URL_HELP)) -> None:
-    """Show the store's schema revision and the newest one this version knows."""
+    """Show the store's schema revision and the newest one this version knows.
+
+    Example: uno-deploy db current
+    """
     status = running.unwrap(bootstrap.database_status(running.settings(url)))
     behind = "" if status.after == status.head else " (behind: run `uno-deploy db upgrade`)"
     typer.echo(f"{status.database}: at {status.after or 'an empty schema'}, newest {status.head}{behind}")
@@ -133,4 +189,18 @@ def worker(
 
 
 def run() -> None:
-    app()
+    """The ``uno-deploy`` entry point: a bug or an unreachable store is one line (``--debug``: the traceback)."""
+    try:
+        app(standalone_mode=True)
+    except StorageError as failed:
+        _last_words(failed, failed.error, running.UNREACHABLE)
+    except Exception as error:  # a bug: one line unless --debug
+        _last_words(error, ErrorDetails(ErrorCode.INTERNAL_ERROR, f"uno-deploy failed: {error!r}"), running.FAILED)
+
+
+def _last_words(raised: Exception, error: ErrorDetails, code: int) -> None:
+    typer.echo(f"error: {error.message}", err=True)
+    if "--debug" in sys.argv[1:]:
+        raise raised
+    typer.echo("(run again with --debug for the traceback)", err=True)
+    sys.exit(code)

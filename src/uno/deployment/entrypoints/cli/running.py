@@ -1,16 +1,23 @@
-"""Running a command: its settings, its container, and how it ends.
+"""Running a command: its settings, its container or backend, and how it ends.
 
-Shared by ``main`` and its sub-apps (``tokens``), so every command ends the same way.
-Exit codes: 0 done, 2 a usage or settings mistake (and any refusal that is not the
-store's), 3 the store failed (unreachable, locked, refused the migration). Each failure
-is one readable line on stderr.
+Shared by ``main`` and its sub-apps, so every command ends the same way. Exit codes:
+0 done; 1 the deployment failed, was canceled or rolled back (or uno-deploy itself
+failed: ``--debug`` shows why); 2 a usage, settings or input mistake (and any refusal
+that is not the store's); 3 the store or the server cannot be reached (unreachable,
+locked, timed out, refused the migration). Each failure is one readable line on
+stderr; ``--debug`` adds the error's context and the traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
+import traceback
 from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -23,8 +30,11 @@ from uno.deployment.settings import Settings
 
 T = TypeVar("T")
 
-EXIT_CODES = {ErrorCode.STORAGE_ERROR: 3, ErrorCode.UNAVAILABLE: 3}
+EXIT_CODES = {ErrorCode.STORAGE_ERROR: 3, ErrorCode.UNAVAILABLE: 3, ErrorCode.TIMEOUT: 3}
+FAILED = 1
 USAGE_ERROR = 2
+UNREACHABLE = 3
+INTERRUPTED = 130
 
 URL_HELP = "Database URL (memory://, sqlite:///file.db, postgresql://user@host/db); default: the settings."
 
@@ -61,9 +71,56 @@ def unwrap(result: Result[T]) -> T:
     return result.value
 
 
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The options every command shares (``uno-deploy --server URL --token T --debug ...``)."""
+
+    server: str | None = None
+    token: str | None = None
+    debug: bool = False
+
+
+_chosen = Options()
+
+
+def choose(chosen: Options) -> None:
+    """Set the shared options for this invocation (``main``'s callback, before any command)."""
+    global _chosen
+    _chosen = chosen
+
+
+def options() -> Options:
+    return _chosen
+
+
 def fail(error: ErrorDetails) -> NoReturn:
     typer.echo(f"error: {error.message}", err=True)
+    if options().debug:
+        if error.context:
+            typer.echo(f"context: {json.dumps(error.context, default=str)}", err=True)
+        if sys.exc_info()[0] is not None:
+            typer.echo(traceback.format_exc().rstrip(), err=True)
     raise typer.Exit(EXIT_CODES.get(error.code, USAGE_ERROR))
+
+
+def exit_code(error: ErrorDetails) -> int:
+    return EXIT_CODES.get(error.code, USAGE_ERROR)
+
+
+def cli_settings() -> Settings:
+    """The settings for commands that use the services: the runs' own log lines only with ``--debug``.
+
+    The CLI shows every task as it runs; the structured log lines of the runs would repeat
+    them on stderr. ``UNO_DEPLOY_LOG_LEVEL`` still wins when set.
+    """
+    chosen = settings(None)
+    if "UNO_DEPLOY_LOG_LEVEL" in os.environ:
+        return chosen
+    return chosen.model_copy(update={"log_level": "DEBUG" if options().debug else "ERROR"})
+
+
+def emit_json(document: Any) -> None:
+    typer.echo(json.dumps(document, indent=2, default=str))
 
 
 def first_line(error: Exception) -> str:

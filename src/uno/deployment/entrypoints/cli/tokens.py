@@ -51,7 +51,10 @@ def create(
 
 @app.command("list")
 def list_tokens(url: str | None = typer.Option(None, "--url", help=running.URL_HELP)) -> None:
-    """List every token, newest first, revoked ones included (never a secret or a digest)."""
+    """List every token, newest first, revoked ones included (never a secret or a digest).
+
+    Example: uno-deploy token list
+    """
     listed = running.unwrap(
         running.with_container(_durable(url), lambda container: container.access_service.list_tokens())
     )

@@ -42,6 +42,12 @@ class LocalDriver:
     def socket_path(self) -> Path:
         return self._state_dir / "agent.sock"
 
+    def replica_logs(self, version_set: str) -> list[Path]:
+        """The log files of a version set's replicas (stdout and stderr), rotated ones left out."""
+        if not version_set or "/" in version_set or version_set.startswith("."):
+            return []
+        return sorted((self._state_dir / "processes" / "logs" / version_set).glob("replica-*.log"))
+
     def check(self, config: DeploymentConfig) -> Result[None]:
         checked = options.options_for(config)
         return checked if isinstance(checked, Failure) else Success(None)

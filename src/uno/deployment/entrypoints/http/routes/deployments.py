@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.entrypoints.http.dependencies import Deployer, Reader, Services, next_offset, unwrap
@@ -191,3 +193,77 @@ async def abort(
     """Stop a running canary: all traffic back to the stable version, the canary removed, the deploy failed."""
     reason = body.reason if body else ""
     return out(unwrap(await services.deployment_service.abort(deployment_id, by=caller.label, reason=reason)))
+
+
+class PlanRequest(BaseModel):
+    """A stored configuration (``config_id``), or one given whole (``config``, as for creating it), never both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config_id: str | None = Field(default=None, max_length=128, examples=["cfg-01jz8x3v5q6w7e8r9t0y1u2i3o"])
+    config: dict[str, Any] | None = Field(default=None, description="A configuration to plan without storing it.")
+
+    @model_validator(mode="after")
+    def _one(self) -> PlanRequest:
+        if (self.config_id is None) == (self.config is None):
+            raise ValueError("give config_id or config, not both")
+        return self
+
+
+class PlannedTaskOut(BaseModel):
+    name: str
+    action: str
+    description: str
+    depends_on: list[str]
+    timeout: float
+
+
+class PlannedStageOut(BaseModel):
+    name: str
+    description: str
+    tasks: list[PlannedTaskOut]
+
+
+class ScheduleOut(BaseModel):
+    strategy: str
+    steps: list[str]
+    settings: dict[str, Any]
+
+
+class RestorableOut(BaseModel):
+    deployment_id: str
+    app_version: str
+    finished_at: datetime | None
+
+
+class PlanOut(BaseModel):
+    """What a deploy of the configuration would do; nothing was changed to answer."""
+
+    config_id: str | None
+    app_name: str
+    app_version: str
+    environment: str
+    platform: str
+    strategy: str
+    replicas: int
+    stages: list[PlannedStageOut]
+    left_out: list[str]
+    schedule: ScheduleOut
+    platform_objects: dict[str, Any] | None
+    lease: str
+    lease_holder: str | None
+    rollback_to: RestorableOut | None
+    problems: list[dict[str, str]]
+
+
+@router.post("/plan", response_model=PlanOut)
+async def plan(body: PlanRequest, services: Services, _: Reader) -> PlanOut:
+    """What deploying a configuration would do, without doing it: the pipeline's stages and tasks,
+    the strategy's schedule, the platform objects, the lease and the release a rollback would restore.
+    """
+    service = services.deployment_service
+    if body.config_id is not None:
+        planned = unwrap(await service.plan(body.config_id))
+    else:
+        planned = unwrap(await service.plan_values(body.config or {}))
+    return PlanOut.model_validate(planned.to_document())

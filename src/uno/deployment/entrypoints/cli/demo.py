@@ -1,0 +1,153 @@
+"""``uno-deploy demo``: the example application deployed on this machine, end to end.
+
+It stores ``hello``'s configuration for dev (``examples/hello/deployment.json``, with this
+interpreter, absolute paths and a free port), deploys 1.0.0, then 2.0.0 with blue-green,
+asks the application which version answers after each, prints where it is served and
+stays until Ctrl-C (which stops the local platform) or ``uno-deploy down`` (which it
+notices). Everything is real: processes on 127.0.0.1 behind the local router.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from uno.core.errors import ErrorCode, ErrorDetails
+from uno.core.result import Failure, Result
+from uno.deployment import bootstrap
+from uno.deployment.entrypoints.cli import configs, deploying, files, following, running, showing
+from uno.deployment.entrypoints.cli.backends import Backend, Deployment
+from uno.deployment.entrypoints.cli.opening import with_backend
+
+PREFERRED_PORT = 8000
+WATCH_SECONDS = 1.0
+GONE_AFTER = 3
+"""Probes in a row that find nothing listening before the demo takes the platform for stopped."""
+EXAMPLE = Path(__file__).resolve().parents[5] / "examples" / "hello"
+"""The example application, in the source checkout this package is installed from (``pip install -e``)."""
+
+
+def example_dir() -> Path | None:
+    return EXAMPLE if (EXAMPLE / "deployment.json").is_file() else None
+
+
+def free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise OSError("no free port on 127.0.0.1")  # pragma: no cover - port 0 always binds
+
+
+def demo_values(example: Path, port: int) -> dict[str, Any]:
+    """``deployment.json``, with this interpreter, absolute paths and ``port``."""
+    values: dict[str, Any] = json.loads((example / "deployment.json").read_text())
+    root = example.parent.parent
+
+    def localize(argv: list[str]) -> list[str]:
+        python = [sys.executable] if argv[0] == "python" else [argv[0]]
+        return python + [str(root / arg) if arg.startswith("examples/") else arg for arg in argv[1:]]
+
+    values["testing_config"]["unit_test_command"] = localize(values["testing_config"]["unit_test_command"])
+    values["build_command"] = localize(values["build_command"])
+    values["custom_settings"] = {
+        **values["custom_settings"],
+        "command": localize(values["custom_settings"]["command"]),
+        "port": port,
+    }
+    values["description"] = "uno-deploy demo"
+    return values
+
+
+def answer(port: int) -> str | None:
+    """The version the application says it is, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+            return str(json.load(response)["version"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def demo(
+    port: int = typer.Option(0, "--port", min=0, max=65535, help="The port to serve it on (0: 8000 if free)."),
+    exit_after_ready: bool = typer.Option(False, "--exit-after-ready", hidden=True),
+) -> None:
+    """Deploy the example application here (1.0.0, then 2.0.0 with blue-green) and keep it running.
+
+    It stays until Ctrl-C (which stops the local platform) or `uno-deploy down`.
+
+    Example: uno-deploy demo
+    """
+    example = example_dir()
+    if example is None:
+        message = f"the example application is not here ({EXAMPLE}): the demo runs from a source checkout"
+        running.fail(ErrorDetails.invalid_state(message))
+    chosen = port or free_port(PREFERRED_PORT)
+    ended = with_backend(lambda backend: _show(backend, example, chosen))
+    if isinstance(ended, Failure):
+        deploying.failed(ended.error, None)
+    if not ended.value.success:
+        typer.echo(showing.outcome_line(ended.value))
+        raise typer.Exit(running.FAILED)
+    url = f"http://127.0.0.1:{chosen}/"
+    typer.echo(f"\nhello {ended.value.app_version} is served at {url}")
+    typer.echo("  history:   uno-deploy history hello --env dev")
+    typer.echo("  roll back: uno-deploy rollback --app hello --env dev")
+    typer.echo("  stop it:   Ctrl-C here, or uno-deploy down")
+    if exit_after_ready:
+        return
+    asyncio.run(_stay(chosen))
+
+
+async def _show(backend: Backend, example: Path, port: int) -> Result[Deployment]:
+    values = demo_values(example, port)
+    for version in ("1.0.0", "2.0.0"):
+        values["app_version"] = version
+        applied = await configs.apply(backend, files.ConfigFile("demo", values))
+        if isinstance(applied, Failure):
+            return applied
+        config = applied.value[0]
+        typer.echo(f"\n== deploy hello {version} ({config.strategy.value}, {config.resources.replicas_min} replicas)")
+        started = await backend.deploy(config.id.value, f"uno-deploy demo: {version}")
+        if isinstance(started, Failure):
+            return started
+        view = following.view_for(False, showing.deployment_summary(started.value))
+        runs_dir = deploying.runs_dir(backend)
+        ended = await following.follow(backend, started.value, view, runs_dir, owns=True)
+        if isinstance(ended, Failure) or not ended.value.success:
+            return ended
+        typer.echo(showing.outcome_line(ended.value))
+        typer.echo(f"http://127.0.0.1:{port}/ answers version {await asyncio.to_thread(answer, port)}")
+    return ended
+
+
+async def _stay(port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    missing = 0
+    while missing < GONE_AFTER and not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=WATCH_SECONDS)
+        missing = 0 if await asyncio.to_thread(answer, port) else missing + 1
+    if not stop.is_set():
+        typer.echo("the local platform was stopped (uno-deploy down): nothing serves hello any more")
+        return
+    typer.echo("stopping the local platform ...")
+    stopped = await bootstrap.stop_local_platform(running.cli_settings())
+    if isinstance(stopped, Failure):
+        running.fail(ErrorDetails(ErrorCode.UNAVAILABLE, stopped.error.message))
+    typer.echo("stopped: hello and the local platform's agent")

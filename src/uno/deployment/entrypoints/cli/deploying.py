@@ -1,0 +1,344 @@
+"""``uno-deploy plan|render|deploy|rollback``: what a deploy would do, and doing it.
+
+``deploy`` and ``rollback`` follow the deployment to its end (``following``) unless
+``--no-wait``. On the embedded store a deployment runs in the process that started it,
+so ``--no-wait`` hands it to a detached ``uno-deploy`` process that follows it to its end
+(its log under ``<data dir>/runs``); against a server it just returns.
+Exit codes: 0 it succeeded, 1 it failed, was canceled or was rolled back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+
+from uno.core.errors import ErrorCode, ErrorDetails
+from uno.core.result import Failure, Result, Success
+from uno.deployment.domain import configuring
+from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.entrypoints.cli import configs, files, following, running, runs, showing
+from uno.deployment.entrypoints.cli.backends import Backend, Deployment
+from uno.deployment.entrypoints.cli.opening import with_backend
+from uno.deployment.services.planning import DeploymentPlan
+
+DETACH_DEADLINE = 60.0
+"""How long ``--no-wait`` waits for the detached process to have started the deployment."""
+
+CONFIG_HELP = "The configuration's id (cfg-...); or give -f FILE."
+FILE_HELP = "A YAML or JSON configuration file: stored first (created, or replaced for its app and environment)."
+PLAN_FILE_HELP = "A YAML or JSON configuration file (planned as it is: nothing is stored)."
+WAIT_HELP = "Follow it to its end (the default), or return once it has started."
+
+
+async def resolve(
+    backend: Backend, config_id: str | None, file: files.ConfigFile | None, sets: list[str]
+) -> Result[DeploymentConfig]:
+    """The configuration a command works on: from a file (stored first), or by id with ``--set`` changes stored."""
+    if file is not None:
+        applied = await configs.apply(backend, file)
+        if isinstance(applied, Failure):
+            return applied
+        config, how = applied.value
+        typer.echo(configs.applied_line(config, how), err=True)
+        return Success(config)
+    if config_id is None:
+        return Failure(ErrorDetails.validation("CONFIG_ID", "give a configuration id (cfg-...) or -f FILE"))
+    if not sets:
+        return await backend.get_config(config_id)
+    changes = files.set_values(sets)
+    if isinstance(changes, Failure):
+        return changes
+    updated = await backend.update_config(config_id, changes.value, None)
+    if isinstance(updated, Success):
+        typer.echo(configs.applied_line(updated.value, "updated"), err=True)
+    return updated
+
+
+def _file(path: str | None, sets: list[str]) -> files.ConfigFile | None:
+    """The file a command was given, read and checked as the store would check it."""
+    if not path:
+        return None
+    config_file = configs.read(path, sets)
+    configs.precheck(config_file)
+    return config_file
+
+
+def _planned(config_id: str | None, path: str | None, sets: list[str]) -> DeploymentPlan:
+    """The plan of a file, or of a stored configuration (with ``--set`` changes), storing nothing."""
+    config_file = _file(path, sets)
+
+    async def work(backend: Backend) -> Result[DeploymentPlan]:
+        if config_file is not None:
+            return await backend.plan_values(config_file.model_values())
+        if config_id is None:
+            return Failure(ErrorDetails.validation("CONFIG_ID", "give a configuration id (cfg-...) or -f FILE"))
+        if not sets:
+            return await backend.plan(config_id)
+        stored = await backend.get_config(config_id)
+        if isinstance(stored, Failure):
+            return stored
+        document = stored.value.to_document()
+        values = {name: value for name, value in document.items() if name in configuring.SETTABLE}
+        changed = files.apply_sets(files.ConfigFile(config_id, values), sets)
+        return changed if isinstance(changed, Failure) else await backend.plan_values(changed.value.values)
+
+    planned = with_backend(work)
+    if isinstance(planned, Failure):
+        configs.fail_config(config_file, planned.error)
+    return planned.value
+
+
+def plan(
+    config_id: str | None = typer.Argument(None, metavar="[CONFIG_ID]", help=CONFIG_HELP),
+    file: str | None = typer.Option(None, "-f", "--file", help=PLAN_FILE_HELP),
+    sets: list[str] = configs.SETS,
+    json_output: bool = typer.Option(False, "--json", help=configs.JSON_HELP),
+) -> None:
+    """Show what a deploy would do, doing none of it.
+
+    The pipeline's stages and tasks, the strategy's schedule, the platform objects, the lease
+    it takes and the release a rollback would restore; exit 2 if a deploy would fail.
+
+    Example: uno-deploy plan -f deployment.yaml
+    """
+    planned = _planned(config_id, file, sets)
+    if json_output:
+        running.emit_json(planned.to_document())
+    else:
+        for line in showing.plan_lines(planned):
+            typer.echo(line)
+    if planned.problems:
+        first = planned.problems[0]
+        message = f"a deploy would fail: {first['field']}: {first['message']}"
+        running.fail(ErrorDetails(ErrorCode.VALIDATION_ERROR, message, {"problems": list(planned.problems)}))
+
+
+def render(
+    config_id: str | None = typer.Argument(None, metavar="[CONFIG_ID]", help=CONFIG_HELP),
+    file: str | None = typer.Option(None, "-f", "--file", help=PLAN_FILE_HELP),
+    sets: list[str] = configs.SETS,
+    json_output: bool = typer.Option(False, "--json", help="Print JSON instead of YAML."),
+) -> None:
+    """Print the platform objects a deploy would create or change (YAML), storing and deploying nothing.
+
+    For local: the router and the processes; for other platforms: what their driver renders (manifests, API calls).
+
+    Example: uno-deploy render -f deployment.yaml
+    """
+    planned = _planned(config_id, file, sets)
+    if planned.platform_objects is None:
+        first = planned.problems[0] if planned.problems else {"field": "platform", "message": "renders nothing"}
+        running.fail(ErrorDetails.validation(first["field"], first["message"]))
+    if json_output:
+        running.emit_json(planned.platform_objects)
+    else:
+        typer.echo(showing.as_yaml(planned.platform_objects))
+
+
+def deploy(
+    config_id: str | None = typer.Argument(None, metavar="[CONFIG_ID]", help=CONFIG_HELP),
+    file: str | None = typer.Option(None, "-f", "--file", help=FILE_HELP),
+    sets: list[str] = configs.SETS,
+    description: str = typer.Option("", "--description", "-m", help="Why (kept in the history)."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help=WAIT_HELP),
+    json_output: bool = typer.Option(False, "--json", help="Print the deployment and its pipeline as JSON."),
+    started_file: str | None = typer.Option(None, "--started-file", hidden=True),
+) -> None:
+    """Deploy a configuration's release with its strategy, showing the pipeline live (exit 1 if it fails).
+
+    Example: uno-deploy deploy -f deployment.yaml --set app_version=2.0.0
+    """
+    config_file = _file(file, sets)
+
+    async def start(backend: Backend) -> Result[Deployment]:
+        config = await resolve(backend, config_id, config_file, [] if config_file else sets)
+        if isinstance(config, Failure):
+            return config
+        if not wait and backend.runs_here:
+            return await _detached(backend, ["deploy", config.value.id.value, "--description", description])
+        return await backend.deploy(config.value.id.value, description)
+
+    _run(start, wait, json_output, started_file, config_file)
+
+
+def rollback(
+    deployment_id: str | None = typer.Argument(
+        None,
+        metavar="[DEPLOYMENT_ID]",
+        help="The deployment to roll back (dep-...); default: the latest of --app/--env.",
+    ),
+    app_name: str | None = typer.Option(None, "--app", help="With --env: roll back this app's latest deploy."),
+    environment: str | None = typer.Option(None, "--env", help="With --app: the environment."),
+    to: str | None = typer.Option(
+        None, "--to", help="The release to restore: a deployment id or a version (default: the one before)."
+    ),
+    restore_database: bool = typer.Option(
+        False, "--restore-database", help="First restore the database from the deploy's pre-deploy backup."
+    ),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help=WAIT_HELP),
+    json_output: bool = typer.Option(False, "--json", help="Print the rollback and its pipeline as JSON."),
+    started_file: str | None = typer.Option(None, "--started-file", hidden=True),
+) -> None:
+    """Put an earlier release back: a warm traffic switch when it still runs (exit 1 if it fails).
+
+    Example: uno-deploy rollback dep-01jz8x3v5q6w7e8r9t0y1u2i3o --to 1.0.0
+    """
+
+    async def start(backend: Backend) -> Result[Deployment]:
+        target = await _rollback_target(backend, deployment_id, app_name, environment)
+        if isinstance(target, Failure):
+            return target
+        restored = await _release(backend, target.value, to)
+        if isinstance(restored, Failure):
+            return restored
+        if not wait and backend.runs_here:
+            arguments = ["rollback", target.value.id, *(["--to", restored.value] if restored.value else [])]
+            return await _detached(backend, arguments + (["--restore-database"] if restore_database else []))
+        return await backend.rollback(target.value.id, restored.value, restore_database)
+
+    _run(start, wait, json_output, started_file, None)
+
+
+def _run(
+    start: Callable[[Backend], Awaitable[Result[Deployment]]],
+    wait: bool,
+    json_output: bool,
+    started_file: str | None,
+    config_file: files.ConfigFile | None,
+) -> None:
+    async def work(backend: Backend) -> tuple[Result[Deployment], object, bool]:
+        started = await start(backend)
+        if isinstance(started, Failure) or not wait:
+            return started, None, False
+        if started_file:
+            _announce(Path(started_file), started.value.id)
+        view = following.view_for(json_output, showing.deployment_summary(started.value))
+        ended = await following.follow(backend, started.value, view, runs_dir(backend), owns=True)
+        pipeline = await pipeline_document(backend, ended) if json_output else None
+        return ended, pipeline, True
+
+    ended, pipeline, followed = with_backend(work)
+    if isinstance(ended, Failure):
+        failed(ended.error, config_file)
+    if not followed:
+        _report_started(ended.value, json_output)
+        return
+    report_end(ended.value, json_output, pipeline)
+
+
+def failed(error: ErrorDetails, config_file: files.ConfigFile | None) -> NoReturn:
+    if error.context.get("interrupted"):
+        typer.echo(error.message, err=True)
+        raise typer.Exit(running.INTERRUPTED)
+    configs.fail_config(config_file, error)
+
+
+def _report_started(deployment: Deployment, json_output: bool) -> None:
+    if json_output:
+        running.emit_json(deployment.to_document())
+        return
+    typer.echo(f"started {showing.deployment_summary(deployment)}")
+    typer.echo(f"follow it: uno-deploy status {deployment.id} --wait")
+
+
+def report_end(deployment: Deployment, json_output: bool, pipeline: object) -> None:
+    """The last word on a followed deployment, and the exit code: 1 unless it succeeded."""
+    if json_output:
+        running.emit_json({"deployment": deployment.to_document(), "pipeline": pipeline})
+    else:
+        typer.echo(showing.outcome_line(deployment))
+    if not deployment.success:
+        raise typer.Exit(running.FAILED)
+
+
+async def pipeline_document(backend: Backend, ended: Result[Deployment]) -> object:
+    if isinstance(ended, Failure) or ended.value.pipeline_id is None:
+        return None
+    found = await backend.pipeline(ended.value.pipeline_id)
+    return found.value.to_document() if isinstance(found, Success) else None
+
+
+def runs_dir(backend: Backend) -> Path | None:
+    return runs.directory(running.cli_settings()) if backend.runs_here else None
+
+
+def _announce(path: Path, deployment_id: str) -> None:
+    """Tell the process that detached this one which deployment it runs (written whole, then renamed)."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(deployment_id)
+    partial.replace(path)
+
+
+async def _detached(backend: Backend, arguments: list[str]) -> Result[Deployment]:
+    """Start a detached ``uno-deploy`` process that runs the deployment to its end; return it once started."""
+    runs_dir = runs.directory(running.cli_settings())
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
+    announced, log_path = runs_dir / f"{stamp}.started", runs_dir / f"{stamp}.log"
+    command = [sys.executable, "-m", "uno.deployment.entrypoints.cli"]
+    command += ["--debug"] if running.options().debug else []
+    command += [*arguments, "--wait", "--json", "--started-file", str(announced)]
+    child = await asyncio.to_thread(_spawn, command, log_path)
+    deadline = time.monotonic() + DETACH_DEADLINE
+    while not announced.exists():
+        if child.poll() is not None:
+            lines = log_path.read_text(errors="replace").strip().splitlines()
+            reason = lines[-1].removeprefix("error: ") if lines else f"it exited with code {child.returncode}"
+            code = ErrorCode.VALIDATION_ERROR if child.returncode == running.USAGE_ERROR else ErrorCode.UNAVAILABLE
+            return Failure(ErrorDetails(code, reason, {"log": str(log_path)}))
+        if time.monotonic() > deadline:
+            return Failure(ErrorDetails(ErrorCode.UNAVAILABLE, f"the deploy did not start in time (log: {log_path})"))
+        await asyncio.sleep(0.05)
+    deployment_id = announced.read_text().strip()
+    announced.unlink(missing_ok=True)
+    typer.echo(f"running in the background (pid {child.pid}; log: {log_path})", err=True)
+    return await backend.deployment(deployment_id)
+
+
+def _spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """A process of its own session (Ctrl-C here does not reach it), outliving this one."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
+        )
+
+
+async def _rollback_target(
+    backend: Backend, deployment_id: str | None, app_name: str | None, environment: str | None
+) -> Result[Deployment]:
+    if deployment_id is not None:
+        return await backend.deployment(deployment_id)
+    if app_name is None or environment is None:
+        message = "give the deployment to roll back (dep-...), or --app and --env for the latest one"
+        return Failure(ErrorDetails.validation("DEPLOYMENT_ID", message))
+    found = await backend.deployments(app_name, environment, 100)
+    if isinstance(found, Failure):
+        return found
+    latest = next((item for item in found.value if item.kind == "deploy" and item.reached_platform), None)
+    if latest is None:
+        return Failure(ErrorDetails.not_found("deployment of", f"{app_name} in {environment}"))
+    return Success(latest)
+
+
+async def _release(backend: Backend, target: Deployment, to: str | None) -> Result[str | None]:
+    """``--to``: a deployment id as is, or a version: the latest deploy of it that served."""
+    if to is None or to.startswith("dep-"):
+        return Success(to)
+    found = await backend.deployments(target.app_name, target.environment, 1000)
+    if isinstance(found, Failure):
+        return found
+    for item in found.value:
+        served = item.status.value in ("succeeded", "rolled-back") and item.reached_platform
+        if item.kind == "deploy" and item.app_version == to and served and item.created_at < target.created_at:
+            return Success(item.id)
+    message = f"no earlier deploy of {target.app_name} {to} in {target.environment} served"
+    return Failure(ErrorDetails.validation("--to", message))

@@ -1,0 +1,47 @@
+"""Opening the backend a command works on: an API server when ``--server`` is given, else the embedded store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from uno.core.errors import ErrorDetails
+from uno.deployment import bootstrap
+from uno.deployment.entrypoints.cli import running, runs
+from uno.deployment.entrypoints.cli.backends import Backend
+from uno.deployment.entrypoints.cli.embedded import EmbeddedBackend
+from uno.deployment.entrypoints.cli.remote import RemoteBackend
+from uno.deployment.ports.repositories import StorageError
+
+T = TypeVar("T")
+
+
+def open_backend() -> Backend:
+    chosen = running.options()
+    if chosen.server:
+        if not chosen.server.startswith(("http://", "https://")):
+            message = f"{chosen.server!r} is not an http:// or https:// URL (example: http://127.0.0.1:8000)"
+            running.fail(ErrorDetails.validation("--server", message))
+        return RemoteBackend(chosen.server, chosen.token)
+    settings = running.cli_settings()
+    try:
+        container = bootstrap.build(settings)
+    except StorageError as failed:
+        running.fail(failed.error)
+    except ValueError as unsupported:  # a URL naming no usable database
+        running.fail(ErrorDetails.validation("database_url", running.first_line(unsupported)))
+    return EmbeddedBackend(container, runs.directory(settings))
+
+
+def with_backend(work: Callable[[Backend], Awaitable[T]]) -> T:
+    """Open the backend, run ``work`` with it, close it (stopping what it still runs here)."""
+
+    async def run() -> T:
+        backend = open_backend()
+        try:
+            return await work(backend)
+        finally:
+            await backend.aclose()
+
+    return asyncio.run(run())
