@@ -262,3 +262,86 @@ def _container(objects: list[dict[str, Any]]) -> dict[str, Any]:
     deployment = next(item for item in objects if item["kind"] == "Deployment")
     container: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][0]
     return container
+
+
+INGRESS_NGINX = {"image": "ghcr.io/acme/shop:1.4.2", "traffic": "ingress-nginx", "ingress_class": "nginx"}
+
+
+@pytest.mark.parametrize("strategy", ["blue-green", "canary"])
+async def test_ingress_nginx_manifests_match_their_golden_file_and_both_schemas(strategy: str):
+    plan = await rendered(config("production", strategy, custom_settings=INGRESS_NGINX))
+    golden = GOLDEN / f"production-{strategy}-ingress-nginx.yaml"
+    if os.environ.get("UNO_UPDATE_GOLDEN") == "1":
+        golden.write_text(yaml.safe_dump(plan, sort_keys=False, width=120))
+
+    assert plan == yaml.safe_load(golden.read_text())
+    for version in VERSIONS:
+        assert validating.validate(plan["manifests"], version).is_success(), version
+
+
+async def test_ingress_nginx_renders_a_service_per_colour_and_a_canary_ingress_beside_the_main_one():
+    plan = await rendered(config("production", "canary", custom_settings=INGRESS_NGINX))
+
+    named = [(item["kind"], item["metadata"]["name"]) for item in plan["manifests"]]
+    assert named == [
+        ("Service", "shop"),
+        ("NetworkPolicy", "shop"),
+        ("Ingress", "shop"),
+        ("Deployment", "shop-blue"),
+        ("PodDisruptionBudget", "shop-blue"),
+        ("Service", "shop-blue"),
+        ("Ingress", "shop-canary"),
+        ("HorizontalPodAutoscaler", "shop-blue"),
+    ]
+    main, canary = (item for item in plan["manifests"] if item["kind"] == "Ingress")
+    colour = plan["manifests"][5]
+    assert manifests.ingress_backend(main) == "shop-blue"
+    assert manifests.ingress_backend(canary) == "shop-green"
+    assert colour["spec"]["selector"]["uno-deploy.io/slot"] == "blue"
+    assert canary["metadata"]["annotations"] == {
+        "nginx.ingress.kubernetes.io/canary": "true",
+        "nginx.ingress.kubernetes.io/canary-weight": "0",
+    }
+    assert canary["spec"]["rules"][0]["host"] == main["spec"]["rules"][0]["host"] == "shop.example.com"
+    assert canary["spec"]["tls"] == main["spec"]["tls"]
+    assert canary["spec"]["ingressClassName"] == "nginx"
+    assert "metadata" not in json.dumps(canary["spec"])
+
+
+def test_the_default_traffic_mode_renders_no_colour_service():
+    plan = manifests.release(config(), _options(), slot="blue", replicas=2, deployment_id="dep-1")
+
+    assert [item["metadata"]["name"] for item in plan if item["kind"] == "Service"] == ["shop"]
+    assert manifests.ingress_backend(next(item for item in plan if item["kind"] == "Ingress")) == "shop"
+
+
+@pytest.mark.parametrize(
+    ("settings", "network", "words"),
+    [
+        ({"traffic": "istio"}, {"domain": "shop.example.com"}, '"replicas" (the default) or "ingress-nginx"'),
+        ({"traffic": ["ingress-nginx"]}, {"domain": "shop.example.com"}, '"replicas" (the default)'),
+        ({"traffic": "ingress-nginx"}, {}, "set network.domain"),
+    ],
+)
+def test_a_traffic_mode_that_cannot_work_is_refused_naming_the_setting(settings, network, words):
+    made = config("staging", custom_settings={"image": "shop:1", **settings}, network=network)
+
+    checked = driver.KubernetesDriver({}).check(made)
+
+    assert checked.error.code is ErrorCode.VALIDATION_ERROR
+    assert checked.error.context["field"] == "custom_settings.traffic"
+    assert words in checked.error.message
+
+
+def test_a_canary_ingress_follows_the_main_one_read_from_the_cluster():
+    main = manifests.ingress(config(), _options(), backend="shop-blue")
+    main["metadata"].update(uid="1234", resourceVersion="7", annotations={"kubectl.kubernetes.io/x": "y"})
+    main["status"] = {"loadBalancer": {}}
+
+    canary = manifests.canary_ingress(main, "shop-green", 25)
+
+    assert canary["metadata"]["name"] == "shop-canary"
+    assert canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] == "25"
+    assert "uid" not in canary["metadata"]
+    assert "status" not in canary
+    assert validating.validate([canary], "1.37").is_success()

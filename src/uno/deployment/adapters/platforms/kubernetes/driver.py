@@ -14,6 +14,13 @@ traffic, and the Service ``<app>`` decides who serves:
   Kubernetes judges each step on health alone, and only when its configuration says so
   (``canary.analysis: health``).
 
+With ``traffic: ingress-nginx`` (``options``) a split is made by ingress-nginx instead, with
+the exact weights asked and no rescaling: the Ingress ``<app>`` sends traffic to the leading
+colour's own Service, a canary Ingress ``<app>-canary`` sends the other colour its
+``canary-weight``, and all traffic to one colour switches the main Ingress's backend and
+removes the canary Ingress. The Service ``<app>`` then selects the leading colour (clients
+inside the cluster) and records the weights (``reading.weights``).
+
 Objects are applied with server-side apply (field manager ``uno-deploy``) after the
 manifests pass the schema and semantic checks (``validating``); scaling and switching are
 merge patches. A rollout is followed through the Deployment's status (``reading.rollout``);
@@ -54,6 +61,12 @@ class Target:
     kubeconfig: Path
     context: str | None
     namespace: str
+    traffic: str = options.TRAFFIC_REPLICAS
+    kubernetes_version: str = options.DEFAULT_KUBERNETES_VERSION
+
+    @property
+    def exact_weights(self) -> bool:
+        return self.traffic == options.TRAFFIC_INGRESS_NGINX
 
 
 def _error(message: str, **context: Any) -> ClusterError:
@@ -93,6 +106,13 @@ class KubernetesDriver:
             "a release goes to whichever colour takes no traffic (shown: blue); the Service then selects it",
             f"applied with server-side apply, field manager {manifests.FIELD_MANAGER}",
         ]
+        if chosen.exact_weights:
+            objects = [*objects, _canary_example(objects)]
+            notes.append(
+                "traffic: ingress-nginx: the Ingress sends all traffic to the serving colour's Service; during a"
+                f" split the Ingress {manifests.canary_ingress_name(config.app_name)} (shown at weight 0) sends"
+                " the other colour its share (nginx.ingress.kubernetes.io/canary-weight), and is removed after"
+            )
         scaling = manifests.autoscaling(config)
         if scaling is not None:
             environment, slot = config.environment.value, manifests.SLOTS[0]
@@ -124,10 +144,17 @@ class KubernetesDriver:
         if isinstance(chosen, Failure):
             return chosen
         objects = manifests.release(config, chosen.value, slot=slot, replicas=replicas, deployment_id=deployment_id)
-        checked = validating.validate(objects, chosen.value.kubernetes_version)
+        examples = [_canary_example(objects)] if chosen.value.exact_weights else []
+        checked = validating.validate([*objects, *examples], chosen.value.kubernetes_version)
         if isinstance(checked, Failure):
             return checked
-        where = Target(kubeconfig_path(self._environ), chosen.value.kube_context, chosen.value.namespace)
+        where = Target(
+            kubeconfig_path(self._environ),
+            chosen.value.kube_context,
+            chosen.value.namespace,
+            chosen.value.traffic,
+            chosen.value.kubernetes_version,
+        )
         self._targets[(config.app_name, config.environment.value)] = where
         return Success((chosen.value, objects))
 
@@ -149,9 +176,13 @@ class KubernetesDriver:
             validated = validating.validate(objects, chosen.kubernetes_version)
             if isinstance(validated, Failure):
                 raise ClusterError(validated.error)
+            routing = await cluster.get("Ingress", chosen.namespace, app) if chosen.exact_weights else None
             applied = {}
             for manifest in objects:
-                applied[manifest["kind"]] = await cluster.apply(_keeping_traffic(manifest, service))
+                kept = _keeping_traffic(manifest, service)
+                if chosen.exact_weights and manifest["kind"] == "Ingress":
+                    kept = _keeping_backend(manifest, routing, app)
+                applied[manifest["kind"]] = await cluster.apply(kept)
             name = manifests.deployment_name(app, slot)
             if config.resources.replicas_min <= 1:
                 await cluster.delete("PodDisruptionBudget", chosen.namespace, name)
@@ -184,8 +215,13 @@ class KubernetesDriver:
             service = await cluster.get("Service", target.namespace, app_name)
             if service is None:
                 raise _error(f"Service {app_name} does not exist in namespace {target.namespace}: deploy first")
-            await _resize(cluster, target.namespace, deployments, positive)
-            await _select(cluster, target.namespace, app_name, deployments, positive)
+            if target.exact_weights:
+                await _resize(cluster, target.namespace, deployments, {})  # every colour at its own size
+                lead = await _route_ingresses(cluster, target, app_name, environment, deployments, positive)
+                await _select(cluster, target.namespace, app_name, deployments, positive, exact=lead)
+            else:
+                await _resize(cluster, target.namespace, deployments, positive)
+                await _select(cluster, target.namespace, app_name, deployments, positive)
             await _autoscale(cluster, target.namespace, app_name, environment, deployments, positive)
 
         return await self._on(app_name, environment, route)
@@ -209,7 +245,7 @@ class KubernetesDriver:
             found = await cluster.get("Deployment", target.namespace, version.id)
             if found is None or not _same_release(found, version):
                 return  # gone already, or its colour now runs a later release
-            await self._remove(cluster, target.namespace, found, drain_timeout)
+            await self._remove(cluster, target, found, drain_timeout)
 
         return await self._on(version.app_name, version.environment, destroy)
 
@@ -231,7 +267,7 @@ class KubernetesDriver:
             kept = []
             for item in sorted(deployments, key=lambda found: str(found["metadata"]["name"])):
                 if self._due(item) and not weights.get(item["metadata"]["name"]):
-                    await self._remove(cluster, target.namespace, item, 0.0, wait=False)  # its window has passed
+                    await self._remove(cluster, target, item, 0.0, wait=False)  # its window has passed
                     continue
                 kept.append(reading.version_set(item, weights.get(item["metadata"]["name"], 0), app_name, environment))
             return kept
@@ -272,10 +308,11 @@ class KubernetesDriver:
         return found
 
     async def _remove(
-        self, cluster: Cluster, namespace: str, deployment: Mapping[str, Any], drain: float, *, wait: bool = True
+        self, cluster: Cluster, target: Target, deployment: Mapping[str, Any], drain: float, *, wait: bool = True
     ) -> None:
-        name = deployment["metadata"]["name"]
-        for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget", "Deployment"):
+        namespace, name = target.namespace, deployment["metadata"]["name"]
+        kinds = ("HorizontalPodAutoscaler", "PodDisruptionBudget", "Deployment")
+        for kind in ("Service", *kinds) if target.exact_weights else kinds:  # the colour's own Service, if any
             await cluster.delete(kind, namespace, name)
         if not wait:
             return
@@ -340,10 +377,75 @@ def _keeping_traffic(manifest: dict[str, Any], service: Mapping[str, Any] | None
         spec["selector"] = {**spec["selector"], manifests.SLOT: reading.NOTHING}
         return {**manifest, "spec": spec}
     spec["selector"] = dict(service["spec"].get("selector", {}))
-    stored = reading.annotations_of(service).get(manifests.WEIGHTS)
-    if stored is not None:
-        metadata["annotations"] = {**metadata.get("annotations", {}), manifests.WEIGHTS: stored}
+    noted = reading.annotations_of(service)
+    record = {key: noted[key] for key in (manifests.WEIGHTS, manifests.TRAFFIC) if key in noted}
+    if record:
+        metadata["annotations"] = {**metadata.get("annotations", {}), **record}
     return {**manifest, "metadata": metadata, "spec": spec}
+
+
+def _keeping_backend(manifest: dict[str, Any], routing: Mapping[str, Any] | None, app: str) -> dict[str, Any]:
+    """The main Ingress as rendered but to the Service it sends traffic to now (``<app>``, selecting none, if new)."""
+    backend = (manifests.ingress_backend(routing) if routing is not None else None) or app
+    return {**manifest, "spec": {**manifest["spec"], "rules": manifests.with_backend(manifest, backend)}}
+
+
+def _canary_example(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The canary Ingress a split would apply beside the rendered one (to the other colour, at weight 0)."""
+    main = next(item for item in objects if item["kind"] == "Ingress")
+    deployment = next(item for item in objects if item["kind"] == "Deployment")
+    app = main["metadata"]["name"]
+    other = next(slot for slot in manifests.SLOTS if slot != reading.slot_of(deployment))
+    return manifests.canary_ingress(main, manifests.deployment_name(app, other), 0)
+
+
+async def _route_ingresses(
+    cluster: Cluster,
+    target: Target,
+    app: str,
+    environment: str,
+    deployments: Mapping[str, dict[str, Any]],
+    positive: Mapping[str, int],
+) -> str:
+    """Route through ingress-nginx with exact weights; the colour the main Ingress now leads with (or none).
+
+    The main Ingress keeps its colour while that colour takes a share (else the larger share
+    leads); the other colour of a split gets a canary Ingress at its percentage. All traffic to
+    one colour: the canary Ingress first takes everything if that colour is its own, then the
+    main Ingress switches, then the canary Ingress goes.
+    """
+    namespace = target.namespace
+    main = await cluster.get("Ingress", namespace, app)
+    if main is None:
+        raise _error(f"Ingress {app} does not exist in namespace {namespace}: deploy first", object=f"Ingress/{app}")
+    canary_name = manifests.canary_ingress_name(app)
+    canary = await cluster.get("Ingress", namespace, canary_name)
+    current = manifests.ingress_backend(main)
+    ranked = sorted(positive, key=lambda name: (name != current, -positive[name], name))
+    colours = {name: reading.slot_of(deployments[name]) for name in ranked}
+    owned = [manifests.colour_service(app, environment, namespace, colours[name]) for name in ranked]
+    checked = validating.validate(owned, target.kubernetes_version)
+    if isinstance(checked, Failure):
+        raise ClusterError(checked.error)
+    for manifest in owned:  # the Ingresses only ever name Services that exist
+        await cluster.apply(manifest)
+    lead = ranked[0] if ranked else app  # no traffic: the Service <app>, which then selects no pod
+    if len(ranked) > 1:
+        other = ranked[1]
+        weight = round(100 * positive[other] / (positive[lead] + positive[other]))
+        manifest = manifests.canary_ingress(main, other, weight)
+        checked = validating.validate([manifest], target.kubernetes_version)
+        if isinstance(checked, Failure):
+            raise ClusterError(checked.error)
+        await cluster.apply(manifest)
+    elif canary is not None and manifests.ingress_backend(canary) == lead != current:
+        annotations = {manifests.NGINX_CANARY_WEIGHT: "100"}
+        await cluster.merge_patch("Ingress", namespace, canary_name, {"metadata": {"annotations": annotations}})
+    if lead != current:
+        await cluster.merge_patch("Ingress", namespace, app, {"spec": {"rules": manifests.with_backend(main, lead)}})
+    if len(ranked) <= 1 and canary is not None:
+        await cluster.delete("Ingress", namespace, canary_name)
+    return colours[lead] if ranked else reading.NOTHING
 
 
 async def _resize(
@@ -365,16 +467,24 @@ async def _select(
     app: str,
     deployments: Mapping[str, dict[str, Any]],
     positive: Mapping[str, int],
+    *,
+    exact: str | None = None,
 ) -> None:
-    """Point the Service at the colour that takes everything, at both for a split, at nothing for none."""
-    if len(positive) == 1:
-        slot: str | None = reading.slot_of(deployments[next(iter(positive))])
+    """Point the Service at the colour that takes everything, at both for a split, at nothing for none.
+
+    ``exact``: ingress-nginx routes, and the Service selects that colour (the main Ingress's) even in a split.
+    """
+    if exact is not None:
+        slot: str | None = exact
+    elif len(positive) == 1:
+        slot = reading.slot_of(deployments[next(iter(positive))])
     else:
         slot = None if positive else reading.NOTHING
-    patch = {
-        "metadata": {"annotations": {manifests.WEIGHTS: json.dumps(dict(positive), sort_keys=True)}},
-        "spec": {"selector": {manifests.SLOT: slot}},
+    annotations = {
+        manifests.WEIGHTS: json.dumps(dict(positive), sort_keys=True),
+        manifests.TRAFFIC: reading.INGRESS_NGINX if exact is not None else None,
     }
+    patch = {"metadata": {"annotations": annotations}, "spec": {"selector": {manifests.SLOT: slot}}}
     await cluster.merge_patch("Service", namespace, app, patch)
     for name in positive:
         if manifests.RETIRE_AT in reading.annotations_of(deployments[name]):  # traffic came back: no longer retiring

@@ -13,6 +13,13 @@ Per application and environment, in one namespace:
 - shared by the colours: a NetworkPolicy (``enable_network_policy``: only the container
   port is reachable) and an Ingress (``network.domain``, with TLS when ``use_https``).
 
+With ``traffic: ingress-nginx`` a split is made by ingress-nginx instead, with exact
+weights: each colour also has a Service of its own (``<app>-blue``, ``<app>-green``), the
+Ingress ``<app>`` sends the traffic to the serving colour's Service, and during a split a
+second Ingress ``<app>-canary`` for the same host sends ``canary-weight`` percent of it to
+the other colour's Service (``canary_ingress``). The Service ``<app>`` then always selects
+one colour (the main Ingress's), for clients inside the cluster.
+
 Secrets are referenced by name (``secretKeyRef`` into one Secret), never inlined. Rendering
 is pure and deterministic: the same release always gives the same manifests, which is what
 a rollback re-applies.
@@ -20,6 +27,7 @@ a rollback re-applies.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Mapping
@@ -42,12 +50,19 @@ REPLICAS = f"{PREFIX}/replicas"  # the size the strategy asked for (a split may 
 AUTOSCALING = f"{PREFIX}/autoscaling"  # the autoscaler to apply once this colour serves all traffic
 RETIRE_AT = f"{PREFIX}/retire-at"
 WEIGHTS = f"{PREFIX}/weights"  # on the Service: the weights last set
+TRAFFIC = f"{PREFIX}/traffic"  # on the Service: "ingress-nginx" when WEIGHTS were set through the Ingresses
+NGINX_CANARY = "nginx.ingress.kubernetes.io/canary"
+NGINX_CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
 SERVICE_PORT = 80
 _LABEL_VALUE_INVALID = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def deployment_name(app: str, slot: str) -> str:
     return f"{app}-{slot}"
+
+
+def canary_ingress_name(app: str) -> str:
+    return f"{app}-canary"
 
 
 def app_selector(app: str, environment: str) -> dict[str, str]:
@@ -86,7 +101,8 @@ def release(
     if config.security.enable_network_policy:
         manifests.append(network_policy(config, options))
     if config.network.domain:
-        manifests.append(ingress(config, options))
+        backend = deployment_name(config.app_name, slot) if options.exact_weights else config.app_name
+        manifests.append(ingress(config, options, backend=backend))
     manifests.extend(version_set(config, options, slot=slot, replicas=replicas, deployment_id=deployment_id))
     return manifests
 
@@ -94,10 +110,13 @@ def release(
 def version_set(
     config: DeploymentConfig, options: KubeOptions, *, slot: str, replicas: int, deployment_id: str
 ) -> list[dict[str, Any]]:
-    """The objects of one colour: its Deployment, and its PodDisruptionBudget past one replica."""
+    """The objects of one colour: its Deployment, its PodDisruptionBudget past one replica, its
+    Service when ingress-nginx splits the traffic."""
     objects = [deployment(config, options, slot=slot, replicas=replicas, deployment_id=deployment_id)]
     if config.resources.replicas_min > 1:
         objects.append(disruption_budget(config, options, slot))
+    if options.exact_weights:
+        objects.append(colour_service(config.app_name, config.environment.value, options.namespace, slot))
     return objects
 
 
@@ -211,6 +230,21 @@ def service(config: DeploymentConfig, options: KubeOptions, *, serving: str | No
     }
 
 
+def colour_service(app: str, environment: str, namespace: str, slot: str) -> dict[str, Any]:
+    """The Service of one colour (``<app>-<colour>``): what the Ingresses send traffic to (ingress-nginx)."""
+    labels = {**app_selector(app, environment), "app.kubernetes.io/managed-by": FIELD_MANAGER, SLOT: slot}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(deployment_name(app, slot), namespace, labels),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": slot_selector(app, environment, slot),
+            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
 def disruption_budget(config: DeploymentConfig, options: KubeOptions, slot: str) -> dict[str, Any]:
     app, environment = config.app_name, config.environment.value
     return {
@@ -270,12 +304,10 @@ def network_policy(config: DeploymentConfig, options: KubeOptions) -> dict[str, 
     }
 
 
-def ingress(config: DeploymentConfig, options: KubeOptions) -> dict[str, Any]:
+def ingress(config: DeploymentConfig, options: KubeOptions, *, backend: str | None = None) -> dict[str, Any]:
+    """The Ingress of ``network.domain``, to the Service ``backend`` (default: ``<app>``)."""
     domain = config.network.domain
-    backend = {"service": {"name": config.app_name, "port": {"name": "http"}}}
-    spec: dict[str, Any] = {
-        "rules": [{"host": domain, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}]
-    }
+    spec: dict[str, Any] = {"rules": [{"host": domain, "http": {"paths": [_path(backend or config.app_name)]}}]}
     if options.ingress_class:
         spec = {"ingressClassName": options.ingress_class, **spec}
     if config.network.use_https:
@@ -284,5 +316,50 @@ def ingress(config: DeploymentConfig, options: KubeOptions) -> dict[str, Any]:
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": _metadata(config.app_name, options.namespace, _labels(config)),
+        "spec": spec,
+    }
+
+
+def _path(service_name: str) -> dict[str, Any]:
+    backend = {"service": {"name": service_name, "port": {"name": "http"}}}
+    return {"path": "/", "pathType": "Prefix", "backend": backend}
+
+
+def ingress_backend(found: Mapping[str, Any]) -> str | None:
+    """The Service an Ingress sends its traffic to (its first rule's first path)."""
+    try:
+        name = found["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return str(name)
+
+
+def with_backend(found: Mapping[str, Any], service_name: str) -> list[dict[str, Any]]:
+    """The Ingress's rules with every path sent to the Service ``service_name``."""
+    return [
+        {**rule, "http": {"paths": [_path(service_name) for _ in rule.get("http", {}).get("paths", [])]}}
+        for rule in found["spec"].get("rules", [])
+    ]
+
+
+def canary_ingress(main: Mapping[str, Any], service_name: str, weight: int) -> dict[str, Any]:
+    """The ingress-nginx canary beside the Ingress ``main``: its host and TLS, ``weight`` percent to ``service_name``.
+
+    ``main`` may be the rendered Ingress or the one read from the cluster: only its name,
+    namespace, our labels and its spec's class, rules and TLS are used.
+    """
+    metadata = main["metadata"]
+    spec: dict[str, Any] = {}
+    if main["spec"].get("ingressClassName"):
+        spec["ingressClassName"] = main["spec"]["ingressClassName"]
+    spec["rules"] = with_backend(main, service_name)
+    if main["spec"].get("tls"):
+        spec["tls"] = copy.deepcopy(main["spec"]["tls"])
+    labels = {key: value for key, value in (metadata.get("labels") or {}).items() if key != SLOT}
+    annotations = {NGINX_CANARY: "true", NGINX_CANARY_WEIGHT: str(weight)}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": _metadata(canary_ingress_name(metadata["name"]), metadata["namespace"], labels, **annotations),
         "spec": spec,
     }

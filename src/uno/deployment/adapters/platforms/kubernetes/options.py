@@ -6,7 +6,10 @@ kubeconfig's current context), ``kubernetes_version`` (the API version manifests
 validated against, default ``1.37``), ``container_port`` (default 8080), ``health_path``
 (default: ``network.health_check_path``). Also: ``secret_name`` (the Secret that holds the
 config's ``secrets``, one key per name, default ``<app>-secrets``), ``ingress_class``,
-``progress_deadline_seconds`` (default 600) and ``termination_grace_seconds`` (default 30).
+``progress_deadline_seconds`` (default 600), ``termination_grace_seconds`` (default 30) and
+``traffic``: how a split of traffic between the colours is made, ``replicas`` (the default:
+by replica ratio behind the one Service) or ``ingress-nginx`` (exact weights through
+ingress-nginx's canary annotations; needs ``network.domain``, the Ingress host).
 
 Nothing here imports the Kubernetes client: the settings are checked the same way whether
 or not the extra is installed.
@@ -27,6 +30,9 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 _VERSION = re.compile(r"^v?1\.(\d{1,2})(?:\.\d+)?$")
 # registry/path:tag@digest, loosely: no spaces, no upper case in the name, a tag or digest allowed
+TRAFFIC_REPLICAS = "replicas"
+TRAFFIC_INGRESS_NGINX = "ingress-nginx"
+TRAFFIC_MODES = (TRAFFIC_REPLICAS, TRAFFIC_INGRESS_NGINX)
 _IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$")
 
 
@@ -42,6 +48,12 @@ class KubeOptions:
     ingress_class: str | None = None
     progress_deadline_seconds: int = 600
     termination_grace_seconds: int = 30
+    traffic: str = TRAFFIC_REPLICAS  # how a split is made: TRAFFIC_MODES
+
+    @property
+    def exact_weights(self) -> bool:
+        """Splits go through ingress-nginx canary annotations, not replica ratio."""
+        return self.traffic == TRAFFIC_INGRESS_NGINX
 
 
 def _problem(key: str, message: str) -> Failure:
@@ -68,6 +80,15 @@ def options_for(config: DeploymentConfig) -> Result[KubeOptions]:
     path = settings.get("health_path", config.network.health_check_path)
     if not isinstance(path, str) or not path.startswith("/") or any(char.isspace() for char in path):
         return _problem("health_path", "must be a URL path such as /healthz")
+    traffic = settings.get("traffic", TRAFFIC_REPLICAS)
+    if traffic not in TRAFFIC_MODES:
+        return _problem("traffic", f'must be "{TRAFFIC_REPLICAS}" (the default) or "{TRAFFIC_INGRESS_NGINX}"')
+    if traffic == TRAFFIC_INGRESS_NGINX and not config.network.domain:
+        message = (
+            f'"{TRAFFIC_INGRESS_NGINX}" routes through an Ingress: set network.domain (its host), '
+            f'or use traffic "{TRAFFIC_REPLICAS}"'
+        )
+        return _problem("traffic", message)
     found, sizes = names.value, numbers.value
     return Success(
         KubeOptions(
@@ -81,6 +102,7 @@ def options_for(config: DeploymentConfig) -> Result[KubeOptions]:
             ingress_class=found.get("ingress_class"),
             progress_deadline_seconds=sizes["progress_deadline_seconds"],
             termination_grace_seconds=sizes["termination_grace_seconds"],
+            traffic=str(traffic),
         )
     )
 

@@ -3,7 +3,9 @@
 - A version set is one colour's Deployment; its size is what the strategy asked for (the
   ``replicas`` annotation), which a traffic split may run below for a while.
 - Its weight comes from the Service: the colour its selector names gets 100; with no colour
-  in the selector (a split), the weights last set, kept in an annotation.
+  in the selector (a split), the weights last set, kept in an annotation. When ingress-nginx
+  routes (the Service's ``traffic`` annotation), the Service selects one colour even during a
+  split, and the weights last set are the record.
 - Its health is the Deployment's rollout: pods of the *current* template that are ready,
   against the desired size or the pods still running, whichever is more; the controller must
   have seen the latest change; a passed ``progressDeadlineSeconds`` is a failure, not a wait.
@@ -21,6 +23,7 @@ from uno.deployment.adapters.platforms.kubernetes import manifests
 from uno.deployment.ports.platforms import VersionHealth, VersionSet
 
 NOTHING = "none"  # the Service's colour when nothing serves yet: it selects no pod
+INGRESS_NGINX = "ingress-nginx"  # the Service's traffic annotation when ingress-nginx splits
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +46,15 @@ def weights(service: Mapping[str, Any] | None, deployments: Sequence[Mapping[str
     if service is None:
         return {}
     slot = service.get("spec", {}).get("selector", {}).get(manifests.SLOT)
-    if slot is not None:
+    by_ingress = annotations_of(service).get(manifests.TRAFFIC) == INGRESS_NGINX
+    if slot is not None and not by_ingress:
         return {item["metadata"]["name"]: 100 for item in deployments if slot_of(item) == slot}
     try:
         stored = json.loads(annotations_of(service).get(manifests.WEIGHTS, "{}"))
     except ValueError:
         stored = {}
+    if not isinstance(stored, dict):
+        return {}
     return {str(name): int(weight) for name, weight in stored.items() if isinstance(weight, int)}
 
 
