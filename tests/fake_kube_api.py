@@ -72,6 +72,9 @@ class FakeKubeApi:
     def service(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
         return self.objects.get(("Service", namespace, name))
 
+    def ingress(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
+        return self.objects.get(("Ingress", namespace, name))
+
     def names(self, kind: str) -> list[str]:
         return sorted(name for (found, _, name) in self.objects if found == kind)
 

@@ -94,8 +94,8 @@ async def _clean(kube: Kube) -> None:
 
     cluster = await Cluster.connect(kube.kubeconfig, kube.context)
     try:
-        for name in (kube.app, f"{kube.app}-blue", f"{kube.app}-green"):
-            for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget", "Deployment", "Service"):
+        for name in (kube.app, f"{kube.app}-blue", f"{kube.app}-green", f"{kube.app}-canary"):
+            for kind in ("Ingress", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Deployment", "Service"):
                 with contextlib.suppress(ClusterError):
                     await cluster.delete(kind, kube.namespace, name)
     finally:

@@ -170,3 +170,60 @@ async def test_a_config_without_an_image_fails_before_the_cluster_is_touched(dep
     assert "custom_settings.image" in record.message
     assert record.reached_platform is False
     assert kube.api.requests == []
+
+
+async def test_a_canary_through_ingress_nginx_sets_exact_weights_switches_and_rolls_back(deployer, kube: Kube):
+    created = await deployer.config_service.create_config(
+        app_name=kube.app,
+        app_version="1.0.0",
+        environment="staging",
+        platform="kubernetes",
+        strategy="blue-green",
+        resource_requirements={"replicas_min": 4, "replicas_max": 4},
+        network_config={"domain": f"{kube.app}.example.com"},
+        custom_settings=kube.settings(traffic="ingress-nginx"),
+    )
+    first = (await deployer.deployment_service.deploy(created.value.id)).value
+    assert first.status is DeploymentStatus.SUCCEEDED, first.message
+    canary = {"steps": [10, 25, 50, 100], "analysis": "health", "analysis_seconds": 0.01}
+
+    second = await deploy(deployer, kube, "2.0.0", "canary", replicas=4, canary=canary, traffic="ingress-nginx")
+
+    assert second.status is DeploymentStatus.SUCCEEDED, second.message
+    assert await serving(deployer, kube) == {"2.0.0": 100}
+    blue, green = f"{kube.app}-blue", f"{kube.app}-green"
+    steps = [step for step in (await outputs(deployer, second, "deploy"))["steps"] if step.startswith("weights")]
+    assert steps == [
+        f"weights {green}=10 {blue}=90",
+        f"weights {green}=25 {blue}=75",
+        f"weights {green}=50 {blue}=50",
+        f"weights {green}=100",
+    ]
+    if kube.fake is not None:
+        canary_weights = [
+            request.body["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"]
+            for request in kube.fake.requests
+            if request.kind == "Ingress" and request.name == f"{kube.app}-canary" and request.method == "PATCH"
+        ]
+        assert canary_weights == ["10", "25", "50", "100"]  # 100: the canary takes all before the switch
+        main = kube.fake.ingress(kube.app)["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+        assert main == green
+        assert kube.fake.ingress(f"{kube.app}-canary") is None
+        stable_rescaled = [
+            request
+            for request in kube.fake.requests
+            if request.kind == "Deployment"
+            and request.name == blue
+            and request.content_type == "application/merge-patch+json"
+            and "replicas" in request.body.get("spec", {})
+        ]
+        assert stable_rescaled == []  # exact weights: the stable colour is never scaled for the split
+
+    rollback = (await deployer.deployment_service.rollback(second.id)).value
+
+    assert rollback.status is DeploymentStatus.SUCCEEDED, rollback.message
+    assert await serving(deployer, kube) == {"1.0.0": 100}
+    if kube.fake is not None:
+        main = kube.fake.ingress(kube.app)["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+        assert main == blue
+        assert kube.fake.names("Ingress") == [kube.app]

@@ -368,8 +368,13 @@ def _free_slot(service: Mapping[str, Any] | None, deployments: list[dict[str, An
 
 
 def _keeping_traffic(manifest: dict[str, Any], service: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Apply the Service as rendered but with the traffic it has now: a release changes no routing."""
-    if manifest["kind"] != "Service":
+    """Apply the Service ``<app>`` as rendered but with the traffic it has now: a release changes no routing.
+
+    A colour's own Service (``traffic: ingress-nginx``) is applied as rendered: it always selects its colour.
+    """
+    if manifest["kind"] != "Service" or manifest["metadata"]["name"] != manifest["metadata"]["labels"].get(
+        manifests.NAME
+    ):
         return manifest
     spec = dict(manifest["spec"])
     metadata = dict(manifest["metadata"])
