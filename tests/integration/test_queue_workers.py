@@ -250,3 +250,27 @@ async def test_sigterm_hands_a_long_deployment_back_and_another_worker_finishes_
         (e.subject, e.old, e.new, e.message) for e in (await api.pipeline_service.get_events(record.pipeline_id)).value
     ]
     assert deploy.outputs.get("worker") == "w2", (deploy, events_of)
+
+
+async def test_a_cancel_asked_of_an_api_server_stops_the_run_on_its_worker_and_says_who(
+    api: bootstrap.Container, workers: Workers
+):
+    workers.start("w1")
+    apps = await configs_for(api, "slow-shop")
+    started = (await api.deployment_service.start_deploy(apps["slow-shop"])).value
+
+    async def deploying() -> bool:
+        pipeline = (await api.pipeline_service.get_pipeline(started.pipeline_id)).value
+        return pipeline.task_named("deploy").status.value == "running"
+
+    await until(deploying, 30, "w1 is in the middle of the deploy step")
+    asked = await api.deployment_service.cancel(started.id, "alice")
+    assert asked.value.status is DeploymentStatus.RUNNING  # asked; its worker stops it
+    again = await api.deployment_service.cancel(started.id, "bob")
+    assert again.error.code is ErrorCode.CONFLICT
+
+    await until(lambda: all_ended(api, [started.id.value]), 30, "the canceled deployment ended")
+    record = (await api.deployment_service.get_deployment(started.id)).value
+    pipeline = (await api.pipeline_service.get_pipeline(started.pipeline_id)).value
+    assert record.status is DeploymentStatus.CANCELED
+    assert pipeline.canceled_by == "alice"

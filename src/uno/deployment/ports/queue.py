@@ -36,7 +36,3 @@ class DeploymentQueue(Protocol):
     async def withdraw(self, job_id: str) -> bool:
         """Take a job that has not started out of the queue; False once a worker has it."""
         ...
-
-    async def abort(self, job_id: str) -> bool:
-        """Ask the worker running a job to stop it (cancel its deployment); False if it is not running."""
-        ...

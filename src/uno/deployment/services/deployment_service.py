@@ -31,12 +31,13 @@ from uno.deployment.domain.enums import (
     DeploymentStatus,
     PipelineStatus,
 )
-from uno.deployment.domain.ids import DeploymentId, new_deployment_id
+from uno.deployment.domain.ids import DeploymentId, TaskId, new_deployment_id
 from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.engine import templates
 from uno.deployment.engine.running import PipelineRunner
 from uno.deployment.engine.telemetry import Observers
 from uno.deployment.ports.access import IdempotencyClaim, IdempotencyRepository
+from uno.deployment.ports.approvals import Decision
 from uno.deployment.ports.clock import Clock
 from uno.deployment.ports.leases import Lease
 from uno.deployment.ports.queue import DeploymentQueue, QueuePolicy
@@ -61,6 +62,9 @@ _ABANDONED_CLAIM = timedelta(minutes=1)
 _MAX_KEY_LENGTH = 255
 _STATUSES_KEPT = 10_000
 _PENDING_GRACE = timedelta(seconds=10)
+_CANCEL_POLL_SECONDS = 1.0
+CANCEL_REQUEST = TaskId("cancel-request")
+"""Where a cancel asked for in another process is kept: the decisions store, beside the pipeline's gates."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +393,24 @@ class DeploymentService:
         return Success(released)
 
     async def _carried_on(self, record: DeploymentResult, pipeline: Pipeline) -> None:
+        watching = asyncio.create_task(self._watch_for_cancel(pipeline))
+        try:
+            await self._carry_on(record, pipeline)
+        finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
+
+    async def _watch_for_cancel(self, pipeline: Pipeline) -> None:
+        """A cancel asked for in another process (an API server) reaches the run here."""
+        while True:
+            await self._clock.sleep(_CANCEL_POLL_SECONDS)
+            asked = await self._runner.tools.decisions.get(pipeline.id, CANCEL_REQUEST)
+            if asked is not None:
+                self._runner.request_cancel(pipeline.id, asked.by, before_start=True)
+                return
+
+    async def _carry_on(self, record: DeploymentResult, pipeline: Pipeline) -> None:
         if record.status is DeploymentStatus.QUEUED:
             target = await self._deployments.get(record.rollback_of) if record.rollback_of else None
             if target is not None and not target.status.is_active:
@@ -458,9 +480,14 @@ class DeploymentService:
         if record.status is DeploymentStatus.QUEUED and job_id and await queue.withdraw(job_id):
             await self._move(record, DeploymentStatus.CANCELED, f"canceled before it started by {canceled_by}")
             return Success(record)
-        if not job_id or not await queue.abort(job_id):
+        if record.pipeline_id is None:
             return Failure(ErrorDetails.invalid_state(f"deployment {record.id.value} can no longer be canceled"))
-        return Success(record)  # its worker stops it: the record says canceled once it has
+        # The worker running it watches for this request and stops the run as a cancel here would.
+        request = Decision(record.pipeline_id, CANCEL_REQUEST, False, canceled_by, self._clock.now(), "cancel")
+        asked = await self._runner.tools.decisions.decide(request)
+        if isinstance(asked, Failure):
+            return Failure(ErrorDetails.conflict(f"a cancel of {record.id.value} was already asked for"))
+        return Success(record)  # still running: its worker stops it within a second or two
 
     async def _claim(self, claim: _Claim, reserved: DeploymentId) -> Result[DeploymentResult] | None:
         """The earlier answer for a repeated idempotency key, or None when this call owns the key."""

@@ -97,12 +97,6 @@ class ProcrastinateQueue:
             return bool(await self.app.job_manager.cancel_job_by_id_async(int(job_id)))
         return False
 
-    async def abort(self, job_id: str) -> bool:
-        await self._open()
-        with contextlib.suppress(procrastinate_errors.ProcrastinateException):
-            return bool(await self.app.job_manager.cancel_job_by_id_async(int(job_id), abort=True))
-        return False
-
     async def work(
         self,
         handler: Handler,
