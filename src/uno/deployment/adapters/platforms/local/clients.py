@@ -12,6 +12,8 @@ Invariants:
   and still wait for an answer are rare, and the upstream should not work for one that left.
 - One timer per connection, re-armed lazily from the time of the last byte received:
   the keep-alive timeout while idle, the client timeout while a request arrives.
+- A request head is parsed once per router for the same bytes from the same address
+  (``heads``): what a kept-alive client sends again is looked up.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class ClientConnection(asyncio.BufferedProtocol):
     def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
         self.loop = asyncio.get_running_loop()
+        self._view = proxy.read_view
         self.limits = proxy.limits
         self.transport = cast(asyncio.Transport, None)
         self.exchange: Exchange | None = None
@@ -71,14 +74,12 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.proxy.ended()
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self.proxy.read_view
+        return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(self.proxy.read_view[:nbytes]))
-
-    def data_received(self, data: bytes) -> None:
         if self._closing:
             return
+        data = bytes(self._view[:nbytes])
         self._activity = time.monotonic()
         self._buffer = self._buffer + data if self._buffer else data
         exchange = self.exchange
@@ -193,7 +194,7 @@ class ClientConnection(asyncio.BufferedProtocol):
 
     def _start_next(self) -> bool:
         buffer = self._buffer
-        if buffer[:2] == http1.CRLF:
+        if buffer.startswith(http1.CRLF):
             buffer = self._buffer = buffer.lstrip(b"\r\n")  # empty lines before a request are allowed
         end = buffer.find(http1.HEAD_END)
         if end < 0 or end + 4 > self.limits.max_header_bytes:
@@ -202,12 +203,14 @@ class ClientConnection(asyncio.BufferedProtocol):
         if buffer.find(http1.CRLF, 0, end + 2) > self.limits.max_request_line:
             self.reject(414, "the request line is too long")
             return False
+        size = end + 4
+        head = buffer if size == len(buffer) else buffer[:size]
         try:
-            request = http1.parse_request(buffer[:end], self._peer)
+            request = self.proxy.requests.parse(head, self._peer)
         except http1.HttpError as error:
             self.reject(error.status, error.message)
             return False
-        self._buffer = buffer[end + 4 :]
+        self._buffer = b"" if head is buffer else buffer[size:]
         self._dispatch(request)
         return True
 

@@ -14,6 +14,9 @@ Invariants:
   Upgrade) never cross the router. Transfer-Encoding does: bodies keep their framing, so
   the field is still true on the next hop.
 - A response's framing depends on its request: HEAD, 1xx, 204 and 304 have no body.
+- A parsed head is a pure function of its bytes (and of the client's address, or of whether
+  the request was HEAD), and is never changed once made, so one parse can serve every head
+  with the same bytes (``heads``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Final
 
 CRLF: Final = b"\r\n"
 HEAD_END: Final = b"\r\n\r\n"
+CLOSE_END: Final = b"Connection: close\r\n\r\n"
 
 # how a message's body ends
 NO_BODY: Final = 0
@@ -102,17 +106,23 @@ class Request:
 class Response:
     """A response head: ``head`` is the status line and end-to-end fields, each ending with CRLF.
 
-    The caller ends it, adding ``Connection: close`` when the client connection will close.
+    The caller ends it: ``kept`` is the head ended for a client connection that stays open,
+    ``closing`` the head ended with ``Connection: close``. ``verbatim`` says that ``kept`` is
+    exactly the upstream's head, empty line included, so those bytes can be relayed as they
+    are.
     """
 
-    __slots__ = ("framing", "head", "length", "reusable", "status")
+    __slots__ = ("closing", "framing", "head", "kept", "length", "reusable", "status", "verbatim")
 
-    def __init__(self, status: int, head: bytes, framing: int, length: int, reusable: bool) -> None:
+    def __init__(self, status: int, head: bytes, framing: int, length: int, reusable: bool, block: bytes) -> None:
         self.status = status
         self.head = head
         self.framing = framing
         self.length = length
         self.reusable = reusable
+        self.kept = head + CRLF
+        self.closing = head + CLOSE_END
+        self.verbatim = len(self.kept) == len(block) + 4 and self.kept.startswith(block)
 
 
 def parse_request(block: bytes, client: bytes) -> Request:
@@ -155,7 +165,7 @@ def parse_response(block: bytes, head_request: bool) -> Response:
     else:
         reusable = framing != UNTIL_CLOSE and not fields.says(b"close")
         head = fields.passed(drop_length=fields.codings is not None) + CRLF
-    return Response(status, head, framing, length, reusable)
+    return Response(status, head, framing, length, reusable, block)
 
 
 def _line_end(block: bytes) -> int:
@@ -170,7 +180,17 @@ class _Fields:
     in the lowercased head: a head is split into lines only when fields must be dropped.
     """
 
-    __slots__ = ("block", "codings", "connection", "dropped", "forwarded_for", "hosts", "length", "lowered", "status")
+    __slots__ = (
+        "block",
+        "codings",
+        "connection",
+        "dropped",
+        "forwarded_for",
+        "hosts",
+        "length",
+        "lowered",
+        "status",
+    )
 
     def __init__(self, block: bytes, start: int, noted: re.Pattern[bytes], status: int) -> None:
         if not _FIELD_LINES.fullmatch(block, start):
