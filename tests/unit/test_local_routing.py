@@ -116,6 +116,33 @@ def test_multiple_equal_content_lengths_are_one():
     assert request(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7, 7\r\nContent-Length: 7").length == 7
 
 
+def test_an_upgrade_request_goes_upstream_with_its_connection_and_upgrade_fields():
+    parsed = request(b"GET /chat HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: WebSocket\r\nX: 1")
+
+    assert parsed.upgrade
+    assert parsed.keep_alive
+    assert parsed.head == (
+        b"GET /chat HTTP/1.1\r\nHost: a\r\nX: 1\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\n"
+        b"X-Forwarded-For: 10.1.2.3\r\nX-Forwarded-Proto: http\r\n\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket",  # Connection does not name it
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade",  # nothing to switch to
+        b"GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket",
+        b"POST / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\nContent-Length: 2",
+    ],
+)
+def test_other_requests_naming_an_upgrade_are_ordinary_and_lose_the_fields(head: bytes):
+    parsed = request(head)
+
+    assert not parsed.upgrade
+    assert b"pgrade" not in parsed.head
+
+
 # -- response heads
 
 
@@ -161,6 +188,17 @@ def test_an_http_1_0_response_is_relayed_as_http_1_1_and_reused_only_when_kept_a
     assert old.head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert not old.reusable
     assert kept.reusable
+
+
+def test_a_101_keeps_its_connection_and_upgrade_fields():
+    switched = response(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-X: k")
+    unnamed = response(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade")
+
+    assert switched.upgrade
+    assert switched.kept == (
+        b"HTTP/1.1 101 Switching Protocols\r\nSec-X: k\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+    )
+    assert not unnamed.upgrade  # a 101 must say what it switched to
 
 
 @pytest.mark.parametrize(

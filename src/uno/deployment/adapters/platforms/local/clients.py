@@ -14,6 +14,7 @@ Invariants:
   the keep-alive timeout while idle, the client timeout while a request arrives.
 - A request head is parsed once per router for the same bytes from the same address
   (``heads``): what a kept-alive client sends again is looked up.
+- After a 101, the connection is handed to a tunnel and does nothing more.
 """
 
 from __future__ import annotations
@@ -158,6 +159,17 @@ class ClientConnection(asyncio.BufferedProtocol):
     def upstream_full(self, full: bool) -> None:
         self._upstream_full = full
         self._hold()
+
+    def hand_over(self) -> tuple[asyncio.Transport, bytes, bool]:
+        """Give the connection up to a tunnel: its transport, the bytes it holds, and whether the upstream is full."""
+        self.closed = True
+        self.exchange = None
+        self.proxy.clients.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pending, self._buffer = self._buffer, b""
+        return self.transport, pending, self._upstream_full
 
     def exchange_done(self, keep_alive: bool, request_read: bool) -> None:
         self.exchange = None

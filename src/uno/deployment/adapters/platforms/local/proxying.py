@@ -18,6 +18,8 @@ Invariants:
   version's next backend, since nothing was sent.
 - A client connection that leaves abandons its exchange: the upstream connection is
   closed, and the request counts neither as an error nor towards latency.
+- An upgrade request answered 101 becomes a tunnel (``tunnelling``): its latency is that of
+  the 101, and it stays in flight until the tunnel ends.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from uno.deployment.adapters.platforms.local import heads, http1, upstreams
+from uno.deployment.adapters.platforms.local import heads, http1, tunnelling, upstreams
 from uno.deployment.adapters.platforms.local.balancing import Backend, Balancer
 from uno.deployment.adapters.platforms.local.limits import Limits
 from uno.deployment.adapters.platforms.local.traffic import VersionTraffic
@@ -53,6 +55,7 @@ class Proxy:
         self.clients: set[ClientConnection] = set()
         self.upstreams: set[upstreams.UpstreamConnection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.tunnels: set[tunnelling.Tunnel] = set()
         self.requests = heads.HeadCache(http1.parse_request)  # by the client's address too
         self.responses = heads.HeadCache(http1.parse_response)  # by whether the request was HEAD too
         self.read_view = memoryview(bytearray(READ_SIZE))
@@ -111,6 +114,12 @@ class Proxy:
         for waiter in self.idle_waiters.pop(version, ()):
             if not waiter.done():
                 waiter.set_result(None)
+
+    def close_tunnels(self, version: str | None = None, abort: bool = False) -> None:
+        """Close the upgraded connections of ``version``, or all of them: they would not end by themselves."""
+        for tunnel in list(self.tunnels):
+            if version is None or tunnel.version == version:
+                tunnel.end(abort)
 
 
 class Exchange:
@@ -221,6 +230,17 @@ class Exchange:
             client.write(head)
             client.write(data[start:stop])
 
+    def upgraded(self, upstream: asyncio.Transport, response: http1.Response, rest: bytes) -> None:
+        """The upstream switched protocols: the 101 goes to the client, then a tunnel relays both ways."""
+        self.status = response.status
+        self.responded = True
+        self.upstream = None
+        self.traffic.record(time.monotonic() - self.started)
+        client = self.client
+        transport, pending, upstream_full = client.hand_over()
+        tunnel = tunnelling.Tunnel(client.proxy, self, transport, upstream)
+        tunnel.start(response.kept + rest, pending, client_full=client.write_paused, upstream_full=upstream_full)
+
     def response_body(self, body: bytes) -> None:
         self.client.write(body)
 
@@ -285,6 +305,15 @@ class Exchange:
     def finish(self, error: bool, completed: bool) -> None:
         if self.ended:
             return
+        self._count(error, completed)
+        self.client.exchange_done(self.keep_alive, self.request_done)
+
+    def tunnel_ended(self) -> None:
+        """The tunnel this exchange became has ended: no longer in flight (its latency was the 101's)."""
+        if not self.ended:
+            self._count(error=False, completed=False)
+
+    def _count(self, error: bool, completed: bool) -> None:
         self.ended = True
         traffic = self.traffic
         traffic.in_flight -= 1
@@ -295,4 +324,3 @@ class Exchange:
             traffic.record(time.monotonic() - self.started)
         if not traffic.in_flight:
             self.client.proxy.version_idle(self.backend.version)
-        self.client.exchange_done(self.keep_alive, self.request_done)

@@ -17,6 +17,8 @@ Invariants:
   nor a return to the pool ever moves it: it fires early at worst, and re-arms.
 - A response head is parsed once per router for the same bytes (``heads``), and when the
   router relays it unchanged, the upstream's bytes go to the client as they came.
+- A 101 answering an upgrade request hands the connection to a tunnel: it does nothing
+  more, and never goes back to the pool.
 """
 
 from __future__ import annotations
@@ -185,7 +187,10 @@ class UpstreamConnection(asyncio.BufferedProtocol):
             if response.status >= 200:
                 break
             if response.status == 101:
-                raise http1.HttpError(502, "the upstream switched protocols, which the router does not relay")
+                if not (response.upgrade and exchange.request.upgrade):
+                    raise http1.HttpError(502, "the upstream switched protocols, and the request did not ask to")
+                self._hand_over(exchange, response, buffer[size:])
+                return
             exchange.informational(response.kept)
             buffer = buffer[size:]
         self._buffer = b""
@@ -236,6 +241,17 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         if self._reading_paused:
             self.resume_reading()
         exchange.response_end(self, reusable)
+
+    def _hand_over(self, exchange: Exchange, response: http1.Response, rest: bytes) -> None:
+        """Give the connection up to the tunnel the exchange becomes: no timer, no pool, no callbacks."""
+        self.exchange = None
+        self._closed = True
+        self._buffer = b""
+        self._proxy.upstreams.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        exchange.upgraded(self.transport, response, rest)
 
     # -- the watchdog
 
