@@ -219,6 +219,32 @@ async def test_an_idle_client_connection_is_closed_after_the_keep_alive_timeout(
     assert await client.closed_by_peer()
 
 
+async def test_a_pooled_upstream_connection_is_closed_after_its_idle_timeout(harness: Harness):
+    upstream = await harness.scripted_upstream(OK)
+    router = await harness.router(upstream_idle_timeout=0.2)  # read_timeout stays at a minute
+    router.set_backends("v1", [upstream.address])
+    router.set_weights({"v1": 1})
+    client = await harness.client(router)
+    assert (await client.get()).status == 200
+
+    await eventually(upstream.transports[0].is_closing)
+
+    assert (await client.get()).status == 200
+    assert upstream.connections == 2
+
+
+async def test_a_response_slower_than_the_idle_timeout_is_not_cut(harness: Harness):
+    router, upstreams = await harness.routed({"v1": 1}, upstream_idle_timeout=0.1, keep_alive_timeout=0.1)
+    slow = await start_slow_request(harness, router, upstreams["v1"])
+
+    with pytest.raises(TimeoutError):  # the connections' timers fire several times meanwhile, and re-arm
+        await asyncio.wait_for(asyncio.shield(slow), 0.35)
+    upstreams["v1"].gate.set()
+
+    assert (await slow).status == 200
+    assert router.stats("v1").errors == 0
+
+
 async def test_a_request_head_that_stalls_is_a_408(harness: Harness):
     router, upstreams = await harness.routed({"v1": 1}, client_timeout=0.2)
     client = await harness.client(router)

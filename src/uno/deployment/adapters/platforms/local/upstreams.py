@@ -13,8 +13,9 @@ Invariants:
   created or cancelled per request.
 - While the client is still sending its request, the upstream's silence is not counted:
   it is waiting for the client, whose own timeout applies.
-- The timer is armed for the shorter of the two timeouts, so that neither a request sent
-  nor a return to the pool ever moves it: it fires early at worst, and re-arms.
+- While the timer runs, it fires by the last activity plus the shorter of the two
+  timeouts at the latest, so neither a request sent nor a return to the pool has to move
+  it: at worst it fires early, and re-arms.
 - A response head is parsed once per router for the same bytes (``heads``), and when the
   router relays it unchanged, the upstream's bytes go to the client as they came.
 - A 101 answering an upgrade request hands the connection to a tunnel: it does nothing
@@ -29,7 +30,6 @@ from typing import TYPE_CHECKING, cast
 
 from uno.deployment.adapters.platforms.local import http1
 from uno.deployment.adapters.platforms.local.balancing import Backend
-from uno.deployment.adapters.platforms.local.limits import rearm
 
 if TYPE_CHECKING:
     from uno.deployment.adapters.platforms.local.proxying import Exchange, Proxy
@@ -57,7 +57,7 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         self._limits = proxy.limits
         self._proxy = proxy
         self._view = proxy.read_view
-        self._timeout = min(proxy.limits.read_timeout, proxy.limits.upstream_idle_timeout)
+        self._soonest = min(proxy.limits.read_timeout, proxy.limits.upstream_idle_timeout)
         self._loop = asyncio.get_running_loop()
         self._buffer = b""
         self._response: http1.Response | None = None
@@ -81,8 +81,8 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         self._head_request = head_request
         self._received = False
         self._activity = time.monotonic()
-        if self._timer is None:  # a running timer fires by an earlier activity's deadline: soon enough
-            self._watch(self._timeout)
+        if self._timer is None:
+            self._watch()
         self.transport.write(data)
 
     def write(self, data: bytes) -> None:
@@ -96,7 +96,8 @@ class UpstreamConnection(asyncio.BufferedProtocol):
             self.close()
             return
         backend.idle.append(self)  # idle from its last byte received, a moment ago: ``_activity`` holds
-        self._watch(self._timeout)
+        if self._timer is None:
+            self._watch()
 
     def abandon(self) -> None:
         """Drop the exchange and the connection: it is in an unknown state."""
@@ -255,8 +256,9 @@ class UpstreamConnection(asyncio.BufferedProtocol):
 
     # -- the watchdog
 
-    def _watch(self, limit: float) -> None:
-        self._timer = rearm(self._timer, self._loop, self._activity + limit, self._check)
+    def _watch(self) -> None:
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._activity + self._soonest, self._check)
 
     def _check(self) -> None:
         self._timer = None
@@ -271,7 +273,7 @@ class UpstreamConnection(asyncio.BufferedProtocol):
             if not exchange.request_done:
                 self._activity = now
         if now - self._activity < limit:
-            self._timer = self._loop.call_at(self._activity + limit, self._check)
+            self._timer = self._loop.call_at(min(self._activity + limit, now + self._soonest), self._check)
         elif exchange is None:
             self.close()
         else:
