@@ -3,8 +3,10 @@
 ``Upstream`` is a standard-library ThreadingHTTPServer (Nagle's algorithm off) answering its
 version, with routes for slow, streamed, echoed and bodiless responses. ``ScriptedUpstream``
 is an asyncio server that answers each request on a connection with the next of a list of
-raw replies (``None`` closes the connection without answering). ``Client`` speaks HTTP/1.1
-over one connection, with a deadline on every read.
+raw replies (``None`` closes the connection without answering). ``EchoUpstream`` is an
+asyncio server that switches an upgrade request to a protocol echoing every byte, as a
+WebSocket server would switch, and answers other requests plainly. ``Client`` speaks
+HTTP/1.1 over one connection, with a deadline on every read.
 """
 
 from __future__ import annotations
@@ -217,6 +219,73 @@ class _Scripted(asyncio.Protocol):
                 self.transport.write(reply)
             if reply is None or self.owner.close_after:
                 self.transport.close()
+
+
+class EchoUpstream:
+    """An asyncio server: ``Upgrade: echo`` requests are answered 101, then every byte is echoed back.
+
+    Other requests (and upgrades when ``refuse``) get a plain 200 ``plain``; ``greeting`` is sent
+    with the 101, in the same write. ``heads`` keeps every request head received.
+    """
+
+    def __init__(self, refuse: bool = False, greeting: bytes = b"") -> None:
+        self.refuse = refuse
+        self.greeting = greeting
+        self.connections = 0
+        self.heads: list[bytes] = []
+        self.transports: list[asyncio.Transport] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> EchoUpstream:
+        self.server = await asyncio.get_running_loop().create_server(lambda: _Echo(self), "127.0.0.1", 0)
+        return self
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self.server is not None
+        return ("127.0.0.1", self.server.sockets[0].getsockname()[1])
+
+    @property
+    def open(self) -> int:
+        return sum(not transport.is_closing() for transport in self.transports)
+
+    async def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for transport in self.transports:
+            transport.close()
+        await self.server.wait_closed()
+        await asyncio.sleep(0)  # let the transports' connection_lost run
+
+
+class _Echo(asyncio.Protocol):
+    def __init__(self, owner: EchoUpstream) -> None:
+        self.owner = owner
+        self.buffer = b""
+        self.upgraded = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.owner.transports.append(transport)
+        self.owner.connections += 1
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        if self.upgraded:
+            self.transport.write(data)
+            return
+        self.buffer += data
+        while not self.upgraded and b"\r\n\r\n" in self.buffer:
+            head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+            self.owner.heads.append(head)
+            if b"\r\nupgrade: echo" in head.lower() and not self.owner.refuse:
+                self.upgraded = True
+                switch = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n"
+                self.transport.write(switch + self.owner.greeting + self.buffer)
+            else:
+                self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain")
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.http_peers import Client, Reply, ScriptedUpstream, Upstream
+from tests.integration.http_peers import Client, EchoUpstream, Reply, ScriptedUpstream, Upstream
 from uno.deployment.adapters.platforms.local.routing import Limits, Router
 
 pytestmark = pytest.mark.integration
@@ -28,6 +28,7 @@ class Harness:
         self.routers: list[Router] = []
         self.upstreams: list[Upstream] = []
         self.scripted: list[ScriptedUpstream] = []
+        self.echoes: list[EchoUpstream] = []
         self.clients: list[Client] = []
         self.tasks: list[asyncio.Task[Any]] = []
 
@@ -53,6 +54,15 @@ class Harness:
         self.scripted.append(upstream)
         return upstream
 
+    async def echoing(self, refuse: bool = False, greeting: bytes = b"", **limits: Any) -> tuple[Router, EchoUpstream]:
+        """A router in front of one ``EchoUpstream`` as version v1."""
+        upstream = await EchoUpstream(refuse, greeting).start()
+        self.echoes.append(upstream)
+        router = await self.router(**limits)
+        router.set_backends("v1", [upstream.address])
+        router.set_weights({"v1": 1})
+        return router, upstream
+
     async def client(self, router: Router) -> Client:
         client = await Client.open(router.port)
         self.clients.append(client)
@@ -77,6 +87,8 @@ class Harness:
             await router.stop()
         for scripted in self.scripted:
             await scripted.close()
+        for echo in self.echoes:
+            await echo.close()
         for upstream in self.upstreams:
             await asyncio.to_thread(upstream.close)
 
@@ -205,6 +217,32 @@ async def test_an_idle_client_connection_is_closed_after_the_keep_alive_timeout(
     assert (await client.get()).status == 200
 
     assert await client.closed_by_peer()
+
+
+async def test_a_pooled_upstream_connection_is_closed_after_its_idle_timeout(harness: Harness):
+    upstream = await harness.scripted_upstream(OK)
+    router = await harness.router(upstream_idle_timeout=0.2)  # read_timeout stays at a minute
+    router.set_backends("v1", [upstream.address])
+    router.set_weights({"v1": 1})
+    client = await harness.client(router)
+    assert (await client.get()).status == 200
+
+    await eventually(upstream.transports[0].is_closing)
+
+    assert (await client.get()).status == 200
+    assert upstream.connections == 2
+
+
+async def test_a_response_slower_than_the_idle_timeout_is_not_cut(harness: Harness):
+    router, upstreams = await harness.routed({"v1": 1}, upstream_idle_timeout=0.1, keep_alive_timeout=0.1)
+    slow = await start_slow_request(harness, router, upstreams["v1"])
+
+    with pytest.raises(TimeoutError):  # the connections' timers fire several times meanwhile, and re-arm
+        await asyncio.wait_for(asyncio.shield(slow), 0.35)
+    upstreams["v1"].gate.set()
+
+    assert (await slow).status == 200
+    assert router.stats("v1").errors == 0
 
 
 async def test_a_request_head_that_stalls_is_a_408(harness: Harness):
@@ -653,3 +691,129 @@ async def test_stop_closes_every_connection(harness: Harness):
     assert await client.closed_by_peer()
     with pytest.raises(ConnectionRefusedError):
         await Client.open(router.port)
+
+
+# -- upgraded connections (WebSocket)
+
+
+UPGRADE = b"GET /socket HTTP/1.1\r\nHost: shop\r\nConnection: keep-alive, Upgrade\r\nUpgrade: echo\r\n\r\n"
+
+
+async def upgrade(client: Client, early: bytes = b"") -> tuple[int, dict[str, str]]:
+    await client.send(UPGRADE + early)
+    async with asyncio.timeout(DEADLINE):
+        return await client.head()
+
+
+async def echoed(client: Client, size: int) -> bytes:
+    async with asyncio.timeout(DEADLINE):
+        return await client.reader.readexactly(size)
+
+
+async def test_an_upgrade_answered_101_relays_bytes_both_ways_until_the_client_closes(harness: Harness):
+    router, upstream = await harness.echoing()
+    client = await harness.client(router)
+
+    status, headers = await upgrade(client, early=b"sent early, ")  # right behind the head: the new protocol's
+    await client.send(b"sent late")
+
+    assert (status, headers["upgrade"], headers["connection"]) == (101, "echo", "Upgrade")
+    assert await echoed(client, 21) == b"sent early, sent late"
+    assert b"\r\nConnection: Upgrade\r\nUpgrade: echo\r\n" in upstream.heads[0] + b"\r\n"
+    assert router.stats("v1").in_flight == 1  # a tunnel is in flight until it ends
+    await client.close()
+    await eventually(lambda: router.stats("v1").in_flight == 0 and upstream.open == 0)
+    stats = router.stats("v1")
+    assert (stats.requests, stats.errors) == (1, 0)
+    assert (await (await harness.client(router)).get()).text == "plain"
+    assert upstream.connections == 2  # the upgraded connection never went back to the pool
+
+
+async def test_bytes_the_upstream_sends_with_its_101_reach_the_client(harness: Harness):
+    router, _ = await harness.echoing(greeting=b"welcome")
+    client = await harness.client(router)
+
+    assert (await upgrade(client))[0] == 101
+    assert await echoed(client, 7) == b"welcome"
+
+
+async def test_the_upstream_closing_a_tunnel_closes_the_client(harness: Harness):
+    router, upstream = await harness.echoing()
+    client = await harness.client(router)
+    assert (await upgrade(client))[0] == 101
+
+    upstream.transports[0].close()
+
+    assert await client.closed_by_peer()
+    await eventually(lambda: router.stats("v1").in_flight == 0)
+    assert router.stats("v1").errors == 0
+
+
+async def test_an_upgrade_refused_is_an_ordinary_response_and_the_connection_goes_on(harness: Harness):
+    router, upstream = await harness.echoing(refuse=True)
+    client = await harness.client(router)
+
+    refused = await upgrade(client)
+    body = await echoed(client, 5)
+    after = await client.get()
+
+    assert (refused[0], body, after.text) == (200, b"plain", "plain")
+    assert upstream.connections == 1  # an ordinary response: the connection was pooled and reused
+    assert router.stats("v1").requests == 2
+
+
+async def test_a_megabyte_each_way_through_a_tunnel(harness: Harness):
+    router, _ = await harness.echoing()
+    client = await harness.client(router)
+    assert (await upgrade(client))[0] == 101
+    body = bytes(range(256)) * 4096  # 1 MiB: both sides' write buffers fill, reading pauses and resumes
+
+    _, back = await asyncio.gather(client.send(body), echoed(client, len(body)))
+
+    assert back == body
+
+
+async def test_drain_gives_a_tunnel_its_deadline_then_closes_it(harness: Harness):
+    router, _ = await harness.echoing()
+    client = await harness.client(router)
+    assert (await upgrade(client))[0] == 101
+
+    assert await router.drain("v1", timeout=0.2)  # nothing else in flight: drained once the tunnel is closed
+
+    assert await client.closed_by_peer()
+    assert router.stats("v1").in_flight == 0
+
+
+async def test_drain_ends_when_a_tunnel_ends_before_the_deadline(harness: Harness):
+    router, _ = await harness.echoing()
+    client = await harness.client(router)
+    assert (await upgrade(client))[0] == 101
+    draining = asyncio.create_task(router.drain("v1", timeout=DEADLINE))
+    await client.send(b"still open")
+    assert await echoed(client, 10) == b"still open"
+    assert not draining.done()
+
+    await client.close()
+
+    async with asyncio.timeout(DEADLINE):
+        assert await draining
+
+
+async def test_a_silent_tunnel_is_closed_after_its_idle_timeout(harness: Harness):
+    router, _ = await harness.echoing(tunnel_idle_timeout=0.2)
+    client = await harness.client(router)
+    assert (await upgrade(client))[0] == 101
+
+    assert await client.closed_by_peer()
+    await eventually(lambda: router.stats("v1").in_flight == 0)
+
+
+async def test_stop_closes_tunnels(harness: Harness):
+    router, upstream = await harness.echoing()
+    client = await harness.client(router)
+    assert (await upgrade(client))[0] == 101
+
+    await router.stop()
+
+    assert await client.closed_by_peer()
+    await eventually(lambda: upstream.open == 0)

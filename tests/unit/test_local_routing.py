@@ -1,4 +1,4 @@
-"""The local router's parts without sockets: HTTP/1.1 heads and framing, version choice, traffic counters."""
+"""The local router's parts without sockets: HTTP/1.1 heads, their cache and framing, version choice, counters."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from uno.deployment.adapters.platforms.local import http1
+from uno.deployment.adapters.platforms.local import heads, http1
 from uno.deployment.adapters.platforms.local.balancing import Balancer
 from uno.deployment.adapters.platforms.local.limits import Limits
 from uno.deployment.adapters.platforms.local.traffic import TrafficStats, VersionTraffic
@@ -116,6 +116,33 @@ def test_multiple_equal_content_lengths_are_one():
     assert request(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7, 7\r\nContent-Length: 7").length == 7
 
 
+def test_an_upgrade_request_goes_upstream_with_its_connection_and_upgrade_fields():
+    parsed = request(b"GET /chat HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: WebSocket\r\nX: 1")
+
+    assert parsed.upgrade
+    assert parsed.keep_alive
+    assert parsed.head == (
+        b"GET /chat HTTP/1.1\r\nHost: a\r\nX: 1\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\n"
+        b"X-Forwarded-For: 10.1.2.3\r\nX-Forwarded-Proto: http\r\n\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket",  # Connection does not name it
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade",  # nothing to switch to
+        b"GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket",
+        b"POST / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\nContent-Length: 2",
+    ],
+)
+def test_other_requests_naming_an_upgrade_are_ordinary_and_lose_the_fields(head: bytes):
+    parsed = request(head)
+
+    assert not parsed.upgrade
+    assert b"pgrade" not in parsed.head
+
+
 # -- response heads
 
 
@@ -163,6 +190,35 @@ def test_an_http_1_0_response_is_relayed_as_http_1_1_and_reused_only_when_kept_a
     assert kept.reusable
 
 
+def test_a_101_keeps_its_connection_and_upgrade_fields():
+    switched = response(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-X: k")
+    unnamed = response(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade")
+
+    assert switched.upgrade
+    assert switched.kept == (
+        b"HTTP/1.1 101 Switching Protocols\r\nSec-X: k\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+    )
+    assert not unnamed.upgrade  # a 101 must say what it switched to
+
+
+@pytest.mark.parametrize(
+    ("head", "verbatim"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1", True),
+        (b"HTTP/1.1 204 No Content", True),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=5", False),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 2", False),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked", False),
+    ],
+)
+def test_a_response_head_is_verbatim_only_when_the_client_gets_the_upstreams_bytes(head: bytes, verbatim: bool):
+    parsed = response(head)
+
+    assert parsed.verbatim == verbatim
+    assert (parsed.kept == head + b"\r\n\r\n") == verbatim
+    assert parsed.closing == parsed.head + b"Connection: close\r\n\r\n"
+
+
 def test_transfer_encoding_overrides_content_length_in_a_response():
     parsed = response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked")
 
@@ -187,6 +243,63 @@ def test_error_responses_are_small_plain_text():
         b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 12\r\n"
         b"Connection: close\r\n\r\nno upstream\n"
     )
+
+
+# -- the head cache
+
+
+GET = b"GET / HTTP/1.1\r\nHost: shop\r\n\r\n"
+
+
+def test_a_cached_head_serves_only_the_same_bytes_from_the_same_client():
+    cache = heads.HeadCache(http1.parse_request)
+
+    first = cache.parse(GET, b"10.0.0.1")
+    again = cache.parse(bytes(bytearray(GET)), b"10.0.0.1")  # equal bytes, another object
+    other_client = cache.parse(GET, b"10.0.0.2")
+    other_host = cache.parse(GET.replace(b"shop", b"shoq"), b"10.0.0.1")
+
+    assert again is first
+    assert b"X-Forwarded-For: 10.0.0.2\r\n" in other_client.head
+    assert b"Host: shoq\r\n" in other_host.head
+    assert b"Host: shop\r\n" in cache.parse(GET, b"10.0.0.1").head
+    assert len(cache) == 3
+
+
+def test_a_cached_response_depends_on_whether_the_request_was_head():
+    cache = heads.HeadCache(http1.parse_response)
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+
+    assert cache.parse(head, False).framing == http1.LENGTH
+    assert cache.parse(head, True).framing == http1.NO_BODY
+
+
+def test_the_head_cache_is_bounded_and_drops_the_least_recently_used():
+    cache = heads.HeadCache(http1.parse_request, entries=3)
+    paths = [b"GET /%d HTTP/1.1\r\nHost: a\r\n\r\n" % number for number in range(4)]
+    parsed = [cache.parse(path, CLIENT) for path in paths[:3]]
+    assert cache.parse(paths[0], CLIENT) is parsed[0]  # used again: now the most recent
+
+    cache.parse(paths[3], CLIENT)  # /1 goes, the least recently used
+
+    assert len(cache) == 3
+    assert cache.parse(paths[0], CLIENT) is parsed[0]
+    assert cache.parse(paths[2], CLIENT) is parsed[2]
+    assert cache.parse(paths[1], CLIENT) is not parsed[1]
+    assert len(cache) == 3
+
+
+def test_large_heads_and_refused_heads_are_not_kept():
+    cache = heads.HeadCache(http1.parse_request, max_bytes=64)
+    large = b"GET / HTTP/1.1\r\nHost: a\r\nCookie: " + b"c" * 64 + b"\r\n\r\n"
+
+    assert cache.parse(large, CLIENT) is not cache.parse(large, CLIENT)
+    for _ in range(2):
+        with pytest.raises(http1.HttpError):
+            cache.parse(b"GET / HTTP/1.1\r\n\r\n", CLIENT)  # no Host: refused every time
+    assert len(cache) == 0
+    with pytest.raises(ValueError, match="room"):
+        heads.HeadCache(http1.parse_request, entries=0)
 
 
 # -- bodies

@@ -11,7 +11,12 @@ Invariants:
 - A client's end of input abandons its exchange, as nginx does: clients that half-close
   and still wait for an answer are rare, and the upstream should not work for one that left.
 - One timer per connection, re-armed lazily from the time of the last byte received:
-  the keep-alive timeout while idle, the client timeout while a request arrives.
+  the keep-alive timeout while idle, the client timeout while a request arrives. While
+  it runs, it fires by the last activity plus the shorter of the two at the latest, so
+  no request or response has to move it: at worst it fires early, and re-arms.
+- A request head is parsed once per router for the same bytes from the same address
+  (``heads``): what a kept-alive client sends again is looked up.
+- After a 101, the connection is handed to a tunnel and does nothing more.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ class ClientConnection(asyncio.BufferedProtocol):
     def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
         self.loop = asyncio.get_running_loop()
+        self._view = proxy.read_view
         self.limits = proxy.limits
+        self._soonest = min(proxy.limits.keep_alive_timeout, proxy.limits.client_timeout)
         self.transport = cast(asyncio.Transport, None)
         self.exchange: Exchange | None = None
         self.write_paused = False
@@ -57,7 +64,7 @@ class ClientConnection(asyncio.BufferedProtocol):
             self._peer = str(peer[0]).encode()
         self.proxy.clients.add(self)
         self._activity = time.monotonic()
-        self._watch(self.limits.keep_alive_timeout)
+        self._watch()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -71,14 +78,12 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.proxy.ended()
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self.proxy.read_view
+        return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(self.proxy.read_view[:nbytes]))
-
-    def data_received(self, data: bytes) -> None:
         if self._closing:
             return
+        data = bytes(self._view[:nbytes])
         self._activity = time.monotonic()
         self._buffer = self._buffer + data if self._buffer else data
         exchange = self.exchange
@@ -136,7 +141,7 @@ class ClientConnection(asyncio.BufferedProtocol):
             self.transport.resume_reading()
         self.transport.write_eof()
         self._activity = time.monotonic()
-        self._watch(LINGER)
+        self._timer = rearm(self._timer, self.loop, self._activity + LINGER, self._check)
 
     def take_body(self, exchange: Exchange) -> bytes:
         """The buffered bytes that belong to ``exchange``'s request body; marks it done at its end."""
@@ -158,6 +163,17 @@ class ClientConnection(asyncio.BufferedProtocol):
         self._upstream_full = full
         self._hold()
 
+    def hand_over(self) -> tuple[asyncio.Transport, bytes, bool]:
+        """Give the connection up to a tunnel: its transport, the bytes it holds, and whether the upstream is full."""
+        self.closed = True
+        self.exchange = None
+        self.proxy.clients.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pending, self._buffer = self._buffer, b""
+        return self.transport, pending, self._upstream_full
+
     def exchange_done(self, keep_alive: bool, request_read: bool) -> None:
         self.exchange = None
         self._upstream_full = False
@@ -170,7 +186,8 @@ class ClientConnection(asyncio.BufferedProtocol):
                 self.linger()
             return
         self._activity = time.monotonic()
-        self._watch(self.limits.keep_alive_timeout)
+        if self._timer is None:
+            self._watch()
         if self._buffer:
             self.serve()
         elif self._reading_paused:
@@ -193,7 +210,7 @@ class ClientConnection(asyncio.BufferedProtocol):
 
     def _start_next(self) -> bool:
         buffer = self._buffer
-        if buffer[:2] == http1.CRLF:
+        if buffer.startswith(http1.CRLF):
             buffer = self._buffer = buffer.lstrip(b"\r\n")  # empty lines before a request are allowed
         end = buffer.find(http1.HEAD_END)
         if end < 0 or end + 4 > self.limits.max_header_bytes:
@@ -202,12 +219,14 @@ class ClientConnection(asyncio.BufferedProtocol):
         if buffer.find(http1.CRLF, 0, end + 2) > self.limits.max_request_line:
             self.reject(414, "the request line is too long")
             return False
+        size = end + 4
+        head = buffer if size == len(buffer) else buffer[:size]
         try:
-            request = http1.parse_request(buffer[:end], self._peer)
+            request = self.proxy.requests.parse(head, self._peer)
         except http1.HttpError as error:
             self.reject(error.status, error.message)
             return False
-        self._buffer = buffer[end + 4 :]
+        self._buffer = b"" if head is buffer else buffer[size:]
         self._dispatch(request)
         return True
 
@@ -218,7 +237,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         elif len(buffer) > limits.max_request_line and buffer.find(http1.CRLF, 0, limits.max_request_line + 2) < 0:
             self.reject(414, "the request line is too long")
         else:
-            self._watch(limits.client_timeout)
+            self._watch()
 
     def reject(self, status: int, message: str) -> None:
         self.write(http1.error_response(status, message, close=True))
@@ -230,8 +249,6 @@ class ClientConnection(asyncio.BufferedProtocol):
             self._no_version(request)
             return
         exchange = self.exchange = Exchange(self, request, backend, self._activity)
-        if not exchange.request_done:
-            self._watch(self.limits.client_timeout)
         exchange.begin()
 
     def _no_version(self, request: http1.Request) -> None:
@@ -267,25 +284,29 @@ class ClientConnection(asyncio.BufferedProtocol):
 
     # -- the watchdog: keep-alive idleness, and silence while a request arrives
 
-    def _watch(self, limit: float) -> None:
-        self._timer = rearm(self._timer, self.loop, self._activity + limit, self._check)
+    def _watch(self) -> None:
+        if self._timer is None:
+            self._timer = self.loop.call_at(self._activity + self._soonest, self._check)
 
     def _check(self) -> None:
         self._timer = None
         if self.closed:
             return
+        now = time.monotonic()
         if self._lingering:
-            self.transport.close()
+            if now - self._activity < LINGER:
+                self._timer = self.loop.call_at(self._activity + LINGER, self._check)
+            else:
+                self.transport.close()
             return
         exchange = self.exchange
-        now = time.monotonic()
         if exchange is not None and (exchange.request_done or self._reading_paused):
-            self._timer = self.loop.call_at(now + self.limits.client_timeout, self._check)  # the upstream's turn
+            self._timer = self.loop.call_at(now + self._soonest, self._check)  # the upstream's turn
             return
         idle = exchange is None and not self._buffer
         limit = self.limits.keep_alive_timeout if idle else self.limits.client_timeout
         if now - self._activity < limit:
-            self._timer = self.loop.call_at(self._activity + limit, self._check)
+            self._timer = self.loop.call_at(min(self._activity + limit, now + self._soonest), self._check)
         elif exchange is not None:
             exchange.fail(408, "the request body did not arrive in time", counted=False)
         elif self._buffer:

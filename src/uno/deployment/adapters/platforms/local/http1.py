@@ -12,8 +12,13 @@ Invariants:
   before a colon, obsolete line folding, a bare CR or LF, a malformed chunk line.
 - Hop-by-hop fields (Connection and the fields it names, Keep-Alive, Proxy-*, TE, Trailer,
   Upgrade) never cross the router. Transfer-Encoding does: bodies keep their framing, so
-  the field is still true on the next hop.
+  the field is still true on the next hop. The one exception is an upgrade: a bodiless
+  HTTP/1.1 request whose Connection names ``upgrade`` goes upstream with ``Connection:
+  Upgrade`` and its Upgrade field, and a 101 comes back with them.
 - A response's framing depends on its request: HEAD, 1xx, 204 and 304 have no body.
+- A parsed head is a pure function of its bytes (and of the client's address, or of whether
+  the request was HEAD), and is never changed once made, so one parse can serve every head
+  with the same bytes (``heads``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Final
 
 CRLF: Final = b"\r\n"
 HEAD_END: Final = b"\r\n\r\n"
+CLOSE_END: Final = b"Connection: close\r\n\r\n"
 
 # how a message's body ends
 NO_BODY: Final = 0
@@ -47,6 +53,8 @@ _REQUEST_NOTED: Final = re.compile(
     + _HOP_BY_HOP
     + rb"):[ \t]*([^\r\n]*)"
 )
+# the Upgrade field as sent (its protocol names are case-insensitive, but relayed as they came)
+_UPGRADE: Final = re.compile(rb"\r\nupgrade:[ \t]*([^\r\n]*)", re.IGNORECASE)
 _HEX: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _REASONS: Final = {
     400: b"Bad Request",
@@ -85,16 +93,22 @@ def error_response(status: int, message: str, *, close: bool) -> bytes:
 
 
 class Request:
-    """A request head as it goes upstream (``head``, ending with the empty line) and its framing."""
+    """A request head as it goes upstream (``head``, ending with the empty line) and its framing.
 
-    __slots__ = ("framing", "head", "http11", "idempotent", "is_head", "keep_alive", "length")
+    ``upgrade`` is true when the client asks to switch protocols (``Connection: upgrade``).
+    """
 
-    def __init__(self, head: bytes, method: bytes, http11: bool, framing: int, length: int, keep_alive: bool) -> None:
+    __slots__ = ("framing", "head", "http11", "idempotent", "is_head", "keep_alive", "length", "upgrade")
+
+    def __init__(
+        self, head: bytes, method: bytes, http11: bool, framing: int, length: int, keep_alive: bool, upgrade: bool
+    ) -> None:
         self.head = head
         self.http11 = http11
         self.framing = framing
         self.length = length
         self.keep_alive = keep_alive
+        self.upgrade = upgrade
         self.is_head = method == b"HEAD"
         self.idempotent = method in IDEMPOTENT_METHODS
 
@@ -102,17 +116,27 @@ class Request:
 class Response:
     """A response head: ``head`` is the status line and end-to-end fields, each ending with CRLF.
 
-    The caller ends it, adding ``Connection: close`` when the client connection will close.
+    The caller ends it: ``kept`` is the head ended for a client connection that stays open,
+    ``closing`` the head ended with ``Connection: close``. ``verbatim`` says that ``kept`` is
+    exactly the upstream's head, empty line included, so those bytes can be relayed as they
+    are. ``upgrade`` marks a 101 that names the protocol switched to (its head keeps
+    ``Connection: Upgrade`` and ``Upgrade``).
     """
 
-    __slots__ = ("framing", "head", "length", "reusable", "status")
+    __slots__ = ("closing", "framing", "head", "kept", "length", "reusable", "status", "upgrade", "verbatim")
 
-    def __init__(self, status: int, head: bytes, framing: int, length: int, reusable: bool) -> None:
+    def __init__(
+        self, status: int, head: bytes, framing: int, length: int, reusable: bool, block: bytes, upgrade: bool = False
+    ) -> None:
         self.status = status
         self.head = head
         self.framing = framing
         self.length = length
         self.reusable = reusable
+        self.kept = head + CRLF
+        self.closing = head + CLOSE_END
+        self.verbatim = len(self.kept) == len(block) + 4 and self.kept.startswith(block)
+        self.upgrade = upgrade
 
 
 def parse_request(block: bytes, client: bytes) -> Request:
@@ -136,9 +160,13 @@ def parse_request(block: bytes, client: bytes) -> Request:
         if http11
         else b"\r\nX-Forwarded-Proto: http\r\nConnection: close\r\n\r\n"
     )
-    head = fields.passed() + b"\r\nX-Forwarded-For: " + forwarded + ending
+    upgrade = http11 and framing == NO_BODY and fields.upgrade and fields.says(b"upgrade")
+    passed = fields.passed()
+    if upgrade:
+        passed += b"\r\nConnection: Upgrade\r\nUpgrade: " + _upgrade_value(block)
+    head = passed + b"\r\nX-Forwarded-For: " + forwarded + ending
     keep_alive = http11 and not fields.says(b"close")
-    return Request(head, method, http11, framing, length, keep_alive)
+    return Request(head, method, http11, framing, length, keep_alive, upgrade)
 
 
 def parse_response(block: bytes, head_request: bool) -> Response:
@@ -155,7 +183,14 @@ def parse_response(block: bytes, head_request: bool) -> Response:
     else:
         reusable = framing != UNTIL_CLOSE and not fields.says(b"close")
         head = fields.passed(drop_length=fields.codings is not None) + CRLF
-    return Response(status, head, framing, length, reusable)
+    upgrade = status == 101 and fields.upgrade
+    if upgrade:
+        head += b"Connection: Upgrade\r\nUpgrade: " + _upgrade_value(block) + CRLF
+    return Response(status, head, framing, length, reusable, block, upgrade)
+
+
+def _upgrade_value(block: bytes) -> bytes:
+    return b", ".join(value.strip(b" \t") for value in _UPGRADE.findall(block))
 
 
 def _line_end(block: bytes) -> int:
@@ -170,7 +205,18 @@ class _Fields:
     in the lowercased head: a head is split into lines only when fields must be dropped.
     """
 
-    __slots__ = ("block", "codings", "connection", "dropped", "forwarded_for", "hosts", "length", "lowered", "status")
+    __slots__ = (
+        "block",
+        "codings",
+        "connection",
+        "dropped",
+        "forwarded_for",
+        "hosts",
+        "length",
+        "lowered",
+        "status",
+        "upgrade",
+    )
 
     def __init__(self, block: bytes, start: int, noted: re.Pattern[bytes], status: int) -> None:
         if not _FIELD_LINES.fullmatch(block, start):
@@ -183,6 +229,7 @@ class _Fields:
         self.codings: bytes | None = None
         self.connection: list[bytes] | None = None
         self.forwarded_for: bytes | None = None
+        self.upgrade = False
         self.hosts = 0
         for name, value in noted.findall(self.lowered, start):
             if name == b"host":  # the common cases first, without a call
@@ -206,6 +253,8 @@ class _Fields:
             elif name == b"connection":
                 tokens = [token.strip(b" \t") for token in value.split(b",")]
                 self.connection = tokens if self.connection is None else self.connection + tokens
+            elif name == b"upgrade":
+                self.upgrade = self.upgrade or bool(value)
 
     def _content_length(self, value: bytes) -> None:
         for item in value.split(b","):

@@ -5,6 +5,8 @@ timeouts of a minute match common proxies, so slow but healthy requests are not 
 Pooled upstream connections are closed after 15 s idle; a server that closes its side
 sooner (uvicorn after 5 s, gunicorn after 2 s) is noticed when its close arrives, and a
 request sent at that very moment is what the retry of idempotent requests covers.
+An upgraded connection (WebSocket) may stay quiet for a while between messages; client
+libraries ping every 20 to 60 s, so five minutes of silence both ways means it is dead.
 
 Invariant: every limit is positive (checked when the value is made).
 """
@@ -29,6 +31,7 @@ class Limits:
     upstream_idle_timeout: float = 15.0  # a pooled upstream connection is closed after this
     max_idle_per_backend: int = 256  # pooled connections kept per upstream address
     max_backlog: int = 64 * 1024  # client bytes held while a request waits for its upstream
+    tunnel_idle_timeout: float = 300.0  # an upgraded (WebSocket) connection silent both ways is closed after this
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:

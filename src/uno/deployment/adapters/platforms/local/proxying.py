@@ -18,6 +18,8 @@ Invariants:
   version's next backend, since nothing was sent.
 - A client connection that leaves abandons its exchange: the upstream connection is
   closed, and the request counts neither as an error nor towards latency.
+- An upgrade request answered 101 becomes a tunnel (``tunnelling``): its latency is that of
+  the 101, and it stays in flight until the tunnel ends.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from uno.deployment.adapters.platforms.local import http1, upstreams
+from uno.deployment.adapters.platforms.local import heads, http1, tunnelling, upstreams
 from uno.deployment.adapters.platforms.local.balancing import Backend, Balancer
 from uno.deployment.adapters.platforms.local.limits import Limits
 from uno.deployment.adapters.platforms.local.traffic import VersionTraffic
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
     from uno.deployment.adapters.platforms.local.clients import ClientConnection
 
 _log = logging.getLogger(__name__)
-_CLOSE_END = b"Connection: close\r\n\r\n"
 # Connections read into one buffer per router and copy out what arrived: asyncio's own reads
 # allocate 256 KiB per call, which costs more than the rest of a small request's relay.
 READ_SIZE = 256 * 1024
@@ -54,6 +55,9 @@ class Proxy:
         self.clients: set[ClientConnection] = set()
         self.upstreams: set[upstreams.UpstreamConnection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.tunnels: set[tunnelling.Tunnel] = set()
+        self.requests = heads.HeadCache(http1.parse_request)  # by the client's address too
+        self.responses = heads.HeadCache(http1.parse_response)  # by whether the request was HEAD too
         self.read_view = memoryview(bytearray(READ_SIZE))
         self.idle_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self.stopping = False
@@ -111,6 +115,12 @@ class Proxy:
             if not waiter.done():
                 waiter.set_result(None)
 
+    def close_tunnels(self, version: str | None = None, abort: bool = False) -> None:
+        """Close the upgraded connections of ``version``, or all of them: they would not end by themselves."""
+        for tunnel in list(self.tunnels):
+            if version is None or tunnel.version == version:
+                tunnel.end(abort)
+
 
 class Exchange:
     """One request and its response, between a client connection and an upstream connection."""
@@ -137,9 +147,9 @@ class Exchange:
         self.client = client
         self.request = request
         self.backend = backend
-        self.traffic = client.proxy.traffic_of(backend.version)
+        self.traffic = client.proxy.traffic.get(backend.version) or client.proxy.traffic_of(backend.version)
         self.started = started
-        self.framer = http1.framer(request.framing, request.length, 400)
+        self.framer = None if request.framing == http1.NO_BODY else http1.framer(request.framing, request.length, 400)
         self.request_done = self.framer is None
         self.upstream: upstreams.UpstreamConnection | None = None
         self.replay: bytes | None = None
@@ -171,18 +181,22 @@ class Exchange:
         self.upstream = connection
         if self.client.write_paused:
             connection.pause_reading()
+        request = self.request
         if self.replay is not None:
-            connection.send(self, self.replay, self.request.is_head)
+            connection.send(self, self.replay, request.is_head)
             return
-        try:
-            body = self.client.take_body(self)
-        except http1.HttpError as error:
-            self.fail(error.status, error.message, counted=False)
-            return
-        data = self.request.head + body if body else self.request.head
-        if self.request_done and self.request.idempotent:
+        data = request.head
+        if self.framer is not None:
+            try:
+                body = self.client.take_body(self)
+            except http1.HttpError as error:
+                self.fail(error.status, error.message, counted=False)
+                return
+            if body:
+                data += body
+        if self.request_done and request.idempotent:
             self.replay = data
-        connection.send(self, data, self.request.is_head)
+        connection.send(self, data, request.is_head)
 
     # -- the upstream's side
 
@@ -190,22 +204,42 @@ class Exchange:
         if self.request.http11:
             self.client.write(head)
 
-    def response_head(self, response: http1.Response, body: bytes) -> None:
+    def response_head(self, response: http1.Response, data: bytes, start: int, stop: int) -> None:
+        """Relay the final response's head, with the first bytes of its body: ``data[start:stop]``.
+
+        ``data`` starts with the upstream's head, which ends at ``start``.
+        """
         self.status = response.status
         self.responded = True
         client = self.client
-        self.keep_alive = (
+        self.keep_alive = keep_alive = (
             self.request.keep_alive
             and self.request_done
             and response.framing != http1.UNTIL_CLOSE
             and not client.proxy.stopping
         )
-        head = response.head + (http1.CRLF if self.keep_alive else _CLOSE_END)
-        if len(body) < _COPY_LIMIT:
-            client.write(head + body if body else head)
+        if keep_alive and response.verbatim:  # the upstream's bytes are what the client gets: no copy
+            client.write(data if stop == len(data) else data[:stop])
+            return
+        head = response.kept if keep_alive else response.closing
+        if stop == start:
+            client.write(head)
+        elif stop - start < _COPY_LIMIT:
+            client.write(head + data[start:stop])
         else:
             client.write(head)
-            client.write(body)
+            client.write(data[start:stop])
+
+    def upgraded(self, upstream: asyncio.Transport, response: http1.Response, rest: bytes) -> None:
+        """The upstream switched protocols: the 101 goes to the client, then a tunnel relays both ways."""
+        self.status = response.status
+        self.responded = True
+        self.upstream = None
+        self.traffic.record(time.monotonic() - self.started)
+        client = self.client
+        transport, pending, upstream_full = client.hand_over()
+        tunnel = tunnelling.Tunnel(client.proxy, self, transport, upstream)
+        tunnel.start(response.kept + rest, pending, client_full=client.write_paused, upstream_full=upstream_full)
 
     def response_body(self, body: bytes) -> None:
         self.client.write(body)
@@ -271,6 +305,15 @@ class Exchange:
     def finish(self, error: bool, completed: bool) -> None:
         if self.ended:
             return
+        self._count(error, completed)
+        self.client.exchange_done(self.keep_alive, self.request_done)
+
+    def tunnel_ended(self) -> None:
+        """The tunnel this exchange became has ended: no longer in flight (its latency was the 101's)."""
+        if not self.ended:
+            self._count(error=False, completed=False)
+
+    def _count(self, error: bool, completed: bool) -> None:
         self.ended = True
         traffic = self.traffic
         traffic.in_flight -= 1
@@ -281,4 +324,3 @@ class Exchange:
             traffic.record(time.monotonic() - self.started)
         if not traffic.in_flight:
             self.client.proxy.version_idle(self.backend.version)
-        self.client.exchange_done(self.keep_alive, self.request_done)

@@ -10,7 +10,8 @@ Invariants:
 - ``set_weights``, ``set_backends``, ``drain`` and ``undrain`` change the routing of the
   very next request, atomically (``balancing``).
 - A drained version gets no new request whatever its weight; its idle pooled connections
-  are closed and its busy ones are closed when their exchange ends.
+  are closed and its busy ones are closed when their exchange ends. Its upgraded
+  connections (WebSocket tunnels) have until the drain's deadline, and are closed then.
 - ``stats`` reads counters that every exchange updates when it ends (``traffic``).
 - No client or upstream can stop the router: every protocol error is answered (4xx to a
   client, 502/504 for an upstream) or ends that one connection.
@@ -87,15 +88,16 @@ class Router:
                 client.close()
         for backend in self._balancer.all_backends():
             backend.close_idle()
-        await proxy.quiet(lambda: not proxy.clients, grace)
+        await proxy.quiet(lambda: not (proxy.clients or proxy.tunnels), grace)
         for client in list(proxy.clients):
             client.abort()
+        proxy.close_tunnels(abort=True)
         for task in list(proxy.tasks):
             task.cancel()
         for upstream in list(proxy.upstreams):
             upstream.transport.abort()
         await server.wait_closed()
-        await proxy.quiet(lambda: not (proxy.clients or proxy.upstreams or proxy.tasks), 1.0)
+        await proxy.quiet(lambda: not (proxy.clients or proxy.upstreams or proxy.tasks or proxy.tunnels), 1.0)
 
     # -- routing
 
@@ -114,7 +116,11 @@ class Router:
         return self._balancer.weights()
 
     async def drain(self, version: str, timeout: float) -> bool:
-        """Route nothing new to ``version``, then wait for its requests in flight: False if ``timeout`` passes first."""
+        """Route nothing new to ``version``, then wait for its requests in flight: False if ``timeout`` passes first.
+
+        Upgraded connections (WebSocket) still open at the deadline are closed then: they
+        may never end by themselves. Only requests still in flight after that make it False.
+        """
         self._balancer.drain(version)
         traffic = self._proxy.traffic.get(version)
         if traffic is None or not traffic.in_flight:
@@ -125,7 +131,8 @@ class Router:
         try:
             await asyncio.wait_for(waiter, timeout)
         except TimeoutError:
-            return False
+            self._proxy.close_tunnels(version)
+            return not traffic.in_flight
         finally:
             if waiter in waiters:
                 waiters.remove(waiter)

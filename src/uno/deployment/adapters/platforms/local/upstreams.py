@@ -13,6 +13,13 @@ Invariants:
   created or cancelled per request.
 - While the client is still sending its request, the upstream's silence is not counted:
   it is waiting for the client, whose own timeout applies.
+- While the timer runs, it fires by the last activity plus the shorter of the two
+  timeouts at the latest, so neither a request sent nor a return to the pool has to move
+  it: at worst it fires early, and re-arms.
+- A response head is parsed once per router for the same bytes (``heads``), and when the
+  router relays it unchanged, the upstream's bytes go to the client as they came.
+- A 101 answering an upgrade request hands the connection to a tunnel: it does nothing
+  more, and never goes back to the pool.
 """
 
 from __future__ import annotations
@@ -23,7 +30,6 @@ from typing import TYPE_CHECKING, cast
 
 from uno.deployment.adapters.platforms.local import http1
 from uno.deployment.adapters.platforms.local.balancing import Backend
-from uno.deployment.adapters.platforms.local.limits import rearm
 
 if TYPE_CHECKING:
     from uno.deployment.adapters.platforms.local.proxying import Exchange, Proxy
@@ -50,6 +56,8 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         self.transport = cast(asyncio.Transport, None)  # set by connection_made
         self._limits = proxy.limits
         self._proxy = proxy
+        self._view = proxy.read_view
+        self._soonest = min(proxy.limits.read_timeout, proxy.limits.upstream_idle_timeout)
         self._loop = asyncio.get_running_loop()
         self._buffer = b""
         self._response: http1.Response | None = None
@@ -73,7 +81,8 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         self._head_request = head_request
         self._received = False
         self._activity = time.monotonic()
-        self._watch(self._limits.read_timeout)
+        if self._timer is None:
+            self._watch()
         self.transport.write(data)
 
     def write(self, data: bytes) -> None:
@@ -86,9 +95,9 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         if not backend.pooling or len(backend.idle) >= self._limits.max_idle_per_backend or not self.usable():
             self.close()
             return
-        self._activity = time.monotonic()
-        backend.idle.append(self)
-        self._watch(self._limits.upstream_idle_timeout)
+        backend.idle.append(self)  # idle from its last byte received, a moment ago: ``_activity`` holds
+        if self._timer is None:
+            self._watch()
 
     def abandon(self) -> None:
         """Drop the exchange and the connection: it is in an unknown state."""
@@ -129,6 +138,7 @@ class UpstreamConnection(asyncio.BufferedProtocol):
 
     def eof_received(self) -> bool:
         if self.exchange is not None and self._remaining < 0 and isinstance(self._framer, http1.UntilCloseBody):
+            self._activity = time.monotonic()
             self._complete(reusable=False)
         return False
 
@@ -141,12 +151,10 @@ class UpstreamConnection(asyncio.BufferedProtocol):
             self.exchange.client.upstream_full(False)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self._proxy.read_view
+        return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(self._proxy.read_view[:nbytes]))
-
-    def data_received(self, data: bytes) -> None:
+        data = bytes(self._view[:nbytes])
         self._activity = time.monotonic()
         exchange = self.exchange
         if exchange is None:
@@ -155,19 +163,17 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         self._received = True
         try:
             if self._response is None:
-                rest = self._read_head(exchange, data)
-                if rest is not None:
-                    self._relay(exchange, rest, first=True)
+                self._read_head(exchange, data)
             else:
-                self._relay(exchange, data, first=False)
+                self._relay(exchange, data)
         except http1.HttpError as error:
             self.abandon()
             exchange.upstream_failed(error.message, timed_out=False)
 
     # -- reading a response
 
-    def _read_head(self, exchange: Exchange, data: bytes) -> bytes | None:
-        """The bytes after the final response's head, or None while the head is incomplete."""
+    def _read_head(self, exchange: Exchange, data: bytes) -> None:
+        """Relay the final response's head and what follows it, once the head is whole."""
         buffer = self._buffer + data if self._buffer else data
         while True:
             end = buffer.find(http1.HEAD_END)
@@ -175,14 +181,19 @@ class UpstreamConnection(asyncio.BufferedProtocol):
                 raise http1.HttpError(502, "the upstream's response head is too large")
             if end < 0:
                 self._buffer = buffer
-                return None
-            response = http1.parse_response(buffer[:end], self._head_request)
-            buffer = buffer[end + 4 :]
+                return
+            size = end + 4
+            head = buffer if size == len(buffer) else buffer[:size]
+            response = self._proxy.responses.parse(head, self._head_request)
             if response.status >= 200:
                 break
             if response.status == 101:
-                raise http1.HttpError(502, "the upstream switched protocols, which the router does not relay")
-            exchange.informational(response.head + http1.CRLF)
+                if not (response.upgrade and exchange.request.upgrade):
+                    raise http1.HttpError(502, "the upstream switched protocols, and the request did not ask to")
+                self._hand_over(exchange, response, buffer[size:])
+                return
+            exchange.informational(response.kept)
+            buffer = buffer[size:]
         self._buffer = b""
         self._response = response
         if response.framing in (http1.LENGTH, http1.NO_BODY):
@@ -190,9 +201,24 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         else:
             self._remaining = -1
             self._framer = http1.framer(response.framing, response.length, 502)
-        return buffer
+        self._relay_first(exchange, response, buffer, size)
 
-    def _relay(self, exchange: Exchange, data: bytes, first: bool) -> None:
+    def _relay_first(self, exchange: Exchange, response: http1.Response, data: bytes, start: int) -> None:
+        """Relay the head that ends at ``start`` in ``data``, with the body bytes after it."""
+        remaining, size = self._remaining, len(data) - start
+        if remaining >= 0:
+            taken = size if size < remaining else remaining
+            self._remaining = remaining - taken
+            done = taken == remaining
+        else:
+            framer = cast(http1.Framer, self._framer)
+            taken = framer.feed(data[start:])
+            done = framer.done
+        exchange.response_head(response, data, start, start + taken)
+        if done:
+            self._complete(reusable=response.reusable and taken == size)
+
+    def _relay(self, exchange: Exchange, data: bytes) -> None:
         remaining, size = self._remaining, len(data)
         if remaining >= 0:
             taken = size if size < remaining else remaining
@@ -202,11 +228,8 @@ class UpstreamConnection(asyncio.BufferedProtocol):
             framer = cast(http1.Framer, self._framer)
             taken = framer.feed(data)
             done = framer.done
-        body = data if taken == size else data[:taken]
-        if first:
-            exchange.response_head(cast(http1.Response, self._response), body)
-        elif body:
-            exchange.response_body(body)
+        if taken:
+            exchange.response_body(data if taken == size else data[:taken])
         if done:
             self._complete(reusable=cast(http1.Response, self._response).reusable and taken == size)
 
@@ -216,13 +239,26 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         self.served += 1
         self._response = None
         self._framer = None
-        self.resume_reading()
+        if self._reading_paused:
+            self.resume_reading()
         exchange.response_end(self, reusable)
+
+    def _hand_over(self, exchange: Exchange, response: http1.Response, rest: bytes) -> None:
+        """Give the connection up to the tunnel the exchange becomes: no timer, no pool, no callbacks."""
+        self.exchange = None
+        self._closed = True
+        self._buffer = b""
+        self._proxy.upstreams.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        exchange.upgraded(self.transport, response, rest)
 
     # -- the watchdog
 
-    def _watch(self, limit: float) -> None:
-        self._timer = rearm(self._timer, self._loop, self._activity + limit, self._check)
+    def _watch(self) -> None:
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._activity + self._soonest, self._check)
 
     def _check(self) -> None:
         self._timer = None
@@ -237,7 +273,7 @@ class UpstreamConnection(asyncio.BufferedProtocol):
             if not exchange.request_done:
                 self._activity = now
         if now - self._activity < limit:
-            self._timer = self._loop.call_at(self._activity + limit, self._check)
+            self._timer = self._loop.call_at(min(self._activity + limit, now + self._soonest), self._check)
         elif exchange is None:
             self.close()
         else:
