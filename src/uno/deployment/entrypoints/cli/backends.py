@@ -21,6 +21,7 @@ from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.domain.enums import DeploymentKind, DeploymentStatus, PipelineStatus, TaskStatus
 from uno.deployment.domain.pipelines import Pipeline
+from uno.deployment.entrypoints import views
 from uno.deployment.ports.approvals import Decision
 from uno.deployment.services.planning import DeploymentPlan
 
@@ -52,28 +53,7 @@ class Deployment:
 
     @classmethod
     def of(cls, record: DeploymentResult) -> Deployment:
-        return cls(
-            id=record.id.value,
-            config_id=record.config_id.value,
-            app_name=record.app_name,
-            app_version=record.app_version,
-            environment=record.environment.value,
-            platform=record.platform.value,
-            strategy=record.strategy.value,
-            kind=record.kind.value,
-            status=record.status,
-            success=record.success,
-            message=record.message,
-            description=record.description,
-            created_at=record.created_at,
-            started_at=record.started_at,
-            finished_at=record.finished_at,
-            pipeline_id=record.pipeline_id.value if record.pipeline_id else None,
-            rollback_of=record.rollback_of.value if record.rollback_of else None,
-            reached_platform=record.reached_platform,
-            details=dict(record.details),
-            version=record.version,
-        )
+        return cls(**views.deployment(record))
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Deployment:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from uno.deployment.domain.deployments import DeploymentResult
+from uno.deployment.entrypoints import views
 from uno.deployment.entrypoints.http.dependencies import Deployer, Reader, Services, next_offset, unwrap
 from uno.deployment.entrypoints.http.fast_status import status_out
 from uno.deployment.entrypoints.http.schemas import (
@@ -45,28 +46,7 @@ def status_url(deployment_id: str) -> str:
 
 
 def out(record: DeploymentResult) -> DeploymentOut:
-    return DeploymentOut(
-        id=record.id.value,
-        config_id=record.config_id.value,
-        app_name=record.app_name,
-        app_version=record.app_version,
-        environment=record.environment.value,
-        platform=record.platform.value,
-        strategy=record.strategy.value,
-        kind=record.kind.value,
-        status=record.status.value,
-        success=record.success,
-        message=record.message,
-        description=record.description,
-        created_at=record.created_at,
-        started_at=record.started_at,
-        finished_at=record.finished_at,
-        pipeline_id=record.pipeline_id.value if record.pipeline_id else None,
-        rollback_of=record.rollback_of.value if record.rollback_of else None,
-        reached_platform=record.reached_platform,
-        details=record.details,
-        version=record.version,
-    )
+    return DeploymentOut(**views.deployment(record))
 
 
 def _accepted(record: DeploymentResult, response: Response) -> Accepted:
