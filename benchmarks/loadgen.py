@@ -7,7 +7,8 @@ optionally with ``"path"`` and ``"headers"``. Each connection sends ``GET /`` (o
 127.0.0.1 as soon as its previous response has arrived
 and reads responses by Content-Length. Responses received in the ``seconds`` after the
 warm-up are counted; ``record`` also returns every response's send and receive times
-(CLOCK_MONOTONIC) and the ``"version"`` its JSON body names. Every run ends at its deadline;
+(CLOCK_MONOTONIC) and the ``"version"`` its JSON body names; ``answered`` counts every
+response, the warm-up's too. Every run ends at its deadline;
 the process ends at the end of its input. It runs in its own process so that its CPU time
 is not the router's, and imports nothing heavy so that it starts at once.
 """
@@ -18,7 +19,7 @@ import asyncio
 import json
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
 VERSION_MARK = b'"version": "'
@@ -37,9 +38,11 @@ class Run:
         self.record = record
         self.latencies_us: list[int] = []
         self.failures = 0
+        self.answered = 0  # every response, the warm-up's too
         self.responses: list[tuple[float, float, str]] = []
 
     def add(self, sent: float, received: float, ok: bool, body: bytes) -> None:
+        self.answered += 1
         if not ok:
             self.failures += 1
         if self.measure_from <= received <= self.deadline:
@@ -60,8 +63,7 @@ class Client(asyncio.BufferedProtocol):
         self.sent = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio's classes
         self.send()
 
     def send(self) -> None:
@@ -120,7 +122,13 @@ async def generate(
             continue
         finished.append(done)
     await asyncio.wait_for(asyncio.gather(*finished), run.deadline - time.monotonic() + MARGIN)
-    return {"seconds": seconds, "latencies_us": run.latencies_us, "failures": run.failures, "responses": run.responses}
+    return {
+        "seconds": seconds,
+        "latencies_us": run.latencies_us,
+        "failures": run.failures,
+        "answered": run.answered,
+        "responses": run.responses,
+    }
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Router throughput and latency against the application direct, and a blue-green cutover under load.
 
-    .venv/bin/python benchmarks/router.py [--seconds 10] [--slices 10] [--connections 16]
+    .venv/bin/python benchmarks/router.py [--seconds 10] [--slices 10] [--connections 16] [--loop uvloop|asyncio]
 
 Everything runs on 127.0.0.1 and stops by itself (about 50 s with the defaults). The
 application is ``examples/hello`` (the standard library's ThreadingHTTPServer, Nagle's
@@ -13,9 +13,14 @@ copied blindly, one upstream connection per client: the floor any asyncio proxy 
 here) take turns in ``--slices`` rounds of short slices, each with a short warm-up, so
 that all three meet the same background noise; each gets ``--seconds`` of measurement in
 all. Rates are total responses over total time, latencies are percentiles of all
-responses, ratios are against direct, measured in this run. Also printed: the router's
-CPU time per request (user + system), and how busy other processes kept the machine:
-on two cores a ratio is only as good as the spare core the proxy runs on.
+responses, ratios are against direct, measured in this run. Also printed: the CPU time
+per request (user + system) of the application, the load generator and the proxy in each
+of the three set-ups, and how busy other processes kept the machine: on two cores a
+ratio is only as good as the spare core the proxy runs on.
+
+The router (and the minimal proxy) run on the event loop the local agent runs on
+(``loops.chosen()``: uvloop where installed) unless ``--loop`` says otherwise; the loop is
+printed. ``--loop asyncio`` measures the router on asyncio's own loop.
 
 Cutover: under the same load, the router's weights switch from 100% v1 to 100% v2. It
 reports requests sent after the switch that v1 still answered (must be 0), when the first
@@ -37,8 +42,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from uno.deployment.adapters.platforms.local import loops
 from uno.deployment.adapters.platforms.local.routing import Router
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,8 +191,7 @@ class BlindProxy(asyncio.BufferedProtocol):
         self.pending: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio's classes
         if self.port:
             self.connecting = asyncio.ensure_future(self.connect())
 
@@ -226,24 +231,38 @@ async def throughput(arguments: argparse.Namespace) -> None:
         targets = {"direct": app.port, "router": router.port, "minimal": blind.sockets[0].getsockname()[1]}
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
         background = Background([app.process.pid, load.process.pid])
-        cpu = 0.0
+        processes = {"app": app.process.pid, "load": load.process.pid}
+        cpu = {name: dict.fromkeys([*processes, "proxy"], 0.0) for name in targets}
+        answered = dict.fromkeys(targets, 0)
         try:
             for _ in range(arguments.slices):
                 with background:
                     for name, port in targets.items():
-                        started = cpu_seconds()
+                        started = process_seconds(processes)
                         runs[name].append(await load.run(port, seconds))
-                        cpu += cpu_seconds() - started if name == "router" else 0.0
+                        for process, used in process_seconds(processes).items():
+                            cpu[name][process] += used - started[process]
+                        answered[name] += runs[name][-1]["answered"]
         finally:
             blind.close()
             await router.stop()
-    report_throughput(arguments, runs, cpu / router.stats("v1").requests, background.cores())
+    per_request = {
+        name: {process: used / max(1, answered[name]) for process, used in used_by.items()}
+        for name, used_by in cpu.items()
+    }
+    report_throughput(arguments, runs, per_request, background.cores())
+
+
+def process_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each named process, and by this one as ``proxy``."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    return {**{name: _process_ticks(pid) / ticks for name, pid in pids.items()}, "proxy": cpu_seconds()}
 
 
 def report_throughput(
     arguments: argparse.Namespace,
     runs: dict[str, list[dict[str, Any]]],
-    cpu_per_request: float,
+    per_request: dict[str, dict[str, float]],
     background: float | None,
 ) -> None:
     baseline, through, minimal = summary(runs["direct"]), summary(runs["router"]), summary(runs["minimal"])
@@ -251,7 +270,8 @@ def report_throughput(
     ratios = sorted(len(p["latencies_us"]) / max(1, len(d["latencies_us"])) for d, p in pairs)
     print(
         f"hello app (ThreadingHTTPServer), {arguments.connections} keep-alive connections, "
-        f"{arguments.slices} rounds of 1 s slices (direct, router, minimal proxy in turn)"
+        f"{arguments.slices} rounds of {arguments.seconds / arguments.slices:g} s slices "
+        f"(direct, router, minimal proxy in turn); router and minimal proxy on {arguments.loop}"
     )
     print(line("direct (baseline)", baseline, baseline["rate"]))
     print(line("through the router", through, baseline["rate"]))
@@ -260,9 +280,14 @@ def report_throughput(
         f"router / direct per round: min {ratios[0]:.3f}  median {statistics.median(ratios):.3f}  max {ratios[-1]:.3f}"
     )
     print(f"router / minimal proxy: {through['rate'] / minimal['rate']:.3f}")
-    print(f"router CPU per proxied request (user + system): {cpu_per_request * 1e6:.0f} us")
+    print("CPU per request, user + system (us):    app   load  proxy   total")
+    for name, label in (("direct", "direct"), ("router", "through the router"), ("minimal", "minimal proxy")):
+        used = per_request[name]
+        proxy = used["proxy"] if name != "direct" else 0.0
+        total = used["app"] + used["load"] + proxy
+        print(f"  {label:<36} {used['app'] * 1e6:6.0f} {used['load'] * 1e6:6.0f} {proxy * 1e6:6.0f} {total * 1e6:7.0f}")
     if background is not None:
-        print(f"other processes kept {background:.2f} of {os.cpu_count()} cores busy while it ran")
+        print(f"other processes kept {max(0.0, background):.2f} of {os.cpu_count()} cores busy while it ran")
 
 
 async def cutover(arguments: argparse.Namespace) -> None:
@@ -323,9 +348,11 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=10, help="alternating direct/proxied slices")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--cutover-seconds", type=float, default=3.0)
+    parser.add_argument("--loop", choices=loops.LOOPS, default=None, help="default: the local agent's loop")
     arguments = parser.parse_args()
-    asyncio.run(throughput(arguments))
-    asyncio.run(cutover(arguments))
+    arguments.loop = arguments.loop or loops.chosen()
+    loops.run(throughput(arguments), arguments.loop)
+    loops.run(cutover(arguments), arguments.loop)
 
 
 if __name__ == "__main__":

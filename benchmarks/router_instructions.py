@@ -1,6 +1,6 @@
 """The router's CPU instructions per proxied request, counted by callgrind: a figure that noise does not move.
 
-    .venv/bin/python benchmarks/router_instructions.py [--requests 1000 3000] [--connections 16]
+    .venv/bin/python benchmarks/router_instructions.py [--requests 1000 3000] [--connections 16] [--loop uvloop|asyncio]
 
 Throughput ratios on a shared two-core machine move with whatever else runs; instructions
 do not. This runs the router (in a process of its own, under ``valgrind --tool=callgrind``)
@@ -9,7 +9,8 @@ in front of ``examples/hello``, and sends it exactly ``--requests`` ``GET /`` re
 count. It does so once per request count and prints the difference in instructions divided
 by the difference in requests, so that starting Python and importing the router cancel
 out. Kernel work (the system calls' own cost) is not counted: the figure is the router's
-Python and C code, event loop included. Everything runs on 127.0.0.1 and stops by itself
+Python and C code, event loop included (the local agent's loop, ``loops.chosen()``, unless
+``--loop`` names one). Everything runs on 127.0.0.1 and stops by itself
 (about two minutes with the defaults; callgrind slows the router some fifty times).
 
 Needs valgrind (``apt-get install valgrind``).
@@ -26,7 +27,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import cast
 
+from uno.deployment.adapters.platforms.local import loops
 from uno.deployment.adapters.platforms.local.routing import Router
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,8 +48,7 @@ class CountingClient(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio's classes
         transport.write(REQUEST)
 
     def data_received(self, data: bytes) -> None:
@@ -109,7 +111,7 @@ async def serve(requests: int, connections: int) -> None:
         await app.wait()
 
 
-def instructions(requests: int, connections: int, directory: str) -> int:
+def instructions(requests: int, connections: int, loop: str, directory: str) -> int:
     output = os.path.join(directory, f"callgrind.{requests}.out")
     command = [
         "valgrind",
@@ -121,6 +123,8 @@ def instructions(requests: int, connections: int, directory: str) -> int:
         str(requests),
         "--connections",
         str(connections),
+        "--loop",
+        loop,
     ]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=DEADLINE)
     with open(output) as profile:
@@ -136,13 +140,15 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--serve", type=int, metavar="REQUESTS", help=argparse.SUPPRESS)  # the measured process
     parser.add_argument("--load", type=int, nargs=2, metavar=("PORT", "REQUESTS"), help=argparse.SUPPRESS)
+    parser.add_argument("--loop", choices=loops.LOOPS, default=None, help="default: the local agent's loop")
     arguments = parser.parse_args()
+    loop = arguments.loop or loops.chosen()
     connections = arguments.connections
     if arguments.load:
         asyncio.run(load(*arguments.load, connections))
         return
     if arguments.serve:
-        asyncio.run(serve(arguments.serve, connections))
+        loops.run(serve(arguments.serve, connections), loop)
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is needed: apt-get install valgrind")
@@ -150,9 +156,9 @@ def main() -> None:
     if fewer == more:
         sys.exit("--requests needs two different counts")
     with tempfile.TemporaryDirectory() as directory:
-        counts = {requests: instructions(requests, connections, directory) for requests in (fewer, more)}
+        counts = {requests: instructions(requests, connections, loop, directory) for requests in (fewer, more)}
     per_request = (counts[more] - counts[fewer]) / (more - fewer)
-    print(f"router, {connections} keep-alive connections, {fewer:,} and {more:,} requests under callgrind")
+    print(f"router on {loop}, {connections} keep-alive connections, {fewer:,} and {more:,} requests under callgrind")
     print(f"instructions per proxied request: {per_request:,.0f}")
 
 

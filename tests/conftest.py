@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from tests import databases
 from tests.support import ScriptedAction
 from uno.deployment import bootstrap
 from uno.deployment.adapters.clocks import FakeClock
+from uno.deployment.adapters.platforms.local import loops
 from uno.deployment.engine.actions import ActionRegistry
 from uno.deployment.engine.builtin_actions import builtin_actions
 from uno.deployment.settings import MEMORY_URL, Settings
@@ -20,6 +22,13 @@ from uno.deployment.settings import MEMORY_URL, Settings
 # The kubernetes driver's tests need its extra (scripts/setup installs it; a bare install may not).
 collect_ignore_glob = [] if importlib.util.find_spec("kubernetes_validate") else ["*/test_kubernetes_*.py"]
 pytest_plugins = ["tests.kube_support"]
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+    """Tests marked ``every_loop`` run on each loop the local agent may run on; others on asyncio's."""
+    if item.get_closest_marker("every_loop") is None:
+        return {"asyncio": asyncio.new_event_loop}
+    return {name: loops.factory(name) or asyncio.new_event_loop for name in loops.LOOPS}
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from uno.deployment.adapters.platforms.local import processes
 from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo
 from uno.deployment.adapters.platforms.local.supervising import Supervisor, SupervisorError
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.every_loop]  # the agent runs these parts on uvloop
 
 
 @pytest.fixture

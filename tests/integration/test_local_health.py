@@ -16,7 +16,7 @@ from tests.integration.local_support import FLAGGED_APP, HELLO, eventually, supe
 from uno.deployment.adapters.platforms.local.health import HealthMonitor, ProbeResult, Readiness, check
 from uno.deployment.adapters.platforms.local.supervising import Supervisor
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.every_loop]  # the agent runs these parts on uvloop
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

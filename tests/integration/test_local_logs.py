@@ -14,7 +14,7 @@ from uno.deployment.adapters.platforms.local import processes, rotating
 from uno.deployment.adapters.platforms.local.driver import LocalDriver
 from uno.deployment.adapters.platforms.local.rotating import LogPolicy, backup_path
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.every_loop]  # the agent runs these parts on uvloop
 
 # Each line of the file named by ORDERS asks for that many numbered lines, written at once (one write).
 BURSTS = """

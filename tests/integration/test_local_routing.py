@@ -15,7 +15,7 @@ import pytest
 from tests.integration.http_peers import Client, EchoUpstream, Reply, ScriptedUpstream, Upstream
 from uno.deployment.adapters.platforms.local.routing import Limits, Router
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.every_loop]  # the agent runs routers on uvloop
 
 DEADLINE = 5.0
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"

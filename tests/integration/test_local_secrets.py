@@ -22,7 +22,7 @@ from uno.deployment.adapters.platforms.local import processes, wire
 from uno.deployment.adapters.platforms.local.driver import LocalDriver
 from uno.deployment.ports.platforms import VersionSet
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.every_loop]  # the agent runs these parts on uvloop
 
 SECRET = "s3cret-value-0b5e7c"  # in no file, ever
 DIGEST = hashlib.sha256(SECRET.encode()).hexdigest()

@@ -22,7 +22,7 @@ from uno.deployment.adapters.platforms.local.supervising import (
     VersionExistsError,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.every_loop]  # the agent runs these parts on uvloop
 
 CRASH = [sys.executable, "-c", "import sys; sys.exit(3)"]
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import options, rotating, wire
+from uno.deployment.adapters.platforms.local import loops, options, rotating, wire
 from uno.deployment.adapters.platforms.local.health import HealthMonitor
 from uno.deployment.adapters.platforms.local.routing import Router
 from uno.deployment.adapters.platforms.local.supervising import Supervisor, SupervisorError
@@ -51,8 +51,9 @@ class VersionMeta:
 
 
 class Agent:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, loop: str = "asyncio") -> None:
         self.state_dir = state_dir
+        self.loop = loop  # which event loop runs the agent (``loops``), reported by ping
         # replicas get what their configuration names, not whatever the deployer's shell held
         self.supervisor = Supervisor(state_dir / "processes", base_env=options.baseline_environment(os.environ))
         self.monitors: dict[str, HealthMonitor] = {}  # one per version set: each has its own timings
@@ -119,7 +120,7 @@ class Agent:
         return await operation(request)
 
     async def _ping(self, _: dict[str, Any]) -> Result[Any]:
-        return Success({"pid": os.getpid()})
+        return Success({"pid": os.getpid(), "loop": self.loop})
 
     async def _create(self, request: dict[str, Any]) -> Result[Any]:
         self._serial += 1
@@ -414,16 +415,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--detach", action="store_true", help="fork into the background and return at once")
     arguments = parser.parse_args(argv)
+    try:
+        loop = loops.chosen()
+    except ValueError as error:  # before forking: the one who started the agent sees why it did not
+        print(f"local agent not started: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     if arguments.detach and os.fork() > 0:
         os._exit(0)  # the first process returns at once; the fork carries on
     if arguments.detach:
         os.setsid()
     arguments.state_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_run(arguments.state_dir))
+    loops.run(_run(arguments.state_dir, loop), loop)
 
 
-async def _run(state_dir: Path) -> None:
-    agent = Agent(state_dir)
+async def _run(state_dir: Path, loop_name: str) -> None:
+    agent = Agent(state_dir, loop_name)
+    print(f"local agent {os.getpid()} serving {state_dir} on {loop_name}", file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, agent.stopped.set)  # stop serving; replicas keep running for the next agent

@@ -20,7 +20,7 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import options, wire
+from uno.deployment.adapters.platforms.local import loops, options, wire
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
 
@@ -181,7 +181,9 @@ class LocalDriver:
             if isinstance(await wire.call(self.socket_path, {"op": "ping"}, timeout=2), Success):
                 return Success(None)
             await asyncio.to_thread(self._state_dir.mkdir, parents=True, exist_ok=True)
-            await _spawn_agent(self._state_dir)
+            refused = await _spawn_agent(self._state_dir)
+            if refused:
+                return Failure(ErrorDetails(ErrorCode.UNAVAILABLE, f"the local agent did not start: {refused}", {}))
             loop = asyncio.get_running_loop()
             deadline = loop.time() + START_TIMEOUT
             while loop.time() < deadline:
@@ -193,8 +195,11 @@ class LocalDriver:
             return Failure(ErrorDetails(ErrorCode.UNAVAILABLE, message, {}))
 
 
-async def _spawn_agent(state_dir: Path) -> None:
-    """Start the agent detached: it forks and its first process exits at once (no zombie, no child)."""
+async def _spawn_agent(state_dir: Path) -> str | None:
+    """Start the agent detached: it forks and its first process exits at once (no zombie, no child).
+
+    Returns why it refused to start (the last line it wrote), or None once it forked.
+    """
     argv = [
         sys.executable,
         "-m",
@@ -205,15 +210,23 @@ async def _spawn_agent(state_dir: Path) -> None:
     ]
 
     # the agent (and so every replica) starts from a clean environment, not the deployer's
-    environment = options.baseline_environment(os.environ, also=("PYTHONPATH",))
+    environment = options.baseline_environment(os.environ, also=("PYTHONPATH", loops.ENVIRONMENT_VARIABLE))
 
-    def start() -> None:
-        with open(state_dir / "agent.log", "ab") as log:
-            subprocess.run(
+    def start() -> str | None:
+        log_path = state_dir / "agent.log"
+        with open(log_path, "ab") as log:
+            started = log.tell()
+            completed = subprocess.run(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=30, check=False, env=environment
             )
+        if completed.returncode == 0:
+            return None
+        with open(log_path, "rb") as log:
+            log.seek(started)
+            lines = log.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"exit status {completed.returncode} (see {log_path})"
 
-    await asyncio.to_thread(start)
+    return await asyncio.to_thread(start)
 
 
 def _to_version(item: dict[str, Any]) -> VersionSet:

@@ -196,15 +196,29 @@ async def spawn(
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
-        return await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-            env=dict(env),
-            cwd=cwd,
-            start_new_session=True,
-        )
+        try:
+            return await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                env=dict(env),
+                cwd=cwd,
+                start_new_session=True,
+            )
+        except OSError as error:
+            if error.filename is not None or not argv:
+                raise
+            raise _naming_the_path(error, argv[0], cwd) from None
+
+
+def _naming_the_path(error: OSError, program: str, cwd: str | None) -> OSError:
+    """The error with the path it is about: uvloop (libuv) reports a failed start without it.
+
+    asyncio's own loop names the working directory when it is missing, else the program.
+    """
+    culprit = cwd if cwd is not None and not os.path.isdir(cwd) else program
+    return OSError(error.errno, error.strerror, culprit)
 
 
 def free_port(avoid: set[int], attempts: int = 100) -> int:

@@ -234,16 +234,21 @@ class Replica:
         return await self._pause(self._with.policy.delay(self._crashes))
 
     async def _restart(self) -> _Process | None:
-        self.restarts += 1
         try:
-            return await self._spawn()
+            return await self._spawn(restart=True)
         except OSError:
             self._crashes += 1
             return None
 
-    async def _spawn(self) -> _Process:
+    async def _spawn(self, *, restart: bool = False) -> _Process:
+        """Start the program; the restart count and the run are recorded together, once it started or failed.
+
+        (Counting the restart before the start is awaited let a snapshot show a new restart
+        beside the previous run.)
+        """
         argv, clock = self.launch.argv, self._with.clock
-        starting = f"starting {shlex.join(argv)} on port {self.port} (restarts: {self.restarts})"
+        restarts = self.restarts + restart
+        starting = f"starting {shlex.join(argv)} on port {self.port} (restarts: {restarts})"
         if missing := self.launch.missing_secrets:
             starting += f" without secret(s) {', '.join(missing)}, lost with an earlier agent: deploy again"
         _note(self.log_path, starting)
@@ -251,11 +256,13 @@ class Replica:
         try:
             process = await processes.spawn(argv, env=self._env(), cwd=self.launch.workdir, log_path=self.log_path)
         except OSError as error:
+            self.restarts = restarts
             self._runs.append(Run(started, None, started))
             self._last_error = str(error)
             _note(self.log_path, f"could not start: {error}")
             raise
         self._process, self._started_at, self._last_error = _Child(process), clock.now(), None
+        self.restarts = restarts
         self._runs.append(Run(started, process.pid))
         self._with.on_change()
         return self._process
