@@ -3,9 +3,11 @@
 Why uvloop: the agent's hot path is the router, and much of a relayed request's cost is
 the event loop's own work (reads, writes, callbacks, timers), which uvloop does in C on
 libuv. Measured on one machine the same day: 54k instead of 75k instructions per proxied
-request (``benchmarks/router_instructions.py``) and 65-68 instead of 76-78 us of CPU per
-request, kernel included (``benchmarks/router.py``). uvloop is a base dependency (uvicorn
-uses it too) except on Windows, where the local platform does not run anyway.
+request (``benchmarks/router_instructions.py``), and a median 66 instead of 72 us of CPU
+per request with the kernel's share, which neither loop changes (``benchmarks/router.py``,
+runs alternating). On two cores that CPU goes back to the applications; the router's
+throughput ratio did not move measurably. uvloop is a base dependency (uvicorn uses it
+too) except on Windows, where the local platform does not run anyway.
 
 ``UNO_DEPLOY_LOCAL_LOOP=asyncio`` makes the agent run on asyncio's loop instead (a way out
 should uvloop misbehave somewhere); ``uvloop`` insists on it. The agent logs which loop runs.
