@@ -32,12 +32,15 @@ PREFERRED_PORT = 8000
 WATCH_SECONDS = 1.0
 GONE_AFTER = 3
 """Probes in a row that find nothing listening before the demo takes the platform for stopped."""
-EXAMPLE = Path(__file__).resolve().parents[5] / "examples" / "hello"
-"""The example application, in the source checkout this package is installed from (``pip install -e``)."""
+EXAMPLES = (
+    Path(__file__).resolve().parents[5] / "examples" / "hello",  # the source checkout (``pip install -e``)
+    Path(__file__).resolve().parents[2] / "examples" / "hello",  # the copy a wheel carries (pyproject.toml)
+)
+"""Where the example application may be: its ``deployment.json`` names its files as ``examples/hello/...``."""
 
 
 def example_dir() -> Path | None:
-    return EXAMPLE if (EXAMPLE / "deployment.json").is_file() else None
+    return next((example for example in EXAMPLES if (example / "deployment.json").is_file()), None)
 
 
 def free_port(preferred: int) -> int:
@@ -92,7 +95,8 @@ def demo(
     """
     example = example_dir()
     if example is None:
-        message = f"the example application is not here ({EXAMPLE}): the demo runs from a source checkout"
+        places = " nor ".join(str(example) for example in EXAMPLES)
+        message = f"the example application is neither in {places}: reinstall uno-deployment"
         running.fail(ErrorDetails.invalid_state(message))
     chosen = port or free_port(PREFERRED_PORT)
     ended = with_backend(lambda backend: _show(backend, example, chosen))
