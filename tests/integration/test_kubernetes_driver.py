@@ -252,3 +252,51 @@ async def test_a_service_of_another_environment_in_the_namespace_is_not_taken_ov
     assert created.error.code is ErrorCode.CONFLICT
     assert "belongs to the staging environment" in created.error.message
     assert "custom_settings.namespace" in created.error.message
+
+
+def foreign(kind: str, name: str, labels: dict[str, str]) -> dict[str, Any]:
+    """An object somebody else put in the namespace."""
+    spec: dict[str, Any] = {"minAvailable": 1}
+    if kind == "Deployment":
+        containers = [{"name": "legacy", "image": "registry.example/legacy:7"}]
+        spec = {"replicas": 1, "template": {"metadata": {"labels": labels}, "spec": {"containers": containers}}}
+    metadata = {"name": name, "namespace": "default", "labels": labels, "generation": 1}
+    return {"kind": kind, "metadata": metadata, "spec": spec}
+
+
+async def test_a_colour_deployment_somebody_else_owns_is_not_taken_over(kube: Kube, driver):
+    theirs = foreign("Deployment", f"{kube.app}-blue", {"app": "legacy"})
+    kube.api.objects[("Deployment", "default", f"{kube.app}-blue")] = theirs
+
+    created = await driver.create_version(release(kube, "1.0.0", "dep-1"), 2)
+
+    assert created.error.code is ErrorCode.CONFLICT
+    assert created.error.message == (
+        f"Deployment {kube.app}-blue in namespace default is not managed by uno-deploy: "
+        "give the application another name or namespace (custom_settings.namespace)"
+    )
+    assert created.error.context == {"object": f"Deployment/{kube.app}-blue"}
+    assert kube.api.deployment(f"{kube.app}-blue")["spec"] == theirs["spec"]  # untouched
+    assert kube.api.deployment(f"{kube.app}-blue")["metadata"]["labels"] == {"app": "legacy"}
+    assert not [r for r in kube.api.requests if r.method == "PATCH" and r.kind == "Deployment"]
+
+
+async def test_an_object_of_another_uno_deploy_application_is_neither_changed_nor_deleted(kube: Kube, driver):
+    # an application named "<app>-blue" elsewhere owns the PodDisruptionBudget a one-replica release would delete
+    labels = {
+        "app.kubernetes.io/managed-by": "uno-deploy",
+        "app.kubernetes.io/name": f"{kube.app}-blue",
+        "uno-deploy.io/environment": "staging",
+    }
+    theirs = foreign("PodDisruptionBudget", f"{kube.app}-blue", labels)
+    kube.api.objects[("PodDisruptionBudget", "default", f"{kube.app}-blue")] = theirs
+
+    created = await driver.create_version(release(kube, "1.0.0", "dep-1", replicas=1), 1)
+
+    assert created.error.code is ErrorCode.CONFLICT
+    assert created.error.message.startswith(
+        f"PodDisruptionBudget {kube.app}-blue in namespace default belongs to another application or environment "
+        f"(app.kubernetes.io/name={kube.app}-blue, uno-deploy.io/environment=staging)"
+    )
+    assert kube.api.objects[("PodDisruptionBudget", "default", f"{kube.app}-blue")] == theirs
+    assert not [r for r in kube.api.requests if r.method == "DELETE"]

@@ -148,3 +148,31 @@ async def test_a_release_while_a_split_runs_is_refused(kube: Kube, driver):
 
     assert third.error.code is ErrorCode.PLATFORM_ERROR
     assert "both colours take traffic" in third.error.message
+
+
+async def test_a_canary_ingress_name_taken_by_another_application_stops_the_split_before_any_change(kube: Kube, driver):
+    stable = (await driver.create_version(release(kube, "1.0.0", "dep-1"), 4)).value
+    assert (await driver.set_traffic(kube.app, "staging", {stable.id: 100})).is_success()
+    canary = (await driver.create_version(release(kube, "2.0.0", "dep-2"), 1)).value
+    fake = kube.api
+    # another uno-deploy application, literally named "<app>-canary", has its main Ingress under that name
+    labels = {
+        "app.kubernetes.io/managed-by": "uno-deploy",
+        "app.kubernetes.io/name": f"{kube.app}-canary",
+        "uno-deploy.io/environment": "staging",
+    }
+    theirs = {
+        "kind": "Ingress",
+        "metadata": {"name": f"{kube.app}-canary", "namespace": "default", "labels": labels, "generation": 1},
+        "spec": {"rules": [{"host": "other.example.com"}]},
+    }
+    fake.objects[("Ingress", "default", f"{kube.app}-canary")] = theirs
+    changes_before = [r for r in fake.requests if r.method in ("PATCH", "DELETE")]
+
+    routed = await driver.set_traffic(kube.app, "staging", {canary.id: 10, stable.id: 90})
+
+    assert routed.error.code is ErrorCode.CONFLICT
+    assert f"Ingress {kube.app}-canary in namespace default belongs to another application" in routed.error.message
+    assert fake.ingress(f"{kube.app}-canary") == theirs
+    assert [r for r in fake.requests if r.method in ("PATCH", "DELETE")] == changes_before
+    assert backend(fake.ingress(kube.app)) == f"{kube.app}-blue"

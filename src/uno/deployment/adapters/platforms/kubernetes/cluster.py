@@ -5,6 +5,12 @@ API sends), so the rest of the driver works on data, whatever the kind. Requests
 through ``kubernetes.aio``'s ``ApiClient`` (its kubeconfig loading, TLS, tokens and exec
 credential plugins); nothing shells out.
 
+Nothing it does not own is changed or deleted: ``apply`` and ``delete`` first read the
+object and go on only when it is absent or carries all of the caller's ``owner`` labels
+(the field manager's ``managed-by`` label and the application's and environment's); any
+other object of that name is a ``CONFLICT`` that names it. A forced server-side apply
+would otherwise take over, say, somebody's ``web-blue`` Deployment in a shared namespace.
+
 Every failure becomes a ``ClusterError`` carrying ``ErrorDetails`` that name the object and
 what was being done, in one place (``_translated``): 403, 404, 409, 422 and the rest by
 their status and the API's own message, a timeout as ``TIMEOUT``, a refused or broken
@@ -29,6 +35,7 @@ from uno.core.errors import ErrorCode, ErrorDetails
 
 REQUEST_TIMEOUT = 30.0
 FIELD_MANAGER = "uno-deploy"
+MANAGED_BY = "app.kubernetes.io/managed-by"
 PATHS = {
     "Deployment": "/apis/apps/v1/namespaces/{namespace}/deployments",
     "Service": "/api/v1/namespaces/{namespace}/services",
@@ -82,9 +89,14 @@ class Cluster:
     async def close(self) -> None:
         await self._api.close()  # type: ignore[no-untyped-call]
 
-    async def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
-        """Server-side apply of ``manifest`` (field manager ``uno-deploy``, taking over conflicting fields)."""
-        path = _object_path(manifest["kind"], manifest["metadata"]["namespace"], manifest["metadata"]["name"])
+    async def apply(self, manifest: Mapping[str, Any], *, owner: Mapping[str, str]) -> dict[str, Any]:
+        """Server-side apply of ``manifest`` (field manager ``uno-deploy``, taking over conflicting fields).
+
+        Only over an object ``owner`` owns (see the module's doc), else ``CONFLICT``.
+        """
+        kind, metadata = manifest["kind"], manifest["metadata"]
+        await self.owned(kind, metadata["namespace"], metadata["name"], owner)
+        path = _object_path(kind, metadata["namespace"], metadata["name"])
         query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
         return await self._call(
             "PATCH", path, manifest, query=query, body=dict(manifest), content_type="application/apply-patch+yaml"
@@ -117,8 +129,13 @@ class Cluster:
         items: list[dict[str, Any]] = listed.get("items", [])
         return items
 
-    async def delete(self, kind: str, namespace: str, name: str) -> bool:
-        """Delete in the foreground (its pods go first); False when it was already gone."""
+    async def delete(self, kind: str, namespace: str, name: str, *, owner: Mapping[str, str]) -> bool:
+        """Delete in the foreground (its pods go first); False when it was already gone.
+
+        Only an object ``owner`` owns (see the module's doc), else ``CONFLICT``.
+        """
+        if await self.owned(kind, namespace, name, owner) is None:
+            return False
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
         try:
             await self._call(
@@ -129,6 +146,24 @@ class Cluster:
                 return False
             raise
         return True
+
+    async def owned(self, kind: str, namespace: str, name: str, owner: Mapping[str, str]) -> dict[str, Any] | None:
+        """The object if ``owner`` owns it, None if there is none; ``CONFLICT`` if somebody else's."""
+        found = await self.get(kind, namespace, name)
+        if found is None:
+            return None
+        labels = (found.get("metadata") or {}).get("labels") or {}
+        differing = {key: labels.get(key) for key, value in owner.items() if labels.get(key) != value}
+        if not differing:
+            return found
+        named = _name(_reference(kind, namespace, name))
+        if MANAGED_BY in differing:
+            why = "is not managed by uno-deploy"
+        else:
+            theirs = ", ".join(f"{key}={labels.get(key)}" for key in owner if key != MANAGED_BY)
+            why = f"belongs to another application or environment ({theirs})"
+        message = f"{named} {why}: give the application another name or namespace (custom_settings.namespace)"
+        raise ClusterError(ErrorDetails(ErrorCode.CONFLICT, message, {"object": f"{kind}/{name}"}))
 
     async def _call(
         self,

@@ -177,16 +177,17 @@ class KubernetesDriver:
             if isinstance(validated, Failure):
                 raise ClusterError(validated.error)
             routing = await cluster.get("Ingress", chosen.namespace, app) if chosen.exact_weights else None
+            owner = manifests.owner(app, environment)
             applied = {}
             for manifest in objects:
                 kept = _keeping_traffic(manifest, service)
                 if chosen.exact_weights and manifest["kind"] == "Ingress":
                     kept = _keeping_backend(manifest, routing, app)
-                applied[manifest["kind"]] = await cluster.apply(kept)
+                applied[manifest["kind"]] = await cluster.apply(kept, owner=owner)
             name = manifests.deployment_name(app, slot)
             if config.resources.replicas_min <= 1:
-                await cluster.delete("PodDisruptionBudget", chosen.namespace, name)
-            await cluster.delete("HorizontalPodAutoscaler", chosen.namespace, name)
+                await cluster.delete("PodDisruptionBudget", chosen.namespace, name, owner=owner)
+            await cluster.delete("HorizontalPodAutoscaler", chosen.namespace, name, owner=owner)
             if manifests.RETIRE_AT in reading.annotations_of(applied["Deployment"]):  # a reused colour
                 patch = {"metadata": {"annotations": {manifests.RETIRE_AT: None}}}
                 await cluster.merge_patch("Deployment", chosen.namespace, name, patch)
@@ -311,9 +312,10 @@ class KubernetesDriver:
         self, cluster: Cluster, target: Target, deployment: Mapping[str, Any], drain: float, *, wait: bool = True
     ) -> None:
         namespace, name = target.namespace, deployment["metadata"]["name"]
+        owner = manifests.owner(*reading.app_of(deployment))
         kinds = ("HorizontalPodAutoscaler", "PodDisruptionBudget", "Deployment")
         for kind in ("Service", *kinds) if target.exact_weights else kinds:  # the colour's own Service, if any
-            await cluster.delete(kind, namespace, name)
+            await cluster.delete(kind, namespace, name, owner=owner)
         if not wait:
             return
         grace = deployment["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30)
@@ -419,12 +421,12 @@ async def _route_ingresses(
     one colour: the canary Ingress first takes everything if that colour is its own, then the
     main Ingress switches, then the canary Ingress goes.
     """
-    namespace = target.namespace
-    main = await cluster.get("Ingress", namespace, app)
+    namespace, owner = target.namespace, manifests.owner(app, environment)
+    main = await cluster.owned("Ingress", namespace, app, owner)
     if main is None:
         raise _error(f"Ingress {app} does not exist in namespace {namespace}: deploy first", object=f"Ingress/{app}")
     canary_name = manifests.canary_ingress_name(app)
-    canary = await cluster.get("Ingress", namespace, canary_name)
+    canary = await cluster.owned("Ingress", namespace, canary_name, owner)
     current = manifests.ingress_backend(main)
     ranked = sorted(positive, key=lambda name: (name != current, -positive[name], name))
     colours = {name: reading.slot_of(deployments[name]) for name in ranked}
@@ -433,7 +435,7 @@ async def _route_ingresses(
     if isinstance(checked, Failure):
         raise ClusterError(checked.error)
     for manifest in owned:  # the Ingresses only ever name Services that exist
-        await cluster.apply(manifest)
+        await cluster.apply(manifest, owner=owner)
     lead = ranked[0] if ranked else app  # no traffic: the Service <app>, which then selects no pod
     if len(ranked) > 1:
         other = ranked[1]
@@ -442,14 +444,14 @@ async def _route_ingresses(
         checked = validating.validate([manifest], target.kubernetes_version)
         if isinstance(checked, Failure):
             raise ClusterError(checked.error)
-        await cluster.apply(manifest)
+        await cluster.apply(manifest, owner=owner)
     elif canary is not None and manifests.ingress_backend(canary) == lead != current:
         annotations = {manifests.NGINX_CANARY_WEIGHT: "100"}
         await cluster.merge_patch("Ingress", namespace, canary_name, {"metadata": {"annotations": annotations}})
     if lead != current:
         await cluster.merge_patch("Ingress", namespace, app, {"spec": {"rules": manifests.with_backend(main, lead)}})
     if len(ranked) <= 1 and canary is not None:
-        await cluster.delete("Ingress", namespace, canary_name)
+        await cluster.delete("Ingress", namespace, canary_name, owner=owner)
     return colours[lead] if ranked else reading.NOTHING
 
 
@@ -511,6 +513,7 @@ async def _autoscale(
         scaling = reading.annotations_of(item).get(manifests.AUTOSCALING)
         if len(positive) == 1 and name in positive and scaling:
             slot = reading.slot_of(item)
-            await cluster.apply(manifests.autoscaler(app, environment, namespace, slot, json.loads(scaling)))
+            autoscaler = manifests.autoscaler(app, environment, namespace, slot, json.loads(scaling))
+            await cluster.apply(autoscaler, owner=manifests.owner(app, environment))
         else:
-            await cluster.delete("HorizontalPodAutoscaler", namespace, name)
+            await cluster.delete("HorizontalPodAutoscaler", namespace, name, owner=manifests.owner(app, environment))

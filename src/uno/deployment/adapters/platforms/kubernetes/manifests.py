@@ -70,6 +70,11 @@ def app_selector(app: str, environment: str) -> dict[str, str]:
     return {NAME: app, ENVIRONMENT: environment}
 
 
+def owner(app: str, environment: str) -> dict[str, str]:
+    """The labels every object of the application in this environment carries: only those are touched."""
+    return {**app_selector(app, environment), "app.kubernetes.io/managed-by": FIELD_MANAGER}
+
+
 def slot_selector(app: str, environment: str, slot: str) -> dict[str, str]:
     return {**app_selector(app, environment), SLOT: slot}
 

@@ -37,6 +37,12 @@ def annotations_of(item: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
+def app_of(item: Mapping[str, Any]) -> tuple[str, str]:
+    """The application and environment an object's labels name."""
+    labels = item.get("metadata", {}).get("labels") or {}
+    return str(labels.get(manifests.NAME, "")), str(labels.get(manifests.ENVIRONMENT, ""))
+
+
 def slot_of(deployment: Mapping[str, Any]) -> str:
     return str(deployment["metadata"].get("labels", {}).get(manifests.SLOT, ""))
 
