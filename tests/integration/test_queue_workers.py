@@ -10,8 +10,10 @@ import asyncio
 import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
+import urllib.request
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -72,6 +74,18 @@ class Workers:
         assert process.stdout.readline().strip() == "ready"
         self.running[name] = process
         return process
+
+    def start_cli(self, name: str, *arguments: str) -> None:
+        """``uno-deploy worker --name NAME ARGUMENTS`` itself (it prints no "ready": poll what it serves)."""
+        log = (self.tmp_path / f"{name}.log").open("a")
+        self.logs.append(log)
+        self.running[name] = subprocess.Popen(
+            [sys.executable, "-m", "uno.deployment.entrypoints.cli", "worker", "--name", name, *arguments],
+            env=self.environment,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+        )
 
     def stop_all(self) -> None:
         everyone = [*self.running.values(), *self.stopped]
@@ -274,3 +288,61 @@ async def test_a_cancel_asked_of_an_api_server_stops_the_run_on_its_worker_and_s
     pipeline = (await api.pipeline_service.get_pipeline(started.pipeline_id)).value
     assert record.status is DeploymentStatus.CANCELED
     assert pipeline.canceled_by == "alice"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def scrape(port: int) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+            return str(response.read().decode())
+    except OSError:
+        return None
+
+
+async def test_uno_deploy_worker_counts_what_it_ran_at_its_metrics_port(
+    api: bootstrap.Container, workers: Workers, tmp_path: Path
+):
+    port = free_port()
+    workers.start_cli("m1", "--metrics-port", str(port))  # the real command: real platform steps
+    await until(lambda: asyncio.to_thread(scrape, port), 30, "the worker's /metrics answers")
+    apps = await configs_for(api, "metered")
+
+    started = (await api.deployment_service.start_deploy(apps["metered"], "counted")).value
+    await until(lambda: all_ended(api, [started.id.value]), 60, "the deployment ended")
+
+    ended = (await api.deployment_service.get_deployment(started.id)).value
+    text = await asyncio.to_thread(scrape, port)
+    assert text is not None
+    where = 'environment="staging",kind="deploy",platform="custom"'
+    assert f'uno_deployments_total{{{where},status="{ended.status.value}"}} 1.0' in text
+    assert 'uno_deployments_active{environment="staging",platform="custom"} 0.0' in text
+    assert "uno_task_duration_seconds_count" in text
+    assert "_created" not in text
+
+
+def test_a_worker_whose_metrics_port_is_taken_says_so_in_one_line(queue_settings: Settings):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        environment = {
+            **os.environ,
+            "UNO_DEPLOY_EXECUTION": "queue",
+            "UNO_DEPLOY_DATABASE_URL": str(queue_settings.database_url),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "uno.deployment.entrypoints.cli", "worker", "--metrics-port", str(port)],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[0].startswith(f"error: cannot serve metrics on 127.0.0.1:{port}: ")

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +48,7 @@ from uno.deployment.engine import plugins
 from uno.deployment.engine.actions import ActionRegistry, Tools
 from uno.deployment.engine.builtin_actions import builtin_actions
 from uno.deployment.engine.running import PipelineRunner
-from uno.deployment.engine.telemetry import Observers
+from uno.deployment.engine.telemetry import Observer, Observers
 from uno.deployment.ports.access import IdempotencyRepository, TokenRepository
 from uno.deployment.ports.approvals import DecisionRepository
 from uno.deployment.ports.backups import DatabaseBackups
@@ -246,16 +246,27 @@ def _closing_both(
     return close
 
 
-async def run_worker(settings: Settings, *, name: str, concurrency: int, stop: asyncio.Event, **overrides: Any) -> None:
+async def run_worker(
+    settings: Settings,
+    *,
+    name: str,
+    concurrency: int,
+    stop: asyncio.Event,
+    observers: Sequence[Observer] = (),
+    **overrides: Any,
+) -> None:
     """Be a worker until ``stop`` is set: take queued deployments and run them (``uno-deploy worker``).
 
     On ``stop`` running deployments get ``worker_grace_seconds`` to finish; what is still
     running then is handed back (left ``running`` with its journal) and queued again, so
-    another worker resumes it. ``overrides`` replace parts as in ``build`` (tests).
+    another worker resumes it. ``observers`` are told every change it records (metrics);
+    ``overrides`` replace parts as in ``build`` (tests).
     """
     if settings.execution != "queue":
         raise ValueError("a worker needs execution = 'queue' (and a PostgreSQL database_url)")
     container = build(settings, worker_name=name, **overrides)
+    for observer in observers:
+        container.observers.add(observer)
     queue = container.queue
     assert queue is not None
     service = container.deployment_service

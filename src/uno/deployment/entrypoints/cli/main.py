@@ -155,11 +155,17 @@ def worker(
     concurrency: int = typer.Option(4, "--concurrency", min=1, max=64, help="Deployments run at once."),
     name: str | None = typer.Option(None, "--name", help="This worker's name (default: host:pid)."),
     url: str | None = typer.Option(None, "--url", help=running.URL_HELP),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", min=0, max=65535, help="Serve Prometheus metrics at /metrics on this port."
+    ),
+    metrics_host: str = typer.Option("127.0.0.1", "--metrics-host", help="The address --metrics-port listens on."),
 ) -> None:
     """Run queued deployments (execution = "queue"): several workers share one PostgreSQL.
 
     SIGTERM or Ctrl-C stops taking jobs; running deployments get worker_grace_seconds to
-    finish, then are handed back to the queue for another worker to resume.
+    finish, then are handed back to the queue for another worker to resume. With
+    --metrics-port, the deployments this worker runs are counted at /metrics (the API's
+    metrics, for the deployments API servers only queue).
 
     Example: UNO_DEPLOY_EXECUTION=queue UNO_DEPLOY_DATABASE_URL=postgresql://deploy@db/uno uno-deploy worker
     """
@@ -172,6 +178,17 @@ def worker(
             )
         )
     worker_name = name or f"{socket.gethostname()}:{os.getpid()}"
+    metrics = None
+    if metrics_port is not None:
+        # prometheus_client takes ~90 ms to import: only a worker that serves metrics pays it
+        from uno.deployment.entrypoints.metrics import MetricsServer  # noqa: PLC0415
+
+        try:
+            metrics = MetricsServer(metrics_host, metrics_port)
+        except OSError as error:
+            where = f"{metrics_host}:{metrics_port}"
+            running.fail(ErrorDetails(ErrorCode.VALIDATION_ERROR, f"cannot serve metrics on {where}: {error}"))
+        typer.echo(f"worker {worker_name} metrics at http://{metrics_host}:{metrics.port}/metrics", err=True)
     typer.echo(f"worker {worker_name} taking deployments (concurrency {concurrency})", err=True)
 
     async def serve_queue() -> None:
@@ -179,12 +196,16 @@ def worker(
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signal_number, stop.set)
-        await bootstrap.run_worker(settings, name=worker_name, concurrency=concurrency, stop=stop)
+        observers = [] if metrics is None else [metrics.observer]
+        await bootstrap.run_worker(settings, name=worker_name, concurrency=concurrency, stop=stop, observers=observers)
 
     try:
         asyncio.run(serve_queue())
     except StorageError as failed:
         running.fail(failed.error)
+    finally:
+        if metrics is not None:
+            metrics.close()
     typer.echo(f"worker {worker_name} stopped", err=True)
 
 

@@ -21,9 +21,9 @@ from uno.deployment import bootstrap
 from uno.deployment.bootstrap import Container
 from uno.deployment.entrypoints.http import problems
 from uno.deployment.entrypoints.http.fast_status import FastStatus
-from uno.deployment.entrypoints.http.metrics import DeploymentMetrics
 from uno.deployment.entrypoints.http.routes import configs, deployments, leases, operations, pipelines
 from uno.deployment.entrypoints.http.security import Authenticate, Guard
+from uno.deployment.entrypoints.metrics import DeploymentMetrics
 from uno.deployment.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024

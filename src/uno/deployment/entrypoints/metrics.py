@@ -2,11 +2,20 @@
 
 Counted by this process from the changes it records (an ``Observer``), so with several
 API servers each one reports what it ran: sum them in Prometheus, as with any counter.
+The API serves them at ``/metrics``; a queue worker, which runs the deployments API
+servers only queue, at ``uno-deploy worker --metrics-port`` (``serve_worker_metrics``).
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.domain.enums import DeploymentStatus, TaskStatus
@@ -64,3 +73,19 @@ class DeploymentMetrics:
         if subject.started_at is not None and subject.finished_at is not None:
             seconds = (subject.finished_at - subject.started_at).total_seconds()
             self.tasks.labels(action=subject.action, status=event.new).observe(max(seconds, 0.0))
+
+
+class MetricsServer:
+    """``/metrics`` for a worker: prometheus_client's own HTTP server, in a thread of its own."""
+
+    def __init__(self, host: str, port: int) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # as the API: *_created series only double the scrape
+        self.registry = CollectorRegistry()
+        self.observer = DeploymentMetrics(self.registry)
+        self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)  # OSError: port busy
+        self.port = int(self._server.server_address[1])
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
