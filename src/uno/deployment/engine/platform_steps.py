@@ -61,10 +61,17 @@ def _outputs(outcome: RolloutOutcome) -> dict[str, Any]:
 
 
 class DeployStep:
-    """Roll the configuration's release out with its strategy."""
+    """Roll the configuration's release out with its strategy.
+
+    Idempotent: run again for the same deployment (its runner died, or its worker handed
+    it back), the strategy carries on from what the platform runs and what the earlier
+    attempt recorded (``strategies.steps.survey``): it adopts the version set that attempt
+    created and keeps the release that served before it. The earlier attempt's steps stay
+    at the head of ``steps``.
+    """
 
     kind = "deploy"
-    idempotent = False  # a strategy half-way through is not safe to start again blindly
+    idempotent = True
 
     def check(self, params: dict[str, Any]) -> str | None:
         return f"deploy takes no parameters (got {', '.join(sorted(params))})" if params else None
@@ -78,6 +85,11 @@ class DeployStep:
             context.tools.decisions, context.pipeline.id, context.task.id, context.task.attempts
         )
         rollout.progress = context.progress
+        earlier = context.task.outputs
+        if isinstance(earlier.get("previous"), list):  # an earlier attempt of this task got that far
+            rollout.previous = [str(version) for version in earlier["previous"]]
+            rollout.steps = [str(step) for step in earlier.get("steps", [])]
+            await rollout.note(f"attempt {context.task.attempts} carries on from what the earlier one left")
         outcome = await STRATEGIES[strategy](rollout)
         if isinstance(outcome, Failure):
             untouched = outcome.error.code is ErrorCode.VALIDATION_ERROR  # refused before changing anything

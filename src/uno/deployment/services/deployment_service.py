@@ -415,7 +415,9 @@ class DeploymentService:
             target = await self._deployments.get(record.rollback_of) if record.rollback_of else None
             if target is not None and not target.status.is_active:
                 await self._move(target, DeploymentStatus.ROLLING_BACK, f"being rolled back by {record.id.value}")
-            await self._move(record, DeploymentStatus.RUNNING)
+            await self._move(record, DeploymentStatus.RUNNING, f"running on worker {self._worker_name}")
+        else:  # another worker's run, handed back or abandoned by its death
+            await self._annotate(record, f"carried on by worker {self._worker_name}")
         await self._resumed(record, pipeline)
 
     async def _enqueue(

@@ -13,21 +13,20 @@ from uno.deployment.strategies.steps import (
     RolloutOutcome,
     abandon,
     create,
-    current_versions,
     keep_warm,
     remove,
     route,
-    serving,
+    survey,
     wait_healthy,
 )
 
 
 async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
-    versions = await current_versions(rollout)
-    if isinstance(versions, Failure):
-        return versions
-    blue = serving(versions.value)
-    green = await create(rollout, rollout.replicas)
+    surveyed = await survey(rollout)
+    if isinstance(surveyed, Failure):
+        return surveyed
+    blue = surveyed.value.before
+    green = await create(rollout, rollout.replicas, surveyed.value.own)
     if isinstance(green, Failure):
         return green
     healthy = await wait_healthy(rollout, green.value)
@@ -36,7 +35,7 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
     routed = await route(rollout, {green.value.id: 100})
     if isinstance(routed, Failure):
         return await abandon(rollout, green.value, blue, routed.error)
-    for version in versions.value:
+    for version in surveyed.value.others:
         if version not in blue:
             await remove(rollout, version)
     kept = await keep_warm(rollout, blue)

@@ -29,11 +29,10 @@ from uno.deployment.strategies.steps import (
     RolloutOutcome,
     abandon,
     create,
-    current_versions,
     keep_warm,
     remove,
     route,
-    serving,
+    survey,
     wait_healthy,
 )
 
@@ -42,15 +41,16 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
     refused = _refusal(rollout)
     if refused is not None:
         return Failure(refused)
-    versions = await current_versions(rollout)
-    if isinstance(versions, Failure):
-        return versions
-    stable = serving(versions.value)
+    surveyed = await survey(rollout)
+    if isinstance(surveyed, Failure):
+        return surveyed
+    stable = surveyed.value.before
     if not stable:
         await rollout.note("nothing serves yet: the first release goes live at once")
         return await blue_green.roll_out(rollout)
     tuning = rollout.tuning.canary
-    canary = await create(rollout, _replicas(rollout.replicas, tuning.steps[0]))
+    # an attempt that carries on walks the steps again from the first, with the canary it left
+    canary = await create(rollout, _replicas(rollout.replicas, tuning.steps[0]), surveyed.value.own)
     if isinstance(canary, Failure):
         return canary
     current, steps = canary.value, list(tuning.steps)
@@ -62,7 +62,7 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
         current, decision = advanced.value
         if decision.move is Move.PROMOTE_FULL:
             steps = steps[-1:]  # straight to 100
-    for version in versions.value:
+    for version in surveyed.value.others:
         if version not in stable:
             await remove(rollout, version)
     kept = await keep_warm(rollout, stable)

@@ -11,23 +11,23 @@ from uno.deployment.strategies.steps import (
     Rollout,
     RolloutOutcome,
     create,
-    current_versions,
     remove,
     route,
+    survey,
     wait_healthy,
 )
 
 
 async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
-    versions = await current_versions(rollout)
-    if isinstance(versions, Failure):
-        return versions
+    surveyed = await survey(rollout)
+    if isinstance(surveyed, Failure):
+        return surveyed
     started = rollout.clock.monotonic()
-    for version in versions.value:
+    for version in surveyed.value.others:
         removed = await remove(rollout, version)
         if isinstance(removed, Failure):
             return removed
-    created = await create(rollout, rollout.replicas)
+    created = await create(rollout, rollout.replicas, surveyed.value.own)
     if isinstance(created, Failure):
         return created
     healthy = await wait_healthy(rollout, created.value)
@@ -36,5 +36,6 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
     routed = await route(rollout, {created.value.id: 100})
     if isinstance(routed, Failure):
         return routed
-    downtime = rollout.clock.monotonic() - started if versions.value else None
+    # something served before (an attempt that carries on counts from its own start)
+    downtime = rollout.clock.monotonic() - started if surveyed.value.others or rollout.previous else None
     return Success(RolloutOutcome(created.value, (), tuple(rollout.steps), downtime))

@@ -17,21 +17,20 @@ from uno.deployment.strategies.steps import (
     RolloutOutcome,
     abandon,
     create,
-    current_versions,
     remove,
     route,
-    serving,
+    survey,
     wait_healthy,
 )
 
 
 async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
-    versions = await current_versions(rollout)
-    if isinstance(versions, Failure):
-        return versions
-    old = serving(versions.value)
+    surveyed = await survey(rollout)
+    if isinstance(surveyed, Failure):
+        return surveyed
+    old = surveyed.value.before  # at their sizes now: an interrupted attempt may have shrunk them
     surge, target = max(1, rollout.tuning.max_surge), rollout.replicas
-    new = await create(rollout, min(surge, target))
+    new = await create(rollout, min(surge, target), surveyed.value.own)
     if isinstance(new, Failure):
         return new
     current, remaining = new.value, {version.id: version for version in old}
@@ -55,7 +54,7 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
     routed = await route(rollout, {current.id: 100})
     if isinstance(routed, Failure):
         return routed
-    for version in versions.value:
+    for version in surveyed.value.others:
         if version.id in remaining or version not in old:  # the old ones _shrink removed are gone already
             await remove(rollout, version)
     return Success(RolloutOutcome(current, (), tuple(rollout.steps)))

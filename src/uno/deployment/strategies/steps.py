@@ -1,5 +1,11 @@
 """What every strategy shares: the rollout's context, waiting for health, the outcome.
 
+A rollout converges: run again for the same deployment (its runner died or its worker
+handed it back half-way), it adopts the version set the interrupted attempt created
+instead of creating another, and takes the release that served before from what the
+first attempt recorded (``previous``, in the deploy task's outputs) rather than from the
+weights it finds, which the interrupted attempt may have moved already (``survey``).
+
 Every wait has a deadline on the engine's clock. Each step a strategy takes is noted in
 ``Rollout.steps`` (``"weights shop-v2=25 shop-v1=75"``), which the deploy task keeps
 in its outputs, so what happened is always visible afterwards; each is also reported as
@@ -36,6 +42,7 @@ class Rollout:
     progress: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None  # where progress notes go
     decisions: list[dict[str, object]] = field(default_factory=list)  # people's and deadlines' canary decisions
     said: str = ""  # what ``report`` last said the rollout waits for
+    previous: list[str] | None = None  # the version sets that served before this deployment, once known
 
     async def note(self, step: str) -> None:
         """Record a step, and show it to whoever watches the task (``steps`` so far, in its outputs, live).
@@ -52,6 +59,39 @@ class Rollout:
         self.said = message
         if self.progress is not None:
             await self.progress(message, outputs)
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """What runs before a rollout changes anything (or carries on)."""
+
+    others: list[VersionSet]  # the version sets of other releases
+    own: VersionSet | None  # this deployment's own, left by an interrupted attempt
+    before: list[VersionSet]  # those of ``others`` that served before this deployment began
+
+
+async def survey(rollout: Rollout) -> Result[Survey]:
+    """The application's version sets, split into this deployment's own and the others.
+
+    The first attempt records which version sets serve (``previous``) before it changes
+    anything; an attempt that carries on an interrupted one reads that record instead,
+    because by then the traffic may already have moved to this deployment's version set.
+    """
+    listed = await current_versions(rollout)
+    if isinstance(listed, Failure):
+        return listed
+    deployment_id = rollout.release.deployment_id
+    mine = [version for version in listed.value if version.deployment_id == deployment_id]
+    others = [version for version in listed.value if version.deployment_id != deployment_id]
+    if rollout.previous is None:
+        before = serving(others)
+        rollout.previous = [version.id for version in before]
+        if rollout.progress is not None:  # stored before any change, for an attempt that carries on
+            await rollout.progress(rollout.said, {"previous": list(rollout.previous)})
+    else:
+        before = [version for version in others if version.id in rollout.previous]
+    own = mine[0] if mine else None
+    return Success(Survey([*others, *mine[1:]], own, before))
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +146,20 @@ async def current_versions(rollout: Rollout) -> Result[list[VersionSet]]:
     return await rollout.driver.list_versions(rollout.release.app_name, rollout.release.environment)
 
 
-async def create(rollout: Rollout, replicas: int) -> Result[VersionSet]:
-    created = await rollout.driver.create_version(rollout.release, replicas)
-    if isinstance(created, Success):
-        await rollout.note(f"created {created.value.id} with {replicas} replica(s)")
-    return created
+async def create(rollout: Rollout, replicas: int, own: VersionSet | None = None) -> Result[VersionSet]:
+    """This release's version set with at least ``replicas``: a new one, or ``own`` (see ``survey``) adopted."""
+    if own is None:
+        created = await rollout.driver.create_version(rollout.release, replicas)
+        if isinstance(created, Success):
+            await rollout.note(f"created {created.value.id} with {replicas} replica(s)")
+        return created
+    if own.replicas < replicas:
+        scaled = await rollout.driver.scale_version(own, replicas)
+        if isinstance(scaled, Failure):
+            return scaled
+        own = scaled.value
+    await rollout.note(f"adopted {own.id} with {own.replicas} replica(s), left by the interrupted attempt")
+    return Success(own)
 
 
 async def abandon(rollout: Rollout, version: VersionSet, back_to: list[VersionSet], reason: ErrorDetails) -> Failure:
