@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -11,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.support import ROOT, free_port, version_at
+from tests.cli.support import ROOT, as_json, free_port, ok, uno_deploy, version_at
 
 pytestmark = pytest.mark.integration
 BUILD_TIMEOUT = 300.0
-CLI = [sys.executable, "-m", "uno.deployment.entrypoints.cli"]
 
 
 @pytest.fixture(scope="module")
@@ -55,30 +53,14 @@ def test_the_demo_runs_from_the_installed_wheel(wheel: Path, tmp_path: Path):
     environment = {**os.environ, "PYTHONPATH": str(site)}
     port = free_port()
     try:
-        shown = subprocess.run(
-            [*CLI, "demo", "--port", str(port), "--exit-after-ready"],
-            cwd=tmp_path,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=BUILD_TIMEOUT,
-            check=False,
-        )
+        shown = ok("demo", "--port", str(port), "--exit-after-ready", cwd=tmp_path, env=environment)
 
-        assert shown.returncode == 0, shown.stdout + shown.stderr
         assert f"hello 2.0.0 is served at http://127.0.0.1:{port}/" in shown.stdout
         assert version_at(port) == "2.0.0"
-        listed = json.loads(run_cli(["config", "list", "--json"], tmp_path, environment))
+        listed = as_json("config", "list", cwd=tmp_path, env=environment)
         (config_id,) = [item["id"] for item in listed if item["app_name"] == "hello"]
-        commands = run_cli(["config", "show", config_id, "--json"], tmp_path, environment)
+        commands = ok("config", "show", config_id, "--json", cwd=tmp_path, env=environment).stdout
         assert str(site / "uno" / "deployment" / "examples" / "hello" / "app.py") in commands
         assert str(ROOT / "examples") not in commands  # nothing from the checkout but this interpreter
     finally:
-        subprocess.run([*CLI, "down"], env=environment, capture_output=True, timeout=BUILD_TIMEOUT, check=False)
-
-
-def run_cli(arguments: list[str], cwd: Path, environment: dict[str, str]) -> str:
-    done = subprocess.run(
-        [*CLI, *arguments], cwd=cwd, env=environment, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=True
-    )
-    return done.stdout
+        uno_deploy("down", env=environment)
