@@ -37,6 +37,7 @@ class HeldDriver(FakeDriver):
         self.counts: dict[str, int] = {}
         self.held = asyncio.Event()
         self.go_on = asyncio.Event()
+        self.handed_back_at = 0  # how many calls were made before the hand-back
 
     async def _after(self, primitive: str) -> None:
         if self.hold is None or self.hold[0] != primitive:
@@ -121,6 +122,7 @@ async def handed_back_then_carried_on(
     await asyncio.wait_for(platform.held.wait(), 30)
     assert (await service.get_deployment(second)).value.message.startswith("running on worker ")  # not "queued"
     assert await service.hand_back_all()
+    platform.handed_back_at = len(platform.calls)
     with pytest.raises(asyncio.CancelledError):
         await running
     assert (await service.get_deployment(second)).value.status is DeploymentStatus.RUNNING
@@ -161,13 +163,20 @@ async def test_blue_green_handed_back_after_the_switch_keeps_blue_warm_and_creat
     assert outputs["steps"][0].startswith("created ")  # the first attempt's steps come first
 
 
-async def test_a_canary_handed_back_at_a_step_walks_its_steps_again_with_the_same_canary(worker, platform):
+async def test_a_canary_handed_back_at_a_step_carries_on_from_that_step_with_the_same_canary(worker, platform):
     platform.traffic = {"1.0.0": TrafficStats(100, 0), "2.0.0": TrafficStats(100, 0)}
 
-    await handed_back_then_carried_on(worker, platform, "canary", ("set_traffic", 2), replicas=4)
+    record = await handed_back_then_carried_on(worker, platform, "canary", ("set_traffic", 2), replicas=4)
 
     assert platform.serving() == {"2.0.0": 100}
-    assert created(platform) == [("2.0.0", 1)]
+    assert created(platform) == [("2.0.0", 1)]  # the one made for 10%, adopted: not created again
+    canary = next(v.id for v in platform.versions.values() if v.version == "2.0.0")
+    shares = [weights.get(canary) for call, weights in platform.calls if call == "set_traffic"]
+    assert shares[:2] == [10, 25]  # the interrupted attempt
+    assert shares[2:] == [25, 50, 100]  # carried on at 25%, never back to 10%
+    assert (
+        "carrying on at 25%, the step the interrupted attempt was at" in (await deploy_outputs(worker, record))["steps"]
+    )
     assert sorted(version.version for version in platform.versions.values()) == ["1.0.0", "2.0.0"]
     assert next(v for v in platform.versions.values() if v.version == "2.0.0").replicas == 4
 

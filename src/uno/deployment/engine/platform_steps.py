@@ -89,6 +89,9 @@ class DeployStep:
         if isinstance(earlier.get("previous"), list):  # an earlier attempt of this task got that far
             rollout.previous = [str(version) for version in earlier["previous"]]
             rollout.steps = [str(step) for step in earlier.get("steps", [])]
+            position = earlier.get("canary")
+            if isinstance(position, dict) and isinstance(position.get("step"), int):
+                rollout.resume_step = position["step"]
             await rollout.note(f"attempt {context.task.attempts} carries on from what the earlier one left")
         outcome = await STRATEGIES[strategy](rollout)
         if isinstance(outcome, Failure):

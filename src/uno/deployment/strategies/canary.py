@@ -49,11 +49,14 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
         await rollout.note("nothing serves yet: the first release goes live at once")
         return await blue_green.roll_out(rollout)
     tuning = rollout.tuning.canary
-    # an attempt that carries on walks the steps again from the first, with the canary it left
     canary = await create(rollout, _replicas(rollout.replicas, tuning.steps[0]), surveyed.value.own)
     if isinstance(canary, Failure):
         return canary
     current, steps = canary.value, list(tuning.steps)
+    if surveyed.value.own is not None and rollout.resume_step in steps:
+        # an attempt that carries on starts at the step the interrupted one was taking, judging it again
+        steps = steps[steps.index(rollout.resume_step) :]
+        await rollout.note(f"carrying on at {rollout.resume_step}%, the step the interrupted attempt was at")
     while steps:
         step = steps.pop(0)
         advanced = await _step(rollout, current, stable, step)

@@ -43,6 +43,7 @@ class Rollout:
     decisions: list[dict[str, object]] = field(default_factory=list)  # people's and deadlines' canary decisions
     said: str = ""  # what ``report`` last said the rollout waits for
     previous: list[str] | None = None  # the version sets that served before this deployment, once known
+    resume_step: int | None = None  # the canary step an interrupted attempt of this deployment had reached
 
     async def note(self, step: str) -> None:
         """Record a step, and show it to whoever watches the task (``steps`` so far, in its outputs, live).
