@@ -28,11 +28,12 @@ pytestmark = pytest.mark.integration
 QUICK = {"health_deadline_seconds": 5, "drain_seconds": 0, "canary": {"analysis_seconds": 0.01, "min_requests": 10}}
 
 
-class HeldDriver(FakeDriver):
-    """The fake platform, holding the rollout forever right after the ``nth`` call of ``primitive``."""
+class Holding:
+    """A platform driver, holding the rollout right after the ``nth`` call of ``primitive`` (mixed in first)."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: list[tuple[str, Any]] = getattr(self, "calls", [])
         self.hold: tuple[str, int] | None = None
         self.counts: dict[str, int] = {}
         self.held = asyncio.Event()
@@ -48,24 +49,28 @@ class HeldDriver(FakeDriver):
             await self.go_on.wait()  # until the run is handed back (cancelled), or the test lets it go on
 
     async def create_version(self, *args: Any, **kwargs: Any) -> Any:
-        made = await super().create_version(*args, **kwargs)
+        made = await super().create_version(*args, **kwargs)  # type: ignore[misc]
         await self._after("create_version")
         return made
 
     async def scale_version(self, *args: Any, **kwargs: Any) -> Any:
-        scaled = await super().scale_version(*args, **kwargs)
+        scaled = await super().scale_version(*args, **kwargs)  # type: ignore[misc]
         await self._after("scale_version")
         return scaled
 
     async def set_traffic(self, *args: Any, **kwargs: Any) -> Any:
-        routed = await super().set_traffic(*args, **kwargs)
+        routed = await super().set_traffic(*args, **kwargs)  # type: ignore[misc]
         await self._after("set_traffic")
         return routed
 
     async def destroy_version(self, *args: Any, **kwargs: Any) -> Any:
-        removed = await super().destroy_version(*args, **kwargs)
+        removed = await super().destroy_version(*args, **kwargs)  # type: ignore[misc]
         await self._after("destroy_version")
         return removed
+
+
+class HeldDriver(Holding, FakeDriver):
+    """The fake platform, held where a test says."""
 
 
 @pytest.fixture
@@ -83,10 +88,17 @@ async def worker(postgres_url: str, environ, platform: HeldDriver) -> AsyncItera
     await container.aclose()
 
 
-async def queued(worker: bootstrap.Container, version: str, strategy: str, replicas: int) -> str:
+async def queued(
+    worker: bootstrap.Container,
+    version: str,
+    strategy: str,
+    replicas: int,
+    platform_kind: str = "local",
+    custom: dict[str, Any] | None = None,
+) -> str:
     """Queue ``version`` of shop in staging with ``strategy`` (a worker runs it); the deployment's id."""
     configs = worker.config_service
-    custom = {**QUICK, "max_surge": 1, "max_unavailable": 0}
+    custom = {**QUICK, "max_surge": 1, "max_unavailable": 0} if custom is None else custom
     found = (await configs.list_configs(app_name="shop")).value
     if found:
         config = (
@@ -98,6 +110,7 @@ async def queued(worker: bootstrap.Container, version: str, strategy: str, repli
                 app_name="shop",
                 app_version=version,
                 environment="staging",
+                platform=platform_kind,
                 strategy=strategy,
                 resource_requirements={"replicas_min": replicas, "replicas_max": max(replicas, 4)},
                 custom_settings=custom,
@@ -109,13 +122,18 @@ async def queued(worker: bootstrap.Container, version: str, strategy: str, repli
 
 
 async def handed_back_then_carried_on(
-    worker: bootstrap.Container, platform: HeldDriver, strategy: str, hold: tuple[str, int], replicas: int = 2
+    worker: bootstrap.Container,
+    platform: Holding,
+    strategy: str,
+    hold: tuple[str, int],
+    replicas: int = 2,
+    **config: Any,
 ) -> Any:
     """Deploy 1.0.0, then 2.0.0 held after ``hold`` and handed back there, then carried on; the record."""
     service = worker.deployment_service
-    first = await service.execute(await queued(worker, "1.0.0", strategy, replicas))
+    first = await service.execute(await queued(worker, "1.0.0", strategy, replicas, **config))
     assert first.value.status is DeploymentStatus.SUCCEEDED, first.value.message
-    second = await queued(worker, "2.0.0", strategy, replicas)
+    second = await queued(worker, "2.0.0", strategy, replicas, **config)
     platform.hold, platform.calls[:] = hold, []
 
     running = asyncio.create_task(service.execute(second))
