@@ -16,7 +16,7 @@ import contextlib
 import json
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, cast
@@ -162,23 +162,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self.upstream.first_part.set()
 
 
-class ScriptedUpstream:
-    """An asyncio server answering the n-th request on each connection with ``replies[n]`` (None: close).
+class _AsyncioUpstream:
+    """What the asyncio test servers share: their address, the connections they took, closing them all."""
 
-    With ``close_after`` it closes each connection right after its first reply.
-    """
-
-    def __init__(self, replies: Sequence[bytes | None], close_after: bool = False) -> None:
-        self.replies = list(replies)
-        self.close_after = close_after
+    def __init__(self) -> None:
         self.connections = 0
-        self.requests = 0
         self.server: asyncio.Server | None = None
         self.transports: list[asyncio.Transport] = []
 
-    async def start(self) -> ScriptedUpstream:
-        self.server = await asyncio.get_running_loop().create_server(lambda: _Scripted(self), "127.0.0.1", 0)
-        return self
+    async def _serve(self, protocol: Callable[[], asyncio.Protocol]) -> None:
+        self.server = await asyncio.get_running_loop().create_server(protocol, "127.0.0.1", 0)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -194,17 +187,43 @@ class ScriptedUpstream:
         await asyncio.sleep(0)  # let the transports' connection_lost run
 
 
-class _Scripted(asyncio.Protocol):
-    def __init__(self, owner: ScriptedUpstream) -> None:
+class _Counted(asyncio.Protocol):
+    """A connection of an ``_AsyncioUpstream``: counted and kept, so that the server can close it."""
+
+    def __init__(self, owner: _AsyncioUpstream) -> None:
         self.owner = owner
         self.buffer = b""
-        self.served = 0
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio's classes
         self.owner.transports.append(transport)
         self.owner.connections += 1
+
+
+class ScriptedUpstream(_AsyncioUpstream):
+    """An asyncio server answering the n-th request on each connection with ``replies[n]`` (None: close).
+
+    With ``close_after`` it closes each connection right after its first reply.
+    """
+
+    def __init__(self, replies: Sequence[bytes | None], close_after: bool = False) -> None:
+        super().__init__()
+        self.replies = list(replies)
+        self.close_after = close_after
+        self.requests = 0
+
+    async def start(self) -> ScriptedUpstream:
+        await self._serve(lambda: _Scripted(self))
+        return self
+
+
+class _Scripted(_Counted):
+    owner: ScriptedUpstream
+
+    def __init__(self, owner: ScriptedUpstream) -> None:
+        super().__init__(owner)
+        self.served = 0
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
@@ -220,7 +239,7 @@ class _Scripted(asyncio.Protocol):
                 self.transport.close()
 
 
-class EchoUpstream:
+class EchoUpstream(_AsyncioUpstream):
     """An asyncio server: ``Upgrade: echo`` requests are answered 101, then every byte is echoed back.
 
     Other requests (and upgrades when ``refuse``) get a plain 200 ``plain``; ``greeting`` is sent
@@ -228,46 +247,26 @@ class EchoUpstream:
     """
 
     def __init__(self, refuse: bool = False, greeting: bytes = b"") -> None:
+        super().__init__()
         self.refuse = refuse
         self.greeting = greeting
-        self.connections = 0
         self.heads: list[bytes] = []
-        self.transports: list[asyncio.Transport] = []
-        self.server: asyncio.Server | None = None
 
     async def start(self) -> EchoUpstream:
-        self.server = await asyncio.get_running_loop().create_server(lambda: _Echo(self), "127.0.0.1", 0)
+        await self._serve(lambda: _Echo(self))
         return self
-
-    @property
-    def address(self) -> tuple[str, int]:
-        assert self.server is not None
-        return ("127.0.0.1", self.server.sockets[0].getsockname()[1])
 
     @property
     def open(self) -> int:
         return sum(not transport.is_closing() for transport in self.transports)
 
-    async def close(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for transport in self.transports:
-            transport.close()
-        await self.server.wait_closed()
-        await asyncio.sleep(0)  # let the transports' connection_lost run
 
+class _Echo(_Counted):
+    owner: EchoUpstream
 
-class _Echo(asyncio.Protocol):
     def __init__(self, owner: EchoUpstream) -> None:
-        self.owner = owner
-        self.buffer = b""
+        super().__init__(owner)
         self.upgraded = False
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio's classes
-        self.owner.transports.append(transport)
-        self.owner.connections += 1
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
