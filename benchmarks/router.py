@@ -140,8 +140,8 @@ class Background:
     (they need the spare core), so the figure says how far to trust a ratio.
     """
 
-    def __init__(self, pids: list[int]) -> None:
-        self.pids = pids
+    def __init__(self, processes: dict[str, int]) -> None:
+        self.processes = processes
         self.busy = 0.0
         self.elapsed = 0.0
 
@@ -160,7 +160,7 @@ class Background:
             ticks = os.sysconf("SC_CLK_TCK")
             with open("/proc/stat") as stat:
                 fields = [int(value) for value in stat.readline().split()[1:]]
-            ours = sum(_process_ticks(pid) for pid in self.pids) / ticks + cpu_seconds()
+            ours = sum(process_seconds(self.processes).values())  # the benchmark's own, this process too
         except (OSError, ValueError):
             return None
         busy = (sum(fields) - fields[3] - fields[4]) / ticks
@@ -230,8 +230,8 @@ async def throughput(arguments: argparse.Namespace) -> None:
         blind = await asyncio.get_running_loop().create_server(lambda: BlindProxy(app.port), "127.0.0.1", 0)
         targets = {"direct": app.port, "router": router.port, "minimal": blind.sockets[0].getsockname()[1]}
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
-        background = Background([app.process.pid, load.process.pid])
         processes = {"app": app.process.pid, "load": load.process.pid}
+        background = Background(processes)
         cpu = {name: dict.fromkeys([*processes, "proxy"], 0.0) for name in targets}
         answered = dict.fromkeys(targets, 0)
         try:
