@@ -509,11 +509,11 @@ async def _autoscale(
     positive: Mapping[str, int],
 ) -> None:
     """Only a colour that serves everything is autoscaled: an autoscaler would undo a split."""
+    owner = manifests.owner(app, environment)
     for name, item in deployments.items():
         scaling = reading.annotations_of(item).get(manifests.AUTOSCALING)
         if len(positive) == 1 and name in positive and scaling:
-            slot = reading.slot_of(item)
-            autoscaler = manifests.autoscaler(app, environment, namespace, slot, json.loads(scaling))
-            await cluster.apply(autoscaler, owner=manifests.owner(app, environment))
+            autoscaler = manifests.autoscaler(app, environment, namespace, reading.slot_of(item), json.loads(scaling))
+            await cluster.apply(autoscaler, owner=owner)
         else:
-            await cluster.delete("HorizontalPodAutoscaler", namespace, name, owner=manifests.owner(app, environment))
+            await cluster.delete("HorizontalPodAutoscaler", namespace, name, owner=owner)
