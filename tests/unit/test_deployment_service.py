@@ -12,6 +12,7 @@ from uno.deployment import DeploymentStatus, bootstrap
 from uno.deployment.domain.enums import DeploymentKind
 from uno.deployment.engine.actions import ActionRegistry
 from uno.deployment.engine.builtin_actions import builtin_actions
+from uno.deployment.ports.repositories import DeploymentQuery
 
 
 @pytest.fixture
@@ -393,7 +394,7 @@ async def test_a_deployment_whose_runner_crashed_is_resumed_to_its_end(blocking_
     for store, state in zip(stores, crashed, strict=True):
         store.__dict__.update(state)
     blocking_container.leases._leases.clear()  # the dead runner's lease expired
-    [record] = (await service.list_deployments()).value
+    [record] = await blocking_container.deployments.find(DeploymentQuery())  # as stored: a look would end it
     assert record.status is DeploymentStatus.RUNNING
     scripted.release("deploy")
 

@@ -43,6 +43,7 @@ from uno.deployment.adapters.repositories.memory import (
     MemoryTokenRepository,
 )
 from uno.deployment.adapters.repositories.sql import connecting, migrating, stores
+from uno.deployment.adapters.runners import ProcessIdentity
 from uno.deployment.domain.ids import DeploymentId
 from uno.deployment.engine import plugins
 from uno.deployment.engine.actions import ActionRegistry, Tools
@@ -214,6 +215,7 @@ def build(
             queue=queue,
             policies=settings.queue_policies,
             worker_name=worker_name or f"{socket.gethostname()}:{os.getpid()}",
+            runners=ProcessIdentity(),
         ),
         decisions=opened.decisions,
         observers=observers,

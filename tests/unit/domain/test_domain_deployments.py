@@ -38,6 +38,9 @@ ALLOWED = {
     (S.ROLLING_BACK, S.ROLLED_BACK),
     (S.ROLLING_BACK, S.SUCCEEDED),
     (S.ROLLING_BACK, S.FAILED),
+    # an orphan canceled after its rollout reached the platform is rolled back (its runner cannot undo it)
+    (S.CANCELED, S.ROLLING_BACK),
+    (S.ROLLING_BACK, S.CANCELED),
 }
 
 

@@ -33,9 +33,11 @@ _MOVES: dict[DeploymentStatus, frozenset[DeploymentStatus]] = {
     ),
     DeploymentStatus.SUCCEEDED: frozenset({DeploymentStatus.ROLLING_BACK}),
     DeploymentStatus.FAILED: frozenset({DeploymentStatus.ROLLING_BACK}),
+    # canceled after it changed the platform with nobody to undo it (its runner had died)
+    DeploymentStatus.CANCELED: frozenset({DeploymentStatus.ROLLING_BACK}),
     # a failed rollback returns the deployment to the status it had (its release still runs)
     DeploymentStatus.ROLLING_BACK: frozenset(
-        {DeploymentStatus.ROLLED_BACK, DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED}
+        {DeploymentStatus.ROLLED_BACK, DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED, DeploymentStatus.CANCELED}
     ),
 }
 

@@ -24,6 +24,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from uno.core.errors import ErrorDetails
@@ -256,20 +257,38 @@ class PipelineRunner:
 
         Only a crash leaves a pipeline ``running`` for ``resume``; an orderly stop says so.
         """
-        pipeline, now, reason = run.pipeline, self._clock.now(), "the runner was stopped before the pipeline finished"
-        changes: list[tuple[PipelineEvent, Pipeline | Stage | Task]] = []
-        for stage in pipeline.stages:
-            changes += [
-                (task.move(pipeline.id, TaskStatus.CANCELED, now, reason), task)
-                for task in stage.tasks
-                if not task.status.is_complete
-            ]
-            if not stage.status.is_complete:
-                changes.append((stage.move(pipeline.id, StageStatus.CANCELED, now, reason), stage))
-        if not pipeline.status.is_complete:
-            changes.append((pipeline.move(PipelineStatus.CANCELED, now, reason), pipeline))
+        reason = "the runner was stopped before the pipeline finished"
+        changes = _ending(run.pipeline, PipelineStatus.CANCELED, self._clock.now(), reason)
         with contextlib.suppress(_LostPipeline):
             await run.record(*changes)
+
+    async def end(
+        self,
+        pipeline: Pipeline,
+        status: PipelineStatus,
+        reason: str,
+        fence: Lease | None = None,
+        config: DeploymentConfig | None = None,
+    ) -> Result[Pipeline]:
+        """End a pipeline whose runner died without running anything more (``failed`` or ``canceled``).
+
+        Every task and stage not finished ends with it, for ``reason``; a pipeline running
+        here is not for this (cancel it instead).
+        """
+        if pipeline.id in self._runs:
+            return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is running here"))
+        changes = _ending(pipeline, status, self._clock.now(), reason)
+        if not changes:
+            return Success(pipeline)
+        try:
+            await _Journal(self._pipelines, pipeline, fence).write([Transition.of(e, s) for e, s in changes])
+        except _LostPipeline as lost:
+            return Failure(lost.error)
+        log = logs.run_logger(pipeline, config, self._log_floor)
+        for event, subject in changes:
+            logs.log_transition(log, event, subject, None)
+            self.observers.pipeline_moved(event, subject)
+        return Success(pipeline)
 
     async def _requeue_interrupted(self, run: _Run) -> None:
         now, changes = self._clock.now(), []
@@ -498,6 +517,32 @@ def _idempotent(action: Any, task: Task) -> bool:
     """Whether running the task twice is safe: an action's ``idempotent`` flag or rule."""
     flag = getattr(action, "idempotent", False)
     return bool(flag(task.params) if callable(flag) else flag)
+
+
+def _ending(
+    pipeline: Pipeline, status: PipelineStatus, now: datetime, reason: str
+) -> list[tuple[PipelineEvent, Pipeline | Stage | Task]]:
+    """The transitions that end every unfinished task and stage, then the pipeline, as ``status``.
+
+    What had not started yet is canceled with a canceled pipeline and skipped with a failed
+    one (the state machines let only what runs fail).
+    """
+    canceling = status is PipelineStatus.CANCELED
+    changes: list[tuple[PipelineEvent, Pipeline | Stage | Task]] = []
+    for stage in pipeline.stages:
+        for task in stage.tasks:
+            if not task.status.is_complete:
+                waiting = TaskStatus.CANCELED if canceling else TaskStatus.SKIPPED
+                ended = TaskStatus(status.value) if task.status is TaskStatus.RUNNING else waiting
+                changes.append((task.move(pipeline.id, ended, now, reason), task))
+        if not stage.status.is_complete:
+            waiting_stage = StageStatus.CANCELED if canceling else StageStatus.SKIPPED
+            stage_ended = StageStatus(status.value) if stage.status is StageStatus.RUNNING else waiting_stage
+            changes.append((stage.move(pipeline.id, stage_ended, now, reason), stage))
+    if not pipeline.status.is_complete:
+        ended_as = status if pipeline.status is PipelineStatus.RUNNING else PipelineStatus.CANCELED
+        changes.append((pipeline.move(ended_as, now, reason), pipeline))
+    return changes
 
 
 def _halted(pipeline: Pipeline) -> bool:

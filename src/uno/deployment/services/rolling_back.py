@@ -28,9 +28,10 @@ def refusal(target: DeploymentResult) -> str | None:
         return f"deployment {target.id.value} is {target.status.value}; wait for it to end or cancel it first"
     if target.status is DeploymentStatus.ROLLED_BACK:
         return f"deployment {target.id.value} is already rolled back"
-    if target.status not in (DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED):
+    if target.status not in (DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED, DeploymentStatus.CANCELED):
         return (
-            f"deployment {target.id.value} was {target.status.value}; only a succeeded or failed one can be rolled back"
+            f"deployment {target.id.value} was {target.status.value}; "
+            "only a succeeded, failed or canceled one can be rolled back"
         )
     if not target.reached_platform:
         return f"deployment {target.id.value} never changed the platform: there is nothing to roll back"

@@ -21,6 +21,7 @@ from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.entrypoints.cli import runs
 from uno.deployment.entrypoints.cli.backends import Deployment
 from uno.deployment.ports.approvals import Decision
+from uno.deployment.services import inputs
 from uno.deployment.services.planning import DeploymentPlan
 
 STOP_DEADLINE = 120.0
@@ -109,10 +110,14 @@ class EmbeddedBackend:
 
     async def cancel(self, deployment_id: str, reason: str, *, by: str | None = None) -> Result[Deployment]:
         by = by or (f"{who()}: {reason}" if reason else who())
-        found = await self.deployment(deployment_id)
-        if isinstance(found, Failure):
-            return found
-        elsewhere = deployment_id not in self._started and found.value.status.is_active
+        key = inputs.deployment_id(deployment_id)
+        if isinstance(key, Failure):
+            return key
+        # as stored: a look through the service would end an orphan before it could be canceled
+        found = await self._container.deployments.get(key.value)
+        if found is None:
+            return Failure(ErrorDetails.not_found("deployment", key.value.value))
+        elsewhere = deployment_id not in self._started and found.status.is_active
         if elsewhere and runs.request_stop(self._runs, deployment_id, by):
             return await self._stopped(deployment_id)
         canceled = await self._container.deployment_service.cancel(deployment_id, canceled_by=by)

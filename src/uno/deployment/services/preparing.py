@@ -1,0 +1,144 @@
+"""Preparing a deployment or a rollback: its record and its pipeline, before anything runs.
+
+Nothing here writes: a prepared record and pipeline are stored by whoever runs or queues
+them. A deploy snapshots its configuration and gets the default pipeline; a rollback
+restores the latest successful release before its target (or the one ``to`` names),
+optionally with the database backup its target took, and is refused with the reason
+when there is nothing to restore (the rules are in ``rolling_back``).
+"""
+
+from __future__ import annotations
+
+from uno.core.errors import ErrorDetails
+from uno.core.result import Failure, Result, Success
+from uno.deployment.domain.deployments import DeploymentResult
+from uno.deployment.domain.enums import DeploymentKind, DeploymentStatus
+from uno.deployment.domain.ids import DeploymentId, new_deployment_id
+from uno.deployment.domain.pipelines import Pipeline
+from uno.deployment.engine import templates
+from uno.deployment.ports.repositories import DeploymentConfigRepository, DeploymentQuery, PipelineRepository
+from uno.deployment.services import inputs
+from uno.deployment.services import rolling_back as rolling_back_rules
+from uno.deployment.services.recording import Recorder
+
+
+class Preparer:
+    def __init__(self, configs: DeploymentConfigRepository, pipelines: PipelineRepository, recorder: Recorder) -> None:
+        self._configs = configs
+        self._pipelines = pipelines
+        self._recorder = recorder
+
+    async def deployment(
+        self, config_id: DeploymentId | str, description: str, identifier: DeploymentId | None = None
+    ) -> Result[tuple[DeploymentResult, Pipeline]]:
+        key = inputs.deployment_id(config_id, "config_id")
+        checked_description = inputs.text(description, "description", required=False, max_length=2000)
+        if problem := inputs.first_failure(key, checked_description):
+            return problem
+        config = await self._configs.get(key.value)
+        if config is None:
+            return Failure(ErrorDetails.not_found("configuration", key.value.value))
+        now = self._recorder.clock.now()
+        record = DeploymentResult(
+            id=identifier or new_deployment_id(),
+            config_id=config.id,
+            config=config,
+            created_at=now,
+            description=checked_description.value,
+        )
+        built = templates.default_pipeline(config, record.id, now)
+        record.pipeline_id = built.pipeline.id
+        record.details["pipeline_id"] = built.pipeline.id.value
+        if built.left_out:
+            record.details["left_out"] = built.left_out
+        return Success((record, built.pipeline))
+
+    async def rollback_of(
+        self,
+        deployment_id: DeploymentId | str,
+        restore_database: bool,
+        to: DeploymentId | str | None,
+        identifier: DeploymentId | None = None,
+    ) -> Result[tuple[DeploymentResult, Pipeline, DeploymentResult]]:
+        """The rollback of ``deployment_id`` (its record, pipeline, and the target itself)."""
+        found = await self._recorder.find(deployment_id)
+        if isinstance(found, Failure):
+            return found
+        chosen = await self._release_to_restore(found.value, to)
+        if isinstance(chosen, Failure):
+            return chosen
+        prepared = await self.rollback(
+            found.value, restore_database=bool(restore_database), previous=chosen.value, identifier=identifier
+        )
+        if isinstance(prepared, Failure):
+            return prepared
+        record, pipeline = prepared.value
+        return Success((record, pipeline, found.value))
+
+    async def _release_to_restore(
+        self, target: DeploymentResult, to: DeploymentId | str | None
+    ) -> Result[DeploymentResult | None]:
+        """The deployment ``to`` names, checked to be an earlier good release of the same app."""
+        if to is None:
+            return Success(None)
+        chosen = await self._recorder.find(to)
+        if isinstance(chosen, Failure):
+            return chosen
+        release = chosen.value
+        same_place = (release.app_name, release.environment) == (target.app_name, target.environment)
+        if not same_place or release.kind is not DeploymentKind.DEPLOY or release.created_at >= target.created_at:
+            message = (
+                f"{release.id.value} is not an earlier deployment of {target.app_name} in {target.environment.value}"
+            )
+            return Failure(ErrorDetails.validation("to", message))
+        if (
+            release.status not in (DeploymentStatus.SUCCEEDED, DeploymentStatus.ROLLED_BACK)
+            or not release.reached_platform
+        ):
+            return Failure(ErrorDetails.validation("to", f"{release.id.value} never served ({release.status.value})"))
+        return Success(release)
+
+    async def rollback(
+        self,
+        target: DeploymentResult,
+        *,
+        restore_database: bool,
+        previous: DeploymentResult | None = None,
+        identifier: DeploymentId | None = None,
+    ) -> Result[tuple[DeploymentResult, Pipeline]]:
+        """The record and pipeline that restore ``previous`` (by default the release before ``target``)."""
+        refused = rolling_back_rules.refusal(target)
+        if refused:
+            return Failure(ErrorDetails.invalid_state(refused, deployment_id=target.id.value))
+        previous = previous or await self._previous_release(target)
+        if previous is None:
+            message = (
+                f"no earlier successful release of {target.app_name} in {target.environment.value} "
+                f"to roll back to from {target.id.value}"
+            )
+            return Failure(ErrorDetails.invalid_state(message, deployment_id=target.id.value))
+        backup = None
+        if restore_database:
+            taken = await self._pipelines.get(target.pipeline_id) if target.pipeline_id else None
+            backup = rolling_back_rules.backup_taken(taken)
+            if backup is None:
+                message = f"deployment {target.id.value} took no database backup to restore"
+                return Failure(ErrorDetails.invalid_state(message, deployment_id=target.id.value))
+        now = self._recorder.clock.now()
+        record = rolling_back_rules.record_for(target, previous, now, identifier)
+        pipeline = rolling_back_rules.pipeline_for(record, previous, backup, now)
+        record.pipeline_id = pipeline.id
+        record.details["pipeline_id"] = pipeline.id.value
+        return Success((record, pipeline))
+
+    async def _previous_release(self, target: DeploymentResult) -> DeploymentResult | None:
+        query = DeploymentQuery(
+            app_name=target.app_name,
+            environment=target.environment,
+            kind=DeploymentKind.DEPLOY,
+            status=DeploymentStatus.SUCCEEDED,
+            created_before=target.created_at,
+            limit=1,
+        )
+        earlier = [record for record in await self._recorder.deployments.find(query) if record.id != target.id]
+        return earlier[0] if earlier else None
