@@ -9,7 +9,10 @@ Rules (each is tested):
 - every task has a timeout that cancels it (a command's process group is killed), and
   retries with exponential backoff on the engine's clock;
 - every transition is stored, with its event in the journal, before the next one that
-  depends on it starts; concurrent transitions are committed together (group commit).
+  depends on it starts; concurrent transitions are committed together (group commit);
+- what a task leaves behind (its message, its outputs, its progress notes) has every
+  secret value the server knows of replaced by ``***`` before it is stored or logged
+  (``secrecy.Redactor``).
 
 Scheduling is O(tasks + dependencies) per stage: each task counts the dependencies it
 still waits for, and a finished task updates only its own dependents.
@@ -32,7 +35,7 @@ from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import PipelineStatus, StageStatus, TaskStatus
 from uno.deployment.domain.ids import PipelineId
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage, Task, Transition
-from uno.deployment.engine import logs
+from uno.deployment.engine import logs, secrecy
 from uno.deployment.engine.actions import ActionContext, ActionOutcome, ActionRegistry, Tools
 from uno.deployment.engine.telemetry import Observers
 from uno.deployment.ports.clock import Clock
@@ -100,6 +103,7 @@ class _Run:
     log: Any
     observers: Observers
     clock: Clock
+    redactor: secrecy.Redactor
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     canceled_by: str | None = None
@@ -114,8 +118,8 @@ class _Run:
 
     async def note(self, task: Task, message: str, outputs: dict[str, Any]) -> None:
         """A running task's progress: stored through the journal like a transition, logged as progress."""
-        task.outputs = {**task.outputs, **outputs}
-        event = task.note(self.pipeline.id, self.clock.now(), message)
+        task.outputs = {**task.outputs, **self.redactor.value(outputs)}
+        event = task.note(self.pipeline.id, self.clock.now(), self.redactor.text(message))
         # shielded: a cancellation must not cut the journal's write short for others
         await asyncio.shield(self.journal.write([Transition.of(event, task)]))
         logs.log_progress(self.log, event, task, self.stage_of.get(event.subject_id))
@@ -223,6 +227,7 @@ class PipelineRunner:
             log,
             self.observers,
             self._clock,
+            secrecy.Redactor.for_run(config, self._tools.environ, self._tools.known_secrets),
         )
         self._runs[pipeline.id] = run
         if (early := self._early_cancels.pop(pipeline.id, None)) is not None:
@@ -323,7 +328,7 @@ class PipelineRunner:
                 message = f"attempt {attempt} of {task.retries + 1} after: {outcome.message}"
                 # shielded: a cancellation must not cut the journal's write short for others
                 await asyncio.shield(run.record((task.retry(run.pipeline.id, self._clock.now(), message), task)))
-            outcome = await _attempt(action.run(context), self._clock, task.timeout)
+            outcome = _redacted(await _attempt(action.run(context), self._clock, task.timeout), run.redactor)
             if outcome.succeeded:
                 break
         return outcome
@@ -492,6 +497,10 @@ async def _attempt(coroutine: Coroutine[Any, Any, ActionOutcome], clock: Clock, 
         return ActionOutcome.failed(f"timed out after {timeout:g}s", timed_out=True)
     except Exception as error:  # an action's bug fails its task, not the engine
         return ActionOutcome.failed(f"action raised {type(error).__name__}: {error}", error=repr(error))
+
+
+def _redacted(outcome: ActionOutcome, redactor: secrecy.Redactor) -> ActionOutcome:
+    return ActionOutcome(outcome.succeeded, redactor.text(outcome.message), redactor.value(outcome.outputs))
 
 
 def _idempotent(action: Any, task: Task) -> bool:
