@@ -38,7 +38,7 @@ class Principal:
 
     id: str
     name: str
-    scopes: frozenset[Scope] = frozenset(Scope)
+    scopes: frozenset[Scope]
 
     @property
     def label(self) -> str:
@@ -51,7 +51,7 @@ class Principal:
         return Caller(self.label, any(scope.allows(Scope.ADMIN) for scope in self.scopes))
 
 
-ANONYMOUS = Principal("anonymous", "anonymous")
+ANONYMOUS = Principal("anonymous", "anonymous", frozenset(Scope))
 
 
 class Guard:
