@@ -259,3 +259,15 @@ async def test_a_configured_program_gets_the_secrets_its_configuration_names_and
     assert "GREETING" in names
     assert "DEPLOY_TOKEN" not in names
     assert "UNO_DEPLOY_DATABASE_URL" not in names  # never the server's own, even when a configuration asks
+
+
+async def test_a_secret_a_command_is_given_in_its_env_is_hidden_in_what_it_prints(api):
+    ids = await a_stage(api, ADMIN)
+    task = command(["sh", "-c", 'echo "token=$API_TOKEN greeting=$GREETING"'], name="echo")
+    task["params"]["env"] = {"API_TOKEN": "tok-given-to-the-task", "GREETING": "hello-there"}
+    await add(api, ids, task, ADMIN)
+
+    await api.post(f"/api/pipelines/{ids[0]}/execute", headers=ADMIN)
+    done = (await ended(api, ids[0]))["stages"][0]["tasks"][0]
+
+    assert done["outputs"]["stdout_tail"] == "token=*** greeting=hello-there\n"

@@ -116,10 +116,14 @@ class _Run:
             logs.log_transition(self.log, event, subject, self.stage_of.get(event.subject_id))
             self.observers.pipeline_moved(event, subject)
 
+    def redactor_for(self, task: Task) -> secrecy.Redactor:
+        return self.redactor.also(secrecy.task_secrets(task.params))
+
     async def note(self, task: Task, message: str, outputs: dict[str, Any]) -> None:
         """A running task's progress: stored through the journal like a transition, logged as progress."""
-        task.outputs = {**task.outputs, **self.redactor.value(outputs)}
-        event = task.note(self.pipeline.id, self.clock.now(), self.redactor.text(message))
+        redactor = self.redactor_for(task)
+        task.outputs = {**task.outputs, **redactor.value(outputs)}
+        event = task.note(self.pipeline.id, self.clock.now(), redactor.text(message))
         # shielded: a cancellation must not cut the journal's write short for others
         await asyncio.shield(self.journal.write([Transition.of(event, task)]))
         logs.log_progress(self.log, event, task, self.stage_of.get(event.subject_id))
@@ -321,14 +325,14 @@ class PipelineRunner:
         if action is None:
             return ActionOutcome.failed(f"action {task.action!r} is not registered in this process")
         context = ActionContext(run.pipeline, stage, task, run.config, self._tools, functools.partial(run.note, task))
-        outcome = ActionOutcome.failed("never attempted")
+        outcome, redactor = ActionOutcome.failed("never attempted"), run.redactor_for(task)
         for attempt in range(1, task.retries + 2):
             if attempt > 1:
                 await self._clock.sleep(min(RETRY_BACKOFF * 2 ** (attempt - 2), RETRY_BACKOFF_MAX))
                 message = f"attempt {attempt} of {task.retries + 1} after: {outcome.message}"
                 # shielded: a cancellation must not cut the journal's write short for others
                 await asyncio.shield(run.record((task.retry(run.pipeline.id, self._clock.now(), message), task)))
-            outcome = _redacted(await _attempt(action.run(context), self._clock, task.timeout), run.redactor)
+            outcome = _redacted(await _attempt(action.run(context), self._clock, task.timeout), redactor)
             if outcome.succeeded:
                 break
         return outcome

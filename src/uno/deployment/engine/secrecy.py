@@ -10,8 +10,9 @@ Invariants:
 - every secret value the server knows of is replaced by ``***`` in what a task leaves
   behind (its message, its outputs, so its events and log lines too), before it is stored:
   the values of the variables a configuration names as secrets, of every variable whose
-  name looks secret, the passwords in URL-valued variables (``UNO_DEPLOY_DATABASE_URL``),
-  and ``Tools.known_secrets``. Values shorter than ``MIN_SECRET_LENGTH`` are left alone:
+  name looks secret (in the server's environment or the task's own ``env``), the
+  passwords in URL-valued variables (``UNO_DEPLOY_DATABASE_URL``), and
+  ``Tools.known_secrets``. Values shorter than ``MIN_SECRET_LENGTH`` are left alone:
   hiding every ``1`` or ``on`` would make outputs unreadable and protect nothing.
 """
 
@@ -65,6 +66,14 @@ def secret_values(config: DeploymentConfig | None, environ: Mapping[str, str], k
     return sorted((value for value in found if len(value) >= MIN_SECRET_LENGTH), key=len, reverse=True)
 
 
+def task_secrets(params: Mapping[str, Any]) -> list[str]:
+    """The values a task's own ``env`` parameter gives to variables whose names look secret."""
+    env = params.get("env")
+    if not isinstance(env, dict):
+        return []
+    return [value for name, value in env.items() if isinstance(value, str) and SECRET_LOOKING.search(str(name))]
+
+
 def _url_passwords(value: str) -> list[str]:
     if "://" not in value or "@" not in value:
         return []
@@ -80,11 +89,17 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str]) -> None:
         ordered = sorted({value for value in secrets if len(value) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+        self._secrets = ordered
         self._pattern = re.compile("|".join(re.escape(value) for value in ordered)) if ordered else None
 
     @classmethod
     def for_run(cls, config: DeploymentConfig | None, environ: Mapping[str, str], known: Iterable[str]) -> Redactor:
         return cls(secret_values(config, environ, known))
+
+    def also(self, secrets: Iterable[str]) -> Redactor:
+        """This redactor, hiding ``secrets`` too."""
+        more = [value for value in secrets if len(value) >= MIN_SECRET_LENGTH and value not in self._secrets]
+        return Redactor([*self._secrets, *more]) if more else self
 
     def text(self, value: str) -> str:
         return self._pattern.sub(MASK, value) if self._pattern is not None else value
