@@ -35,7 +35,7 @@ from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import PipelineStatus, StageStatus, TaskStatus
 from uno.deployment.domain.ids import PipelineId
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage, Task, Transition
-from uno.deployment.engine import logs, secrecy
+from uno.deployment.engine import journaling, logs, secrecy
 from uno.deployment.engine.actions import ActionContext, ActionOutcome, ActionRegistry, Tools
 from uno.deployment.engine.telemetry import Observers
 from uno.deployment.ports.clock import Clock
@@ -46,58 +46,11 @@ RETRY_BACKOFF = 1.0
 RETRY_BACKOFF_MAX = 60.0
 
 
-class _LostPipeline(Exception):
-    """The store refused a transition (the pipeline vanished or was ended elsewhere)."""
-
-    def __init__(self, error: ErrorDetails) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-class _Journal:
-    """Writes transitions through the repository, committing concurrent ones together."""
-
-    def __init__(self, repository: PipelineRepository, pipeline: Pipeline, fence: Lease | None) -> None:
-        self._repository = repository
-        self._pipeline = pipeline
-        self._fence = fence
-        self._queue: list[tuple[list[Transition], asyncio.Future[Result[int]]]] = []
-        self._flushing = False
-
-    async def write(self, transitions: list[Transition]) -> None:
-        if self._flushing:  # someone is writing: queue up and go with the next batch
-            done: asyncio.Future[Result[int]] = asyncio.get_running_loop().create_future()
-            self._queue.append((transitions, done))
-            result = await done
-        else:
-            self._flushing = True
-            batch: list[tuple[list[Transition], asyncio.Future[Result[int]]]] = []
-            try:
-                result = await self._repository.record(self._pipeline.id, transitions, self._fence)
-                while self._queue:
-                    batch, self._queue = self._queue, []
-                    merged = [transition for queued, _ in batch for transition in queued]
-                    batch_result = await self._repository.record(self._pipeline.id, merged, self._fence)
-                    for _, waiter in batch:
-                        waiter.set_result(batch_result)
-            except BaseException:
-                for _, waiter in [*batch, *self._queue]:  # never leave a writer waiting forever
-                    if not waiter.done():
-                        waiter.cancel()
-                self._queue = []
-                raise
-            finally:
-                self._flushing = False
-        if isinstance(result, Failure):
-            raise _LostPipeline(result.error)
-        self._pipeline.version = max(self._pipeline.version, result.value)
-
-
 @dataclass
 class _Run:
     pipeline: Pipeline
     config: DeploymentConfig | None
-    journal: _Journal
+    journal: journaling.Journal
     tasks: dict[str, Task]  # by task id value
     stage_of: dict[str, Stage]  # a task's stage, by task id value
     log: Any
@@ -225,7 +178,7 @@ class PipelineRunner:
         run = _Run(
             pipeline,
             config,
-            _Journal(self._pipelines, pipeline, fence),
+            journaling.Journal(self._pipelines, pipeline, fence),
             tasks,
             stage_of,
             log,
@@ -250,7 +203,7 @@ class PipelineRunner:
                     await _StageRun(self, run, stage).execute()
             await self._finish(run)
             return Success(pipeline)
-        except _LostPipeline as lost:
+        except journaling.LostPipeline as lost:
             return Failure(lost.error)
         except asyncio.CancelledError:
             if not run.handing_back:
@@ -277,7 +230,7 @@ class PipelineRunner:
                 changes.append((stage.move(pipeline.id, StageStatus.CANCELED, now, reason), stage))
         if not pipeline.status.is_complete:
             changes.append((pipeline.move(PipelineStatus.CANCELED, now, reason), pipeline))
-        with contextlib.suppress(_LostPipeline):
+        with contextlib.suppress(journaling.LostPipeline):
             await run.record(*changes)
 
     async def _requeue_interrupted(self, run: _Run) -> None:
