@@ -17,6 +17,7 @@ class ScriptedAction:
     """
 
     kind = "scripted"
+    free_form = False  # its params pick among behaviours written here, never a program
 
     def __init__(self) -> None:
         self.idempotent = True
@@ -81,6 +82,8 @@ class PlatformStep:
     It records each call with the release it was asked for and fails when the test says so:
     ``failing`` holds a kind ("verify") or a kind for one version ("verify@2.0.0").
     """
+
+    free_form = False
 
     def __init__(self, kind: str, calls: list[tuple[str, str]], failing: set[str]) -> None:
         self.kind = kind

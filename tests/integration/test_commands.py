@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -51,14 +52,44 @@ async def test_output_and_exit_code_are_captured():
     assert not outcome.succeeded
 
 
-async def test_environment_is_added_to_the_runners_own():
-    outcome = await SubprocessRunner({"PATH": "/usr/bin:/bin", "KEEP": "1"}).run(
-        [sys.executable, "-c", "import os, json; print(json.dumps([os.environ['KEEP'], os.environ['EXTRA']]))"],
-        env={"EXTRA": "2"},
-        timeout=30,
-    )
+PRINT_ENVIRONMENT = [sys.executable, "-c", "import os, json; print(json.dumps(dict(os.environ)))"]
 
-    assert json.loads(outcome.stdout_tail) == ["1", "2"]
+
+async def test_a_program_starts_from_the_baseline_plus_its_own_env_never_the_servers():
+    server = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/home/deployer",
+        "LANG": "C.UTF-8",
+        "LC_TIME": "C",
+        "UNO_DEPLOY_DATABASE_URL": "postgresql://uno:store-password@db/uno",
+        "DB_PASSWORD": "s3cret-value",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret",
+        "KEEP": "1",
+    }
+    outcome = await SubprocessRunner(server).run(PRINT_ENVIRONMENT, env={"EXTRA": "2"}, timeout=30)
+
+    seen = json.loads(outcome.stdout_tail)
+    assert {name: seen.get(name) for name in ("PATH", "HOME", "LANG", "LC_TIME", "EXTRA")} == {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/home/deployer",
+        "LANG": "C.UTF-8",
+        "LC_TIME": "C",
+        "EXTRA": "2",
+    }
+    assert not {"UNO_DEPLOY_DATABASE_URL", "DB_PASSWORD", "AWS_SECRET_ACCESS_KEY", "KEEP"} & set(seen)
+    assert "store-password" not in outcome.stdout_tail
+
+
+async def test_the_real_environment_of_the_server_does_not_reach_a_program(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("UNO_DEPLOY_DATABASE_URL", "postgresql://uno:live-store-password@db/uno")
+    monkeypatch.setenv("DEPLOY_TOKEN", "live-deploy-token")
+
+    outcome = await SubprocessRunner().run(PRINT_ENVIRONMENT, timeout=30)
+
+    seen = json.loads(outcome.stdout_tail)
+    assert not [name for name in seen if name.startswith("UNO_DEPLOY_")]
+    assert "live-deploy-token" not in outcome.stdout_tail
+    assert seen["PATH"] == os.environ["PATH"]
 
 
 async def test_a_missing_program_is_reported_not_raised():
@@ -176,15 +207,13 @@ async def test_postgres_urls_carry_the_password_from_the_named_variable(containe
     assert database_url(config, {}) is None
 
 
-async def test_variables_set_after_start_up_reach_the_commands(monkeypatch: pytest.MonkeyPatch):
+async def test_baseline_variables_set_after_start_up_reach_the_commands(monkeypatch: pytest.MonkeyPatch):
     runner = SubprocessRunner()
-    monkeypatch.setenv("UNO_TEST_LATE_VARIABLE", "late")
+    monkeypatch.setenv("TZ", "Europe/Late")
 
-    outcome = await runner.run(
-        [sys.executable, "-c", "import os; print(os.environ['UNO_TEST_LATE_VARIABLE'])"], timeout=30
-    )
+    outcome = await runner.run([sys.executable, "-c", "import os; print(os.environ['TZ'])"], timeout=30)
 
-    assert outcome.stdout_tail == "late\n"
+    assert outcome.stdout_tail == "Europe/Late\n"
 
 
 LEADER_LEAVES_CHILD = """

@@ -176,7 +176,16 @@ def build(
     platforms = platforms or DriverRegistry.with_plugins(
         {"local": lambda: LocalDriver(local_dir, environ), "kubernetes": lambda: kubernetes.make_driver(environ)}
     )
-    tools = Tools(clock, commands, environ, http or UrllibProber(), opened.decisions, backups, platforms)
+    tools = Tools(
+        clock,
+        commands,
+        environ,
+        http or UrllibProber(),
+        opened.decisions,
+        backups,
+        platforms,
+        known_secrets=_server_secrets(settings),
+    )
     configure_logging()
     observers = Observers()
     runner = PipelineRunner(
@@ -225,6 +234,12 @@ def build(
         queue=queue,
         close_store=close_store,
     )
+
+
+def _server_secrets(settings: Settings) -> frozenset[str]:
+    """What records must never show of the settings, wherever they were read from: a store URL with credentials."""
+    url = settings.database_url or ""
+    return frozenset({url}) if "@" in url else frozenset()
 
 
 def _queue(settings: Settings) -> ProcrastinateQueue | None:

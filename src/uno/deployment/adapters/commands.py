@@ -3,6 +3,10 @@
 A deadline or a cancellation kills the whole group (SIGTERM, then SIGKILL after a
 grace period), so a program that forked children or ignores SIGTERM cannot outlive
 its task. Only the tail of stdout and stderr is kept.
+
+A program never inherits the server's environment (which holds the server's own
+settings and every secret it was started with): it starts from ``BASELINE_VARIABLES``
+(and ``LC_*``) of that environment, plus the ``env`` its step passes.
 """
 
 from __future__ import annotations
@@ -19,11 +23,18 @@ from uno.deployment.ports.commands import CommandOutcome
 
 TAIL_BYTES = 16 * 1024
 KILL_GRACE = 0.5
+# What every program expects of its machine, and nothing that could hold a secret.
+BASELINE_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TMPDIR")
+
+
+def baseline_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of ``environ`` every program starts with: ``BASELINE_VARIABLES`` and the ``LC_*`` locale."""
+    return {name: value for name, value in environ.items() if name in BASELINE_VARIABLES or name.startswith("LC_")}
 
 
 class SubprocessRunner:
     def __init__(self, base_env: Mapping[str, str] | None = None) -> None:
-        # read at each run, not copied: variables set after start-up reach the commands
+        # read at each run, not copied: a PATH or locale changed after start-up reaches the commands
         self._base_env = os.environ if base_env is None else base_env
 
     async def run(
@@ -43,7 +54,7 @@ class SubprocessRunner:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
-                env={**self._base_env, **(env or {})},
+                env={**baseline_environment(self._base_env), **(env or {})},
                 cwd=cwd,
                 start_new_session=True,
             )

@@ -112,6 +112,8 @@ class Task:
     finished_at: datetime | None = None
     message: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+    authorized_by: str = ""
+    """The admin who defined this task, when its action is free-form (empty otherwise)."""
 
     def move(self, pipeline_id: PipelineId, new: TaskStatus, now: datetime, message: str = "") -> PipelineEvent:
         old = self.status
@@ -173,6 +175,7 @@ class Task:
             "finished_at": _iso(self.finished_at),
             "message": self.message,
             "outputs": self.outputs,
+            **({"authorized_by": self.authorized_by} if self.authorized_by else {}),
         }
 
     @classmethod
@@ -193,6 +196,7 @@ class Task:
             finished_at=_parse(document.get("finished_at")),
             message=document.get("message", ""),
             outputs=dict(document.get("outputs", {})),
+            authorized_by=str(document.get("authorized_by", "")),
         )
 
 

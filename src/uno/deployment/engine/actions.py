@@ -4,6 +4,14 @@ An action checks its parameters when the task is added (so a bad pipeline is ref
 before it runs) and, when run, returns an ``ActionOutcome``; it never pretends. Tasks
 added by a well-known name only (``validate-config``) resolve to a built-in kind.
 Custom kinds register through the ``uno.deployment.actions`` entry point group.
+
+Every action says whether it is *free-form*: whether its parameters choose what runs
+(``command``'s argv), what is reached (``http_check``'s URL) or what is read
+(``db_restore``'s file). A free-form task may only be defined by an admin (the service
+checks it, see ``services.authority``); the other actions run what an admin already
+defined (a configuration's commands, its database, its platform) or an installed
+plugin's own code. An action that does not say is free-form: a plugin is trusted to run
+its own code, not to know that its parameters cannot be turned against the server.
 """
 
 from __future__ import annotations
@@ -68,6 +76,8 @@ class Tools:
     decisions: DecisionRepository
     backups: DatabaseBackups
     platforms: PlatformDrivers
+    known_secrets: frozenset[str] = frozenset()
+    """Values hidden from every record besides those ``environ`` holds (the store's URL from a file)."""
 
 
 Progress = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -120,12 +130,19 @@ def no_params(kind: str, params: dict[str, Any]) -> str | None:
 
 class Action(Protocol):
     kind: str
+    free_form: bool
+    """Whether the task's parameters choose what runs, is reached or is read (admin only)."""
 
     def check(self, params: dict[str, Any]) -> str | None:
         """Why ``params`` are unusable for this action, or None when they are fine."""
         ...
 
     async def run(self, context: ActionContext) -> ActionOutcome: ...
+
+
+def is_free_form(action: Action) -> bool:
+    """Whether ``action`` lets its task's author choose what runs; undeclared counts as yes."""
+    return getattr(action, "free_form", True) is not False
 
 
 # Task names that stand for a built-in action (the spec adds tasks by name only).
@@ -158,6 +175,11 @@ class ActionRegistry:
 
     def get(self, kind: str) -> Action | None:
         return self._actions.get(kind)
+
+    def free_form(self, kind: str) -> bool:
+        """Whether tasks of ``kind`` need an admin to define them (an unknown kind does)."""
+        action = self._actions.get(kind)
+        return action is None or is_free_form(action)
 
     @property
     def kinds(self) -> list[str]:

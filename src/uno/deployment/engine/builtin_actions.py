@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from uno.deployment.domain import validation
 from uno.deployment.domain.configs import TEST_SUITES, DeploymentConfig
 from uno.deployment.domain.enums import DeploymentEnvironment
-from uno.deployment.engine import database_steps, platform_steps, waiting
+from uno.deployment.engine import database_steps, platform_steps, secrecy, waiting
 from uno.deployment.engine.actions import Action, ActionContext, ActionOutcome, no_params
 
 
@@ -29,9 +29,14 @@ def _is_str_map(value: Any) -> bool:
 
 
 class CommandAction:
-    """Run a program: ``{"argv": [...], "env": {...}, "cwd": "..."}``; non-zero exit fails."""
+    """Run a program: ``{"argv": [...], "env": {...}, "cwd": "..."}``; non-zero exit fails.
+
+    Free-form: its author chooses the program, so only an admin may define one. The program
+    sees the baseline environment and the task's ``env``, nothing of the server's.
+    """
 
     kind = "command"
+    free_form = True
 
     @staticmethod
     def idempotent(params: dict[str, Any]) -> bool:
@@ -64,6 +69,7 @@ class WaitAction:
     """Wait ``{"seconds": n}``, on the engine's clock."""
 
     kind = "wait"
+    free_form = False
 
     idempotent = True
 
@@ -82,6 +88,7 @@ class ValidateConfigAction:
     """Validate the pipeline's configuration as a whole, and warn about risky choices."""
 
     kind = "validate_config"
+    free_form = False
 
     idempotent = True
 
@@ -119,6 +126,7 @@ class CheckDependenciesAction:
     """Check what the deploy needs from this machine: secrets set, programs installed."""
 
     kind = "check_dependencies"
+    free_form = False
 
     idempotent = True
 
@@ -131,7 +139,7 @@ class CheckDependenciesAction:
             return ActionOutcome.failed("this pipeline has no deployment configuration to check")
         problems = [
             f"environment variable {name} is not set"
-            for name in required_variables(config)
+            for name in secrecy.named_variables(config)
             if not context.environ.get(name)
         ]
         for argv in required_commands(config):
@@ -140,13 +148,6 @@ class CheckDependenciesAction:
         if problems:
             return ActionOutcome.failed("; ".join(problems), problems=problems)
         return ActionOutcome.ok("secrets are set and programs are installed")
-
-
-def required_variables(config: DeploymentConfig) -> list[str]:
-    names = list(config.secrets)
-    if config.database is not None and config.database.password_env_var:
-        names.append(config.database.password_env_var)
-    return names
 
 
 def required_commands(config: DeploymentConfig) -> list[list[str]]:
@@ -161,6 +162,7 @@ class RunTestsAction:
     """Run the configured command of a test suite: ``{"suite": "unit"}``."""
 
     kind = "run_tests"
+    free_form = False
 
     idempotent = True
 
@@ -175,7 +177,9 @@ class RunTestsAction:
         if config is None or command is None:
             return ActionOutcome.failed(f"no command is configured for {suite} tests (testing.{suite}_test_command)")
         outcome = await context.commands.run(
-            command, env=config.environment_variables, timeout=min(context.task.timeout, config.testing.test_timeout)
+            command,
+            env=secrecy.configured_environment(config, context.environ),
+            timeout=min(context.task.timeout, config.testing.test_timeout),
         )
         result = ActionOutcome.of_command(f"{suite} tests", outcome)
         if not result.succeeded and not config.testing.fail_on_test_failure:
@@ -187,6 +191,7 @@ class BuildAction:
     """Run the configuration's ``build_command``."""
 
     kind = "build"
+    free_form = False
 
     idempotent = True
 
@@ -198,7 +203,9 @@ class BuildAction:
         if config is None or not config.build_command:
             return ActionOutcome.failed("no build_command is configured")
         outcome = await context.commands.run(
-            config.build_command, env=config.environment_variables, timeout=context.task.timeout
+            config.build_command,
+            env=secrecy.configured_environment(config, context.environ),
+            timeout=context.task.timeout,
         )
         return ActionOutcome.of_command("build", outcome)
 

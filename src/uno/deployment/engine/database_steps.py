@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from uno.core.result import Failure
 from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.engine import secrecy
 from uno.deployment.engine.actions import ActionContext, ActionOutcome, no_params
 
 DEFAULT_MIGRATION_COMMAND = ["alembic", "upgrade", "head"]
@@ -25,6 +26,7 @@ class MigrateAction:
     """
 
     kind = "db_migrate"
+    free_form = False
 
     idempotent = False  # a migration cut off half-way is not ours to run again blindly
 
@@ -41,7 +43,9 @@ class MigrateAction:
             return ActionOutcome.failed(f"environment variable {database.password_env_var} is not set")
         command = database.migration_command or DEFAULT_MIGRATION_COMMAND
         outcome = await context.commands.run(
-            command, env={**config.environment_variables, "DATABASE_URL": url}, timeout=context.task.timeout
+            command,
+            env={**secrecy.configured_environment(config, context.environ), "DATABASE_URL": url},
+            timeout=context.task.timeout,
         )
         return ActionOutcome.of_command("migrations", outcome)
 
@@ -50,6 +54,7 @@ class BackupAction:
     """Back up the configuration's database before anything changes it."""
 
     kind = "db_backup"
+    free_form = False
 
     idempotent = True
 
@@ -73,9 +78,15 @@ class BackupAction:
 
 
 class RestoreAction:
-    """Restore the database from a backup: ``{"backup_path": "..."}``."""
+    """Restore the database from a backup: ``{"backup_path": "..."}``.
+
+    Free-form: the task names the file fed to ``pg_restore`` (or copied over the SQLite
+    database), any file the server can read, so only an admin may define one by hand. A
+    rollback's own restore step is built by the deployment service from its recorded backup.
+    """
 
     kind = "db_restore"
+    free_form = True
 
     idempotent = True
 

@@ -71,6 +71,7 @@ class DeployStep:
     """
 
     kind = "deploy"
+    free_form = False
     idempotent = True
 
     def check(self, params: dict[str, Any]) -> str | None:
@@ -126,6 +127,7 @@ class HealthCheckStep:
     """Wait until every replica of this deployment's version set is healthy."""
 
     kind = "health_check"
+    free_form = False
     idempotent = True
 
     def check(self, params: dict[str, Any]) -> str | None:
@@ -146,6 +148,7 @@ class VerifyStep:
     """Check that this deployment's version set takes all the traffic and is healthy."""
 
     kind = "verify"
+    free_form = False
     idempotent = True
 
     def check(self, params: dict[str, Any]) -> str | None:
@@ -169,6 +172,7 @@ class RollbackStep:
     """Put the release of ``to_deployment`` back in front of the traffic."""
 
     kind = "rollback"
+    free_form = False
     idempotent = True
 
     def check(self, params: dict[str, Any]) -> str | None:

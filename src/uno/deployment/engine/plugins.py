@@ -6,7 +6,9 @@ A distribution declares, for example::
     notify_slack = "my_package.actions:NotifySlack"
 
 The object may be an action class (instantiated with no arguments) or an action
-instance; it needs a ``kind``, ``check(params)`` and ``async run(context)``. A plugin
+instance; it needs a ``kind``, ``check(params)`` and ``async run(context)``. Unless it
+declares ``free_form = False`` (its params cannot choose what runs, is requested or read),
+only an admin may define its tasks over the HTTP API (``services.authority``). A plugin
 that fails to load or does not look like an action stops start-up with a message that
 names it: a deploy that silently lacks a step is worse than one that does not start.
 """

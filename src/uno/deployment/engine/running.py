@@ -9,7 +9,10 @@ Rules (each is tested):
 - every task has a timeout that cancels it (a command's process group is killed), and
   retries with exponential backoff on the engine's clock;
 - every transition is stored, with its event in the journal, before the next one that
-  depends on it starts; concurrent transitions are committed together (group commit).
+  depends on it starts; concurrent transitions are committed together (group commit);
+- what a task leaves behind (its message, its outputs, its progress notes) has every
+  secret value the server knows of replaced by ``***`` before it is stored or logged
+  (``secrecy.Redactor``).
 
 Scheduling is O(tasks + dependencies) per stage: each task counts the dependencies it
 still waits for, and a finished task updates only its own dependents.
@@ -24,7 +27,6 @@ import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from uno.core.errors import ErrorDetails
@@ -33,7 +35,7 @@ from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import PipelineStatus, StageStatus, TaskStatus
 from uno.deployment.domain.ids import PipelineId
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage, Task, Transition
-from uno.deployment.engine import logs
+from uno.deployment.engine import journaling, logs, secrecy
 from uno.deployment.engine.actions import ActionContext, ActionOutcome, ActionRegistry, Tools
 from uno.deployment.engine.telemetry import Observers
 from uno.deployment.ports.clock import Clock
@@ -44,63 +46,17 @@ RETRY_BACKOFF = 1.0
 RETRY_BACKOFF_MAX = 60.0
 
 
-class _LostPipeline(Exception):
-    """The store refused a transition (the pipeline vanished or was ended elsewhere)."""
-
-    def __init__(self, error: ErrorDetails) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-class _Journal:
-    """Writes transitions through the repository, committing concurrent ones together."""
-
-    def __init__(self, repository: PipelineRepository, pipeline: Pipeline, fence: Lease | None) -> None:
-        self._repository = repository
-        self._pipeline = pipeline
-        self._fence = fence
-        self._queue: list[tuple[list[Transition], asyncio.Future[Result[int]]]] = []
-        self._flushing = False
-
-    async def write(self, transitions: list[Transition]) -> None:
-        if self._flushing:  # someone is writing: queue up and go with the next batch
-            done: asyncio.Future[Result[int]] = asyncio.get_running_loop().create_future()
-            self._queue.append((transitions, done))
-            result = await done
-        else:
-            self._flushing = True
-            batch: list[tuple[list[Transition], asyncio.Future[Result[int]]]] = []
-            try:
-                result = await self._repository.record(self._pipeline.id, transitions, self._fence)
-                while self._queue:
-                    batch, self._queue = self._queue, []
-                    merged = [transition for queued, _ in batch for transition in queued]
-                    batch_result = await self._repository.record(self._pipeline.id, merged, self._fence)
-                    for _, waiter in batch:
-                        waiter.set_result(batch_result)
-            except BaseException:
-                for _, waiter in [*batch, *self._queue]:  # never leave a writer waiting forever
-                    if not waiter.done():
-                        waiter.cancel()
-                self._queue = []
-                raise
-            finally:
-                self._flushing = False
-        if isinstance(result, Failure):
-            raise _LostPipeline(result.error)
-        self._pipeline.version = max(self._pipeline.version, result.value)
-
-
 @dataclass
 class _Run:
     pipeline: Pipeline
     config: DeploymentConfig | None
-    journal: _Journal
+    journal: journaling.Journal
     tasks: dict[str, Task]  # by task id value
     stage_of: dict[str, Stage]  # a task's stage, by task id value
     log: Any
     observers: Observers
     clock: Clock
+    redactor: secrecy.Redactor
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     canceled_by: str | None = None
@@ -113,10 +69,14 @@ class _Run:
             logs.log_transition(self.log, event, subject, self.stage_of.get(event.subject_id))
             self.observers.pipeline_moved(event, subject)
 
+    def redactor_for(self, task: Task) -> secrecy.Redactor:
+        return self.redactor.also(secrecy.task_secrets(task.params))
+
     async def note(self, task: Task, message: str, outputs: dict[str, Any]) -> None:
         """A running task's progress: stored through the journal like a transition, logged as progress."""
-        task.outputs = {**task.outputs, **outputs}
-        event = task.note(self.pipeline.id, self.clock.now(), message)
+        redactor = self.redactor_for(task)
+        task.outputs = {**task.outputs, **redactor.value(outputs)}
+        event = task.note(self.pipeline.id, self.clock.now(), redactor.text(message))
         # shielded: a cancellation must not cut the journal's write short for others
         await asyncio.shield(self.journal.write([Transition.of(event, task)]))
         logs.log_progress(self.log, event, task, self.stage_of.get(event.subject_id))
@@ -218,12 +178,13 @@ class PipelineRunner:
         run = _Run(
             pipeline,
             config,
-            _Journal(self._pipelines, pipeline, fence),
+            journaling.Journal(self._pipelines, pipeline, fence),
             tasks,
             stage_of,
             log,
             self.observers,
             self._clock,
+            secrecy.Redactor.for_run(config, self._tools.environ, self._tools.known_secrets),
         )
         self._runs[pipeline.id] = run
         if (early := self._early_cancels.pop(pipeline.id, None)) is not None:
@@ -242,7 +203,7 @@ class PipelineRunner:
                     await _StageRun(self, run, stage).execute()
             await self._finish(run)
             return Success(pipeline)
-        except _LostPipeline as lost:
+        except journaling.LostPipeline as lost:
             return Failure(lost.error)
         except asyncio.CancelledError:
             if not run.handing_back:
@@ -258,8 +219,8 @@ class PipelineRunner:
         Only a crash leaves a pipeline ``running`` for ``resume``; an orderly stop says so.
         """
         reason = "the runner was stopped before the pipeline finished"
-        changes = _ending(run.pipeline, PipelineStatus.CANCELED, self._clock.now(), reason)
-        with contextlib.suppress(_LostPipeline):
+        changes = journaling.ending(run.pipeline, PipelineStatus.CANCELED, self._clock.now(), reason)
+        with contextlib.suppress(journaling.LostPipeline):
             await run.record(*changes)
 
     async def end(
@@ -277,12 +238,12 @@ class PipelineRunner:
         """
         if pipeline.id in self._runs:
             return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is running here"))
-        changes = _ending(pipeline, status, self._clock.now(), reason)
+        changes = journaling.ending(pipeline, status, self._clock.now(), reason)
         if not changes:
             return Success(pipeline)
         try:
-            await _Journal(self._pipelines, pipeline, fence).write([Transition.of(e, s) for e, s in changes])
-        except _LostPipeline as lost:
+            await journaling.Journal(self._pipelines, pipeline, fence).write([Transition.of(e, s) for e, s in changes])
+        except journaling.LostPipeline as lost:
             return Failure(lost.error)
         log = logs.run_logger(pipeline, config, self._log_floor)
         for event, subject in changes:
@@ -335,14 +296,14 @@ class PipelineRunner:
         if action is None:
             return ActionOutcome.failed(f"action {task.action!r} is not registered in this process")
         context = ActionContext(run.pipeline, stage, task, run.config, self._tools, functools.partial(run.note, task))
-        outcome = ActionOutcome.failed("never attempted")
+        outcome, redactor = ActionOutcome.failed("never attempted"), run.redactor_for(task)
         for attempt in range(1, task.retries + 2):
             if attempt > 1:
                 await self._clock.sleep(min(RETRY_BACKOFF * 2 ** (attempt - 2), RETRY_BACKOFF_MAX))
                 message = f"attempt {attempt} of {task.retries + 1} after: {outcome.message}"
                 # shielded: a cancellation must not cut the journal's write short for others
                 await asyncio.shield(run.record((task.retry(run.pipeline.id, self._clock.now(), message), task)))
-            outcome = await _attempt(action.run(context), self._clock, task.timeout)
+            outcome = _redacted(await _attempt(action.run(context), self._clock, task.timeout), redactor)
             if outcome.succeeded:
                 break
         return outcome
@@ -513,36 +474,14 @@ async def _attempt(coroutine: Coroutine[Any, Any, ActionOutcome], clock: Clock, 
         return ActionOutcome.failed(f"action raised {type(error).__name__}: {error}", error=repr(error))
 
 
+def _redacted(outcome: ActionOutcome, redactor: secrecy.Redactor) -> ActionOutcome:
+    return ActionOutcome(outcome.succeeded, redactor.text(outcome.message), redactor.value(outcome.outputs))
+
+
 def _idempotent(action: Any, task: Task) -> bool:
     """Whether running the task twice is safe: an action's ``idempotent`` flag or rule."""
     flag = getattr(action, "idempotent", False)
     return bool(flag(task.params) if callable(flag) else flag)
-
-
-def _ending(
-    pipeline: Pipeline, status: PipelineStatus, now: datetime, reason: str
-) -> list[tuple[PipelineEvent, Pipeline | Stage | Task]]:
-    """The transitions that end every unfinished task and stage, then the pipeline, as ``status``.
-
-    What had not started yet is canceled with a canceled pipeline and skipped with a failed
-    one (the state machines let only what runs fail).
-    """
-    canceling = status is PipelineStatus.CANCELED
-    changes: list[tuple[PipelineEvent, Pipeline | Stage | Task]] = []
-    for stage in pipeline.stages:
-        for task in stage.tasks:
-            if not task.status.is_complete:
-                waiting = TaskStatus.CANCELED if canceling else TaskStatus.SKIPPED
-                ended = TaskStatus(status.value) if task.status is TaskStatus.RUNNING else waiting
-                changes.append((task.move(pipeline.id, ended, now, reason), task))
-        if not stage.status.is_complete:
-            waiting_stage = StageStatus.CANCELED if canceling else StageStatus.SKIPPED
-            stage_ended = StageStatus(status.value) if stage.status is StageStatus.RUNNING else waiting_stage
-            changes.append((stage.move(pipeline.id, stage_ended, now, reason), stage))
-    if not pipeline.status.is_complete:
-        ended_as = status if pipeline.status is PipelineStatus.RUNNING else PipelineStatus.CANCELED
-        changes.append((pipeline.move(ended_as, now, reason), pipeline))
-    return changes
 
 
 def _halted(pipeline: Pipeline) -> bool:

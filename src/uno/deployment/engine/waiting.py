@@ -48,6 +48,7 @@ class HttpCheckAction:
     """
 
     kind = "http_check"
+    free_form = True  # its author picks the URL the server requests: a way into the server's network
 
     idempotent = True
     _KNOWN = frozenset(
@@ -130,6 +131,7 @@ class ApprovalAction:
     """
 
     kind = "approval"
+    free_form = False
 
     idempotent = True
     _KNOWN = frozenset({"deadline", "on_timeout", "poll_interval", "prompt"})

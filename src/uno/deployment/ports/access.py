@@ -4,7 +4,7 @@ API tokens: a token is a random secret shown once, when it is made; the store ke
 its SHA-256 digest (a token has 256 bits of entropy, so a fast hash is the right one: no
 dictionary can guess it), its name and its scopes. ``read`` lets a client look,
 ``deploy`` also lets it deploy, roll back, approve and promote, ``admin`` also lets it
-change configurations and manage tokens.
+change configurations, manage tokens and define free-form tasks (``services.authority``).
 
 Idempotency keys: a client that retries ``POST /deploy`` with the same
 ``Idempotency-Key`` gets the deployment the first attempt started, never a second one.

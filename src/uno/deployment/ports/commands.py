@@ -33,8 +33,9 @@ class CommandRunner(Protocol):
     ) -> CommandOutcome:
         """Run ``argv`` to completion or until ``timeout`` seconds, then kill its process group.
 
-        ``env`` entries are added to the runner's own environment. Cancelling the caller
-        kills the program too.
+        The program starts from a baseline environment (``PATH``, ``HOME``, the locale...;
+        never the server's own variables or secrets) plus the ``env`` entries. Cancelling
+        the caller kills the program too.
         """
         ...
 

@@ -1,4 +1,9 @@
-"""Building and running pipelines by hand: create, add stages and tasks, execute, cancel."""
+"""Building and running pipelines by hand: create, add stages and tasks, execute, cancel.
+
+Who may define and run a free-form task (one that chooses what the server runs) is
+``services.authority``'s rule: methods that define or run tasks take the ``caller``; the
+Python library's calls are trusted.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ from uno.deployment.ports.repositories import (
     PipelineQuery,
     PipelineRepository,
 )
-from uno.deployment.services import inputs
+from uno.deployment.services import authority, inputs
 from uno.deployment.services.leasing import LeaseKeeper
 
 
@@ -110,8 +115,13 @@ class PipelineService:
         timeout: float = DEFAULT_TASK_TIMEOUT,
         retries: int = 0,
         skip_on_failure: bool = False,
+        *,
+        caller: authority.Caller = authority.TRUSTED,
     ) -> Result[Task]:
-        """Add a task to a stage; everything about it is checked now, not when it runs."""
+        """Add a task to a stage; everything about it is checked now, not when it runs.
+
+        ``FORBIDDEN`` when its action is free-form and ``caller`` is no admin.
+        """
         found, checked_name = await self._pending(pipeline_id), inputs.text(name, "name")
         stage_key = inputs.identifier(StageId, stage_id, "stage_id")
         checked_description = inputs.text(description, "description", required=False, max_length=2000)
@@ -134,6 +144,8 @@ class PipelineService:
         if isinstance(resolved, Failure):
             return resolved
         kind, checked_params = resolved.value
+        if refused := authority.may_define(self._actions, kind, caller):
+            return refused
         task = Task(
             TaskId.new(),
             checked_name.value,
@@ -144,6 +156,7 @@ class PipelineService:
             timeout=float(timeout),
             retries=retries,
             skip_on_failure=bool(skip_on_failure),
+            authorized_by=caller.name if self._actions.free_form(kind) else "",
         )
         stage.tasks.append(task)
         saved = await self._pipelines.save(pipeline)
@@ -173,14 +186,14 @@ class PipelineService:
             return Failure(ErrorDetails.validation("after", "must be a whole number >= 0"))
         return Success(await self._pipelines.events(found.value.id, after=after))
 
-    async def execute_pipeline(self, pipeline_id: PipelineId | str) -> Result[Pipeline]:
+    async def execute_pipeline(
+        self, pipeline_id: PipelineId | str, *, caller: authority.Caller = authority.TRUSTED
+    ) -> Result[Pipeline]:
         """Run a pending pipeline to its end and return it (its ``status`` says how it ended)."""
-        found = await self._pending(pipeline_id)
+        found = await self._runnable(pipeline_id, caller)
         if isinstance(found, Failure):
             return found
         pipeline = found.value
-        if not any(stage.tasks for stage in pipeline.stages):
-            return Failure(ErrorDetails.validation("stages", "the pipeline has no tasks: add stages and tasks first"))
         config = await self._config_for(pipeline)
         if config is None:
             return await self._runner.run(pipeline, None)
@@ -190,19 +203,19 @@ class PipelineService:
         async with self._leases.held(lease.value):
             return await self._runner.run(pipeline, config, lease.value)
 
-    async def start_pipeline(self, pipeline_id: PipelineId | str) -> Result[Pipeline]:
+    async def start_pipeline(
+        self, pipeline_id: PipelineId | str, *, caller: authority.Caller = authority.TRUSTED
+    ) -> Result[Pipeline]:
         """``execute_pipeline``, returning the pipeline as soon as it is on its way.
 
         It runs in this process's background; follow it with ``get_pipeline`` or its events.
         """
-        found = await self._pending(pipeline_id)
+        found = await self._runnable(pipeline_id, caller)
         if isinstance(found, Failure):
             return found
         pipeline = found.value
         if pipeline.id in self._background or self._runner.is_running(pipeline.id):
             return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is already running"))
-        if not any(stage.tasks for stage in pipeline.stages):
-            return Failure(ErrorDetails.validation("stages", "the pipeline has no tasks: add stages and tasks first"))
         config = await self._config_for(pipeline)
         lease = await self._leases.acquire(config, pipeline.id.value) if config is not None else None
         if isinstance(lease, Failure):
@@ -227,7 +240,9 @@ class PipelineService:
         async with self._leases.held(lease):
             await self._runner.run(pipeline, config, lease)
 
-    async def resume_pipeline(self, pipeline_id: PipelineId | str) -> Result[Pipeline]:
+    async def resume_pipeline(
+        self, pipeline_id: PipelineId | str, *, caller: authority.Caller = authority.TRUSTED
+    ) -> Result[Pipeline]:
         """Carry on a pipeline whose runner died (it is ``running`` and nothing runs it).
 
         Finished tasks are kept; interrupted ones run again when idempotent and fail
@@ -240,6 +255,8 @@ class PipelineService:
         if pipeline.status is not PipelineStatus.RUNNING or self._runner.is_running(pipeline.id):
             state = "running in this process" if self._runner.is_running(pipeline.id) else pipeline.status.value
             return Failure(ErrorDetails.invalid_state(f"pipeline {pipeline.id.value} is {state}: nothing to resume"))
+        if refused := authority.may_run(self._actions, pipeline, caller):
+            return refused
         config = await self._config_for(pipeline)
         if config is None:
             return await self._runner.resume(pipeline, None)
@@ -312,6 +329,15 @@ class PipelineService:
             return recorded
         pipeline.version = recorded.value
         return Success(pipeline)
+
+    async def _runnable(self, pipeline_id: PipelineId | str, caller: authority.Caller) -> Result[Pipeline]:
+        """The pending pipeline, if it has tasks and ``caller`` may run every one of them."""
+        found = await self._pending(pipeline_id)
+        if isinstance(found, Failure):
+            return found
+        if not any(stage.tasks for stage in found.value.stages):
+            return Failure(ErrorDetails.validation("stages", "the pipeline has no tasks: add stages and tasks first"))
+        return authority.may_run(self._actions, found.value, caller) or found
 
     async def _pending(self, pipeline_id: PipelineId | str) -> Result[Pipeline]:
         found = await self.get_pipeline(pipeline_id)

@@ -229,6 +229,9 @@ class TaskOut(BaseModel):
     finished_at: datetime | None
     message: str
     outputs: dict[str, Any]
+    authorized_by: str | None = Field(
+        default=None, description="The admin who defined this free-form task (command, http_check...)."
+    )
 
 
 class StageOut(BaseModel):

@@ -24,6 +24,7 @@ from uno.core.result import Failure, Result
 from uno.deployment.entrypoints.http.problems import Problem
 from uno.deployment.ports.access import ApiToken, Scope
 from uno.deployment.services.access import forbidden
+from uno.deployment.services.authority import Caller
 
 CACHE_SECONDS = 10.0
 _CACHE_LIMIT = 10_000
@@ -33,18 +34,24 @@ Authenticate = Callable[[str | None, Scope], Awaitable[Result[ApiToken]]]
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who made the request: a token's id and name, or ``anonymous`` without auth."""
+    """Who made the request: a token's id, name and scopes, or ``anonymous`` (every scope) without auth."""
 
     id: str
     name: str
+    scopes: frozenset[Scope]
 
     @property
     def label(self) -> str:
         """How records name the caller (``approved by ...``): the token's name and id, never its secret."""
         return self.name if self.id == self.name else f"{self.name} ({self.id})"
 
+    @property
+    def caller(self) -> Caller:
+        """The caller as the services weigh it: may it define and run free-form tasks?"""
+        return Caller(self.label, any(scope.allows(Scope.ADMIN) for scope in self.scopes))
 
-ANONYMOUS = Principal("anonymous", "anonymous")
+
+ANONYMOUS = Principal("anonymous", "anonymous", frozenset(Scope))
 
 
 class Guard:
@@ -67,7 +74,7 @@ class Guard:
         token = await self._token(secret, needed)
         if not token.allows(needed):
             raise Problem(forbidden(token, needed))
-        return Principal(token.id, token.name)
+        return Principal(token.id, token.name, token.scopes)
 
     def forget(self, token_id: str) -> None:
         """Drop a revoked token from the cache at once."""

@@ -86,8 +86,11 @@ async def add_stage(pipeline_id: str, body: StageCreate, services: Services, _: 
 
 
 @router.post("/{pipeline_id}/stages/{stage_id}/tasks", status_code=status.HTTP_201_CREATED, response_model=TaskOut)
-async def add_task(pipeline_id: str, stage_id: str, body: TaskCreate, services: Services, _: Deployer) -> TaskOut:
-    """Add a task to a stage; its action and parameters are checked now, not when it runs."""
+async def add_task(pipeline_id: str, stage_id: str, body: TaskCreate, services: Services, caller: Deployer) -> TaskOut:
+    """Add a task to a stage; its action and parameters are checked now, not when it runs.
+
+    A free-form action (``command``, ``http_check``, ``db_restore``...) needs ``admin``: 403 otherwise.
+    """
     task = unwrap(
         await services.pipeline_service.add_task(
             pipeline_id,
@@ -100,15 +103,19 @@ async def add_task(pipeline_id: str, stage_id: str, body: TaskCreate, services: 
             body.timeout,
             body.retries,
             body.skip_on_failure,
+            caller=caller.caller,
         )
     )
     return TaskOut.model_validate(task.to_document())
 
 
 @router.post("/{pipeline_id}/execute", status_code=status.HTTP_202_ACCEPTED, response_model=PipelineOut)
-async def execute(pipeline_id: str, services: Services, _: Deployer, response: Response) -> PipelineOut:
-    """Start a pending pipeline; it runs in the background. Follow it at its events."""
-    pipeline = unwrap(await services.pipeline_service.start_pipeline(pipeline_id))
+async def execute(pipeline_id: str, services: Services, caller: Deployer, response: Response) -> PipelineOut:
+    """Start a pending pipeline; it runs in the background. Follow it at its events.
+
+    403 for a ``deploy`` caller when a free-form task in it was not defined by an admin.
+    """
+    pipeline = unwrap(await services.pipeline_service.start_pipeline(pipeline_id, caller=caller.caller))
     response.headers["Location"] = f"{router.prefix}/{pipeline.id.value}"
     return out(pipeline)
 
