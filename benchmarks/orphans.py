@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import random
+import re
 import secrets
 import signal
 import socket
@@ -62,7 +63,9 @@ def run(*arguments: str, env: dict[str, str], cwd: Path) -> subprocess.Completed
 
 def history(env: dict[str, str], cwd: Path) -> list[dict[str, Any]]:
     done = run("history", "--limit", "1000", "--json", env=env, cwd=cwd)
-    return list(json.loads(done.stdout)) if done.returncode == 0 and done.stdout.strip() else []
+    if done.returncode != 0:
+        raise RuntimeError(f"uno-deploy history failed ({done.returncode}): {done.stderr.strip()}")
+    return list(json.loads(done.stdout))
 
 
 def served(port: int, requests: int = 20) -> set[str]:
@@ -89,35 +92,40 @@ def deploy_arguments(version: str, strategy: str) -> list[str]:
 def trial(number: int, rng: random.Random, env: dict[str, str], cwd: Path, port: int) -> dict[str, Any]:
     strategy = STRATEGIES[number % len(STRATEGIES)]
     version = f"{number + 2}.0.0"
-    deploying = subprocess.Popen(
-        [*UNO_DEPLOY, *deploy_arguments(version, strategy)],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(rng.uniform(0.5, 8.0))
-    killed_at = time.monotonic()
-    finished_first = deploying.poll() is not None
-    deploying.send_signal(signal.SIGKILL)
-    deploying.wait()
-    killed = next((item for item in history(env, cwd) if item["app_version"] == version), None)
-    outcome: dict[str, Any] = {"strategy": strategy, "version": version, "finished_first": finished_first}
-    if killed is None:  # killed before it stored anything: nothing to recover
-        outcome.update(orphan=False, recovered_in=0.0)
+    printed = cwd / f"deploy-{number}.out"
+    with printed.open("w") as output:
+        deploying = subprocess.Popen(
+            [*UNO_DEPLOY, *deploy_arguments(version, strategy)],
+            env={**env, "PYTHONUNBUFFERED": "1"},  # its first line names the deployment: let it reach the file
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.5, 8.0))
+        killed_at = time.monotonic()
+        finished_first = deploying.poll() is not None
+        deploying.send_signal(signal.SIGKILL)
+        deploying.wait()
+    started = re.search(r"dep-\w+", printed.read_text())
+    outcome: dict[str, Any] = {"strategy": strategy, "version": version, "killed_mid_run": not finished_first}
+    if started is None:  # killed before it stored anything: nothing to recover
+        outcome["next"] = "nothing"
     elif number % 2:
-        outcome.update(orphan=killed["status"] in ACTIVE, next="status")
+        outcome["next"] = "status"
         while time.monotonic() - killed_at < LEASE_TTL + 10:
-            shown = json.loads(run("status", killed["id"], "--json", env=env, cwd=cwd).stdout)["deployment"]
+            shown = json.loads(run("status", started.group(0), "--json", env=env, cwd=cwd).stdout)["deployment"]
             if shown["status"] not in ACTIVE:
                 break
         outcome["recovered_in"] = time.monotonic() - killed_at
     else:
-        outcome.update(orphan=killed["status"] in ACTIVE, next="deploy")
+        outcome["next"] = "deploy"
         after = run(*deploy_arguments(f"{number + 2}.5.0", strategy), env=env, cwd=cwd)
         outcome["next_deploy_exit"] = after.returncode
         outcome["recovered_in"] = time.monotonic() - killed_at
     records = history(env, cwd)
+    killed = next((item for item in records if started and item["id"] == started.group(0)), None)
+    if killed is not None:
+        outcome["ended_as"] = f"{killed['status']}: {killed['message'][:120]}"
     outcome["stuck"] = [item["id"] for item in records if item["status"] in ACTIVE]
     expected, answers = current_release(records), served(port)
     outcome["backward"] = answers != {expected}
@@ -179,11 +187,11 @@ def free_port() -> int:
 
 
 def report(outcomes: list[dict[str, Any]], store: str) -> None:
-    orphans = [item for item in outcomes if item.get("orphan")]
+    orphans = [item for item in outcomes if item["killed_mid_run"] and item["next"] != "nothing"]
     stuck = sum(1 for item in outcomes if item["stuck"])
     backward = sum(1 for item in outcomes if item["backward"])
-    seconds = [item["recovered_in"] for item in orphans if item.get("next") == "status"]
-    print(f"store: {store}; trials: {len(outcomes)}; killed mid-run (orphans): {len(orphans)}")
+    seconds = [item["recovered_in"] for item in orphans if item["next"] == "status"]
+    print(f"store: {store}; trials: {len(outcomes)}; killed mid-run after it started: {len(orphans)}")
     print(f"stuck: {stuck}; backward switches: {backward}")
     if seconds:
         median = statistics.median(seconds)
