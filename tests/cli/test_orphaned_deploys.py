@@ -34,7 +34,7 @@ def _killed_half_way(tmp_path: Path) -> tuple[int, str]:
     upgrade = [*UNO_DEPLOY, "deploy", "-f", "deployment.yaml", *_SETS, "--set", "app_version=2.0.0"]
     with subprocess.Popen(upgrade, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as deploying:
         try:
-            deployment_id = eventually(lambda: _running(), what="the upgrade running")
+            deployment_id = eventually(_running, what="the upgrade running")
             eventually(
                 lambda: "paused at 50% until promoted" in ok("status", deployment_id).stdout, what="the canary paused"
             )
