@@ -1,7 +1,8 @@
 """The spec's Python examples, run as written (docs/spec/deployment-api.md).
 
-Each ```python block runs in order in one namespace, as in a notebook, after
-``uno.deployment.configure()``. The placeholder ids ``config-123`` and
+Each ```python block runs in order in one namespace, as in a notebook, with nothing
+before it but ``import inject`` (importing ``uno.deployment`` leaves ``inject`` ready
+with the embedded defaults). The placeholder ids ``config-123`` and
 ``deployment-123`` are replaced by the ids the earlier examples created, except in the
 error-handling example, which keeps ``config-123`` to show the error a user gets.
 """
@@ -33,7 +34,6 @@ async def run_block(source: str, namespace: dict[str, Any]) -> None:
 @pytest.fixture
 def namespace(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.delenv("DB_PASSWORD", raising=False)
-    uno.deployment.configure()
     import inject
 
     namespace: dict[str, Any] = {"inject": inject}
@@ -101,3 +101,41 @@ async def test_configure_with_new_settings_starts_afresh():
 
     assert first is not second
     assert inject.instance(uno.deployment.Settings).max_parallel_tasks == 2
+
+
+def test_the_first_example_runs_in_a_fresh_interpreter_with_only_import_inject_added(tmp_path: Path):
+    """As a user pastes it into ``python -m asyncio``: no configure() anywhere, no store opened at import."""
+    import ast
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "example.py"
+    script.write_text(
+        "import ast, asyncio, sys\n"
+        "import uno.deployment\n"
+        "from pathlib import Path\n"
+        "print('store after import:', Path(sys.argv[2]).exists())\n"
+        "source = 'import inject\\n' + open(sys.argv[1]).read()\n"
+        f"code = compile(source, 'example', 'exec', flags={ast.PyCF_ALLOW_TOP_LEVEL_AWAIT})\n"
+        "asyncio.run(eval(code, {}))\n"
+    )
+    example = tmp_path / "first.py"
+    example.write_text(python_blocks()[0])
+
+    store = tmp_path / "store.db"
+    environment = {**os.environ, "UNO_DEPLOY_DATABASE_URL": f"sqlite:///{store}"}
+    done = subprocess.run(
+        [sys.executable, str(script), str(example), str(store)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=environment,
+    )
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "store after import: False"
+    assert store.exists()
+    assert re.fullmatch(r"Created deployment config with ID: cfg-\w+", lines[1])

@@ -1,7 +1,9 @@
 """uno.deployment: configure, pipeline, deploy, verify and roll back applications.
 
 The public API is what ``__all__`` lists; everything else is private and may change.
-Start with ``configure()``, then resolve the services with ``inject.instance(...)``.
+Resolve the services with ``inject.instance(...)``: importing this package leaves
+``inject`` ready with the embedded defaults (built on first use, no store opened at
+import); ``configure(settings)`` chooses others.
 """
 
 from importlib import metadata as _metadata
@@ -9,6 +11,7 @@ from importlib import metadata as _metadata
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.bootstrap import Container, configure
+from uno.deployment.bootstrap import install_defaults as _install_defaults
 from uno.deployment.domain.configs import (
     DatabaseConfig,
     DeploymentConfig,
@@ -42,6 +45,8 @@ from uno.deployment.services.pipeline_service import PipelineService
 from uno.deployment.settings import Settings
 
 __version__ = _metadata.version("uno-deployment")
+
+_install_defaults()
 
 __all__ = [
     "Container",

@@ -345,8 +345,9 @@ _configured: Container | None = None
 def configure(settings: Settings | None = None, *, container: Container | None = None) -> Container:
     """Bind the services for ``inject.instance(...)`` and return the container.
 
-    Called again without arguments it keeps the existing container (and its state);
-    with new settings or a container it replaces it.
+    Called again without arguments it keeps the existing container (and its state): the
+    one ``inject`` built on first use, if any; with new settings or a container it
+    replaces it.
     """
     global _configured
     if _configured is not None and settings is None and container is None and inject.is_configured():
@@ -366,14 +367,45 @@ def configure(settings: Settings | None = None, *, container: Container | None =
     return chosen
 
 
+def install_defaults() -> None:
+    """Leave ``inject`` ready with the embedded defaults, as the spec's examples use it.
+
+    Nothing is built here (importing ``uno.deployment`` opens no store): the container is
+    built from ``Settings()`` the first time a service is asked for, and is the one
+    ``configure()`` then returns. An application that configured ``inject`` itself is
+    left alone; ``configure(settings)`` replaces these bindings.
+    """
+    if inject.is_configured():
+        return
+
+    def bindings(binder: inject.Binder) -> None:
+        binder.bind_to_provider(Container, _default_container)
+        binder.bind_to_provider(Settings, lambda: _default_container().settings)
+        binder.bind_to_provider(DeploymentConfigService, lambda: _default_container().config_service)
+        binder.bind_to_provider(PipelineService, lambda: _default_container().pipeline_service)
+        binder.bind_to_provider(DeploymentService, lambda: _default_container().deployment_service)
+        binder.bind_to_provider(AccessService, lambda: _default_container().access_service)
+
+    inject.configure(bindings)
+
+
+def _default_container() -> Container:
+    global _configured
+    if _configured is None:
+        _configured = build(None)
+    return _configured
+
+
 def reset() -> Container | None:
     """Forget the configured container (tests use this between cases) and return it.
 
-    The caller closes what it returns (``await container.aclose()``) when it used a SQL store.
+    ``inject`` is left with the embedded defaults again, built on first use. The caller
+    closes what it returns (``await container.aclose()``) when it used a SQL store.
     """
     global _configured
     forgotten, _configured = _configured, None
     inject.clear()
+    install_defaults()
     return forgotten
 
 
