@@ -295,3 +295,61 @@ async def test_without_keep_previous_blue_goes_at_once(deployer, platform):
     await release(deployer, "2.0.0", "blue-green", blue_green={"keep_previous": False})
 
     assert [v.version for v in platform.versions.values()] == ["2.0.0"]
+
+
+async def _auto_rollback(deployer: bootstrap.Container, enabled: bool) -> None:
+    [config] = (await deployer.config_service.list_configs(app_name="shop")).value
+    await deployer.config_service.update_config(config.id, auto_rollback=enabled)
+
+
+async def test_a_failed_recreate_is_rolled_back_automatically_and_the_release_before_serves_again(deployer, platform):
+    await release(deployer, "1.0.0", "recreate")
+    await _auto_rollback(deployer, True)
+    platform.unhealthy.add("2.0.0")
+
+    second = await release(deployer, "2.0.0", "recreate")
+
+    assert second.status is DeploymentStatus.ROLLED_BACK, second.message
+    assert "rolled back automatically to 1.0.0" in second.message
+    assert platform.serving() == {"1.0.0": 100}
+    deploy = await task_outputs(deployer, second, "deploy")
+    assert deploy["previous_disturbed"] is True
+
+
+async def test_without_auto_rollback_a_failed_recreate_says_nothing_serves_the_release_before(deployer, platform):
+    await release(deployer, "1.0.0", "recreate")
+    await _auto_rollback(deployer, False)
+    platform.unhealthy.add("2.0.0")
+
+    second = await release(deployer, "2.0.0", "recreate")
+
+    assert second.status is DeploymentStatus.FAILED
+    assert second.message.endswith(
+        "; the release before it was stopped on the way and auto_rollback is off: roll back or deploy again"
+    )
+    assert platform.serving() == {}
+
+
+async def test_a_rolling_deploy_that_fails_after_shrinking_the_old_version_is_rolled_back_to_its_size(
+    deployer, platform
+):
+    await release(deployer, "1.0.0", "rolling", replicas=3)
+    await _auto_rollback(deployer, True)
+    checks = {"2.0.0": 0}
+    health = platform.version_health
+
+    async def sickening(version):
+        if version.version == "2.0.0":
+            checks["2.0.0"] += 1
+            if checks["2.0.0"] > 1:  # the first batch is healthy, the next never is
+                platform.unhealthy.add("2.0.0")
+        return await health(version)
+
+    platform.version_health = sickening
+
+    second = await release(deployer, "2.0.0", "rolling", replicas=3)
+
+    assert second.status is DeploymentStatus.ROLLED_BACK, second.message
+    assert platform.serving() == {"1.0.0": 100}
+    [restored] = [v for v in platform.versions.values() if v.version == "1.0.0"]
+    assert restored.replicas == 3

@@ -13,7 +13,7 @@ import asyncio
 
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.deployments import DeploymentResult
-from uno.deployment.domain.enums import DeploymentStatus, PipelineStatus
+from uno.deployment.domain.enums import DeploymentKind, DeploymentStatus, PipelineStatus
 from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.engine.running import PipelineRunner
 from uno.deployment.ports.leases import Lease
@@ -125,8 +125,13 @@ class Executor:
         self, record: DeploymentResult, outcome: Result[Pipeline], rolling_back: DeploymentResult | None
     ) -> None:
         await self._recorder.conclude(record, outcome, rolling_back)
-        if isinstance(outcome, Success) and rolling_back_rules.wants_automatic_rollback(record, outcome.value):
+        if isinstance(outcome, Failure) or record.kind is not DeploymentKind.DEPLOY:
+            return
+        if rolling_back_rules.wants_automatic_rollback(record, outcome.value):
             await self.roll_back_automatically(record)
+        elif rolling_back_rules.left_disturbed(outcome.value):
+            note = "the release before it was stopped on the way and auto_rollback is off: roll back or deploy again"
+            await self._recorder.annotate(record, f"{record.message}; {note}")
 
     async def roll_back_automatically(self, record: DeploymentResult) -> None:
         """Put the previous release back after a deploy that failed once on the platform (lease held)."""

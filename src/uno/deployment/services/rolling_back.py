@@ -16,6 +16,7 @@ from uno.deployment.domain.enums import DeploymentKind, DeploymentStatus, Pipeli
 from uno.deployment.domain.ids import DeploymentId, PipelineId, StageId, TaskId, new_deployment_id
 from uno.deployment.domain.pipelines import Pipeline, Stage, Task
 from uno.deployment.engine import templates
+from uno.deployment.strategies.steps import DISTURBED
 
 PLATFORM_STEPS = ("deploy", "rollback")
 
@@ -127,15 +128,24 @@ def reached_platform(pipeline: Pipeline) -> bool:
 
 
 def wants_automatic_rollback(record: DeploymentResult, pipeline: Pipeline) -> bool:
-    """A deploy that put its release on the platform and then failed, with ``auto_rollback`` on."""
+    """A failed deploy that left the platform changed, with ``auto_rollback`` on (see ``left_changed``)."""
+    return record.kind is DeploymentKind.DEPLOY and record.config.auto_rollback and left_changed(pipeline)
+
+
+def left_changed(pipeline: Pipeline) -> bool:
+    """A failed pipeline whose deploy step put its release on the platform, or failed after
+    it stopped or shrank the release before (``left_disturbed``): either way the release
+    that served before does not serve as it did, and only a rollback restores it."""
     deployed = pipeline.task_named("deploy")
-    return (
-        record.kind is DeploymentKind.DEPLOY
-        and record.config.auto_rollback
-        and pipeline.status is PipelineStatus.FAILED
-        and deployed is not None
-        and deployed.status is TaskStatus.SUCCEEDED
-    )
+    if pipeline.status is not PipelineStatus.FAILED or deployed is None:
+        return False
+    return deployed.status is TaskStatus.SUCCEEDED or left_disturbed(pipeline)
+
+
+def left_disturbed(pipeline: Pipeline) -> bool:
+    """Whether the deploy step failed after it stopped or shrank the release before (recreate, rolling)."""
+    deployed = pipeline.task_named("deploy")
+    return deployed is not None and deployed.status is TaskStatus.FAILED and deployed.outputs.get(DISTURBED) is True
 
 
 def summary(record: DeploymentResult, pipeline: Pipeline) -> str:

@@ -3,7 +3,9 @@
 Each round adds up to ``max_surge`` new replicas, waits for them to be healthy, moves
 traffic in proportion to healthy replicas, then removes as many old replicas (plus up to
 ``max_unavailable`` more). A new batch that never becomes healthy puts all traffic back
-on the old version, which was never scaled below what was still serving.
+on the old version, which was never scaled below what was still serving; once old
+replicas were removed, the failure says so (``steps.DISTURBED``), and the automatic
+rollback brings the old version back to its size.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from uno.deployment.strategies.steps import (
     RolloutOutcome,
     abandon,
     create,
+    disturbed,
     remove,
     route,
     survey,
@@ -34,21 +37,28 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
     if isinstance(new, Failure):
         return new
     current, remaining = new.value, {version.id: version for version in old}
+    shrunk_any = False
+
+    async def give_up(reason: Failure) -> Failure:
+        abandoned = await abandon(rollout, current, list(remaining.values()), reason.error)
+        return disturbed(abandoned) if shrunk_any else abandoned
+
     while True:
         healthy = await wait_healthy(rollout, current)
         if isinstance(healthy, Failure):
-            return await abandon(rollout, current, list(remaining.values()), healthy.error)
+            return await give_up(healthy)
         routed = await route(rollout, _weights(current, list(remaining.values())))
         if isinstance(routed, Failure):
-            return await abandon(rollout, current, list(remaining.values()), routed.error)
+            return await give_up(routed)
         if current.replicas >= target:
             break
         shrunk = await _shrink(rollout, remaining, surge + rollout.tuning.max_unavailable)
+        shrunk_any = True
         if isinstance(shrunk, Failure):
-            return await abandon(rollout, current, list(remaining.values()), shrunk.error)
+            return await give_up(shrunk)
         grown = await rollout.driver.scale_version(current, min(target, current.replicas + surge))
         if isinstance(grown, Failure):
-            return await abandon(rollout, current, list(remaining.values()), grown.error)
+            return await give_up(grown)
         current = grown.value
         await rollout.note(f"scaled {current.id} to {current.replicas}")
     routed = await route(rollout, {current.id: 100})

@@ -109,6 +109,17 @@ def failed(message: str, **context: object) -> Failure:
     return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, dict(context)))
 
 
+DISTURBED = "previous_disturbed"
+"""Set on a failed rollout's context when the release that served before no longer serves
+as it did (stopped by recreate, shrunk by rolling): only a rollback restores it."""
+
+
+def disturbed(failure: Failure) -> Failure:
+    """``failure``, saying the release before was stopped or shrunk on the way (see ``DISTURBED``)."""
+    error = failure.error
+    return Failure(ErrorDetails(error.code, error.message, {**error.context, DISTURBED: True}))
+
+
 async def wait_healthy(rollout: Rollout, version: VersionSet) -> Result[VersionHealth]:
     """Poll the version's health until all its replicas are ready or the deadline passes."""
     deadline = rollout.clock.monotonic() + rollout.tuning.health_deadline_seconds
