@@ -26,6 +26,7 @@ from typing import Any
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.adapters.platforms.local import loops, options, rotating, wire
+from uno.deployment.adapters.platforms.local.background import BackgroundLoops
 from uno.deployment.adapters.platforms.local.health import HealthMonitor
 from uno.deployment.adapters.platforms.local.routing import Router
 from uno.deployment.adapters.platforms.local.supervising import Supervisor, SupervisorError
@@ -55,16 +56,20 @@ class Agent:
         self.state_dir = state_dir
         self.loop = loop  # which event loop runs the agent (``loops``), reported by ping
         # replicas get what their configuration names, not whatever the deployer's shell held
-        self.supervisor = Supervisor(state_dir / "processes", base_env=options.baseline_environment(os.environ))
+        self.background = BackgroundLoops()  # every loop of the agent: restarted if it fails, reported by ping
+        self.supervisor = Supervisor(
+            state_dir / "processes", base_env=options.baseline_environment(os.environ), background=self.background
+        )
         self.monitors: dict[str, HealthMonitor] = {}  # one per version set: each has its own timings
         self.retirements: dict[str, asyncio.TimerHandle] = {}
         self.leaving: dict[str, set[int]] = {}  # ports of replicas being scaled away: routed no more
         self.versions: dict[str, VersionMeta] = {}
+        self.removing: set[str] = set()  # version sets being destroyed: no longer synced, their parts going
+        self.sync_rounds = 0
         self.routers: dict[tuple[str, str], Router] = {}
         self.weights: dict[tuple[str, str], dict[str, int]] = {}
         self.stopped = asyncio.Event()
         self._server: asyncio.Server | None = None
-        self._syncing: asyncio.Task[None] | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self._serial = 0
 
@@ -77,16 +82,25 @@ class Agent:
         socket_path = self.state_dir / "agent.sock"
         socket_path.unlink(missing_ok=True)
         self._server = await asyncio.start_unix_server(self._handle, path=str(socket_path), limit=wire.MAX_MESSAGE)
-        self._syncing = asyncio.create_task(self._sync_forever())
+        self.start_background()
         try:
             await self.stopped.wait()
         finally:
             self._server.close()
             await self._server.wait_closed()
             socket_path.unlink(missing_ok=True)
-            self._syncing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._syncing
+
+    def start_background(self) -> None:
+        """Start the loop that keeps the routers' backends to the healthy replicas."""
+        self.background.start("backend sync", self._sync_forever)
+
+    async def close(self) -> None:
+        """Stop the loops, the health probes and the routers; the replicas run on (for the next agent)."""
+        await self.background.close()
+        for monitor in self.monitors.values():
+            await monitor.close()
+        for router in self.routers.values():
+            await router.stop()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -120,7 +134,8 @@ class Agent:
         return await operation(request)
 
     async def _ping(self, _: dict[str, Any]) -> Result[Any]:
-        return Success({"pid": os.getpid(), "loop": self.loop})
+        background = [asdict(report) for report in self.background.report()]
+        return Success({"pid": os.getpid(), "loop": self.loop, "background": background})
 
     async def _create(self, request: dict[str, Any]) -> Result[Any]:
         self._serial += 1
@@ -215,9 +230,9 @@ class Agent:
         if meta is None:
             return _unknown(request["version_set"])
         running = {(replica.port, replica.pid) for replica in self.supervisor.replicas(meta.id)}
-        probed = [
-            replica for replica in self.monitors[meta.id].health(meta.id) if (replica.port, replica.pid) in running
-        ]
+        monitor = self.monitors.get(meta.id)  # gone while the version set is being removed
+        health = monitor.health(meta.id) if monitor is not None else []
+        probed = [replica for replica in health if (replica.port, replica.pid) in running]
         ready = sum(replica.ready for replica in probed)  # a replica not probed yet is not ready
         problems = sorted({_problem(replica) for replica in probed if not replica.ready} - {""})
         if len(probed) < len(running):
@@ -239,12 +254,20 @@ class Agent:
 
     async def _destroy(self, request: dict[str, Any]) -> Result[Any]:
         meta = self.versions.get(request["version_set"])
-        if meta is None:
-            return Success(None)  # already gone: destroying is idempotent
+        if meta is None or meta.id in self.removing:
+            return Success(None)  # already gone (or going): destroying is idempotent
+        self.removing.add(meta.id)  # before any part goes: the backend sync must not look for them
+        try:
+            await self._take_apart(meta, float(request.get("drain", 30.0)))
+        finally:
+            self.removing.discard(meta.id)
+        return Success(None)
+
+    async def _take_apart(self, meta: VersionMeta, drain: float) -> None:
         key = (meta.app, meta.environment)
         router = self.routers.get(key)
         if router is not None:
-            await router.drain(meta.id, float(request.get("drain", 30.0)))
+            await router.drain(meta.id, drain)
             router.set_backends(meta.id, [])
         monitor = self.monitors.pop(meta.id, None)
         if monitor is not None:
@@ -255,7 +278,6 @@ class Agent:
         self.weights[key] = {name: weight for name, weight in self.weights.get(key, {}).items() if name != meta.id}
         await self._close_idle_router(key)
         self._persist()
-        return Success(None)
 
     async def _retire(self, request: dict[str, Any]) -> Result[Any]:
         meta = self.versions.get(request["version_set"])
@@ -310,6 +332,7 @@ class Agent:
     def _watch(self, meta: VersionMeta) -> None:
         monitor = HealthMonitor(
             self.supervisor,
+            background=self.background,
             path=meta.health_path,
             interval=meta.health_interval,
             timeout=meta.health_timeout,
@@ -337,7 +360,7 @@ class Agent:
         """Route to healthy replicas only; a version with none healthy keeps all (errors show in its stats)."""
         for meta in self.versions.values():
             router = self.routers.get((meta.app, meta.environment))
-            if router is None:
+            if router is None or meta.id in self.removing:  # its monitor and replicas may be gone already
                 continue
             leaving = self.leaving.get(meta.id, set())
             # only replicas the supervisor runs now: a stopped one may still look healthy to the monitor
@@ -356,6 +379,7 @@ class Agent:
     async def _sync_forever(self) -> None:
         while True:
             self._sync_backends()
+            self.sync_rounds += 1
             await asyncio.sleep(SYNC_SECONDS)
 
     def _persist(self) -> None:
@@ -380,8 +404,8 @@ class Agent:
             if meta.id not in running:
                 continue
             self.versions[meta.id] = meta
-            await self._router(meta)
             self._watch(meta)
+            await self._router(meta)
             if meta.retire_at is not None:
                 self._schedule_retirement(meta, 5.0)
         for route in state.get("routes", []):
@@ -435,10 +459,7 @@ async def _run(state_dir: Path, loop_name: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, agent.stopped.set)  # stop serving; replicas keep running for the next agent
     await agent.serve()
-    for monitor in agent.monitors.values():
-        await monitor.close()
-    for router in agent.routers.values():
-        await router.stop()
+    await agent.close()
     print("local agent stopped", file=sys.stderr)
 
 
