@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ from uno.core.result import Failure, Result, Success
 from uno.deployment.adapters.platforms.local import loops, options, rotating, wire
 from uno.deployment.adapters.platforms.local.background import BackgroundLoops
 from uno.deployment.adapters.platforms.local.health import HealthMonitor
+from uno.deployment.adapters.platforms.local.holding import Holding
 from uno.deployment.adapters.platforms.local.routing import Router
 from uno.deployment.adapters.platforms.local.supervising import Supervisor, SupervisorError
 
@@ -52,9 +54,17 @@ class VersionMeta:
 
 
 class Agent:
-    def __init__(self, state_dir: Path, loop: str = "asyncio") -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        loop: str = "asyncio",
+        holding: Holding | None = None,
+        keeper: dict[str, Any] | None = None,
+    ) -> None:
         self.state_dir = state_dir
         self.loop = loop  # which event loop runs the agent (``loops``), reported by ping
+        self.holding = holding or Holding()  # the listening sockets a keeper holds for us, if one does
+        self.keeper = keeper  # the keeper's pid, how often it restarted an agent and why the last one ended
         # replicas get what their configuration names, not whatever the deployer's shell held
         self.background = BackgroundLoops()  # every loop of the agent: restarted if it fails, reported by ping
         self.supervisor = Supervisor(
@@ -135,7 +145,8 @@ class Agent:
 
     async def _ping(self, _: dict[str, Any]) -> Result[Any]:
         background = [asdict(report) for report in self.background.report()]
-        return Success({"pid": os.getpid(), "loop": self.loop, "background": background})
+        keeper = self.keeper if self.holding.kept else None
+        return Success({"pid": os.getpid(), "loop": self.loop, "background": background, "keeper": keeper})
 
     async def _create(self, request: dict[str, Any]) -> Result[Any]:
         self._serial += 1
@@ -184,7 +195,7 @@ class Agent:
             return Success(router)
         router = Router("127.0.0.1", meta.port)
         try:
-            await router.start()
+            await router.start(self.holding.socket_for("127.0.0.1", meta.port))
         except OSError as error:
             message = f"cannot listen on 127.0.0.1:{meta.port}: {error.strerror or error}"
             return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {}))
@@ -317,6 +328,7 @@ class Agent:
         self.weights.pop(key, None)
         if router is not None:
             await router.stop()
+            self.holding.release(router.port)
 
     async def _list(self, request: dict[str, Any]) -> Result[Any]:
         key = (request["app"], request["environment"])
@@ -415,6 +427,7 @@ class Agent:
                 self.weights[key] = weights
                 self._sync_backends()
                 self.routers[key].set_weights(weights)
+        self.holding.release_unclaimed()  # ports of applications no longer recorded
 
 
 def _log_policy(request: dict[str, Any]) -> rotating.LogPolicy:
@@ -452,8 +465,16 @@ def main(argv: list[str] | None = None) -> None:
     loops.run(_run(arguments.state_dir, loop), loop)
 
 
-async def _run(state_dir: Path, loop_name: str) -> None:
-    agent = Agent(state_dir, loop_name)
+def run_kept(
+    state_dir: Path, loop: str, channel: socket.socket, held: dict[int, socket.socket], keeper: dict[str, Any]
+) -> int:
+    """Run an agent forked by its keeper (``keeper``), serving the sockets it held; the exit status."""
+    loops.run(_run(state_dir, loop, Holding(channel, held), keeper), loop)
+    return 0
+
+
+async def _run(state_dir: Path, loop_name: str, holding: Holding | None = None, keeper: Any = None) -> None:
+    agent = Agent(state_dir, loop_name, holding, keeper)
     print(f"local agent {os.getpid()} serving {state_dir} on {loop_name}", file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,9 +1,10 @@
 """The ``local`` platform driver: version sets as processes run by a local agent.
 
-The agent (``python -m uno.deployment.adapters.platforms.local.agent``) owns the
-replicas and the routers, so they outlive the process that deployed them (a CLI call, a
-notebook). This driver starts it on demand, detached, one per state directory, and
-speaks to it over its Unix socket. Secret values are read from the deployer's
+The agent owns the replicas and the routers, so they outlive the process that deployed
+them (a CLI call, a notebook). This driver starts it on demand, detached, one per state
+directory, under a keeper (``python -m uno.deployment.adapters.platforms.local.keeper``)
+that holds the routers' ports and restarts the agent if it dies, and speaks to the agent
+over its Unix socket. Secret values are read from the deployer's
 environment at deploy time and sent to the agent for the replicas' environment; the
 agent keeps them in memory only, never in its state file.
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import loops, options, wire
+from uno.deployment.adapters.platforms.local import holding, loops, options, wire
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
 
@@ -160,15 +161,18 @@ class LocalDriver:
         return await self._gone()
 
     async def _gone(self) -> Result[None]:
-        """Return once the agent has closed its socket: ``down`` means down when it returns."""
+        """Return once the agent has closed its socket and its keeper is gone: ``down`` means down when it returns."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_TIMEOUT
-        while await asyncio.to_thread(self.socket_path.exists):
+        while await asyncio.to_thread(self._running):
             if loop.time() > deadline:
                 message = f"the local agent did not stop within {START_TIMEOUT:g}s"
                 return Failure(ErrorDetails(ErrorCode.UNAVAILABLE, message, {}))
             await asyncio.sleep(0.05)
         return Success(None)
+
+    def _running(self) -> bool:
+        return self.socket_path.exists() or holding.keeper_running(self._state_dir)
 
     async def _call(self, request: dict[str, Any], *, timeout: float = CALL_TIMEOUT) -> Result[Any]:
         started = await self._ensure_agent()
@@ -196,14 +200,14 @@ class LocalDriver:
 
 
 async def _spawn_agent(state_dir: Path) -> str | None:
-    """Start the agent detached: it forks and its first process exits at once (no zombie, no child).
+    """Start the agent's keeper detached: it forks and its first process exits at once (no zombie, no child).
 
     Returns why it refused to start (the last line it wrote), or None once it forked.
     """
     argv = [
         sys.executable,
         "-m",
-        "uno.deployment.adapters.platforms.local.agent",
+        "uno.deployment.adapters.platforms.local.keeper",
         "--state-dir",
         str(state_dir),
         "--detach",
