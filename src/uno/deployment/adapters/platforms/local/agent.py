@@ -339,7 +339,7 @@ class Agent:
             await self._destroy({"version_set": version_id, "drain": 5.0})
         await self.supervisor.close()
         self.stopped.set()
-        return Success(None)
+        return Success({"pid": os.getpid()})  # the driver waits for this process to end
 
     def _watch(self, meta: VersionMeta) -> None:
         monitor = HealthMonitor(
@@ -406,10 +406,13 @@ class Agent:
         os.replace(temporary, self.state_file)
 
     async def _restore(self) -> None:
+        """Adopt the replicas and route as before; a router serves only once its routes are set.
+
+        Serving earlier answered 502 to the connections that had queued on the keeper's socket
+        while no agent ran: the first requests came before the weights did.
+        """
         await self.supervisor.adopt()
-        if not self.state_file.is_file():
-            return
-        state = json.loads(self.state_file.read_text())
+        state = json.loads(self.state_file.read_text()) if self.state_file.is_file() else {}
         running = {info.version_id for info in self.supervisor.versions()}
         for item in state.get("versions", []):
             meta = VersionMeta(**item)
@@ -417,16 +420,21 @@ class Agent:
                 continue
             self.versions[meta.id] = meta
             self._watch(meta)
-            await self._router(meta)
+            self.routers.setdefault((meta.app, meta.environment), Router("127.0.0.1", meta.port))
             if meta.retire_at is not None:
                 self._schedule_retirement(meta, 5.0)
         for route in state.get("routes", []):
             key = (route["app"], route["environment"])
-            weights = {name: weight for name, weight in route["weights"].items() if name in self.versions}
             if key in self.routers:
-                self.weights[key] = weights
-                self._sync_backends()
-                self.routers[key].set_weights(weights)
+                self.weights[key] = {name: weight for name, weight in route["weights"].items() if name in self.versions}
+                self.routers[key].set_weights(self.weights[key])
+        self._sync_backends()
+        for key, router in list(self.routers.items()):
+            try:
+                await router.start(self.holding.socket_for(router.host, router.port))
+            except OSError as error:  # its port was taken meanwhile: the app is unreachable, say so
+                print(f"cannot listen on 127.0.0.1:{router.port} for {key[0]} in {key[1]}: {error}", file=sys.stderr)
+                del self.routers[key]
         self.holding.release_unclaimed()  # ports of applications no longer recorded
 
 

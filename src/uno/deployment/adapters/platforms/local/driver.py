@@ -21,7 +21,7 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import holding, loops, options, wire
+from uno.deployment.adapters.platforms.local import holding, loops, options, processes, wire
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
 
@@ -158,21 +158,22 @@ class LocalDriver:
             answered = await self._call({"op": "shutdown"}, timeout=SHUTDOWN_TIMEOUT)
         if isinstance(answered, Failure):
             return answered
-        return await self._gone()
+        return await self._gone(answered.value.get("pid") if isinstance(answered.value, dict) else None)
 
-    async def _gone(self) -> Result[None]:
-        """Return once the agent has closed its socket and its keeper is gone: ``down`` means down when it returns."""
+    async def _gone(self, agent: int | None) -> Result[None]:
+        """Return once the agent has exited and its keeper too: ``down`` means down when it returns."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_TIMEOUT
-        while await asyncio.to_thread(self._running):
+        while await asyncio.to_thread(self._running, agent):
             if loop.time() > deadline:
                 message = f"the local agent did not stop within {START_TIMEOUT:g}s"
                 return Failure(ErrorDetails(ErrorCode.UNAVAILABLE, message, {}))
             await asyncio.sleep(0.05)
         return Success(None)
 
-    def _running(self) -> bool:
-        return self.socket_path.exists() or holding.keeper_running(self._state_dir)
+    def _running(self, agent: int | None) -> bool:
+        exited = agent is None or (stat := processes.read_stat(agent)) is None or stat.gone  # a zombie has exited
+        return not exited or self.socket_path.exists() or holding.keeper_running(self._state_dir)
 
     async def _call(self, request: dict[str, Any], *, timeout: float = CALL_TIMEOUT) -> Result[Any]:
         started = await self._ensure_agent()
