@@ -28,6 +28,7 @@ from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, 
 CALL_TIMEOUT = 60.0
 SHUTDOWN_TIMEOUT = 600.0
 START_TIMEOUT = 15.0
+RESPAWN_SECONDS = 1.0  # a keeper that did not take the directory is started again after this
 
 
 class LocalDriver:
@@ -171,6 +172,9 @@ class LocalDriver:
             await asyncio.sleep(0.05)
         return Success(None)
 
+    def _kept(self) -> bool:
+        return holding.keeper_running(self._state_dir)
+
     def _running(self, agent: int | None) -> bool:
         exited = agent is None or (stat := processes.read_stat(agent)) is None or stat.gone  # a zombie has exited
         return not exited or self.socket_path.exists() or holding.keeper_running(self._state_dir)
@@ -182,16 +186,24 @@ class LocalDriver:
         return await wire.call(self.socket_path, request, timeout=timeout)
 
     async def _ensure_agent(self) -> Result[None]:
+        """Make sure an agent answers: wait for the keeper's (it restarts a dead agent), or start a keeper.
+
+        A keeper may be on its way out (its agent was told to stop) when we look; once it is
+        gone, a new one is started, at most once a second.
+        """
         async with self._starting:
             if isinstance(await wire.call(self.socket_path, {"op": "ping"}, timeout=2), Success):
                 return Success(None)
             await asyncio.to_thread(self._state_dir.mkdir, parents=True, exist_ok=True)
-            refused = await _spawn_agent(self._state_dir)
-            if refused:
-                return Failure(ErrorDetails(ErrorCode.UNAVAILABLE, f"the local agent did not start: {refused}", {}))
             loop = asyncio.get_running_loop()
-            deadline = loop.time() + START_TIMEOUT
+            deadline, spawned = loop.time() + START_TIMEOUT, -RESPAWN_SECONDS
             while loop.time() < deadline:
+                if loop.time() - spawned >= RESPAWN_SECONDS and not await asyncio.to_thread(self._kept):
+                    spawned = loop.time()
+                    refused = await _spawn_agent(self._state_dir)
+                    if refused:
+                        message = f"the local agent did not start: {refused}"
+                        return Failure(ErrorDetails(ErrorCode.UNAVAILABLE, message, {}))
                 if isinstance(await wire.call(self.socket_path, {"op": "ping"}, timeout=2), Success):
                     return Success(None)
                 await asyncio.sleep(0.05)

@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import socket
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -105,19 +104,15 @@ class Holding:
 # -- the keeper's hold on the state directory: one keeper per directory, seen gone once its lock is free
 
 
-def lock_directory(state_dir: Path, wait: float) -> int | None:
-    """Hold ``state_dir``'s keeper lock, waiting up to ``wait`` s for a keeper that is exiting; None if one runs."""
+def lock_directory(state_dir: Path) -> int | None:
+    """Hold ``state_dir``'s keeper lock (a descriptor), or None when another keeper holds it."""
     descriptor = os.open(state_dir / KEEPER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return descriptor
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                os.close(descriptor)
-                return None
-            time.sleep(0.05)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    return descriptor
 
 
 def keeper_running(state_dir: Path) -> bool:

@@ -50,7 +50,6 @@ from uno.deployment.adapters.platforms.local import agent, holding, loops
 from uno.deployment.adapters.platforms.local.replicas import RestartPolicy
 
 POLICY = RestartPolicy(initial=0.5, factor=2.0, maximum=30.0, stable_after=2.0)
-LOCK_WAIT = 2.0  # seconds a new keeper waits for one that is exiting to let the directory go
 
 
 class Keeper:
@@ -223,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.detach:
         os.setsid()
     arguments.state_dir.mkdir(parents=True, exist_ok=True)
-    lock = holding.lock_directory(arguments.state_dir, LOCK_WAIT)
+    lock = holding.lock_directory(arguments.state_dir)
     if lock is None:
         _say(f"another keeper runs for {arguments.state_dir}: leaving the agent to it")
         return
