@@ -1,11 +1,21 @@
 """The local agent: owns the replicas and the routers of the ``local`` platform.
 
-One agent per state directory, started detached by the driver on first use, so what it
-runs outlives the process that deployed it. It answers the driver's requests (one JSON
-line each, see ``wire``) with the platform primitives, keeps the routers' backends to the
-replicas that pass their health checks, and writes what runs where to ``agent.json``
-so that a restarted agent re-adopts the replicas and routes exactly as they were.
-``shutdown`` (``uno-deploy down``) stops everything it runs, then the agent itself.
+One agent per state directory, started by the driver on first use under a keeper
+(``keeper``: its parent, which holds the routers' listening sockets and starts the next
+agent at once if this one dies), so what it runs outlives the process that deployed it.
+It answers the driver's requests (one JSON line each, see ``wire``) with the platform
+primitives, keeps the routers' backends to the replicas that pass their health checks,
+and writes what runs where to ``agent.json`` so that a restarted agent re-adopts the
+replicas and routes exactly as they were. ``shutdown`` (``uno-deploy down``) stops
+everything it runs, then the agent itself (and so its keeper).
+
+Invariants:
+- a version set being removed (``removing``) is left out of the backend sync from the
+  start of its removal: its monitor and replicas go one after the other, and the sync
+  must neither look for them nor route to them again;
+- every loop of the agent runs in ``background``: one that fails is logged, restarted
+  with backoff and reported by ``ping``, never left dead;
+- a restarted agent's router serves only once its weights and backends are set.
 """
 
 from __future__ import annotations
@@ -20,37 +30,22 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import loops, options, rotating, wire
+from uno.deployment.adapters.platforms.local import loops, options, versionsets, wire
 from uno.deployment.adapters.platforms.local.background import BackgroundLoops
 from uno.deployment.adapters.platforms.local.health import HealthMonitor
 from uno.deployment.adapters.platforms.local.holding import Holding
 from uno.deployment.adapters.platforms.local.routing import Router
 from uno.deployment.adapters.platforms.local.supervising import Supervisor, SupervisorError
+from uno.deployment.adapters.platforms.local.versionsets import VersionMeta
 
 SYNC_SECONDS = 0.25
 LEAVE_GRACE_SECONDS = 1.0
-
-
-@dataclass
-class VersionMeta:
-    id: str
-    app: str
-    environment: str
-    version: str
-    deployment_id: str
-    port: int
-    health_path: str
-    health_interval: float = 1.0
-    health_timeout: float = 5.0
-    healthy_threshold: int = 1
-    unhealthy_threshold: int = 3
-    retire_at: float | None = None  # wall-clock time the rollback window ends (None: not retiring)
 
 
 class Agent:
@@ -150,20 +145,10 @@ class Agent:
 
     async def _create(self, request: dict[str, Any]) -> Result[Any]:
         self._serial += 1
-        version_id = f"{request['app']}-{request['environment']}-{request['version']}-{os.urandom(3).hex()}"
-        meta = VersionMeta(
-            version_id,
-            request["app"],
-            request["environment"],
-            request["version"],
-            request["deployment_id"],
-            int(request["port"]),
-            request["health_path"],
-            float(request.get("health_interval", 1.0)),
-            float(request.get("health_timeout", 5.0)),
-            int(request.get("healthy_threshold", 1)),
-            int(request.get("unhealthy_threshold", 3)),
+        meta = VersionMeta.from_request(
+            request, f"{request['app']}-{request['environment']}-{request['version']}-{os.urandom(3).hex()}"
         )
+        version_id = meta.id
         router = await self._router(meta)
         if isinstance(router, Failure):
             return router
@@ -175,7 +160,7 @@ class Agent:
                 env=request["env"],
                 secret_env=request.get("secret_env", {}),
                 workdir=request.get("workdir"),
-                logs=_log_policy(request),
+                logs=versionsets.log_policy(request),
             )
         except SupervisorError as error:
             await self._close_idle_router((meta.app, meta.environment))  # nothing of the app runs: free its port
@@ -205,7 +190,7 @@ class Agent:
     async def _scale(self, request: dict[str, Any]) -> Result[Any]:
         meta = self.versions.get(request["version_set"])
         if meta is None:
-            return _unknown(request["version_set"])
+            return versionsets.unknown(request["version_set"])
         wanted, current = int(request["replicas"]), self.supervisor.replicas(meta.id)
         if wanted < len(current):  # take the leaving replicas out of the routes before stopping them
             self.leaving[meta.id] = {replica.port for replica in current[wanted:]}
@@ -223,7 +208,7 @@ class Agent:
         weights = {str(name): int(weight) for name, weight in request["weights"].items()}
         for name in weights:
             if name not in self.versions:
-                return _unknown(name)
+                return versionsets.unknown(name)
         router = self.routers.get(key)
         if router is None:
             return Failure(ErrorDetails(ErrorCode.INVALID_STATE, f"nothing of {key[0]} runs in {key[1]}", {}))
@@ -239,13 +224,13 @@ class Agent:
     async def _health(self, request: dict[str, Any]) -> Result[Any]:
         meta = self.versions.get(request["version_set"])
         if meta is None:
-            return _unknown(request["version_set"])
+            return versionsets.unknown(request["version_set"])
         running = {(replica.port, replica.pid) for replica in self.supervisor.replicas(meta.id)}
         monitor = self.monitors.get(meta.id)  # gone while the version set is being removed
         health = monitor.health(meta.id) if monitor is not None else []
         probed = [replica for replica in health if (replica.port, replica.pid) in running]
         ready = sum(replica.ready for replica in probed)  # a replica not probed yet is not ready
-        problems = sorted({_problem(replica) for replica in probed if not replica.ready} - {""})
+        problems = sorted({versionsets.problem(replica) for replica in probed if not replica.ready} - {""})
         if len(probed) < len(running):
             problems.append(f"{len(running) - len(probed)} replica(s) not probed yet")
         problems.extend(self.supervisor.version(meta.id).warnings)
@@ -254,7 +239,7 @@ class Agent:
     async def _stats(self, request: dict[str, Any]) -> Result[Any]:
         meta = self.versions.get(request["version_set"])
         if meta is None:
-            return _unknown(request["version_set"])
+            return versionsets.unknown(request["version_set"])
         router = self.routers[(meta.app, meta.environment)]
         stats = router.stats(meta.id)
         if request.get("reset"):
@@ -293,7 +278,7 @@ class Agent:
     async def _retire(self, request: dict[str, Any]) -> Result[Any]:
         meta = self.versions.get(request["version_set"])
         if meta is None:
-            return _unknown(request["version_set"])
+            return versionsets.unknown(request["version_set"])
         meta.retire_at = time.time() + float(request["after"])
         self._schedule_retirement(meta, float(request.get("drain", 30.0)))
         self._persist()
@@ -436,23 +421,6 @@ class Agent:
                 print(f"cannot listen on 127.0.0.1:{router.port} for {key[0]} in {key[1]}: {error}", file=sys.stderr)
                 del self.routers[key]
         self.holding.release_unclaimed()  # ports of applications no longer recorded
-
-
-def _log_policy(request: dict[str, Any]) -> rotating.LogPolicy:
-    """The request's log settings; a driver older than them sends none and gets the defaults."""
-    max_bytes = int(request.get("log_max_bytes", rotating.DEFAULT_MAX_BYTES))
-    return rotating.LogPolicy(max_bytes, int(request.get("log_backups", rotating.DEFAULT_BACKUPS)))
-
-
-def _unknown(version_id: str) -> Failure:
-    return Failure(ErrorDetails(ErrorCode.NOT_FOUND, f"version set {version_id} is not running", {}))
-
-
-def _problem(replica: Any) -> str:
-    last = replica.last
-    if last is None:
-        return "not probed yet"
-    return last.error or (f"health answered {last.status}" if last.status else "")
 
 
 def main(argv: list[str] | None = None) -> None:
