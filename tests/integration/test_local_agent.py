@@ -110,3 +110,27 @@ async def test_the_backend_sync_goes_on_while_a_version_set_is_removed(agent: Ag
     ]
     assert any(loop.name == "backend sync" for loop in sync)
     assert agent.routers["shop", "dev"].backends(shop)
+
+
+async def test_a_loop_that_fails_is_restarted_and_reported_by_ping(agent: Agent):
+    await create(agent, "shop")
+    sync, calls = agent._sync_backends, []
+
+    def failing_once() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyError("stub-dev-1.0.0-80e015")
+        sync()
+
+    agent._sync_backends = failing_once  # type: ignore[method-assign]
+    agent.start_background()
+    await eventually(lambda: agent.sync_rounds >= 1, what="the backend sync running again")
+
+    pinged = await agent._dispatch({"op": "ping"})
+    assert isinstance(pinged, Success)
+    assert {
+        "name": "backend sync",
+        "state": "running",
+        "failures": 1,
+        "last_error": "KeyError: 'stub-dev-1.0.0-80e015'",
+    } in pinged.value["background"]

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,23 @@ async def test_a_killed_agent_comes_back_by_itself_and_refuses_no_new_connection
     assert pinged["keeper"]["restarts"] == 1
     assert pinged["keeper"]["last_exit"] == "was killed by SIGKILL"
     assert all(alive(pid) for pid in replicas)  # adopted, not restarted
+    shown = await uno_deploy_agent(driver.socket_path.parent)
+    assert f"keeper {pinged['keeper']['pid']}: restarted the agent 1 time(s) (last: was killed by SIGKILL)" in shown
+    assert "background loop 'backend sync': running" in shown
+
+
+async def uno_deploy_agent(local_dir: Path) -> str:
+    """What ``uno-deploy agent`` prints, as a user runs it."""
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "uno-deploy"),
+        "agent",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "UNO_DEPLOY_LOCAL_DIR": str(local_dir)},
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, stderr.decode()
+    return stdout.decode()
 
 
 async def test_an_app_deployed_after_a_restart_is_held_too(driver: LocalDriver):

@@ -234,6 +234,11 @@ class Agent:
         if len(probed) < len(running):
             problems.append(f"{len(running) - len(probed)} replica(s) not probed yet")
         problems.extend(self.supervisor.version(meta.id).warnings)
+        problems.extend(  # a loop that is down now: the routes or the probes may be stale until it is back
+            f"the agent's {loop.name} loop failed ({loop.last_error}); restarting it"
+            for loop in self.background.report()
+            if loop.state == "restarting"
+        )
         return Success({"ready": ready, "total": len(running), "message": "; ".join(problems)})
 
     async def _stats(self, request: dict[str, Any]) -> Result[Any]:

@@ -145,6 +145,16 @@ class LocalDriver:
             }
         )
 
+    async def agent_status(self) -> Result[dict[str, Any] | None]:
+        """What the agent says of itself (``ping``): pid, loop, keeper, background loops; None when none runs.
+
+        Never starts an agent: it reports what runs (``uno-deploy agent``).
+        """
+        answered = await wire.call(self.socket_path, {"op": "ping"}, timeout=5)
+        if isinstance(answered, Failure):
+            return Success(None) if answered.error.code is ErrorCode.UNAVAILABLE else answered
+        return Success(dict(answered.value))
+
     async def shutdown(self) -> Result[None]:
         """Stop the agent and everything it runs (``uno-deploy down``).
 
