@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import json
 import os
 import selectors
@@ -49,6 +50,7 @@ from pathlib import Path
 from uno.deployment.adapters.platforms.local import agent, holding, loops
 from uno.deployment.adapters.platforms.local.replicas import RestartPolicy
 
+PR_SET_NAME = 15
 POLICY = RestartPolicy(initial=0.5, factor=2.0, maximum=30.0, stable_after=2.0)
 
 
@@ -162,6 +164,7 @@ class Keeper:
             if self._lock >= 0:
                 os.close(self._lock)
             channel.setblocking(False)
+            _name_process(b"uno-agent")  # in ps and top; its command line stays the keeper's
             keeper = {"pid": os.getppid(), "restarts": self.restarts, "last_exit": self.last_exit}
             status = agent.run_kept(self.state_dir, self.loop, channel, dict(self.held), keeper)
         except BaseException:
@@ -203,6 +206,12 @@ def _describe(status: int) -> str:
     return f"exited with status {status}"
 
 
+def _name_process(name: bytes) -> None:
+    """Set the name ``ps -o comm``, ``top`` and ``pgrep`` show (Linux, at most 15 bytes); best effort."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
+
+
 def _say(message: str) -> None:
     print(f"keeper {os.getpid()}: {message}", file=sys.stderr, flush=True)
 
@@ -226,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     if lock is None:
         _say(f"another keeper runs for {arguments.state_dir}: leaving the agent to it")
         return
+    _name_process(b"uno-keeper")
     _say(f"keeping the local agent of {arguments.state_dir}")
     raise SystemExit(Keeper(arguments.state_dir, loop, lock=lock).run())
 
