@@ -179,6 +179,7 @@ async def test_a_killed_keeper_leaves_the_agent_serving(driver: LocalDriver):
 
     assert (await get_json(port, "/"))[1]["version"] == "1.0.0"
     assert (await ping(driver) or {})["pid"] == pinged["pid"]
+    assert (await ping(driver) or {})["keeper"] is None  # says so: a death now closes the port
     assert isinstance(await driver.shutdown(), Success)  # down still stops everything
     assert not alive(pinged["pid"])
     assert not [pid for pid in replicas if alive(pid)]

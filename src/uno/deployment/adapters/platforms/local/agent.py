@@ -140,7 +140,9 @@ class Agent:
 
     async def _ping(self, _: dict[str, Any]) -> Result[Any]:
         background = [asdict(report) for report in self.background.report()]
-        keeper = self.keeper if self.holding.kept else None
+        # a keeper killed meanwhile is no parent of ours any more (we were handed to init)
+        kept = self.keeper is not None and self.holding.kept and os.getppid() == self.keeper.get("pid")
+        keeper = self.keeper if kept else None
         return Success({"pid": os.getpid(), "loop": self.loop, "background": background, "keeper": keeper})
 
     async def _create(self, request: dict[str, Any]) -> Result[Any]:

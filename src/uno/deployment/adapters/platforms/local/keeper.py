@@ -81,10 +81,18 @@ class Keeper:
             self.last_exit = _describe(status)
             _say(f"the local agent {self.last_exit}; restarting it in {delay:g}s (restart {self.restarts})")
             self._pause(delay)
-        for held in self.held.values():
-            held.close()
+        self.close()
         _say("keeper stopped")
         return 0
+
+    def close(self) -> None:
+        """Let the held ports go and close what the keeper opened."""
+        for held in self.held.values():
+            held.close()
+        self.held.clear()
+        self._selector.close()
+        self._wakeup.close()
+        self._woken.close()
 
     # -- one agent's life
 
