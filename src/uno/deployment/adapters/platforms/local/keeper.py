@@ -72,13 +72,16 @@ class Keeper:
         crashes = 0
         while not self._stopping:
             started = time.monotonic()
-            status = self._run_agent()
+            try:
+                status, ended = self._run_agent(), ""
+            except OSError as error:  # no fork (out of processes, memory): try again, as after a crash
+                status, ended = 1, f"could not be started: {error}"
             if status == 0 or self._stopping:
                 break
             crashes = 1 if time.monotonic() - started >= self.policy.stable_after else crashes + 1
             self.restarts += 1
             delay = self.policy.delay(crashes - 1)
-            self.last_exit = _describe(status)
+            self.last_exit = ended or _describe(status)
             _say(f"the local agent {self.last_exit}; restarting it in {delay:g}s (restart {self.restarts})")
             self._pause(delay)
         self.close()
@@ -98,7 +101,12 @@ class Keeper:
 
     def _run_agent(self) -> int:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            raise
         if pid == 0:
             ours.close()
             self._become_agent(theirs)
