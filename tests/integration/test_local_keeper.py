@@ -168,6 +168,8 @@ async def test_down_stops_the_keeper_the_agent_and_the_replicas(driver: LocalDri
     assert not alive(pinged["keeper"]["pid"])
     assert not [pid for pid in replicas if alive(pid)]
     assert await asyncio.to_thread(_refused, port)
+    assert (await uno_deploy_agent(driver.socket_path.parent)).startswith("no local agent runs")  # nor starts one
+    assert await ping(driver) is None
 
 
 async def test_a_killed_keeper_leaves_the_agent_serving(driver: LocalDriver):
