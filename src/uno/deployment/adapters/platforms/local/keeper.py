@@ -111,6 +111,7 @@ class Keeper:
             ours.close()
             self._become_agent(theirs)
         theirs.close()
+        ours.setblocking(False)
         pidfd = os.pidfd_open(pid)
         self._selector.register(ours, selectors.EVENT_READ, "channel")
         self._selector.register(pidfd, selectors.EVENT_READ, "exit")
@@ -129,6 +130,8 @@ class Keeper:
         """Handle what is ready; True once the agent has exited."""
         for key, _ in self._selector.select():
             if key.data == "exit":
+                while channel.fileno() >= 0 and self._receive(channel):
+                    pass  # what it sent just before it died (a socket to hold) still counts
                 return True
             if key.data == "channel":
                 self._receive(channel)
@@ -136,15 +139,18 @@ class Keeper:
                 self._signalled(pid)
         return False
 
-    def _receive(self, channel: socket.socket) -> None:
+    def _receive(self, channel: socket.socket) -> bool:
+        """Apply one message from the agent; False when none was waiting or the channel ended."""
         try:
             data, descriptors, _, _ = socket.recv_fds(channel, 4096, 16)
+        except BlockingIOError:
+            return False
         except OSError:
             data, descriptors = b"", []
         if not data:  # the agent closed its end (it is exiting): its exit comes through the pidfd
             self._selector.unregister(channel)
             channel.close()
-            return
+            return False
         received = [socket.socket(fileno=descriptor) for descriptor in descriptors]
         for held in received:
             os.set_inheritable(held.fileno(), False)
@@ -154,6 +160,7 @@ class Keeper:
             _say(f"ignored a message from the agent: {error!r}")
             for held in received:
                 held.close()
+        return True
 
     def _apply(self, message: dict[str, int], received: list[socket.socket]) -> None:
         if "hold" in message:
