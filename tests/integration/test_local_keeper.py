@@ -84,6 +84,7 @@ def refused(load: Load) -> list[str]:
 
 
 async def kill_under_load(driver: LocalDriver, port: int) -> tuple[dict[str, Any], Load]:
+    """Kill the agent under a small load; a new connection opened once it is dead must be answered."""
     stop = asyncio.Event()
     load = Load()
     running = asyncio.create_task(run_load(port, stop, clients=2, into=load))
@@ -91,12 +92,15 @@ async def kill_under_load(driver: LocalDriver, port: int) -> tuple[dict[str, Any
         await eventually(lambda: len(load.versions) > 20, what="the load answered")
         agent = (await ping(driver) or {})["pid"]
         os.kill(agent, signal.SIGKILL)
+        await eventually(lambda: not alive(agent), what="the agent dead")
         answered_before = len(load.versions)
+        status, body = await get_json(port, "/")  # no retry: it waits in the held port's backlog
         pinged = await new_agent(driver, agent)
         await eventually(lambda: len(load.versions) > answered_before + 20, what="answers after the kill")
     finally:
         stop.set()
         await running
+    assert (status, body["version"]) == (200, "1.0.0")
     return pinged, load
 
 
