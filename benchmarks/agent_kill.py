@@ -17,13 +17,15 @@ Two runs, in this order, on the same machine and load:
 
 Per kill it prints: failed requests (and, of them, connections refused), requests sent
 after the kill that failed, and the outage: the longest time without a successful
-response across the kill (the last success before it to the first one after it).
+response from the last success before the kill to the next kill (or the end), "never
+came back" when the application was not answering any more at that point.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import signal
 import socket
@@ -153,17 +155,22 @@ async def under_load(
 
 
 def figures(outcomes: Outcomes, kill: float, end: float) -> dict[str, float]:
+    """One kill's figures, from the kill to ``end`` (the next kill, or the end of the run)."""
     failed = [(sent, kind) for sent, ended, kind in outcomes.failures if kill <= ended < end]
     before = [ended for _, ended in outcomes.successes if ended < kill]
-    after = [ended for _, ended in outcomes.successes if kill <= ended < end]
-    outage = (min(after) if after else end) - (max(before) if before else kill)
+    after = sorted(ended for _, ended in outcomes.successes if kill <= ended < end)
+    recovered = bool(after) and end - after[-1] < 1.0  # still answering at the end of the window
+    # the longest time without an answer, from the last answer before the kill (a few answers
+    # in flight at the kill may still land just after it: they are no recovery)
+    times = [max(before) if before else kill, *after, *([] if recovered else [end])]
+    outage = max((later - earlier for earlier, later in itertools.pairwise(times)), default=0.0)
     return {
         "failed": len(failed),
         "refused": sum(kind == "refused" for _, kind in failed),
         "failed_sent_after": sum(sent >= kill for sent, _ in failed),
         "succeeded": len(after),
         "outage": outage,
-        "recovered": bool(after),
+        "recovered": recovered,
     }
 
 
