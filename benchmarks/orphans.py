@@ -4,7 +4,8 @@
 
 Each trial deploys the next version of the example application on the local platform
 with one of the four strategies (in turn), kills the deploying process with SIGKILL at a
-random moment of its run, then runs the next command a user would: ``uno-deploy status``
+random moment of its run (0-6 s after it printed its first line: preparation, tests or
+the rollout itself), then runs the next command a user would: ``uno-deploy status``
 of the killed deployment (odd trials) or a ``deploy`` of the version after it (even
 trials). It counts:
 
@@ -101,7 +102,10 @@ def trial(number: int, rng: random.Random, env: dict[str, str], cwd: Path, port:
             stdout=output,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.5, 8.0))
+        deadline = time.monotonic() + 60
+        while "dep-" not in printed.read_text() and deploying.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 6.0))  # from its first line on: any moment of its run
         killed_at = time.monotonic()
         finished_first = deploying.poll() is not None
         deploying.send_signal(signal.SIGKILL)

@@ -52,8 +52,13 @@ async def _client(port: int, load: Load, stop: asyncio.Event, limit: int) -> Non
         writer.close()
 
 
-async def run_load(port: int, stop: asyncio.Event, *, clients: int = 4, limit: int = 200_000) -> Load:
-    """Send requests from ``clients`` keep-alive connections until ``stop`` is set (or ``limit``)."""
-    load = Load()
+async def run_load(
+    port: int, stop: asyncio.Event, *, clients: int = 4, limit: int = 200_000, into: Load | None = None
+) -> Load:
+    """Send requests from ``clients`` keep-alive connections until ``stop`` is set (or ``limit``).
+
+    ``into`` is where the answers go as they come (to watch them while the load runs); a new ``Load`` by default.
+    """
+    load = Load() if into is None else into
     await asyncio.gather(*(_client(port, load, stop, limit) for _ in range(clients)))
     return load

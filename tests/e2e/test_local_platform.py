@@ -191,8 +191,8 @@ async def test_a_killed_agent_is_replaced_and_tells_the_truth(local):
     before = (await driver.list_versions("hello", "staging")).value
     agent = (await wire.call(driver.socket_path, {"op": "ping"}, timeout=5)).value["pid"]
 
-    os.kill(agent, signal.SIGKILL)  # replicas run on in their own sessions; the router goes with the agent
-    after = (await driver.list_versions("hello", "staging")).value  # starts a new agent, which adopts them
+    os.kill(agent, signal.SIGKILL)  # replicas run on in their own sessions; the keeper holds the port
+    after = (await driver.list_versions("hello", "staging")).value  # the keeper's next agent adopts them
 
     assert [(v.id, v.weight, v.replicas) for v in after] == [(v.id, v.weight, v.replicas) for v in before]
     assert (await wire.call(driver.socket_path, {"op": "ping"}, timeout=5)).value["pid"] != agent

@@ -109,10 +109,12 @@ async def answer(port: int, path: str = "/health", timeout: float = 30.0) -> tup
             await asyncio.sleep(0.02)
 
 
-def release(settings: dict[str, Any], *, secrets: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Release:
-    """A release of ``shop`` 1.0.0 in ``dev`` for the local driver."""
+def release(
+    settings: dict[str, Any], *, secrets: tuple[str, ...] = (), env: dict[str, str] | None = None, app: str = "shop"
+) -> Release:
+    """A release of ``app`` 1.0.0 in ``dev`` for the local driver."""
     given = {
-        "app_name": "shop",
+        "app_name": app,
         "app_version": "1.0.0",
         "environment": "dev",
         "secrets": list(secrets),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.local_support import eventually, supervising
+from tests.integration.local_support import FAST, HELLO, answer, eventually, supervising
 from uno.deployment.adapters.clocks import FakeClock
 from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo, ReplicaState, RestartPolicy
 from uno.deployment.adapters.platforms.local.supervising import Supervisor
@@ -120,3 +120,20 @@ async def test_a_stop_during_the_backoff_ends_it_without_waiting(tmp_path: Path,
 
     assert supervisor.versions() == []
     assert (tmp_path / "starts").read_text().count("start") == 1
+
+
+async def test_a_replica_whose_supervision_fails_says_so_and_is_still_stopped(tmp_path: Path, caplog):
+    async with supervising(tmp_path / "state", policy=FAST) as supervisor:
+        [replica] = await supervisor.start_version("v1", HELLO, replicas=1, env={"HELLO_VERSION": "1.0.0"})
+        await answer(replica.port)
+        [supervised] = supervisor._versions["v1"].replicas
+
+        async def failing(process: object) -> None:
+            raise RuntimeError("a bug in the restart path")
+
+        supervised._exited = failing  # type: ignore[method-assign]
+        os.kill(replica.pid, signal.SIGKILL)
+        failed = await eventually(lambda: supervisor.replicas("v1")[0].last_error, what="the failure reported")
+
+        assert failed == "its supervision failed: RuntimeError: a bug in the restart path"
+        assert "it is no longer restarted" in caplog.text

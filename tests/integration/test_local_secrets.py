@@ -52,9 +52,11 @@ def replicas(local_dir: Path) -> list[dict]:
 
 
 async def kill_agent(driver: LocalDriver) -> None:
-    agent = (await wire.call(driver.socket_path, {"op": "ping"}, timeout=5)).value["pid"]
-    os.kill(agent, signal.SIGKILL)
-    await eventually(lambda: not alive(agent), what="the agent gone")  # its lock goes with it
+    """Kill the agent and its keeper (which would start the next agent at once): no agent runs until the next call."""
+    pinged = (await wire.call(driver.socket_path, {"op": "ping"}, timeout=5)).value
+    for pid in (pinged["keeper"]["pid"], pinged["pid"]):
+        os.kill(pid, signal.SIGKILL)
+        await eventually(lambda pid=pid: not alive(pid), what=f"{pid} gone")  # its locks go with it
 
 
 async def kill(pid: int) -> None:

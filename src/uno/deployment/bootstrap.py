@@ -455,6 +455,12 @@ async def stop_local_platform(settings: Settings | None = None) -> Result[None]:
     return await LocalDriver(settings.resolved_local_dir()).shutdown()
 
 
+async def local_agent_status(settings: Settings | None = None) -> Result[dict[str, Any] | None]:
+    """What the local agent reports of itself (``uno-deploy agent``); None when no agent runs."""
+    settings = settings or Settings()
+    return await LocalDriver(settings.resolved_local_dir()).agent_status()
+
+
 def local_replica_logs(settings: Settings, version_set: str) -> list[Path]:
     """Where the local platform keeps a version set's replica logs (``uno-deploy logs``); [] when none."""
     return LocalDriver(settings.resolved_local_dir()).replica_logs(version_set)

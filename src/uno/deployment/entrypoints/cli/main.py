@@ -127,6 +127,36 @@ def down() -> None:
     typer.echo(f"the local platform is stopped ({settings.resolved_local_dir()})")
 
 
+@app.command("agent")
+def agent() -> None:
+    """Show the local platform's agent: its keeper, its restarts, and any background loop that failed.
+
+    Example: uno-deploy agent
+    """
+    settings = running.settings(None)
+    status = running.unwrap(asyncio.run(bootstrap.local_agent_status(settings)))
+    if status is None:
+        typer.echo(f"no local agent runs ({settings.resolved_local_dir()})")
+        return
+    for line in _agent_lines(status):
+        typer.echo(line)
+
+
+def _agent_lines(status: dict[str, object]) -> list[str]:
+    lines = [f"local agent {status['pid']} on {status['loop']}"]
+    keeper = status.get("keeper")
+    if isinstance(keeper, dict):
+        last = f" (last: {keeper['last_exit']})" if keeper.get("last_exit") else ""
+        lines.append(f"keeper {keeper['pid']}: restarted the agent {keeper['restarts']} time(s){last}")
+    else:
+        lines.append("no keeper: if the agent dies, its applications' ports close until the next deploy")
+    loops = status.get("background")
+    for loop in loops if isinstance(loops, list) else []:
+        failed = f", failed {loop['failures']} time(s), last: {loop['last_error']}" if loop["failures"] else ""
+        lines.append(f"background loop {loop['name']!r}: {loop['state']}{failed}")
+    return lines
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),

@@ -1,11 +1,21 @@
 """The local agent: owns the replicas and the routers of the ``local`` platform.
 
-One agent per state directory, started detached by the driver on first use, so what it
-runs outlives the process that deployed it. It answers the driver's requests (one JSON
-line each, see ``wire``) with the platform primitives, keeps the routers' backends to the
-replicas that pass their health checks, and writes what runs where to ``agent.json``
-so that a restarted agent re-adopts the replicas and routes exactly as they were.
-``shutdown`` (``uno-deploy down``) stops everything it runs, then the agent itself.
+One agent per state directory, started by the driver on first use under a keeper
+(``keeper``: its parent, which holds the routers' listening sockets and starts the next
+agent at once if this one dies), so what it runs outlives the process that deployed it.
+It answers the driver's requests (one JSON line each, see ``wire``) with the platform
+primitives, keeps the routers' backends to the replicas that pass their health checks,
+and writes what runs where to ``agent.json`` so that a restarted agent re-adopts the
+replicas and routes exactly as they were. ``shutdown`` (``uno-deploy down``) stops
+everything it runs, then the agent itself (and so its keeper).
+
+Invariants:
+- a version set being removed (``removing``) is left out of the backend sync from the
+  start of its removal: its monitor and replicas go one after the other, and the sync
+  must neither look for them nor route to them again;
+- every loop of the agent runs in ``background``: one that fails is logged, restarted
+  with backoff and reported by ``ping``, never left dead;
+- a restarted agent's router serves only once its weights and backends are set.
 """
 
 from __future__ import annotations
@@ -16,55 +26,55 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import loops, options, rotating, wire
+from uno.deployment.adapters.platforms.local import loops, options, versionsets, wire
+from uno.deployment.adapters.platforms.local.background import BackgroundLoops
 from uno.deployment.adapters.platforms.local.health import HealthMonitor
+from uno.deployment.adapters.platforms.local.holding import Holding
 from uno.deployment.adapters.platforms.local.routing import Router
 from uno.deployment.adapters.platforms.local.supervising import Supervisor, SupervisorError
+from uno.deployment.adapters.platforms.local.versionsets import VersionMeta
 
 SYNC_SECONDS = 0.25
 LEAVE_GRACE_SECONDS = 1.0
 
 
-@dataclass
-class VersionMeta:
-    id: str
-    app: str
-    environment: str
-    version: str
-    deployment_id: str
-    port: int
-    health_path: str
-    health_interval: float = 1.0
-    health_timeout: float = 5.0
-    healthy_threshold: int = 1
-    unhealthy_threshold: int = 3
-    retire_at: float | None = None  # wall-clock time the rollback window ends (None: not retiring)
-
-
 class Agent:
-    def __init__(self, state_dir: Path, loop: str = "asyncio") -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        loop: str = "asyncio",
+        holding: Holding | None = None,
+        keeper: dict[str, Any] | None = None,
+    ) -> None:
         self.state_dir = state_dir
         self.loop = loop  # which event loop runs the agent (``loops``), reported by ping
+        self.holding = holding or Holding()  # the listening sockets a keeper holds for us, if one does
+        self.keeper = keeper  # the keeper's pid, how often it restarted an agent and why the last one ended
         # replicas get what their configuration names, not whatever the deployer's shell held
-        self.supervisor = Supervisor(state_dir / "processes", base_env=options.baseline_environment(os.environ))
+        self.background = BackgroundLoops()  # every loop of the agent: restarted if it fails, reported by ping
+        self.supervisor = Supervisor(
+            state_dir / "processes", base_env=options.baseline_environment(os.environ), background=self.background
+        )
         self.monitors: dict[str, HealthMonitor] = {}  # one per version set: each has its own timings
         self.retirements: dict[str, asyncio.TimerHandle] = {}
         self.leaving: dict[str, set[int]] = {}  # ports of replicas being scaled away: routed no more
         self.versions: dict[str, VersionMeta] = {}
+        self.removing: set[str] = set()  # version sets being destroyed: no longer synced, their parts going
+        self.sync_rounds = 0
         self.routers: dict[tuple[str, str], Router] = {}
         self.weights: dict[tuple[str, str], dict[str, int]] = {}
         self.stopped = asyncio.Event()
         self._server: asyncio.Server | None = None
-        self._syncing: asyncio.Task[None] | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self._serial = 0
 
@@ -77,16 +87,25 @@ class Agent:
         socket_path = self.state_dir / "agent.sock"
         socket_path.unlink(missing_ok=True)
         self._server = await asyncio.start_unix_server(self._handle, path=str(socket_path), limit=wire.MAX_MESSAGE)
-        self._syncing = asyncio.create_task(self._sync_forever())
+        self.start_background()
         try:
             await self.stopped.wait()
         finally:
             self._server.close()
             await self._server.wait_closed()
             socket_path.unlink(missing_ok=True)
-            self._syncing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._syncing
+
+    def start_background(self) -> None:
+        """Start the loop that keeps the routers' backends to the healthy replicas."""
+        self.background.start("backend sync", self._sync_forever)
+
+    async def close(self) -> None:
+        """Stop the loops, the health probes and the routers; the replicas run on (for the next agent)."""
+        await self.background.close()
+        for monitor in self.monitors.values():
+            await monitor.close()
+        for router in self.routers.values():
+            await router.stop()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -120,24 +139,18 @@ class Agent:
         return await operation(request)
 
     async def _ping(self, _: dict[str, Any]) -> Result[Any]:
-        return Success({"pid": os.getpid(), "loop": self.loop})
+        background = [asdict(report) for report in self.background.report()]
+        # a keeper killed meanwhile is no parent of ours any more (we were handed to init)
+        kept = self.keeper is not None and self.holding.kept and os.getppid() == self.keeper.get("pid")
+        keeper = self.keeper if kept else None
+        return Success({"pid": os.getpid(), "loop": self.loop, "background": background, "keeper": keeper})
 
     async def _create(self, request: dict[str, Any]) -> Result[Any]:
         self._serial += 1
-        version_id = f"{request['app']}-{request['environment']}-{request['version']}-{os.urandom(3).hex()}"
-        meta = VersionMeta(
-            version_id,
-            request["app"],
-            request["environment"],
-            request["version"],
-            request["deployment_id"],
-            int(request["port"]),
-            request["health_path"],
-            float(request.get("health_interval", 1.0)),
-            float(request.get("health_timeout", 5.0)),
-            int(request.get("healthy_threshold", 1)),
-            int(request.get("unhealthy_threshold", 3)),
+        meta = VersionMeta.from_request(
+            request, f"{request['app']}-{request['environment']}-{request['version']}-{os.urandom(3).hex()}"
         )
+        version_id = meta.id
         router = await self._router(meta)
         if isinstance(router, Failure):
             return router
@@ -149,7 +162,7 @@ class Agent:
                 env=request["env"],
                 secret_env=request.get("secret_env", {}),
                 workdir=request.get("workdir"),
-                logs=_log_policy(request),
+                logs=versionsets.log_policy(request),
             )
         except SupervisorError as error:
             await self._close_idle_router((meta.app, meta.environment))  # nothing of the app runs: free its port
@@ -169,7 +182,7 @@ class Agent:
             return Success(router)
         router = Router("127.0.0.1", meta.port)
         try:
-            await router.start()
+            await router.start(self.holding.socket_for("127.0.0.1", meta.port))
         except OSError as error:
             message = f"cannot listen on 127.0.0.1:{meta.port}: {error.strerror or error}"
             return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {}))
@@ -179,7 +192,7 @@ class Agent:
     async def _scale(self, request: dict[str, Any]) -> Result[Any]:
         meta = self.versions.get(request["version_set"])
         if meta is None:
-            return _unknown(request["version_set"])
+            return versionsets.unknown(request["version_set"])
         wanted, current = int(request["replicas"]), self.supervisor.replicas(meta.id)
         if wanted < len(current):  # take the leaving replicas out of the routes before stopping them
             self.leaving[meta.id] = {replica.port for replica in current[wanted:]}
@@ -197,7 +210,7 @@ class Agent:
         weights = {str(name): int(weight) for name, weight in request["weights"].items()}
         for name in weights:
             if name not in self.versions:
-                return _unknown(name)
+                return versionsets.unknown(name)
         router = self.routers.get(key)
         if router is None:
             return Failure(ErrorDetails(ErrorCode.INVALID_STATE, f"nothing of {key[0]} runs in {key[1]}", {}))
@@ -213,22 +226,27 @@ class Agent:
     async def _health(self, request: dict[str, Any]) -> Result[Any]:
         meta = self.versions.get(request["version_set"])
         if meta is None:
-            return _unknown(request["version_set"])
+            return versionsets.unknown(request["version_set"])
         running = {(replica.port, replica.pid) for replica in self.supervisor.replicas(meta.id)}
-        probed = [
-            replica for replica in self.monitors[meta.id].health(meta.id) if (replica.port, replica.pid) in running
-        ]
+        monitor = self.monitors.get(meta.id)  # gone while the version set is being removed
+        health = monitor.health(meta.id) if monitor is not None else []
+        probed = [replica for replica in health if (replica.port, replica.pid) in running]
         ready = sum(replica.ready for replica in probed)  # a replica not probed yet is not ready
-        problems = sorted({_problem(replica) for replica in probed if not replica.ready} - {""})
+        problems = sorted({versionsets.problem(replica) for replica in probed if not replica.ready} - {""})
         if len(probed) < len(running):
             problems.append(f"{len(running) - len(probed)} replica(s) not probed yet")
         problems.extend(self.supervisor.version(meta.id).warnings)
+        problems.extend(  # a loop that is down now: the routes or the probes may be stale until it is back
+            f"the agent's {loop.name} loop failed ({loop.last_error}); restarting it"
+            for loop in self.background.report()
+            if loop.state == "restarting"
+        )
         return Success({"ready": ready, "total": len(running), "message": "; ".join(problems)})
 
     async def _stats(self, request: dict[str, Any]) -> Result[Any]:
         meta = self.versions.get(request["version_set"])
         if meta is None:
-            return _unknown(request["version_set"])
+            return versionsets.unknown(request["version_set"])
         router = self.routers[(meta.app, meta.environment)]
         stats = router.stats(meta.id)
         if request.get("reset"):
@@ -239,12 +257,20 @@ class Agent:
 
     async def _destroy(self, request: dict[str, Any]) -> Result[Any]:
         meta = self.versions.get(request["version_set"])
-        if meta is None:
-            return Success(None)  # already gone: destroying is idempotent
+        if meta is None or meta.id in self.removing:
+            return Success(None)  # already gone (or going): destroying is idempotent
+        self.removing.add(meta.id)  # before any part goes: the backend sync must not look for them
+        try:
+            await self._take_apart(meta, float(request.get("drain", 30.0)))
+        finally:
+            self.removing.discard(meta.id)
+        return Success(None)
+
+    async def _take_apart(self, meta: VersionMeta, drain: float) -> None:
         key = (meta.app, meta.environment)
         router = self.routers.get(key)
         if router is not None:
-            await router.drain(meta.id, float(request.get("drain", 30.0)))
+            await router.drain(meta.id, drain)
             router.set_backends(meta.id, [])
         monitor = self.monitors.pop(meta.id, None)
         if monitor is not None:
@@ -255,12 +281,11 @@ class Agent:
         self.weights[key] = {name: weight for name, weight in self.weights.get(key, {}).items() if name != meta.id}
         await self._close_idle_router(key)
         self._persist()
-        return Success(None)
 
     async def _retire(self, request: dict[str, Any]) -> Result[Any]:
         meta = self.versions.get(request["version_set"])
         if meta is None:
-            return _unknown(request["version_set"])
+            return versionsets.unknown(request["version_set"])
         meta.retire_at = time.time() + float(request["after"])
         self._schedule_retirement(meta, float(request.get("drain", 30.0)))
         self._persist()
@@ -295,6 +320,7 @@ class Agent:
         self.weights.pop(key, None)
         if router is not None:
             await router.stop()
+            self.holding.release(router.port)
 
     async def _list(self, request: dict[str, Any]) -> Result[Any]:
         key = (request["app"], request["environment"])
@@ -305,11 +331,12 @@ class Agent:
             await self._destroy({"version_set": version_id, "drain": 5.0})
         await self.supervisor.close()
         self.stopped.set()
-        return Success(None)
+        return Success({"pid": os.getpid()})  # the driver waits for this process to end
 
     def _watch(self, meta: VersionMeta) -> None:
         monitor = HealthMonitor(
             self.supervisor,
+            background=self.background,
             path=meta.health_path,
             interval=meta.health_interval,
             timeout=meta.health_timeout,
@@ -337,7 +364,7 @@ class Agent:
         """Route to healthy replicas only; a version with none healthy keeps all (errors show in its stats)."""
         for meta in self.versions.values():
             router = self.routers.get((meta.app, meta.environment))
-            if router is None:
+            if router is None or meta.id in self.removing:  # its monitor and replicas may be gone already
                 continue
             leaving = self.leaving.get(meta.id, set())
             # only replicas the supervisor runs now: a stopped one may still look healthy to the monitor
@@ -356,6 +383,7 @@ class Agent:
     async def _sync_forever(self) -> None:
         while True:
             self._sync_backends()
+            self.sync_rounds += 1
             await asyncio.sleep(SYNC_SECONDS)
 
     def _persist(self) -> None:
@@ -370,44 +398,36 @@ class Agent:
         os.replace(temporary, self.state_file)
 
     async def _restore(self) -> None:
+        """Adopt the replicas and route as before; a router serves only once its routes are set.
+
+        Serving earlier answered 502 to the connections that had queued on the keeper's socket
+        while no agent ran: the first requests came before the weights did.
+        """
         await self.supervisor.adopt()
-        if not self.state_file.is_file():
-            return
-        state = json.loads(self.state_file.read_text())
+        state = json.loads(self.state_file.read_text()) if self.state_file.is_file() else {}
         running = {info.version_id for info in self.supervisor.versions()}
         for item in state.get("versions", []):
             meta = VersionMeta(**item)
             if meta.id not in running:
                 continue
             self.versions[meta.id] = meta
-            await self._router(meta)
             self._watch(meta)
+            self.routers.setdefault((meta.app, meta.environment), Router("127.0.0.1", meta.port))
             if meta.retire_at is not None:
                 self._schedule_retirement(meta, 5.0)
         for route in state.get("routes", []):
             key = (route["app"], route["environment"])
-            weights = {name: weight for name, weight in route["weights"].items() if name in self.versions}
             if key in self.routers:
-                self.weights[key] = weights
-                self._sync_backends()
-                self.routers[key].set_weights(weights)
-
-
-def _log_policy(request: dict[str, Any]) -> rotating.LogPolicy:
-    """The request's log settings; a driver older than them sends none and gets the defaults."""
-    max_bytes = int(request.get("log_max_bytes", rotating.DEFAULT_MAX_BYTES))
-    return rotating.LogPolicy(max_bytes, int(request.get("log_backups", rotating.DEFAULT_BACKUPS)))
-
-
-def _unknown(version_id: str) -> Failure:
-    return Failure(ErrorDetails(ErrorCode.NOT_FOUND, f"version set {version_id} is not running", {}))
-
-
-def _problem(replica: Any) -> str:
-    last = replica.last
-    if last is None:
-        return "not probed yet"
-    return last.error or (f"health answered {last.status}" if last.status else "")
+                self.weights[key] = {name: weight for name, weight in route["weights"].items() if name in self.versions}
+                self.routers[key].set_weights(self.weights[key])
+        self._sync_backends()
+        for key, router in list(self.routers.items()):
+            try:
+                await router.start(self.holding.socket_for(router.host, router.port))
+            except OSError as error:  # its port was taken meanwhile: the app is unreachable, say so
+                print(f"cannot listen on 127.0.0.1:{router.port} for {key[0]} in {key[1]}: {error}", file=sys.stderr)
+                del self.routers[key]
+        self.holding.release_unclaimed()  # ports of applications no longer recorded
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -428,17 +448,22 @@ def main(argv: list[str] | None = None) -> None:
     loops.run(_run(arguments.state_dir, loop), loop)
 
 
-async def _run(state_dir: Path, loop_name: str) -> None:
-    agent = Agent(state_dir, loop_name)
+def run_kept(
+    state_dir: Path, loop: str, channel: socket.socket, held: dict[int, socket.socket], keeper: dict[str, Any]
+) -> int:
+    """Run an agent forked by its keeper (``keeper``), serving the sockets it held; the exit status."""
+    loops.run(_run(state_dir, loop, Holding(channel, held), keeper), loop)
+    return 0
+
+
+async def _run(state_dir: Path, loop_name: str, holding: Holding | None = None, keeper: Any = None) -> None:
+    agent = Agent(state_dir, loop_name, holding, keeper)
     print(f"local agent {os.getpid()} serving {state_dir} on {loop_name}", file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, agent.stopped.set)  # stop serving; replicas keep running for the next agent
     await agent.serve()
-    for monitor in agent.monitors.values():
-        await monitor.close()
-    for router in agent.routers.values():
-        await router.stop()
+    await agent.close()
     print("local agent stopped", file=sys.stderr)
 
 

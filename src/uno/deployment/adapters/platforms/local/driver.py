@@ -1,9 +1,10 @@
 """The ``local`` platform driver: version sets as processes run by a local agent.
 
-The agent (``python -m uno.deployment.adapters.platforms.local.agent``) owns the
-replicas and the routers, so they outlive the process that deployed them (a CLI call, a
-notebook). This driver starts it on demand, detached, one per state directory, and
-speaks to it over its Unix socket. Secret values are read from the deployer's
+The agent owns the replicas and the routers, so they outlive the process that deployed
+them (a CLI call, a notebook). This driver starts it on demand, detached, one per state
+directory, under a keeper (``python -m uno.deployment.adapters.platforms.local.keeper``)
+that holds the routers' ports and restarts the agent if it dies, and speaks to the agent
+over its Unix socket. Secret values are read from the deployer's
 environment at deploy time and sent to the agent for the replicas' environment; the
 agent keeps them in memory only, never in its state file.
 """
@@ -20,13 +21,14 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import loops, options, wire
+from uno.deployment.adapters.platforms.local import holding, loops, options, processes, wire
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
 
 CALL_TIMEOUT = 60.0
 SHUTDOWN_TIMEOUT = 600.0
 START_TIMEOUT = 15.0
+RESPAWN_SECONDS = 1.0  # a keeper that did not take the directory is started again after this
 
 
 class LocalDriver:
@@ -143,6 +145,16 @@ class LocalDriver:
             }
         )
 
+    async def agent_status(self) -> Result[dict[str, Any] | None]:
+        """What the agent says of itself (``ping``): pid, loop, keeper, background loops; None when none runs.
+
+        Never starts an agent: it reports what runs (``uno-deploy agent``).
+        """
+        answered = await wire.call(self.socket_path, {"op": "ping"}, timeout=5)
+        if isinstance(answered, Failure):
+            return Success(None) if answered.error.code is ErrorCode.UNAVAILABLE else answered
+        return Success(dict(answered.value))
+
     async def shutdown(self) -> Result[None]:
         """Stop the agent and everything it runs (``uno-deploy down``).
 
@@ -157,18 +169,25 @@ class LocalDriver:
             answered = await self._call({"op": "shutdown"}, timeout=SHUTDOWN_TIMEOUT)
         if isinstance(answered, Failure):
             return answered
-        return await self._gone()
+        return await self._gone(answered.value.get("pid") if isinstance(answered.value, dict) else None)
 
-    async def _gone(self) -> Result[None]:
-        """Return once the agent has closed its socket: ``down`` means down when it returns."""
+    async def _gone(self, agent: int | None) -> Result[None]:
+        """Return once the agent has exited and its keeper too: ``down`` means down when it returns."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_TIMEOUT
-        while await asyncio.to_thread(self.socket_path.exists):
+        while await asyncio.to_thread(self._running, agent):
             if loop.time() > deadline:
                 message = f"the local agent did not stop within {START_TIMEOUT:g}s"
                 return Failure(ErrorDetails(ErrorCode.UNAVAILABLE, message, {}))
             await asyncio.sleep(0.05)
         return Success(None)
+
+    def _kept(self) -> bool:
+        return holding.keeper_running(self._state_dir)
+
+    def _running(self, agent: int | None) -> bool:
+        exited = agent is None or (stat := processes.read_stat(agent)) is None or stat.gone  # a zombie has exited
+        return not exited or self.socket_path.exists() or holding.keeper_running(self._state_dir)
 
     async def _call(self, request: dict[str, Any], *, timeout: float = CALL_TIMEOUT) -> Result[Any]:
         started = await self._ensure_agent()
@@ -177,16 +196,24 @@ class LocalDriver:
         return await wire.call(self.socket_path, request, timeout=timeout)
 
     async def _ensure_agent(self) -> Result[None]:
+        """Make sure an agent answers: wait for the keeper's (it restarts a dead agent), or start a keeper.
+
+        A keeper may be on its way out (its agent was told to stop) when we look; once it is
+        gone, a new one is started, at most once a second.
+        """
         async with self._starting:
             if isinstance(await wire.call(self.socket_path, {"op": "ping"}, timeout=2), Success):
                 return Success(None)
             await asyncio.to_thread(self._state_dir.mkdir, parents=True, exist_ok=True)
-            refused = await _spawn_agent(self._state_dir)
-            if refused:
-                return Failure(ErrorDetails(ErrorCode.UNAVAILABLE, f"the local agent did not start: {refused}", {}))
             loop = asyncio.get_running_loop()
-            deadline = loop.time() + START_TIMEOUT
+            deadline, spawned = loop.time() + START_TIMEOUT, -RESPAWN_SECONDS
             while loop.time() < deadline:
+                if loop.time() - spawned >= RESPAWN_SECONDS and not await asyncio.to_thread(self._kept):
+                    spawned = loop.time()
+                    refused = await _spawn_agent(self._state_dir)
+                    if refused:
+                        message = f"the local agent did not start: {refused}"
+                        return Failure(ErrorDetails(ErrorCode.UNAVAILABLE, message, {}))
                 if isinstance(await wire.call(self.socket_path, {"op": "ping"}, timeout=2), Success):
                     return Success(None)
                 await asyncio.sleep(0.05)
@@ -196,14 +223,14 @@ class LocalDriver:
 
 
 async def _spawn_agent(state_dir: Path) -> str | None:
-    """Start the agent detached: it forks and its first process exits at once (no zombie, no child).
+    """Start the agent's keeper detached: it forks and its first process exits at once (no zombie, no child).
 
     Returns why it refused to start (the last line it wrote), or None once it forked.
     """
     argv = [
         sys.executable,
         "-m",
-        "uno.deployment.adapters.platforms.local.agent",
+        "uno.deployment.adapters.platforms.local.keeper",
         "--state-dir",
         str(state_dir),
         "--detach",

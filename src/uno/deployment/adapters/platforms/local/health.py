@@ -15,7 +15,9 @@ Invariants:
 - a replica that is not running is unhealthy at once, and a restarted one (new pid)
   starts over as ``unknown``: readiness always belongs to the process that earned it;
 - a version set is healthy when it has replicas and every one is ready;
-- every probing round wakes the waiters: ``wait_healthy`` waits on rounds, not on sleeps.
+- every probing round wakes the waiters: ``wait_healthy`` waits on rounds, not on sleeps;
+- given ``background`` (the agent's), a probing loop that fails is restarted and reported
+  there, never left dead with the last round's readiness frozen.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from uno.deployment.adapters.clocks import SystemClock
+from uno.deployment.adapters.platforms.local.background import BackgroundLoops
 from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo
 from uno.deployment.ports.clock import Clock
 
@@ -203,6 +206,7 @@ class HealthMonitor:
         healthy_threshold: int = 1,
         unhealthy_threshold: int = 3,
         probe: Probe = check,
+        background: BackgroundLoops | None = None,
     ) -> None:
         if interval <= 0 or timeout <= 0 or healthy_threshold < 1 or unhealthy_threshold < 1:
             raise ValueError("interval and timeout must be > 0, thresholds >= 1")
@@ -210,6 +214,7 @@ class HealthMonitor:
         self._host, self._path, self._interval, self._timeout = host, path, interval, timeout
         self._thresholds = _Thresholds(healthy_threshold, unhealthy_threshold)
         self._watches: dict[str, _Watch] = {}
+        self._background = background
 
     def watch(self, version_id: str, *, path: str | None = None) -> None:
         """Start probing the version set's replicas (at once, then every interval); idempotent."""
@@ -217,7 +222,11 @@ class HealthMonitor:
             return
         _request(self._host, 0, path or self._path)  # a malformed path fails here, not in every probe
         watch = self._watches[version_id] = _Watch(version_id, path or self._path)
-        watch.task = asyncio.create_task(self._probe_forever(watch), name=f"health of {version_id}")
+        name = f"health of {version_id}"
+        if self._background is None:
+            watch.task = asyncio.create_task(self._probe_forever(watch), name=name)
+        else:
+            watch.task = self._background.start(name, lambda: self._probe_forever(watch))
 
     async def unwatch(self, version_id: str) -> None:
         watch = self._watches.pop(version_id, None)

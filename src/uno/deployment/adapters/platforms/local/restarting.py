@@ -177,7 +177,9 @@ class Replica:
         self._grace = grace
         self._stop.set()
         if self._task is not None:
-            await self._task
+            await asyncio.wait((self._task,))
+            if not self._task.cancelled() and self._task.exception() is not None:
+                await self._end()  # its task died of a bug (logged): the process may still run
 
     def info(self) -> ReplicaInfo:
         process = self._process
@@ -215,6 +217,20 @@ class Replica:
     def _supervise(self, process: _Process | None) -> None:
         self._process = process
         self._task = asyncio.create_task(self._keep_running(), name=f"replica {self.launch.version_id}/{self.index}")
+        self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """A bug that ends the replica's task is logged and reported (``last_error``), never silent."""
+        if task.cancelled() or (error := task.exception()) is None:
+            return
+        self._last_error = f"its supervision failed: {type(error).__name__}: {error}"
+        log.error(
+            "replica %s/%d: %s; it is no longer restarted",
+            self.launch.version_id,
+            self.index,
+            self._last_error,
+            exc_info=error,
+        )
 
     async def _keep_running(self) -> None:
         while await self._run_once():

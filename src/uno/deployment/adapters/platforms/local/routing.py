@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 from collections.abc import Mapping, Sequence
 
 from uno.deployment.adapters.platforms.local import clients, proxying
@@ -65,14 +66,17 @@ class Router:
     def limits(self) -> Limits:
         return self._proxy.limits
 
-    async def start(self) -> None:
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Bind ``host:port`` and serve, or serve ``sock``, a listening socket bound already (the keeper's)."""
         if self._server is not None:
             raise RuntimeError("the router is already started")
         loop = asyncio.get_running_loop()
         self._proxy.stopping = False
-        self._server = await loop.create_server(
-            lambda: clients.ClientConnection(self._proxy), self.host, self._port, backlog=1024, reuse_address=True
-        )
+        protocol = lambda: clients.ClientConnection(self._proxy)  # noqa: E731
+        if sock is not None:
+            self._server = await loop.create_server(protocol, sock=sock)
+        else:
+            self._server = await loop.create_server(protocol, self.host, self._port, backlog=1024, reuse_address=True)
         self._port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self, grace: float = 0.0) -> None:

@@ -43,6 +43,7 @@ from pathlib import Path
 
 from uno.deployment.adapters.clocks import SystemClock
 from uno.deployment.adapters.platforms.local import processes, rotating
+from uno.deployment.adapters.platforms.local.background import BackgroundLoops
 from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo, RestartPolicy, VersionInfo
 from uno.deployment.adapters.platforms.local.restarting import Launch, Replica, Surroundings
 from uno.deployment.adapters.platforms.local.rotating import LogPolicy
@@ -103,6 +104,7 @@ class Supervisor:
         base_env: Mapping[str, str] | None = None,
         policy: RestartPolicy | None = None,
         log_check_seconds: float = rotating.CHECK_SECONDS,
+        background: BackgroundLoops | None = None,
     ) -> None:
         if not processes.proc_available():
             raise SupervisorError("the local supervisor needs Linux's /proc file system")
@@ -117,6 +119,7 @@ class Supervisor:
         self._versions: dict[str, _VersionSet] = {}
         self._log_check_seconds = log_check_seconds
         self._rotating: asyncio.Task[None] | None = None
+        self._background = background  # where the log rotation loop runs, restarted if it fails
         self._lock = _lock_directory(state_dir)
         self._closed = False
 
@@ -279,9 +282,15 @@ class Supervisor:
         self._persist()
 
     def _rotate_logs(self) -> None:
-        if self._rotating is None:
+        if self._rotating is not None:
+            return
+        if self._background is None:
             logs = rotating.rotate_forever(self._logs, self._log_check_seconds)
             self._rotating = asyncio.create_task(logs, name="log rotation")
+        else:
+            self._rotating = self._background.start(
+                "log rotation", lambda: rotating.rotate_forever(self._logs, self._log_check_seconds)
+            )
 
     def _logs(self) -> list[tuple[Path, LogPolicy]]:
         versions = self._versions.values()
