@@ -21,6 +21,8 @@ from uno.deployment.entrypoints.http.schemas import (
     DeploymentPage,
     DeploymentStatusOut,
     DeployRequest,
+    Filter,
+    PathName,
     PromoteRequest,
     RollbackRequest,
 )
@@ -38,7 +40,6 @@ IdempotencyKey = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
-Filter = Annotated[str | None, Query(max_length=200)]
 
 
 def status_url(deployment_id: str) -> str:
@@ -133,7 +134,7 @@ async def list_deployments(
 
 @router.get("/history/{app_name}/{environment}", response_model=DeploymentPage)
 async def history(
-    app_name: str, environment: str, services: Services, _: Reader, limit: Limit = 100, offset: Offset = 0
+    app_name: PathName, environment: PathName, services: Services, _: Reader, limit: Limit = 100, offset: Offset = 0
 ) -> DeploymentPage:
     """Every deployment and rollback of an application in an environment, newest first."""
     return await list_deployments(services, _, app_name=app_name, environment=environment, limit=limit, offset=offset)
