@@ -8,22 +8,14 @@ with a ``code``; afterwards every list answers 200 and holds nothing bad.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any, get_args
 from urllib.parse import quote
 
 import httpx
-import pytest
-from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from tests.http import badinput
-from tests.support import PlatformStep
-from uno.deployment import bootstrap
-from uno.deployment.engine.actions import ActionRegistry
-from uno.deployment.entrypoints.http import create_app
 from uno.deployment.entrypoints.http.routes import configs, deployments, leases, operations, pipelines
-from uno.deployment.settings import Settings
 
 CONFIG = {
     "app_name": "hello",
@@ -53,28 +45,6 @@ GOOD_BODIES: dict[str, dict[str, Any]] = {
     "ReleaseRequest": {"reason": "fuzz"},
 }
 LAST = ("/execute", "/cancel", "/abort", "/promote", "/rollback", "/release", "/approve", "/reject")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fuzz_settings(request: pytest.FixtureRequest) -> Settings:
-    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    return Settings(database_url=request.getfixturevalue(fixture))
-
-
-@pytest.fixture
-async def served(
-    environ: dict[str, Any], actions: ActionRegistry, fuzz_settings: Settings
-) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    for kind in ("check_dependencies", "db_backup", "db_migrate", "deploy", "verify", "health_check", "rollback"):
-        actions.register(PlatformStep(kind, [], set()))
-    container = bootstrap.build(fuzz_settings, environ=environ, actions=actions)
-    made = await container.access_service.create_token("fuzz", ["admin"])
-    app = create_app(container, close_container=True)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # a 500 is counted, not raised
-        headers = {"Authorization": f"Bearer {made.value[1]}"}
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers) as http:
-            yield app, http
 
 
 async def seed(http: httpx.AsyncClient) -> dict[str, str]:
@@ -163,9 +133,9 @@ def _json(body: dict[str, Any] | None) -> dict[str, Any]:
 
 
 async def test_bad_input_on_every_route_answers_4xx_problems_and_stores_nothing_bad(
-    served: tuple[FastAPI, httpx.AsyncClient],
+    authorized: httpx.AsyncClient,
 ) -> None:
-    _, http = served
+    http = authorized
     ids = await seed(http)
     answers = badinput.Answers()
     for route in routes():
