@@ -8,7 +8,8 @@ a password in a URL (``scheme://user:password@host``), whatever the name.
 A name is split into words at ``_`` (``DB_PASS`` -> ``DB``, ``PASS``) and looked at word
 by word, so ``KEYBOARD_LAYOUT``, ``MONKEY`` and ``PASSENGER_COUNT`` are not secrets while
 ``API_KEY``, ``AUTH_KEY`` and ``KEY_FILE`` are. A few fused spellings (``APIKEY``,
-``DBPASSWORD``) are caught by substring.
+``DBPASSWORD``) are caught by substring, and a word ending in ``TOKEN`` (``NPMTOKEN``)
+is a token, while ``TOKENIZERS_PARALLELISM`` is not.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def looks_secret(name: str) -> bool:
     return (
         upper in SECRET_NAMES
         or upper.endswith(("_DATABASE_URL", "_DB_URL"))
-        or any(word in SECRET_WORDS for word in words)
+        or any(word in SECRET_WORDS or word.endswith("TOKEN") for word in words)
         or any(part in upper for part in SECRET_PARTS)
     )
 
