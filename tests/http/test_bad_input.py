@@ -196,3 +196,16 @@ async def test_a_5xx_closes_the_connection_and_a_store_error_keeps_its_code(
 
     assert_problem(response, status)
     assert (response.headers.get("connection") == "close") is (status >= 500)
+
+
+@pytest.mark.parametrize("reason", ["a\x00b", "stop\x1b[2J"])
+async def test_a_cancel_reason_with_bad_text_is_a_422_and_cancels_nothing(
+    authorized: httpx.AsyncClient, reason: str
+) -> None:
+    config = (await authorized.post("/api/deployments/configs", json=CONFIG)).json()["id"]
+    deployment = (await authorized.post("/api/deployments/deploy", json={"config_id": config})).json()
+
+    response = await authorized.post(f"/api/deployments/{deployment['deployment_id']}/cancel", json={"reason": reason})
+
+    assert_problem(response, 422, "reason")
+    await assert_lists_answer(authorized)

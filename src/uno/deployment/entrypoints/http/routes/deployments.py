@@ -27,6 +27,7 @@ from uno.deployment.entrypoints.http.schemas import (
     RollbackRequest,
 )
 from uno.deployment.ports.repositories import MAX_PAGE
+from uno.deployment.services import inputs
 
 router = APIRouter(prefix="/api/deployments", tags=["deployments"], responses=COMMON_PROBLEMS)
 
@@ -150,7 +151,9 @@ async def cancel(
     deployment_id: str, services: Services, caller: Deployer, body: CancelRequest | None = None
 ) -> DeploymentOut:
     """Stop a running deployment: its pipeline stops promptly and the record says who stopped it."""
-    by = caller.label if body is None or not body.reason else f"{caller.label}: {body.reason}"
+    # DeploymentService.cancel takes who canceled, not a reason: the reason is checked here, as its services would.
+    reason = unwrap(inputs.text(body.reason if body else "", "reason", required=False, max_length=2000))
+    by = f"{caller.label}: {reason}" if reason else caller.label
     return out(unwrap(await services.deployment_service.cancel(deployment_id, canceled_by=by)))
 
 
