@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure
+from uno.deployment.domain.validation import FieldValueError
 from uno.deployment.ports.repositories import StorageError
 
 PROBLEM_JSON = "application/problem+json"
@@ -171,6 +172,9 @@ def _field_error(error: Any) -> dict[str, str]:
             "message": f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'malformed')})",
         }
     location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, FieldValueError):
+        location.append(cause.field)
     message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
     if error.get("type") == "extra_forbidden":
         message = "is not a known field"
