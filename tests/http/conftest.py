@@ -117,3 +117,27 @@ async def guarded(api_container: bootstrap.Container) -> AsyncIterator[httpx.Asy
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_settings(request: pytest.FixtureRequest) -> Settings:
+    """A SQLite file or the test's PostgreSQL database: the stores bad text used to break."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return Settings(database_url=request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+async def authorized(
+    environ, actions: ActionRegistry, calls, failing, sql_settings: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with an admin token of the real token store, auth on, over a SQL store."""
+    for kind in ("check_dependencies", "db_backup", "db_migrate", "deploy", "verify", "health_check", "rollback"):
+        actions.register(PlatformStep(kind, calls, failing))
+    container = bootstrap.build(sql_settings, environ=environ, actions=actions)
+    made = await container.access_service.create_token("fuzz", ["admin"])
+    app = create_app(container, close_container=True)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # a 500 is an answer, not raised
+        headers = {"Authorization": f"Bearer {made.value[1]}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers) as http:
+            yield http

@@ -287,7 +287,7 @@ def test_the_health_check_path_must_be_absolute() -> None:
 
 @pytest.mark.parametrize("name", ["DB_PASSWORD", "API_KEY", "APIKEY", "GITHUB_TOKEN", "client_secret", "CREDENTIALS"])
 def test_environment_variables_with_a_secret_looking_name_are_refused(name: str) -> None:
-    error = refused({"environment_variables": {name: "value"}}, "environment_variables")
+    error = refused({"environment_variables": {name: "value"}}, f"environment_variables.{name}")
     assert f"{name} looks like a secret" in error.message
     assert "'secrets'" in error.message
 
@@ -323,7 +323,7 @@ def test_secret_names_must_be_environment_variable_names() -> None:
     ids=["object", "set", "nan", "infinity", "datetime"],
 )
 def test_custom_settings_must_hold_json_values(value: Any) -> None:
-    error = refused({"custom_settings": {"feature": value}}, "custom_settings")
+    error = refused({"custom_settings": {"feature": value}}, "custom_settings.feature")
     assert "must hold JSON values only" in error.message
 
 

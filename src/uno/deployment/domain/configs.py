@@ -8,12 +8,14 @@ a new one. Secrets never appear in it: the database password and every secret ar
 Invariants:
 - min <= max for CPU, memory, replicas and connection pools;
 - ``app_name`` is a DNS label, ``app_version`` a semantic version or an image tag;
-- ``environment_variables`` carry no value whose name looks like a secret.
+- ``environment_variables`` carry no value whose name looks like a secret, and no URL
+  with a password (``domain.secret_names``);
+- every text is storable and names are single lines; ``custom_settings`` is JSON within
+  the depth and size limits of ``domain.texts``.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -29,21 +31,20 @@ from pydantic import (
     model_validator,
 )
 
-from uno.deployment.domain import quantities
+from uno.deployment.domain import quantities, secret_names, texts
 from uno.deployment.domain.enums import DeploymentEnvironment, DeploymentPlatform, DeploymentStrategy
 from uno.deployment.domain.ids import DeploymentId
 from uno.deployment.domain.validation import FieldValueError
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 _SEMVER = re.compile(
     r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?\Z"
 )
-_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SECRET_LOOKING = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)", re.IGNORECASE)
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
+_HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
+_ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -102,7 +103,9 @@ Hostname = Annotated[str, AfterValidator(_hostname)]
 EnvVarName = Annotated[str, AfterValidator(_env_var_name)]
 Cpu = Annotated[str, AfterValidator(_cpu)]
 Memory = Annotated[str, AfterValidator(_memory)]
-Argv = Annotated[list[Annotated[str, Field(min_length=0)]], AfterValidator(_argv)]
+Line = Annotated[str, AfterValidator(texts.line)]
+Prose = Annotated[str, AfterValidator(texts.prose)]
+Argv = Annotated[list[Prose], AfterValidator(_argv)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 ConfigId = Annotated[
     DeploymentId,
@@ -119,10 +122,10 @@ class DatabaseConfig(_Section):
     """The application's database: where it is, and what to do with it during a deploy."""
 
     engine: Literal["postgresql", "sqlite"] = "postgresql"
-    host: str | None = None
+    host: Line | None = None
     port: Port = 5432
-    name: str | None = None
-    user: str | None = None
+    name: Line | None = None
+    user: Line | None = None
     password_env_var: EnvVarName | None = None
     ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
     connection_pool_min: int = Field(default=1, ge=0)
@@ -177,7 +180,7 @@ class NetworkConfig(_Section):
     domain: Hostname | None = None
     use_https: bool = False
     port: Port = 8080
-    health_check_path: str = Field(default="/health", pattern=r"^/[^\s]*$")
+    health_check_path: Line = Field(default="/health", pattern=r"^/[^\s]*$")
 
     @model_validator(mode="after")
     def _https_needs_domain(self) -> NetworkConfig:
@@ -253,7 +256,7 @@ class DeploymentConfig(BaseModel):
     environment: DeploymentEnvironment
     platform: DeploymentPlatform = DeploymentPlatform.LOCAL
     strategy: DeploymentStrategy
-    description: str = Field(default="", max_length=2000)
+    description: Prose = Field(default="", max_length=2000)
     database: DatabaseConfig | None = None
     resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
@@ -263,7 +266,7 @@ class DeploymentConfig(BaseModel):
     build_command: Argv | None = None
     auto_rollback: bool = True
     custom_settings: dict[str, Any] = Field(default_factory=dict)
-    environment_variables: dict[EnvVarName, str] = Field(default_factory=dict)
+    environment_variables: dict[EnvVarName, Prose] = Field(default_factory=dict)
     secrets: list[EnvVarName] = Field(default_factory=list)
     given_fields: frozenset[str] = frozenset()
     derived_from: ConfigId | None = None
@@ -274,21 +277,14 @@ class DeploymentConfig(BaseModel):
     @field_validator("custom_settings")
     @classmethod
     def _json_only(cls, value: dict[str, Any]) -> dict[str, Any]:
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"must hold JSON values only ({error})") from None
-        return value
+        return texts.json_object(value)
 
     @field_validator("environment_variables")
     @classmethod
     def _no_secret_values(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if _SECRET_LOOKING.search(name):
-                raise ValueError(
-                    f"{name} looks like a secret: list its name in 'secrets' and set it in the "
-                    "deployer's environment instead of storing its value"
-                )
+        for name, given in value.items():
+            if refused := secret_names.refusal(name, given):
+                raise FieldValueError(name, refused)
         return value
 
     @field_validator("secrets")

@@ -137,10 +137,13 @@ class DeploymentConfigService:
         """Configurations matching every filter given, newest first."""
         chosen_environment = inputs.optional_enum(DeploymentEnvironment, environment, "environment")
         chosen_platform = inputs.optional_enum(DeploymentPlatform, platform, "platform")
-        if problem := inputs.first_failure(inputs.page(limit, offset), chosen_environment, chosen_platform):
+        chosen_name = inputs.optional_text(app_name, "app_name")
+        if problem := inputs.first_failure(
+            inputs.page(limit, offset), chosen_environment, chosen_platform, chosen_name
+        ):
             return problem
         query = ConfigQuery(
-            app_name=app_name,
+            app_name=chosen_name.value,
             environment=chosen_environment.value,
             platform=chosen_platform.value,
             limit=limit,

@@ -1,4 +1,9 @@
-"""Checking the plain arguments services receive: ids, enums, pagination."""
+"""Checking the plain arguments services receive: ids, enums, pagination, text.
+
+``text`` is where every free text a service stores is checked (by ``domain.texts``):
+names and labels are single lines; the longer texts (descriptions, comments, reasons)
+may hold newlines and tabs. Neither may hold NUL or a lone surrogate.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any, TypeVar
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
+from uno.deployment.domain import texts
 from uno.deployment.domain.ids import DeploymentId, PipelineId, StageId, TaskId
 from uno.deployment.ports.repositories import MAX_PAGE
 
@@ -49,15 +55,36 @@ def page(limit: Any, offset: Any) -> Result[None]:
     return Success(None)
 
 
-def text(value: Any, field: str, *, required: bool = True, max_length: int = 200) -> Result[str]:
+MAX_LINE = 200
+"""The longest text that is a name or a label (one line); longer texts are prose."""
+
+
+def text(
+    value: Any, field: str, *, required: bool = True, max_length: int = MAX_LINE, prose: bool | None = None
+) -> Result[str]:
+    """A stripped text; ``prose`` (by default: when it may be longer than a name) allows newlines and tabs."""
     if not isinstance(value, str):
         return Failure(ErrorDetails.validation(field, "must be a string"))
     stripped = value.strip()
+    allow_lines = max_length > MAX_LINE if prose is None else prose
+    if problem := texts.problem(stripped, prose=allow_lines):
+        return Failure(ErrorDetails.validation(field, problem))
     if required and not stripped:
         return Failure(ErrorDetails.validation(field, "must not be empty"))
     if len(stripped) > max_length:
         return Failure(ErrorDetails.validation(field, f"must be at most {max_length} characters"))
     return Success(stripped)
+
+
+def optional_text(value: Any, field: str) -> Result[str | None]:
+    """A filter: ``None``, or a line (not stripped: a filter matches exactly what was stored)."""
+    if value is None:
+        return Success(None)
+    if not isinstance(value, str):
+        return Failure(ErrorDetails.validation(field, "must be a string"))
+    if problem := texts.problem(value):
+        return Failure(ErrorDetails.validation(field, problem))
+    return Success(value)
 
 
 def first_failure(*results: Result[Any]) -> Failure | None:

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
+from uno.deployment.domain import texts
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.domain.ids import DeploymentId, PipelineId, TaskId
@@ -47,6 +48,8 @@ class MemoryConfigRepository:
     async def add(self, config: DeploymentConfig) -> Result[DeploymentConfig]:
         if config.id in self._configs:
             return Failure(ErrorDetails.conflict(f"configuration {config.id.value!r} already exists"))
+        if problem := texts.unstorable("configuration", config.to_document()):
+            return Failure(problem)
         self._configs[config.id] = config.model_copy(deep=True)
         return Success(config)
 
@@ -60,6 +63,8 @@ class MemoryConfigRepository:
             return Failure(ErrorDetails.not_found("configuration", config.id.value))
         if stored.version != config.version:
             return Failure(_stale("configuration", config.id.value, config.version, stored.version))
+        if problem := texts.unstorable("configuration", config.to_document()):
+            return Failure(problem)
         saved = config.model_copy(update={"version": config.version + 1})
         self._configs[config.id] = saved.model_copy(deep=True)
         return Success(saved)
@@ -90,7 +95,10 @@ class _DocumentStore(Generic[Record]):
     def add(self, record: Record) -> Result[Record]:
         if record.id.value in self._documents:
             return Failure(ErrorDetails.conflict(f"{self._kind} {record.id.value!r} already exists"))
-        self._documents[record.id.value] = record.to_document()
+        document = record.to_document()
+        if problem := texts.unstorable(self._kind, document):
+            return Failure(problem)
+        self._documents[record.id.value] = document
         return Success(record)
 
     def get(self, identifier: str) -> Record | None:
@@ -103,6 +111,8 @@ class _DocumentStore(Generic[Record]):
             return Failure(ErrorDetails.not_found(self._kind, record.id.value))
         if stored["version"] != record.version:
             return Failure(_stale(self._kind, record.id.value, record.version, stored["version"]))
+        if problem := texts.unstorable(self._kind, record.to_document()):
+            return Failure(problem)
         record.version += 1
         self._documents[record.id.value] = record.to_document()
         return Success(record)
@@ -127,7 +137,10 @@ class MemoryPipelineRepository:
     async def add(self, pipeline: Pipeline) -> Result[Pipeline]:
         if pipeline.id in self._documents:
             return Failure(ErrorDetails.conflict(f"pipeline {pipeline.id.value!r} already exists"))
-        self._documents[pipeline.id] = pipeline.to_document()
+        document = pipeline.to_document()
+        if problem := texts.unstorable("pipeline", document):
+            return Failure(problem)
+        self._documents[pipeline.id] = document
         self._states[pipeline.id] = {}
         return Success(pipeline)
 
@@ -145,6 +158,8 @@ class MemoryPipelineRepository:
             return Failure(ErrorDetails.not_found("pipeline", pipeline.id.value))
         if stored["version"] != pipeline.version:
             return Failure(_stale("pipeline", pipeline.id.value, pipeline.version, stored["version"]))
+        if problem := texts.unstorable("pipeline", pipeline.to_document()):
+            return Failure(problem)
         pipeline.version += 1
         self._documents[pipeline.id] = pipeline.to_document()
         self._states[pipeline.id] = {}

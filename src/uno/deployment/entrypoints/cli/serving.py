@@ -47,7 +47,7 @@ def run(settings: Settings, host: str, port: int, *, auth: bool, access_log: boo
     # The web stack is imported here, so that other commands start without it.
     import uvicorn  # noqa: PLC0415
 
-    from uno.deployment.entrypoints.http import create_app  # noqa: PLC0415
+    from uno.deployment.entrypoints.http import create_app, wire  # noqa: PLC0415
 
     try:
         container = bootstrap.build(settings)
@@ -61,6 +61,7 @@ def run(settings: Settings, host: str, port: int, *, auth: bool, access_log: boo
         access_log=access_log,
         log_level="info",
         server_header=False,
+        http=wire.ProblemH11Protocol,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     return None

@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, disable_created_metrics
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -83,8 +82,11 @@ def _authenticator(container: Container, given: Authenticate | None) -> Authenti
 
 
 class BodyLimit:
-    """Refuse a body over ``limit`` bytes with a 413 problem: by its Content-Length before
-    reading it, or, for a chunked body, as soon as it grows past the limit.
+    """Refuse a body over ``limit`` bytes with a 413 problem, before the app sees any of it.
+
+    A body with a Content-Length is judged by it (the server reads no more than it
+    declares); a chunked one is read here, up to the limit, and handed on whole. A chunked
+    body past the limit is a 413, never a parse error.
 
     Plain ASGI (no per-request task, unlike ``BaseHTTPMiddleware``): it costs nothing on
     requests without a body, such as the status polls.
@@ -99,32 +101,32 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._refuse(send)
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
             return
-        received = 0
-        started = False
+        read = await self._read(receive)
+        if read is None:
+            await self._refuse(scope, receive, send)
+            return
+        await self.app(scope, _replay(read, receive), send)
 
-        async def counted() -> Message:
-            nonlocal received
+    async def _read(self, receive: Receive) -> list[Message] | None:
+        """The body's messages, or ``None`` once they pass the limit."""
+        messages: list[Message] = []
+        received = 0
+        while True:
             message = await receive()
+            messages.append(message)
             received += len(message.get("body", b""))
             if received > self.limit:
-                raise _TooLarge
-            return message
+                return None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return messages
 
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watched)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = {
             "type": problems.TYPE_BASE + "too-large",
             "title": "Content Too Large",
@@ -132,10 +134,12 @@ class BodyLimit:
             "detail": f"the request body must be at most {self.limit} bytes",
             "code": "VALIDATION_ERROR",
         }
-        response = JSONResponse(body, status_code=413, media_type=problems.PROBLEM_JSON)
-        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
-        await send({"type": "http.response.body", "body": response.body})
+        response = problems.problem_json(body, 413, {"Connection": "close"})
+        await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    async def replayed() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replayed

@@ -4,10 +4,16 @@ Every error this API answers is ``application/problem+json``: ``type`` (a stable
 code), ``title``, ``status``, ``detail`` (the ``ErrorDetails`` message) and ``code``, plus
 the error's context (a field path, a conflicting version...) as extension members. No
 expected error answers 500: a 500 is a bug, and says nothing about its cause.
+
+Every 4xx carries a ``code``, including the framework's own (404 for a path no route
+takes is ``NOT_FOUND``, a body that cannot be parsed is ``VALIDATION_ERROR``); every 5xx
+says ``Connection: close``, so a client opens a fresh connection instead of meeting a
+reset on the next request.
 """
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from typing import Any
 
@@ -20,6 +26,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure
+from uno.deployment.domain.validation import FieldValueError
+from uno.deployment.ports.repositories import StorageError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://uno-deployment.dev/problems/"
@@ -62,7 +70,42 @@ def problem_response(error: ErrorDetails, headers: dict[str, str] | None = None)
     }
     for name, value in error.context.items():
         body.setdefault(name, value)
-    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return problem_json(body, status, headers)
+
+
+def problem_json(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A problem document as a response; a 5xx also closes the connection."""
+    if status >= 500:
+        headers = {**(headers or {}), "Connection": "close"}
+    return ProblemResponse(jsonable_encoder(body), status_code=status, headers=headers)
+
+
+class ProblemResponse(JSONResponse):
+    """A problem document; a refused value it quotes back cannot break it (a lone surrogate becomes ``?``)."""
+
+    media_type = PROBLEM_JSON
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", "replace")
+
+
+def unparsable_body(cause: BaseException | None) -> ErrorDetails:
+    """A body the framework could not read as JSON: not UTF-8, nested too deep, a number too long."""
+    if isinstance(cause, UnicodeDecodeError):
+        reason = "it is not UTF-8"
+    elif isinstance(cause, RecursionError):
+        reason = "it is nested too deeply"
+    elif cause is not None:
+        reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+    else:
+        reason = "malformed"
+    message = f"the body is not valid JSON ({reason})"
+    return ErrorDetails(
+        ErrorCode.VALIDATION_ERROR,
+        f"the request: {message}",
+        {"field": "", "errors": [{"field": "", "message": message}]},
+    )
 
 
 def fail(failure: Failure) -> Problem:
@@ -90,14 +133,13 @@ def install(app: FastAPI) -> None:
 
     async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        status = exc.status_code
-        body = {
-            "type": "about:blank",
-            "title": HTTPStatus(status).phrase,
-            "status": status,
-            "detail": str(exc.detail),
-        }
-        return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=exc.headers)
+        if exc.status_code == 400:
+            return problem_response(unparsable_body(exc.__cause__))
+        return _http_error(exc)
+
+    async def on_storage_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StorageError)
+        return problem_response(exc.error)
 
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:
         _log.error("request failed", path=request.url.path, method=request.method, exc_info=exc)
@@ -106,7 +148,21 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_invalid_request)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(StorageError, on_storage_error)
     app.add_exception_handler(Exception, on_bug)
+
+
+def _http_error(exc: StarletteHTTPException) -> JSONResponse:
+    status = exc.status_code
+    code = ErrorCode.NOT_FOUND if status == 404 else ErrorCode.VALIDATION_ERROR
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": str(exc.detail),
+        "code": code.value if status < 500 else ErrorCode.INTERNAL_ERROR.value,
+    }
+    return problem_json(body, status, dict(exc.headers) if exc.headers else None)
 
 
 def _field_error(error: Any) -> dict[str, str]:
@@ -116,7 +172,10 @@ def _field_error(error: Any) -> dict[str, str]:
             "message": f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'malformed')})",
         }
     location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
-    message = str(error.get("msg", "is invalid"))
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, FieldValueError):
+        location.append(cause.field)
+    message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
     if error.get("type") == "extra_forbidden":
         message = "is not a known field"
     elif error.get("type") == "missing":

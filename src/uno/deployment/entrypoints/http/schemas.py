@@ -8,10 +8,12 @@ in one place for the Python API, the CLI and HTTP alike.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from uno.deployment.domain import texts
 from uno.deployment.domain.pipelines import DEFAULT_TASK_TIMEOUT, MAX_RETRIES, MAX_TASK_TIMEOUT
 
 
@@ -20,6 +22,20 @@ class _Strict(BaseModel):
 
 
 Section = dict[str, Any]
+
+
+def _line_or_none(value: str | None) -> str | None:
+    return None if value is None else texts.line(value)
+
+
+Filter = Annotated[str | None, Query(max_length=200), AfterValidator(_line_or_none)]
+"""A query filter: a name, so a single line (no NUL, no control character)."""
+PathName = Annotated[str, Path(max_length=200), AfterValidator(texts.line)]
+"""A name in a path (``/history/{app_name}/{environment}``): a single line."""
+JsonObject = Annotated[dict[str, Any], AfterValidator(texts.json_object)]
+"""A task's ``params``: the limits of ``domain.texts``. Checked here because
+``PipelineService.add_task`` does not check them yet (its repositories refuse what no
+store can hold, for the Python API)."""
 
 
 class ConfigCreate(_Strict):
@@ -203,7 +219,7 @@ class TaskCreate(_Strict):
     description: str = Field(default="", max_length=2000)
     dependencies: list[str] = Field(default_factory=list, max_length=1000)
     action: str | None = Field(default=None, max_length=100)
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: JsonObject = Field(default_factory=dict)
     timeout: float = Field(default=DEFAULT_TASK_TIMEOUT, gt=0, le=MAX_TASK_TIMEOUT)
     retries: int = Field(default=0, ge=0, le=MAX_RETRIES)
     skip_on_failure: bool = False

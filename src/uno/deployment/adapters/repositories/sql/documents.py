@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result
+from uno.deployment.domain import texts
 from uno.deployment.ports.repositories import StorageError
 
 T = TypeVar("T")
@@ -93,6 +94,12 @@ def refusal(kind: str, identifier: str, version: int, saved: Saved) -> ErrorDeta
         version=version,
         stored_version=saved.stored,
     )
+
+
+def unstorable(kind: str, row: dict[str, Any]) -> Failure | None:
+    """A row whose document no store can hold (NUL, lone surrogates, too deep): refused before writing."""
+    problem = texts.unstorable(kind, row["document"])
+    return Failure(problem) if problem is not None else None
 
 
 def duplicate(kind: str, identifier: str) -> Failure:

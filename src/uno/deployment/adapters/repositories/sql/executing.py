@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from uno.core.errors import ErrorCode, ErrorDetails
@@ -184,7 +184,7 @@ def translated(where: connecting.Target) -> Iterator[None]:
         yield
     except StorageError:
         raise
-    except (SQLAlchemyError, sqlite3.Error, OSError) as error:
+    except (SQLAlchemyError, sqlite3.Error, OSError, UnicodeError) as error:
         raise StorageError(storage_error(error, where)) from error
 
 
@@ -193,6 +193,8 @@ def storage_error(error: BaseException, where: connecting.Target) -> ErrorDetail
     cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
     lines = str(cause).strip().splitlines()
     reason = lines[0] if lines else type(cause).__name__
+    if _is_bad_value(error, cause):
+        return ErrorDetails.validation("", f"a value cannot be stored: {reason}", database=where.describe())
     if any(marker in reason for marker in _MISSING_SCHEMA):
         reason += " (is the schema migrated? run: uno-deploy db upgrade)"
     return ErrorDetails(
@@ -200,3 +202,15 @@ def storage_error(error: BaseException, where: connecting.Target) -> ErrorDetail
         f"the store at {where.describe()} failed: {reason}",
         {"database": where.describe()},
     )
+
+
+_DATA_EXCEPTION = "22"
+"""SQLSTATE class 22, data exception: invalid byte sequence, untranslatable character, NUL, out of range."""
+
+
+def _is_bad_value(error: BaseException, cause: BaseException) -> bool:
+    """A value the database refused (not the database failing): the caller's input, not an outage."""
+    if isinstance(error, DataError | sqlite3.DataError) or isinstance(cause, UnicodeError):
+        return True
+    state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    return isinstance(state, str) and state.startswith(_DATA_EXCEPTION)

@@ -69,6 +69,8 @@ class SqlPipelineRepository:
 
     async def _add(self, pipeline: Pipeline) -> Result[Pipeline]:
         row = {**_row(pipeline, pipeline.version), "event_count": 0}
+        if refused := documents.unstorable(_KIND, row):
+            return refused
         if not await self._database.write(
             lambda connection: documents.add(connection, tables.pipelines, row), single=True
         ):
@@ -83,6 +85,8 @@ class SqlPipelineRepository:
 
     async def _save(self, pipeline: Pipeline) -> Result[Pipeline]:
         row = _row(pipeline, pipeline.version + 1)
+        if refused := documents.unstorable(_KIND, row):
+            return refused
         outcome = await self._database.write(lambda connection: _replace(connection, row, pipeline.version), hot=True)
         if not outcome.done:
             return Failure(documents.refusal(_KIND, pipeline.id.value, pipeline.version, outcome))

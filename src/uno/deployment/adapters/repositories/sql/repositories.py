@@ -34,6 +34,8 @@ class SqlConfigRepository:
 
     async def _add(self, config: DeploymentConfig) -> Result[DeploymentConfig]:
         row = _config_row(config)
+        if refused := documents.unstorable(_CONFIG, row):
+            return refused
         if not await self._database.write(
             lambda connection: documents.add(connection, tables.configs, row), single=True
         ):
@@ -52,6 +54,8 @@ class SqlConfigRepository:
     async def _save(self, config: DeploymentConfig) -> Result[DeploymentConfig]:
         saved = config.model_copy(update={"version": config.version + 1})
         row = _config_row(saved)
+        if refused := documents.unstorable(_CONFIG, row):
+            return refused
         outcome = await self._database.write(
             lambda connection: documents.save(connection, tables.configs, row, config.version), single=True
         )
@@ -88,6 +92,8 @@ class SqlDeploymentResultRepository:
 
     async def _add(self, record: DeploymentResult) -> Result[DeploymentResult]:
         row = _deployment_row(record, record.version)
+        if refused := documents.unstorable(_DEPLOYMENT, row):
+            return refused
         if not await self._database.write(
             lambda connection: documents.add(connection, tables.deployments, row), single=True
         ):
@@ -110,6 +116,8 @@ class SqlDeploymentResultRepository:
 
     async def _save(self, record: DeploymentResult, fence: Lease | None) -> Result[DeploymentResult]:
         row = _deployment_row(record, record.version + 1)
+        if refused := documents.unstorable(_DEPLOYMENT, row):
+            return refused
         if fence is None:
             outcome = await self._database.write(
                 lambda connection: documents.save(connection, tables.deployments, row, record.version), single=True

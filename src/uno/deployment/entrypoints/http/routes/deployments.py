@@ -21,10 +21,13 @@ from uno.deployment.entrypoints.http.schemas import (
     DeploymentPage,
     DeploymentStatusOut,
     DeployRequest,
+    Filter,
+    PathName,
     PromoteRequest,
     RollbackRequest,
 )
 from uno.deployment.ports.repositories import MAX_PAGE
+from uno.deployment.services import inputs
 
 router = APIRouter(prefix="/api/deployments", tags=["deployments"], responses=COMMON_PROBLEMS)
 
@@ -38,7 +41,6 @@ IdempotencyKey = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
-Filter = Annotated[str | None, Query(max_length=200)]
 
 
 def status_url(deployment_id: str) -> str:
@@ -133,7 +135,7 @@ async def list_deployments(
 
 @router.get("/history/{app_name}/{environment}", response_model=DeploymentPage)
 async def history(
-    app_name: str, environment: str, services: Services, _: Reader, limit: Limit = 100, offset: Offset = 0
+    app_name: PathName, environment: PathName, services: Services, _: Reader, limit: Limit = 100, offset: Offset = 0
 ) -> DeploymentPage:
     """Every deployment and rollback of an application in an environment, newest first."""
     return await list_deployments(services, _, app_name=app_name, environment=environment, limit=limit, offset=offset)
@@ -149,7 +151,9 @@ async def cancel(
     deployment_id: str, services: Services, caller: Deployer, body: CancelRequest | None = None
 ) -> DeploymentOut:
     """Stop a running deployment: its pipeline stops promptly and the record says who stopped it."""
-    by = caller.label if body is None or not body.reason else f"{caller.label}: {body.reason}"
+    # DeploymentService.cancel takes who canceled, not a reason: the reason is checked here, as its services would.
+    reason = unwrap(inputs.text(body.reason if body else "", "reason", required=False, max_length=2000))
+    by = f"{caller.label}: {reason}" if reason else caller.label
     return out(unwrap(await services.deployment_service.cancel(deployment_id, canceled_by=by)))
 
 

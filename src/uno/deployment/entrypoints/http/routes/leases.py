@@ -11,7 +11,7 @@ from uno.core.errors import ErrorDetails
 from uno.deployment.domain.enums import DeploymentEnvironment
 from uno.deployment.entrypoints.http.dependencies import Admin, Reader, Services, unwrap
 from uno.deployment.entrypoints.http.problems import Problem
-from uno.deployment.entrypoints.http.schemas import COMMON_PROBLEMS
+from uno.deployment.entrypoints.http.schemas import COMMON_PROBLEMS, PathName
 from uno.deployment.ports.leases import Lease
 from uno.deployment.services import inputs
 
@@ -36,7 +36,7 @@ def _out(lease: Lease) -> LeaseOut:
 
 
 @router.get("/{app_name}/{environment}", response_model=LeaseOut)
-async def show(app_name: str, environment: str, services: Services, _: Reader) -> LeaseOut:
+async def show(app_name: PathName, environment: str, services: Services, _: Reader) -> LeaseOut:
     """The live lease of an application in an environment (404 when nobody holds it)."""
     chosen = unwrap(inputs.enum_value(DeploymentEnvironment, environment, "environment"))
     key = f"{app_name}/{chosen.value}"

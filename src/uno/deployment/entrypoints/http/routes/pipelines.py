@@ -10,9 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Success
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent
 from uno.deployment.entrypoints.http.dependencies import Deployer, Reader, Services, next_offset, unwrap
+from uno.deployment.entrypoints.http.problems import Problem
 from uno.deployment.entrypoints.http.schemas import (
     COMMON_PROBLEMS,
     Decide,
@@ -36,6 +38,7 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 STREAM_POLL_SECONDS = 0.25
 STREAM_HEARTBEAT_SECONDS = 15.0
+MAX_EVENT_SEQUENCE = 10_000_000
 
 
 def out(pipeline: Pipeline) -> PipelineOut:
@@ -175,14 +178,24 @@ async def stream_events(
     Each event's ``id`` is its sequence number: a client that reconnects with
     ``Last-Event-ID`` (browsers do) carries on where it stopped.
     """
-    if last_event_id is not None and last_event_id.isdigit():
-        after = max(after, int(last_event_id))
+    after = max(after, _resumed_after(last_event_id))
     unwrap(await services.pipeline_service.get_events(pipeline_id, after=after))  # 404 before the stream opens
     return StreamingResponse(
         _stream(services.pipeline_service, pipeline_id, after, request),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _resumed_after(last_event_id: str | None) -> int:
+    """The sequence a reconnecting client saw last: one of our ids, a whole number (422 otherwise)."""
+    if last_event_id is None or not last_event_id.strip():
+        return 0
+    given = last_event_id.strip()
+    if not (given.isascii() and given.isdigit()) or int(given) > MAX_EVENT_SEQUENCE:
+        message = f"must be the id of an event this stream sent: a whole number from 0 to {MAX_EVENT_SEQUENCE}"
+        raise Problem(ErrorDetails.validation("Last-Event-ID", message))
+    return int(given)
 
 
 async def _stream(service: PipelineService, pipeline_id: str, after: int, request: Request) -> AsyncIterator[bytes]:
