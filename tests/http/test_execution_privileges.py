@@ -271,3 +271,19 @@ async def test_a_secret_a_command_is_given_in_its_env_is_hidden_in_what_it_print
     done = (await ended(api, ids[0]))["stages"][0]["tasks"][0]
 
     assert done["outputs"]["stdout_tail"] == "token=*** greeting=hello-there\n"
+
+
+async def test_a_command_printing_nul_and_broken_utf8_is_stored_readably_on_either_store(api):
+    ids = await a_stage(api, ADMIN)
+    printing = command(["printf", "before\\000after \\355\\240\\200 end"], name="binary")
+
+    added = await add(api, ids, printing, ADMIN)
+    await api.post(f"/api/pipelines/{ids[0]}/execute", headers=ADMIN)
+    pipeline = await ended(api, ids[0])
+
+    assert added.status_code == 201, added.text
+    assert pipeline["status"] == "succeeded", pipeline
+    [task] = pipeline["stages"][0]["tasks"]
+    assert task["outputs"]["stdout_tail"] == "before\ufffdafter \ufffd\ufffd\ufffd end"
+    listed = await api.get("/api/pipelines", headers=READER)
+    assert listed.status_code == 200

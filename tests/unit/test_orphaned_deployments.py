@@ -282,3 +282,15 @@ class _UnusedQueue:
 
     async def withdraw(self, job_id: str) -> bool:
         raise AssertionError("nothing is queued in these tests")
+
+
+async def test_library_callers_get_the_same_text_checks_as_http(built):
+    service = built.deployment_service
+
+    refused_filter = await service.list_deployments(app_name="shop\x00")
+    refused_by = await service.cancel("dep-01m98sh8asx18v0wmvzthgz9gn", canceled_by="carol\ud800")
+
+    assert refused_filter.error.code is ErrorCode.VALIDATION_ERROR
+    assert refused_filter.error.context["field"] == "app_name"
+    assert refused_by.error.code is ErrorCode.VALIDATION_ERROR
+    assert refused_by.error.context["field"] == "canceled_by"

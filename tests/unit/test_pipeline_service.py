@@ -174,3 +174,21 @@ async def test_pipelines_are_listed_per_owner(container: bootstrap.Container, co
     listed = (await service.list_pipelines(deployment_id=config_id)).value
 
     assert [pipeline.id for pipeline in listed] == [second.id, first.id]
+
+
+async def test_task_params_a_library_caller_gives_are_checked_like_a_request_body(container, pipeline_and_stage):
+    pipelines = container.pipeline_service
+    pipeline_id, stage_id = pipeline_and_stage
+    deep: dict = {}
+    level = deep
+    for _ in range(40):
+        level["x"] = {}
+        level = level["x"]
+
+    too_deep = await pipelines.add_task(pipeline_id, stage_id, "t", action="wait", params={"seconds": 0, "n": deep})
+    with_nul = await pipelines.add_task(pipeline_id, stage_id, "u", action="wait", params={"seconds": 0, "n": "a\x00"})
+
+    assert too_deep.error.code is ErrorCode.VALIDATION_ERROR
+    assert too_deep.error.context["field"].startswith("params.n")
+    assert with_nul.error.code is ErrorCode.VALIDATION_ERROR
+    assert with_nul.error.context["field"] == "params.n"

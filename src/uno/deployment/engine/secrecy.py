@@ -84,6 +84,10 @@ def _url_passwords(value: str) -> list[str]:
     return [password, unquote(password)] if password else []
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""NUL and lone surrogates: a program may print them, and neither JSON in PostgreSQL nor UTF-8 can keep them."""
+
+
 class Redactor:
     """Hides known secret values in the text and JSON-like values a task leaves behind."""
 
@@ -102,12 +106,12 @@ class Redactor:
         return Redactor([*self._secrets, *more]) if more else self
 
     def text(self, value: str) -> str:
-        return self._pattern.sub(MASK, value) if self._pattern is not None else value
+        """``value`` with every secret hidden, and what no store can hold (NUL, a lone surrogate) replaced."""
+        storable = _UNSTORABLE.sub("\ufffd", value)
+        return self._pattern.sub(MASK, storable) if self._pattern is not None else storable
 
     def value(self, value: Any) -> Any:
-        """``value`` with every secret hidden, through dicts, lists and tuples."""
-        if self._pattern is None:
-            return value
+        """``value`` with every secret hidden (and made storable, see ``text``), through dicts, lists and tuples."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):

@@ -21,6 +21,7 @@ from uno.deployment.domain.ids import DeploymentId, TaskId
 from uno.deployment.engine.running import PipelineRunner
 from uno.deployment.ports.approvals import Decision
 from uno.deployment.ports.queue import DeploymentQueue
+from uno.deployment.services import inputs
 from uno.deployment.services.dispatching import Dispatcher
 from uno.deployment.services.holding import LeaseHolder
 from uno.deployment.services.recording import Recorder
@@ -46,10 +47,13 @@ class Canceler:
         self._recovery = recovery
 
     async def cancel(self, deployment_id: DeploymentId | str, canceled_by: str) -> Result[DeploymentResult]:
+        checked_by = inputs.text(canceled_by, "canceled_by", max_length=2000)
+        if isinstance(checked_by, Failure):
+            return checked_by
         found = await self._recorder.find(deployment_id)
         if isinstance(found, Failure):
             return found
-        record = found.value
+        record, canceled_by = found.value, checked_by.value
         if record.status.is_complete or record.pipeline_id is None:
             return Failure(ErrorDetails.invalid_state(f"deployment {record.id.value} already {record.status.value}"))
         started_here = self._dispatcher.started_here.get(record.id)

@@ -103,8 +103,9 @@ class Follower:
         chosen_environment = inputs.optional_enum(DeploymentEnvironment, environment, "environment")
         chosen_status = inputs.optional_enum(DeploymentStatus, status, "status")
         chosen_config = inputs.deployment_id(config_id, "config_id") if config_id is not None else Success(None)
+        checked_app = inputs.optional_text(app_name, "app_name")
         if problem := inputs.first_failure(
-            inputs.page(limit, offset), chosen_environment, chosen_status, chosen_config
+            inputs.page(limit, offset), chosen_environment, chosen_status, chosen_config, checked_app
         ):
             return problem
         query = DeploymentQuery(

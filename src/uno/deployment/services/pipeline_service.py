@@ -13,6 +13,7 @@ from typing import Any
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
+from uno.deployment.domain import texts
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import PipelineStatus, StageStatus, TaskStatus
 from uno.deployment.domain.ids import DeploymentId, PipelineId, StageId, TaskId
@@ -138,6 +139,9 @@ class PipelineService:
         needed = _task_ids(dependencies)
         if isinstance(needed, Failure):
             return needed
+        if params is not None and (bad := texts.json_problem(params)) is not None:
+            where, message = bad
+            return Failure(ErrorDetails.validation(f"params{'.' + where if where else ''}", message))
         if problem_text := pipeline.dependency_problem(stage, needed.value):
             return Failure(ErrorDetails.validation("dependencies", problem_text))
         resolved = self._actions.resolve(checked_name.value, action, params)
