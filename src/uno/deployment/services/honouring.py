@@ -82,7 +82,9 @@ def refusal(problems: list[Problem], *, strict: bool) -> ErrorDetails:
         )
     else:
         message = f"{fields}: {problems[0]['message']}; nothing was deployed"
-    context = {"field": problems[0]["field"], "errors": problems}
+    context: dict[str, object] = {"field": problems[0]["field"], "errors": problems}
+    if strict:
+        context["strict"] = True
     return ErrorDetails(ErrorCode.VALIDATION_ERROR, message, context)
 
 

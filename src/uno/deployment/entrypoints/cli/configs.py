@@ -59,6 +59,14 @@ def fail_config(file: files.ConfigFile | None, error: ErrorDetails) -> NoReturn:
     if file is None or error.code is not ErrorCode.VALIDATION_ERROR:
         running.fail(error)
     listed = checking.listed(error)
+    if error.context.get("strict"):
+        for item in listed:
+            typer.echo(file.describe(item["field"], item["message"]), err=True)
+        message = (
+            f"strict mode: the {len(listed)} setting(s) above would not be honoured; nothing was deployed "
+            "(change them, or deploy with --no-strict to go ahead without them)"
+        )
+        running.fail(ErrorDetails(error.code, message, error.context))
     first = file.describe(listed[0]["field"], listed[0]["message"])
     more = len(listed) - 1
     if more:
@@ -288,10 +296,7 @@ resources:
   replicas_min: 2
   replicas_max: 2
 
-network:
-  health_check_path: {health}
-
-testing:
+{network}testing:
   run_unit_tests: true
   # Runs before every deploy; a failure stops it.
   # unit_test_command: [python3, -m, pytest, -q]
@@ -336,6 +341,8 @@ def init(
         command=yaml.safe_dump(shlex.split(command), default_flow_style=True).strip(),
         port=port,
         health=health,
+        # local probes custom_settings.health_path; network.health_check_path would be reported as not honoured
+        network="" if platform == "local" else f"network:\n  health_check_path: {health}\n\n",
         file="-" if output == "-" else Path(output).name,
         workdir=json.dumps(str(Path.cwd() if output == "-" else Path(output).resolve().parent)),
     )
