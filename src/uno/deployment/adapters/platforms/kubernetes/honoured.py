@@ -10,7 +10,7 @@ from uno.deployment.ports.platforms import SettingsDeclaration, Support, honoure
 
 _NO_MONITORING = "nothing is rendered for it: set it up in the cluster"
 _NO_POOL = "nothing passes pool sizes to the application; set them in its own settings"
-_RESOURCES = "the container's resources (requests: *_min, limits: *_max)"
+_RESOURCES = "the container's resources: requests from cpu_min/memory_min, limits from cpu_max/memory_max"
 _AUTOSCALER = "a HorizontalPodAutoscaler on the serving colour (with auto_scaling)"
 
 SETTINGS: dict[str, Support] = {
