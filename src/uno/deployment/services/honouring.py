@@ -10,6 +10,9 @@ puts them together, for ``config validate``, ``plan`` and ``deploy`` alike:
   ``{"field": path, "message": ...}``; reported everywhere, refused under ``strict``;
 - ``unknown_custom_settings``: ``custom_settings`` keys neither the platform nor a strategy
   reads (a typo the platform would ignore), always a ``VALIDATION_ERROR``.
+
+Engine settings (``engine.honoured``) are honoured on every platform, so only the
+platform-side ones (``settings_catalogue.PLATFORM``) are compared here.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from uno.core.errors import ErrorCode, ErrorDetails
 from uno.deployment.domain import settings_catalogue
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import DeploymentEnvironment
-from uno.deployment.engine import honoured as engine_honoured
 from uno.deployment.ports.platforms import PlatformDrivers
 from uno.deployment.strategies import tuning
 
@@ -80,17 +82,11 @@ def refusal(problems: list[Problem], *, strict: bool) -> ErrorDetails:
             f"strict mode: {len(problems)} setting(s) would not be honoured: {fields}; nothing was deployed "
             "(change them, or deploy with strict off: --no-strict, strict=False)"
         )
-    else:
+    elif len(problems) == 1:
         message = f"{fields}: {problems[0]['message']}; nothing was deployed"
+    else:
+        message = f"{len(problems)} unknown setting(s): {fields}; nothing was deployed"
     context: dict[str, object] = {"field": problems[0]["field"], "errors": problems}
     if strict:
         context["strict"] = True
     return ErrorDetails(ErrorCode.VALIDATION_ERROR, message, context)
-
-
-def declared(drivers: PlatformDrivers, platform: str) -> dict[str, tuple[bool, str]]:
-    """Every setting's support on ``platform``: the engine's, then the platform's (for the docs)."""
-    table = {path: (True, f"engine: {support.note}") for path, support in engine_honoured.SETTINGS.items()}
-    for path, support in drivers.declaration_for(platform).settings.items():
-        table[path] = (support.honoured, support.note)
-    return table
