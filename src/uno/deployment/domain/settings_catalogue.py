@@ -9,8 +9,9 @@ configuration (after its environment profile filled it in) when:
 - a value every configuration has (``resources.cpu_max``, ``network.port``,
   ``database.connection_pool_max``): the caller chose it (``given_fields``). Profiles fill
   these for every configuration; they become a promise only when someone writes them;
-- ``resources.replicas_max``: above ``replicas_min`` (room to scale);
-  ``resources.auto_scaling_cpu_threshold``: with ``auto_scaling`` on.
+- ``resources.replicas_max`` (above ``replicas_min``) and
+  ``resources.auto_scaling_cpu_threshold``: with ``auto_scaling`` on. Without it every
+  platform runs ``replicas_min`` replicas, so the ceiling and the target mean nothing.
 
 ``PLATFORM`` settings are declared by each platform driver; ``ENGINE`` settings are
 honoured by the engine whatever the platform (``engine.honoured``). Pure data: no I/O.
@@ -60,8 +61,8 @@ PLATFORM: tuple[Setting, ...] = (
     Setting("resources.replicas_min", lambda config: True, "always"),
     Setting(
         "resources.replicas_max",
-        lambda config: config.resources.replicas_max > config.resources.replicas_min,
-        "above replicas_min",
+        lambda config: config.resources.auto_scaling and config.resources.replicas_max > config.resources.replicas_min,
+        "with auto_scaling on, above replicas_min",
     ),
     _switch("resources.auto_scaling"),
     Setting(
