@@ -69,6 +69,11 @@ def test_production_is_refused_before_anything_is_stored_unless_no_strict(tmp_pa
     port = free_port()
     write(tmp_path, "production", port)
 
+    planned = uno_deploy("plan", "-f", "production.yaml", cwd=tmp_path)
+    assert planned.returncode == 2
+    assert "not honoured on local (a deploy in production is refused for them unless --no-strict):" in planned.stdout
+    assert "error: a deploy in production would be refused (strict mode): not honoured: " in planned.stderr
+
     refused = uno_deploy("deploy", "-f", "production.yaml", cwd=tmp_path)
     assert refused.returncode == 2
     assert re.search(

@@ -99,6 +99,9 @@ async def test_production_is_strict_by_default_and_nothing_is_stored(container, 
     refused = await container.deployment_service.deploy(config.id)
 
     assert refused.error.code is ErrorCode.VALIDATION_ERROR
+    planned = (await container.deployment_service.plan(config.id)).value
+    assert planned.strict
+    assert fields(planned.not_honoured) == fields(refused.error.context["errors"])
     listed = fields(refused.error.context["errors"])
     assert "security.scan_images" in listed
     assert "resources.auto_scaling" in listed

@@ -98,6 +98,7 @@ class DeploymentService:
         self._runner = runner
         self._recorder = Recorder(deployments, clock, observers or Observers())
         self._holder = LeaseHolder(leases, runner, self._recorder)
+        self._strict_environments = frozenset(strict_environments)
         self._preparer = Preparer(configs, pipelines, self._recorder, runner.tools.platforms, strict_environments)
         self._executor = Executor(
             pipelines, runner, self._recorder, self._holder, self._preparer, identity, inline=inline
@@ -374,4 +375,6 @@ class DeploymentService:
         current = await self._deployments.find(serving)
         lease = (lease_key(config), await self._leases.holder(config))
         drivers = self._runner.tools.platforms
-        return await planning.plan(config, built, drivers, lease, current[0] if current else None, stored=stored)
+        strict = honouring.is_strict(config, None, self._strict_environments)
+        live = current[0] if current else None
+        return await planning.plan(config, built, drivers, lease, live, stored=stored, strict=strict)

@@ -140,6 +140,7 @@ class DeploymentPlan:
     rollback_to: RestorableRelease | None
     problems: tuple[dict[str, str], ...] = ()
     not_honoured: tuple[dict[str, str], ...] = ()  # settings nothing would act on (refused under strict)
+    strict: bool = False  # a deploy of it is strict by default (its environment is one of the strict ones)
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -159,6 +160,7 @@ class DeploymentPlan:
             "rollback_to": self.rollback_to.to_document() if self.rollback_to else None,
             "problems": [dict(problem) for problem in self.problems],
             "not_honoured": [dict(item) for item in self.not_honoured],
+            "strict": self.strict,
         }
 
     @classmethod
@@ -181,6 +183,7 @@ class DeploymentPlan:
             rollback_to=RestorableRelease.from_document(restorable) if restorable else None,
             problems=tuple(dict(problem) for problem in document.get("problems", ())),
             not_honoured=tuple(dict(item) for item in document.get("not_honoured", ())),
+            strict=bool(document.get("strict", False)),
         )
 
 
@@ -360,6 +363,7 @@ async def plan(
     serving: DeploymentResult | None,
     *,
     stored: bool = True,
+    strict: bool = False,
 ) -> DeploymentPlan:
     """Put the parts of a plan together (``DeploymentService.plan`` gathers them).
 
@@ -385,6 +389,7 @@ async def plan(
         rollback_to=restorable(serving),
         problems=tuple(schedule_problems + platform_problems + unknown),
         not_honoured=tuple(honouring.not_honoured(config, drivers)),
+        strict=strict,
     )
 
 

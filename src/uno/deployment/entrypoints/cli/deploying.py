@@ -110,7 +110,8 @@ def plan(
     """Show what a deploy would do, doing none of it.
 
     The pipeline's stages and tasks, the strategy's schedule, the platform objects, the lease
-    it takes and the release a rollback would restore; exit 2 if a deploy would fail.
+    it takes and the release a rollback would restore; exit 2 if a deploy would fail
+    or be refused (strict mode: a setting the platform does not honour, in production by default).
 
     Example: uno-deploy plan -f deployment.yaml
     """
@@ -124,6 +125,10 @@ def plan(
         first = planned.problems[0]
         message = f"a deploy would fail: {first['field']}: {first['message']}"
         running.fail(ErrorDetails(ErrorCode.VALIDATION_ERROR, message, {"problems": list(planned.problems)}))
+    if planned.strict and planned.not_honoured:
+        fields = ", ".join(item["field"] for item in planned.not_honoured)
+        message = f"a deploy in {planned.environment} would be refused (strict mode): not honoured: {fields}"
+        running.fail(ErrorDetails(ErrorCode.VALIDATION_ERROR, message, {"not_honoured": list(planned.not_honoured)}))
 
 
 def render(

@@ -199,7 +199,12 @@ def plan_lines(plan: DeploymentPlan) -> list[str]:
             f"({restorable.deployment_id}, deployed {when(restorable.finished_at)} UTC)"
         )
     if plan.not_honoured:
-        lines += ["", f"not honoured on {plan.platform} (reported; a strict deploy refuses them):"]
+        what = (
+            f"a deploy in {plan.environment} is refused for them unless --no-strict"
+            if plan.strict
+            else "reported; a strict deploy refuses them"
+        )
+        lines += ["", f"not honoured on {plan.platform} ({what}):"]
         lines.extend(line[2:] for line in not_honoured_lines(list(plan.not_honoured), plan.platform)[1:])
     if plan.problems:
         lines += ["", "problems (a deploy would fail):"]

@@ -240,6 +240,7 @@ class PlanOut(BaseModel):
     rollback_to: RestorableOut | None
     problems: list[dict[str, str]]
     not_honoured: list[dict[str, str]] = Field(default_factory=list)
+    strict: bool = Field(default=False, description="A deploy is strict by default here: not_honoured would refuse it.")
 
 
 @router.post("/plan", response_model=PlanOut)
