@@ -23,14 +23,14 @@ CONFIG = {
     "environment": "dev",
     "description": "the fuzz run's configuration",
     "database": {"host": "db", "name": "hello"},
-    "custom_settings": {"k": "v"},
+    "custom_settings": {"workdir": "v"},  # a key the local platform reads: an unknown one refuses the deploy
     "environment_variables": {"MODE": "fuzz"},
     "build_command": ["make"],
 }
 GOOD_BODIES: dict[str, dict[str, Any]] = {
     "ConfigCreate": CONFIG,
     "ConfigReplace": CONFIG,
-    "ConfigPatch": {"app_version": "1.0.1", "description": "patched", "custom_settings": {"k": "w"}},
+    "ConfigPatch": {"app_version": "1.0.1", "description": "patched", "custom_settings": {"workdir": "w"}},
     "ConfigDerive": {"environment": "staging", "changes": {"description": "derived"}},
     "DeployRequest": {"config_id": "{config_id}", "description": "fuzz"},
     "RollbackRequest": {"deployment_id": "{deployment_id}", "to": "{deployment_id}"},

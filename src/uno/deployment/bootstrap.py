@@ -225,6 +225,7 @@ def build(
             policies=settings.queue_policies,
             worker_name=worker_name or f"{socket.gethostname()}:{os.getpid()}",
             runners=ProcessIdentity(),
+            strict_environments=settings.strict_environments,
         ),
         decisions=opened.decisions,
         observers=observers,

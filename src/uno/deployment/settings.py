@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -28,6 +29,8 @@ from pydantic_settings import (
 
 MEMORY_URL = "memory://"
 SETTINGS_FILE_VARIABLE = "UNO_DEPLOY_SETTINGS_FILE"
+Environment = Literal["dev", "test", "staging", "production"]
+_PRODUCTION: Environment = "production"
 _SCHEMES = frozenset({"memory", "sqlite", "postgres", "postgresql"})
 
 
@@ -56,6 +59,11 @@ class Settings(BaseSettings):
     """Per environment (``{"production": "reject"}``): what a deployment does while another
     of the same application and environment is active. Unnamed environments queue."""
 
+    strict_environments: Annotated[list[Environment], NoDecode] = Field(default_factory=lambda: [_PRODUCTION])
+    """Environments where a deploy is refused when its platform would not honour a setting it
+    asks for (``UNO_DEPLOY_STRICT_ENVIRONMENTS=production,staging``; empty: none). A deploy's
+    own ``strict`` wins."""
+
     worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     """How often an idle worker looks for jobs, besides PostgreSQL's notifications."""
 
@@ -80,6 +88,13 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "use memory://, sqlite:///path/to/file.db, postgresql://user@host/db or a path to a SQLite file"
                 )
+        return value
+
+    @field_validator("strict_environments", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
         return value
 
     @field_validator("queue_policies")

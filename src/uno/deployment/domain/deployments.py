@@ -153,6 +153,7 @@ class DeploymentProgress:
     finished_at: datetime | None
     pipeline_id: PipelineId | None
     current_task_message: str | None = None  # what the running task says it is doing ("paused at 25% ...")
+    not_honoured: tuple[dict[str, str], ...] = ()  # settings the platform does not honour (details["not_honoured"])
 
 
 def _parse(text: str | None) -> datetime | None:

@@ -11,11 +11,17 @@ Drivers turn their platform's errors into ``ErrorDetails`` (``PLATFORM_ERROR``) 
 boundary; nothing vendor-specific crosses it. A driver declares what it can do
 (``Capabilities``) and strategies adapt: without traffic weights, a canary is refused
 before anything changes.
+
+A driver also declares which configuration settings it honours (``SettingsDeclaration``):
+for each platform-side setting of ``domain.settings_catalogue``, by field path, whether
+it does something with it and what, and the ``custom_settings`` keys it reads. The one
+check (``services.honouring``) compares a configuration with that declaration, so a
+setting is never accepted and silently ignored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -87,6 +93,41 @@ class Capabilities:
     traffic_stats: bool = True  # per-version request and error counts (canary analysis)
 
 
+@dataclass(frozen=True, slots=True)
+class Support:
+    """What a platform does with one setting: ``honoured`` and how, or not and why."""
+
+    honoured: bool
+    note: str
+
+
+def honoured(note: str) -> Support:
+    return Support(True, note)
+
+
+def not_honoured(note: str) -> Support:
+    return Support(False, note)
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsDeclaration:
+    """The settings a platform honours (field path -> ``Support``) and its ``custom_settings`` keys.
+
+    ``custom_settings`` is ``None`` when the keys are not known here (a plugin that
+    declares none): any key is then accepted.
+    """
+
+    platform: str
+    settings: Mapping[str, Support]
+    custom_settings: frozenset[str] | None = frozenset()
+
+
+def without_driver(platform: str, paths: Iterable[str]) -> SettingsDeclaration:
+    """The declaration of a platform no installed driver serves: nothing platform-side is honoured."""
+    reason = not_honoured(f"no driver for {platform} yet")
+    return SettingsDeclaration(platform, dict.fromkeys(paths, reason), None)
+
+
 class PlatformDriver(Protocol):
     name: str
     capabilities: Capabilities
@@ -131,4 +172,8 @@ class PlatformDriver(Protocol):
 class PlatformDrivers(Protocol):
     def driver_for(self, config: DeploymentConfig) -> Result[PlatformDriver]:
         """The driver for the configuration's platform, or ``PLATFORM_ERROR`` naming what is missing."""
+        ...
+
+    def declaration_for(self, platform: str) -> SettingsDeclaration:
+        """The settings ``platform``'s driver honours (``without_driver`` when none serves it)."""
         ...

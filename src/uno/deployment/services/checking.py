@@ -3,8 +3,9 @@
 ``create_config`` stops at the first kind of problem (an unknown setting, then the
 environment, then the fields); a person fixing a file wants them all in one go. This
 module gathers them: unknown settings, every field the model refuses, the strategy's
-settings (``tuning``) and the platform driver's own check of its settings. Nothing is
-stored and nothing outside is touched.
+settings (``tuning``), unknown ``custom_settings`` keys and the platform driver's own
+check of its settings. ``warnings`` lists the settings the platform would not honour
+(``honouring``). Nothing is stored and nothing outside is touched.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from uno.deployment.domain import configuring
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.ids import new_config_id
 from uno.deployment.ports.platforms import PlatformDrivers
-from uno.deployment.services.config_service import KEYWORDS
+from uno.deployment.services import honouring
+from uno.deployment.services.config_service import KEYWORDS, to_model_names
 from uno.deployment.services.planning import platform_objects, schedule_for
 
 Problem = dict[str, str]
@@ -64,7 +66,18 @@ async def problems(
         found += schedule_for(config)[1]
         if drivers is not None:
             found += (await platform_objects(config, drivers))[1]
+            found += honouring.unknown_custom_settings(config, drivers)
     return found
+
+
+def warnings(values: dict[str, Any], drivers: PlatformDrivers, now: datetime) -> list[Problem]:
+    """The settings of a valid configuration (as ``problems`` takes it) its platform would not honour."""
+    named = to_model_names(values)
+    if isinstance(named, Failure):
+        return []
+    given, rename = named.value
+    built = configuring.build(new_config_id(), given, now, rename=rename)
+    return honouring.not_honoured(built.value, drivers) if isinstance(built, Success) else []
 
 
 def _built(

@@ -20,7 +20,7 @@ whose runner died is ended (or carried on) by the next call that touches it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from uno.core.errors import ErrorDetails
@@ -43,7 +43,7 @@ from uno.deployment.ports.repositories import (
     PipelineRepository,
 )
 from uno.deployment.ports.runners import RunnerIdentity
-from uno.deployment.services import inputs, planning, steering
+from uno.deployment.services import honouring, inputs, planning, steering
 from uno.deployment.services.canceling import Canceler
 from uno.deployment.services.dispatching import IDEMPOTENCY_KEY_LIFETIME, Claim, Claims, Dispatcher
 from uno.deployment.services.executing import Executor
@@ -87,6 +87,7 @@ class DeploymentService:
         policies: Mapping[str, str] | None = None,
         worker_name: str = "worker",
         runners: RunnerIdentity | None = None,
+        strict_environments: Collection[str] = honouring.DEFAULT_STRICT_ENVIRONMENTS,
     ) -> None:
         identity = runners or _NoIdentity()
         inline = queue is None
@@ -97,7 +98,8 @@ class DeploymentService:
         self._runner = runner
         self._recorder = Recorder(deployments, clock, observers or Observers())
         self._holder = LeaseHolder(leases, runner, self._recorder)
-        self._preparer = Preparer(configs, pipelines, self._recorder)
+        self._strict_environments = frozenset(strict_environments)
+        self._preparer = Preparer(configs, pipelines, self._recorder, runner.tools.platforms, strict_environments)
         self._executor = Executor(
             pipelines, runner, self._recorder, self._holder, self._preparer, identity, inline=inline
         )
@@ -109,14 +111,20 @@ class DeploymentService:
         self._follower = Follower(pipelines, self._recorder, self._recovery)
         self._pipelines = pipelines
 
-    async def deploy(self, config_id: DeploymentId | str, description: str = "") -> Result[DeploymentResult]:
+    async def deploy(
+        self, config_id: DeploymentId | str, description: str = "", *, strict: bool | None = None
+    ) -> Result[DeploymentResult]:
         """Deploy the configuration's release and return the deployment's record when it ends.
 
         ``Failure`` means the deployment could not start (unknown configuration, another
-        deployment of the application running in the environment); once started, the
-        outcome is in the record: ``success``, ``status`` and ``message``.
+        deployment of the application running in the environment, an unknown
+        ``custom_settings`` key); once started, the outcome is in the record: ``success``,
+        ``status`` and ``message``. Settings the platform does not honour are listed in the
+        record's ``details["not_honoured"]``; with ``strict`` (by default in the strict
+        environments, production unless configured) they refuse the deploy instead, a
+        ``VALIDATION_ERROR`` listing them, before anything is stored or changed.
         """
-        prepared = await self._preparer.deployment(config_id, description)
+        prepared = await self._preparer.deployment(config_id, description, strict=strict)
         if isinstance(prepared, Failure):
             return prepared
         record, pipeline = prepared.value
@@ -129,22 +137,26 @@ class DeploymentService:
         *,
         idempotency_key: str | None = None,
         requester: str = "",
+        strict: bool | None = None,
     ) -> Result[DeploymentResult]:
-        """``deploy``, returning as soon as the deployment is stored and running.
+        """``deploy``, returning as soon as the deployment is stored and running (``strict`` as there).
 
         The pipeline goes on in this process's background; follow it with ``get_status``.
         With ``idempotency_key``, the same key (for the same ``requester``) returns the
         deployment the first call started instead of starting another; the same key with
         other arguments is a ``VALIDATION_ERROR``.
         """
-        claim = Claim.of(f"deploy:{requester}", idempotency_key, {"config_id": config_id, "description": description})
+        arguments: dict[str, Any] = {"config_id": config_id, "description": description}
+        if strict is not None:
+            arguments["strict"] = strict
+        claim = Claim.of(f"deploy:{requester}", idempotency_key, arguments)
         if isinstance(claim, Failure):
             return claim
         reserved = new_deployment_id()
         claims = self._dispatcher.claims
         if claim is not None and (earlier := await claims.claim(claim, reserved)) is not None:
             return earlier
-        prepared = await self._preparer.deployment(config_id, description, reserved)
+        prepared = await self._preparer.deployment(config_id, description, reserved, strict=strict)
         if isinstance(prepared, Failure):
             await claims.unclaim(claim, reserved)
             return prepared
@@ -363,4 +375,6 @@ class DeploymentService:
         current = await self._deployments.find(serving)
         lease = (lease_key(config), await self._leases.holder(config))
         drivers = self._runner.tools.platforms
-        return await planning.plan(config, built, drivers, lease, current[0] if current else None, stored=stored)
+        strict = honouring.is_strict(config, None, self._strict_environments)
+        live = current[0] if current else None
+        return await planning.plan(config, built, drivers, lease, live, stored=stored, strict=strict)

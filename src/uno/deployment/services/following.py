@@ -87,6 +87,7 @@ class Follower:
             started_at=record.started_at,
             finished_at=record.finished_at,
             pipeline_id=record.pipeline_id,
+            not_honoured=tuple(record.details.get("not_honoured", ())),
         )
 
     async def list(

@@ -7,7 +7,8 @@ the deploy takes, and the release a rollback would then restore (the one serving
 
 Nothing here changes anything: no record is stored, no lease is taken, no process
 starts. A setting the deploy would refuse is reported in ``problems`` (with its field
-path) instead of failing the plan, so one plan shows everything that is wrong.
+path) instead of failing the plan, so one plan shows everything that is wrong; settings
+the platform would not honour are listed in ``not_honoured`` (``honouring``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from uno.deployment.domain.ids import DeploymentId, new_config_id
 from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.engine.templates import DefaultPipeline
 from uno.deployment.ports.platforms import PlatformDrivers, Release
+from uno.deployment.services import honouring
 from uno.deployment.services.config_service import to_model_names
 from uno.deployment.strategies.tuning import Tuning, tuning_for
 
@@ -137,6 +139,8 @@ class DeploymentPlan:
     lease_holder: str | None
     rollback_to: RestorableRelease | None
     problems: tuple[dict[str, str], ...] = ()
+    not_honoured: tuple[dict[str, str], ...] = ()  # settings nothing would act on (refused under strict)
+    strict: bool = False  # a deploy of it is strict by default (its environment is one of the strict ones)
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -155,6 +159,8 @@ class DeploymentPlan:
             "lease_holder": self.lease_holder,
             "rollback_to": self.rollback_to.to_document() if self.rollback_to else None,
             "problems": [dict(problem) for problem in self.problems],
+            "not_honoured": [dict(item) for item in self.not_honoured],
+            "strict": self.strict,
         }
 
     @classmethod
@@ -176,6 +182,8 @@ class DeploymentPlan:
             lease_holder=document.get("lease_holder"),
             rollback_to=RestorableRelease.from_document(restorable) if restorable else None,
             problems=tuple(dict(problem) for problem in document.get("problems", ())),
+            not_honoured=tuple(dict(item) for item in document.get("not_honoured", ())),
+            strict=bool(document.get("strict", False)),
         )
 
 
@@ -355,6 +363,7 @@ async def plan(
     serving: DeploymentResult | None,
     *,
     stored: bool = True,
+    strict: bool = False,
 ) -> DeploymentPlan:
     """Put the parts of a plan together (``DeploymentService.plan`` gathers them).
 
@@ -362,6 +371,7 @@ async def plan(
     """
     schedule, schedule_problems = schedule_for(config)
     objects, platform_problems = await platform_objects(config, drivers)
+    unknown = honouring.unknown_custom_settings(config, drivers)
     return DeploymentPlan(
         config_id=config.id.value if stored else None,
         app_name=config.app_name,
@@ -377,7 +387,9 @@ async def plan(
         lease=lease[0],
         lease_holder=lease[1],
         rollback_to=restorable(serving),
-        problems=tuple(schedule_problems + platform_problems),
+        problems=tuple(schedule_problems + platform_problems + unknown),
+        not_honoured=tuple(honouring.not_honoured(config, drivers)),
+        strict=strict,
     )
 
 

@@ -9,6 +9,8 @@ when there is nothing to restore (the rules are in ``rolling_back``).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.deployments import DeploymentResult
@@ -16,21 +18,42 @@ from uno.deployment.domain.enums import DeploymentKind, DeploymentStatus
 from uno.deployment.domain.ids import DeploymentId, new_deployment_id
 from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.engine import templates
+from uno.deployment.ports.platforms import PlatformDrivers
 from uno.deployment.ports.repositories import DeploymentConfigRepository, DeploymentQuery, PipelineRepository
-from uno.deployment.services import inputs
+from uno.deployment.services import honouring, inputs
 from uno.deployment.services import rolling_back as rolling_back_rules
 from uno.deployment.services.recording import Recorder
 
 
 class Preparer:
-    def __init__(self, configs: DeploymentConfigRepository, pipelines: PipelineRepository, recorder: Recorder) -> None:
+    def __init__(
+        self,
+        configs: DeploymentConfigRepository,
+        pipelines: PipelineRepository,
+        recorder: Recorder,
+        drivers: PlatformDrivers,
+        strict_environments: Collection[str] = honouring.DEFAULT_STRICT_ENVIRONMENTS,
+    ) -> None:
         self._configs = configs
         self._pipelines = pipelines
         self._recorder = recorder
+        self._drivers = drivers
+        self._strict_environments = frozenset(strict_environments)
 
     async def deployment(
-        self, config_id: DeploymentId | str, description: str, identifier: DeploymentId | None = None
+        self,
+        config_id: DeploymentId | str,
+        description: str,
+        identifier: DeploymentId | None = None,
+        *,
+        strict: bool | None = None,
     ) -> Result[tuple[DeploymentResult, Pipeline]]:
+        """A deploy's record and pipeline, or the ``VALIDATION_ERROR`` that refuses it before anything changes.
+
+        Unknown ``custom_settings`` keys are always refused; settings the platform does not
+        honour are refused under ``strict`` (``None``: the environment decides), else noted
+        on the record (``details["not_honoured"]``).
+        """
         key = inputs.deployment_id(config_id, "config_id")
         checked_description = inputs.text(description, "description", required=False, max_length=2000)
         if problem := inputs.first_failure(key, checked_description):
@@ -38,6 +61,11 @@ class Preparer:
         config = await self._configs.get(key.value)
         if config is None:
             return Failure(ErrorDetails.not_found("configuration", key.value.value))
+        if unknown := honouring.unknown_custom_settings(config, self._drivers):
+            return Failure(honouring.refusal(unknown, strict=False))
+        ignored = honouring.not_honoured(config, self._drivers)
+        if ignored and honouring.is_strict(config, strict, self._strict_environments):
+            return Failure(honouring.refusal(ignored, strict=True))
         now = self._recorder.clock.now()
         record = DeploymentResult(
             id=identifier or new_deployment_id(),
@@ -51,6 +79,8 @@ class Preparer:
         record.details["pipeline_id"] = built.pipeline.id.value
         if built.left_out:
             record.details["left_out"] = built.left_out
+        if ignored:
+            record.details["not_honoured"] = ignored
         return Success((record, built.pipeline))
 
     async def rollback_of(

@@ -25,6 +25,9 @@ from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.configs import DeploymentConfig
 
+KEYS = frozenset({"health_deadline_seconds", "drain_seconds", "rolling", "blue_green", "canary"})
+"""The ``custom_settings`` keys the strategies read, valid on every platform."""
+
 
 @dataclass(frozen=True, slots=True)
 class CanaryTuning:

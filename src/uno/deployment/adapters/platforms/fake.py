@@ -17,21 +17,32 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
+from uno.deployment.domain import settings_catalogue
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import (
     Capabilities,
     Release,
+    SettingsDeclaration,
     TrafficStats,
     VersionHealth,
     VersionSet,
+    honoured,
 )
+
+SIMULATES_EVERYTHING = SettingsDeclaration(
+    "fake", dict.fromkeys(settings_catalogue.PLATFORM_PATHS, honoured("simulated: the fake records it")), None
+)
+"""The fake's default declaration: it stands in for any platform; pass one to stand in for a particular one."""
 
 
 class FakeDriver:
     name = "fake"
 
-    def __init__(self, capabilities: Capabilities | None = None) -> None:
+    def __init__(
+        self, capabilities: Capabilities | None = None, declaration: SettingsDeclaration | None = None
+    ) -> None:
         self.capabilities = capabilities or Capabilities()
+        self.declaration = declaration or SIMULATES_EVERYTHING
         self.versions: dict[str, VersionSet] = {}
         self.calls: list[tuple[str, Any]] = []
         self.ready_after: dict[str, int] = {}  # app version -> health checks before it is ready

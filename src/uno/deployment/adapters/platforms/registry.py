@@ -15,8 +15,9 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
+from uno.deployment.domain import settings_catalogue
 from uno.deployment.domain.configs import DeploymentConfig
-from uno.deployment.ports.platforms import PlatformDriver
+from uno.deployment.ports.platforms import PlatformDriver, SettingsDeclaration, not_honoured, without_driver
 
 GROUP = "uno.deployment.platforms"
 
@@ -37,7 +38,21 @@ class DriverRegistry:
         self._drivers[platform] = driver
 
     def driver_for(self, config: DeploymentConfig) -> Result[PlatformDriver]:
-        platform = config.platform.value
+        return self._driver(config.platform.value)
+
+    def declaration_for(self, platform: str) -> SettingsDeclaration:
+        """What ``platform``'s driver declares it honours; a driver that declares nothing honours nothing."""
+        paths = settings_catalogue.PLATFORM_PATHS
+        found = self._driver(platform)
+        if isinstance(found, Failure):
+            return without_driver(platform, paths)
+        declared = getattr(found.value, "declaration", None)
+        if isinstance(declared, SettingsDeclaration):
+            return declared
+        undeclared = not_honoured(f"the {platform} driver does not declare which settings it honours")
+        return SettingsDeclaration(platform, dict.fromkeys(paths, undeclared), None)
+
+    def _driver(self, platform: str) -> Result[PlatformDriver]:
         if platform in self._drivers:
             return Success(self._drivers[platform])
         factory = self._factories.get(platform)

@@ -164,8 +164,8 @@ class Backend(Protocol):
         """The plan of a configuration given whole (a file), storing nothing."""
         ...
 
-    async def deploy(self, config_id: str, description: str) -> Result[Deployment]:
-        """Start deploying (the record as it started; follow it with ``deployment``)."""
+    async def deploy(self, config_id: str, description: str, *, strict: bool | None = None) -> Result[Deployment]:
+        """Start deploying (the record as it started; follow it with ``deployment``); ``strict`` as the service's."""
         ...
 
     async def rollback(self, deployment_id: str, to: str | None, restore_database: bool) -> Result[Deployment]: ...

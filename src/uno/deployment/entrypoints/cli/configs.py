@@ -59,6 +59,14 @@ def fail_config(file: files.ConfigFile | None, error: ErrorDetails) -> NoReturn:
     if file is None or error.code is not ErrorCode.VALIDATION_ERROR:
         running.fail(error)
     listed = checking.listed(error)
+    if error.context.get("strict"):
+        for item in listed:
+            typer.echo(file.describe(item["field"], item["message"]), err=True)
+        message = (
+            f"strict mode: the {len(listed)} setting(s) above would not be honoured; nothing was deployed "
+            "(change them, or deploy with --no-strict to go ahead without them)"
+        )
+        running.fail(ErrorDetails(error.code, message, error.context))
     first = file.describe(listed[0]["field"], listed[0]["message"])
     more = len(listed) - 1
     if more:
@@ -200,15 +208,28 @@ def validate(
     file: str = typer.Option(..., "-f", "--file", help=FILE_HELP),
     sets: list[str] = SETS,
     json_output: bool = typer.Option(False, "--json", help="Print the problems as JSON."),
+    strict: bool | None = typer.Option(
+        None,
+        "--strict/--no-strict",
+        help="Count settings the platform would not honour as problems (default: as a deploy would, by environment).",
+        show_default=False,
+    ),
 ) -> None:
     """Check a file here, storing nothing: every problem, each with its line and field path (exit 2 if any).
 
-    The platform's settings are checked by the drivers installed on this machine.
+    The platform's settings are checked by the drivers installed on this machine. Settings
+    the platform would not honour are warnings (on stderr), problems under strict.
 
     Example: uno-deploy config validate -f deployment.yaml
     """
     config_file = read(file, sets)
-    found = asyncio.run(_problems(config_file.model_values()))
+    found, warned = asyncio.run(_problems(config_file.model_values()))
+    environment = str(config_file.values.get("environment", ""))
+    strict_here = strict if strict is not None else environment in running.cli_settings().strict_environments
+    if strict_here:
+        found, warned = found + warned, []
+    for warning in warned:
+        typer.echo(f"warning: {config_file.describe(warning['field'], warning['message'])}", err=True)
     if json_output:
         running.emit_json(
             [
@@ -233,11 +254,14 @@ def validate(
         )
 
 
-async def _problems(values: dict[str, Any]) -> list[checking.Problem]:
+async def _problems(values: dict[str, Any]) -> tuple[list[checking.Problem], list[checking.Problem]]:
+    """The file's problems, and (when it has none) the settings its platform would not honour."""
     offline = running.cli_settings().model_copy(update={"database_url": MEMORY_URL})
     container = bootstrap.build(offline)
+    drivers = container.runner.tools.platforms
     try:
-        return await checking.problems(values, container.runner.tools.platforms, datetime.now(UTC))
+        found = await checking.problems(values, drivers, datetime.now(UTC))
+        return found, [] if found else checking.warnings(values, drivers, datetime.now(UTC))
     finally:
         await container.aclose()
 
@@ -272,10 +296,7 @@ resources:
   replicas_min: 2
   replicas_max: 2
 
-network:
-  health_check_path: {health}
-
-testing:
+{network}testing:
   run_unit_tests: true
   # Runs before every deploy; a failure stops it.
   # unit_test_command: [python3, -m, pytest, -q]
@@ -320,6 +341,8 @@ def init(
         command=yaml.safe_dump(shlex.split(command), default_flow_style=True).strip(),
         port=port,
         health=health,
+        # local probes custom_settings.health_path; network.health_check_path would be reported as not honoured
+        network="" if platform == "local" else f"network:\n  health_check_path: {health}\n\n",
         file="-" if output == "-" else Path(output).name,
         workdir=json.dumps(str(Path.cwd() if output == "-" else Path(output).resolve().parent)),
     )

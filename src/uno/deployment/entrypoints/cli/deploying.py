@@ -37,6 +37,10 @@ CONFIG_HELP = "The configuration's id (cfg-...); or give -f FILE."
 FILE_HELP = "A YAML or JSON configuration file: stored first (created, or replaced for its app and environment)."
 PLAN_FILE_HELP = "A YAML or JSON configuration file (planned as it is: nothing is stored)."
 WAIT_HELP = "Follow it to its end (the default), or return once it has started."
+STRICT_HELP = (
+    "Refuse the deploy when the platform would not honour a setting it asks for "
+    "(default: on in the strict environments, production unless UNO_DEPLOY_STRICT_ENVIRONMENTS says otherwise)."
+)
 
 
 async def resolve(
@@ -106,7 +110,8 @@ def plan(
     """Show what a deploy would do, doing none of it.
 
     The pipeline's stages and tasks, the strategy's schedule, the platform objects, the lease
-    it takes and the release a rollback would restore; exit 2 if a deploy would fail.
+    it takes and the release a rollback would restore; exit 2 if a deploy would fail
+    or be refused (strict mode: a setting the platform does not honour, in production by default).
 
     Example: uno-deploy plan -f deployment.yaml
     """
@@ -120,6 +125,10 @@ def plan(
         first = planned.problems[0]
         message = f"a deploy would fail: {first['field']}: {first['message']}"
         running.fail(ErrorDetails(ErrorCode.VALIDATION_ERROR, message, {"problems": list(planned.problems)}))
+    if planned.strict and planned.not_honoured:
+        fields = ", ".join(item["field"] for item in planned.not_honoured)
+        message = f"a deploy in {planned.environment} would be refused (strict mode): not honoured: {fields}"
+        running.fail(ErrorDetails(ErrorCode.VALIDATION_ERROR, message, {"not_honoured": list(planned.not_honoured)}))
 
 
 def render(
@@ -151,9 +160,13 @@ def deploy(
     description: str = typer.Option("", "--description", "-m", help="Why (kept in the history)."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help=WAIT_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print the deployment and its pipeline as JSON."),
+    strict: bool | None = typer.Option(None, "--strict/--no-strict", help=STRICT_HELP, show_default=False),
     started_file: str | None = typer.Option(None, "--started-file", hidden=True),
 ) -> None:
     """Deploy a configuration's release with its strategy, showing the pipeline live (exit 1 if it fails).
+
+    Settings the platform does not honour are listed; under --strict (the default in
+    production) they refuse the deploy before anything changes (exit 2).
 
     Example: uno-deploy deploy -f deployment.yaml --set app_version=2.0.0
     """
@@ -164,8 +177,10 @@ def deploy(
         if isinstance(config, Failure):
             return config
         if not wait and backend.runs_here:
-            return await _detached(backend, ["deploy", config.value.id.value, "--description", description])
-        return await backend.deploy(config.value.id.value, description)
+            arguments = ["deploy", config.value.id.value, "--description", description]
+            arguments += [] if strict is None else ["--strict" if strict else "--no-strict"]
+            return await _detached(backend, arguments)
+        return await backend.deploy(config.value.id.value, description, strict=strict)
 
     _run(start, wait, json_output, started_file, config_file)
 
@@ -221,6 +236,8 @@ def _run(
             return started, None, False
         if started_file:
             _announce(Path(started_file), started.value.id)
+        if not json_output:
+            _warn_not_honoured(started.value)
         view = following.view_for(json_output, showing.deployment_summary(started.value))
         ended = await following.follow(backend, started.value, view, runs_dir(backend), owns=True)
         pipeline = await pipeline_document(backend, ended) if json_output else None
@@ -235,6 +252,14 @@ def _run(
     report_end(ended.value, json_output, pipeline)
 
 
+def _warn_not_honoured(deployment: Deployment) -> None:
+    lines = showing.not_honoured_lines(deployment.details.get("not_honoured"), deployment.platform)
+    if lines:
+        typer.echo(f"warning: {lines[0].strip().removesuffix(':')}, deployed without them:", err=True)
+        for line in lines[1:]:
+            typer.echo(line, err=True)
+
+
 def failed(error: ErrorDetails, config_file: files.ConfigFile | None) -> NoReturn:
     if error.context.get("interrupted"):
         typer.echo(error.message, err=True)
@@ -247,6 +272,7 @@ def _report_started(deployment: Deployment, json_output: bool) -> None:
         running.emit_json(deployment.to_document())
         return
     typer.echo(f"started {showing.deployment_summary(deployment)}")
+    _warn_not_honoured(deployment)
     typer.echo(f"follow it: uno-deploy status {deployment.id} --wait")
 
 

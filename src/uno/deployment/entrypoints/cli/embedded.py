@@ -83,8 +83,8 @@ class EmbeddedBackend:
     async def plan_values(self, values: dict[str, Any]) -> Result[DeploymentPlan]:
         return await self._container.deployment_service.plan_values(values)
 
-    async def deploy(self, config_id: str, description: str) -> Result[Deployment]:
-        started = await self._container.deployment_service.start_deploy(config_id, description)
+    async def deploy(self, config_id: str, description: str, *, strict: bool | None = None) -> Result[Deployment]:
+        started = await self._container.deployment_service.start_deploy(config_id, description, strict=strict)
         return self._started_one(started)
 
     async def rollback(self, deployment_id: str, to: str | None, restore_database: bool) -> Result[Deployment]:

@@ -89,8 +89,10 @@ class RemoteBackend:
         answered = await self._call("POST", "/api/deployments/plan", {"config": values})
         return answered if isinstance(answered, Failure) else Success(DeploymentPlan.from_document(answered.value))
 
-    async def deploy(self, config_id: str, description: str) -> Result[Deployment]:
-        body = {"config_id": config_id, "description": description}
+    async def deploy(self, config_id: str, description: str, *, strict: bool | None = None) -> Result[Deployment]:
+        body: dict[str, Any] = {"config_id": config_id, "description": description}
+        if strict is not None:
+            body["strict"] = strict
         return await self._started(await self._call("POST", "/api/deployments/deploy", body))
 
     async def rollback(self, deployment_id: str, to: str | None, restore_database: bool) -> Result[Deployment]:

@@ -88,6 +88,17 @@ def outcome_line(deployment: Deployment) -> str:
     return f"{deployment.status.value}{took}: {deployment.message}" if deployment.message else deployment.status.value
 
 
+def not_honoured_lines(items: Any, platform: str) -> list[str]:
+    """The settings a deploy asked for that its platform does not honour (``details["not_honoured"]``)."""
+    if not isinstance(items, list) or not items:
+        return []
+    lines = [f"  not honoured on {platform} ({len(items)}):"]
+    for item in items:
+        message = str(item.get("message", "")).removeprefix(f"not honoured on {platform}: ")
+        lines.append(f"    {item.get('field')}: {message}")
+    return lines
+
+
 def deployments_table(deployments: list[Deployment]) -> list[str]:
     header = ("ID", "KIND", "VERSION", "STATUS", "CREATED", "TOOK", "MESSAGE")
     rows = [
@@ -148,6 +159,7 @@ def deployment_lines(deployment: Deployment, pipeline: Pipeline | None) -> list[
     for note in ("automatic_rollback", "restores"):
         if note in deployment.details:
             lines.append(f"  {note.replace('_', ' '):<9} {deployment.details[note]}")
+    lines.extend(not_honoured_lines(deployment.details.get("not_honoured"), deployment.platform))
     if pipeline is not None:
         lines.append(f"  pipeline  {pipeline.id.value} ({pipeline.status.value})")
         lines.extend(pipeline_lines(pipeline, datetime.now(UTC)))
@@ -186,6 +198,14 @@ def plan_lines(plan: DeploymentPlan) -> list[str]:
             f"rollback: would restore {plan.app_name} {restorable.app_version} "
             f"({restorable.deployment_id}, deployed {when(restorable.finished_at)} UTC)"
         )
+    if plan.not_honoured:
+        what = (
+            f"a deploy in {plan.environment} is refused for them unless --no-strict"
+            if plan.strict
+            else "reported; a strict deploy refuses them"
+        )
+        lines += ["", f"not honoured on {plan.platform} ({what}):"]
+        lines.extend(line[2:] for line in not_honoured_lines(list(plan.not_honoured), plan.platform)[1:])
     if plan.problems:
         lines += ["", "problems (a deploy would fail):"]
         lines.extend(f"  {problem['field']}: {problem['message']}" for problem in plan.problems)

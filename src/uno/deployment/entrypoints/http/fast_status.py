@@ -36,6 +36,7 @@ def status_out(progress: DeploymentProgress) -> DeploymentStatusOut:
         started_at=progress.started_at,
         finished_at=progress.finished_at,
         pipeline_id=progress.pipeline_id.value if progress.pipeline_id else None,
+        not_honoured=[dict(item) for item in progress.not_honoured],
     )
 
 

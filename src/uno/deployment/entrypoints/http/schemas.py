@@ -126,6 +126,11 @@ class ConfigPage(BaseModel):
 class DeployRequest(_Strict):
     config_id: str = Field(max_length=128, examples=["cfg-01jz8x3v5q6w7e8r9t0y1u2i3o"])
     description: str = Field(default="", max_length=2000)
+    strict: bool | None = Field(
+        default=None,
+        description="Refuse the deploy when the platform would not honour a setting it asks for "
+        "(default: by environment, production unless the server's settings say otherwise).",
+    )
 
 
 class RollbackRequest(_Strict):
@@ -146,6 +151,13 @@ class AbortRequest(_Strict):
     reason: str = Field(default="", max_length=2000)
 
 
+class NotHonoured(BaseModel):
+    """A setting the deployment asks for that its platform does not honour (``field`` is its path)."""
+
+    field: str
+    message: str
+
+
 class Accepted(BaseModel):
     """A deployment or rollback that started: follow it at ``status_url``."""
 
@@ -155,6 +167,7 @@ class Accepted(BaseModel):
     pipeline_id: str | None
     kind: str
     created_at: datetime
+    not_honoured: list[NotHonoured] = Field(default_factory=list)
 
 
 class DeploymentStatusOut(BaseModel):
@@ -170,6 +183,7 @@ class DeploymentStatusOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     pipeline_id: str | None
+    not_honoured: list[NotHonoured] = Field(default_factory=list)
 
 
 class DeploymentOut(BaseModel):

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result
+from uno.deployment.adapters.platforms.kubernetes import honoured
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import (
     Capabilities,
@@ -45,6 +46,7 @@ class MissingExtra:
 
     name = "kubernetes"
     capabilities = Capabilities(traffic_weights=False, traffic_stats=False)
+    declaration = honoured.DECLARATION
 
     def __init__(self, module: str) -> None:
         message = f"the kubernetes platform is not installed (no module {module!r}): {INSTALL}"

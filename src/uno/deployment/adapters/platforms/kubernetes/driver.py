@@ -46,7 +46,7 @@ from typing import Any, TypeVar
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.kubernetes import manifests, options, reading, validating
+from uno.deployment.adapters.platforms.kubernetes import honoured, manifests, options, reading, validating
 from uno.deployment.adapters.platforms.kubernetes.cluster import REQUEST_TIMEOUT, Cluster, ClusterError, kubeconfig_path
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
@@ -76,6 +76,7 @@ def _error(message: str, **context: Any) -> ClusterError:
 class KubernetesDriver:
     name = "kubernetes"
     capabilities = Capabilities(traffic_weights=True, traffic_stats=False)
+    declaration = honoured.DECLARATION
 
     def __init__(
         self,

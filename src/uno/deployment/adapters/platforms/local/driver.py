@@ -21,7 +21,7 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import holding, loops, options, processes, wire
+from uno.deployment.adapters.platforms.local import holding, honoured, loops, options, processes, wire
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
 
@@ -34,6 +34,7 @@ RESPAWN_SECONDS = 1.0  # a keeper that did not take the directory is started aga
 class LocalDriver:
     name = "local"
     capabilities = Capabilities(traffic_weights=True, traffic_stats=True)
+    declaration = honoured.DECLARATION
 
     def __init__(self, state_dir: Path, environ: Mapping[str, str] | None = None) -> None:
         self._state_dir = state_dir

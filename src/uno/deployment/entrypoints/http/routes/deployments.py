@@ -61,6 +61,7 @@ def _accepted(record: DeploymentResult, response: Response) -> Accepted:
         pipeline_id=record.pipeline_id.value if record.pipeline_id else None,
         kind=record.kind.value,
         created_at=record.created_at,
+        not_honoured=list(record.details.get("not_honoured", [])),
     )
 
 
@@ -75,7 +76,7 @@ async def deploy(
     """Start deploying a configuration's release; it runs in the background. Follow ``status_url``."""
     record = unwrap(
         await services.deployment_service.start_deploy(
-            body.config_id, body.description, idempotency_key=idempotency_key, requester=caller.id
+            body.config_id, body.description, idempotency_key=idempotency_key, requester=caller.id, strict=body.strict
         )
     )
     return _accepted(record, response)
@@ -238,6 +239,8 @@ class PlanOut(BaseModel):
     lease_holder: str | None
     rollback_to: RestorableOut | None
     problems: list[dict[str, str]]
+    not_honoured: list[dict[str, str]] = Field(default_factory=list)
+    strict: bool = Field(default=False, description="A deploy is strict by default here: not_honoured would refuse it.")
 
 
 @router.post("/plan", response_model=PlanOut)

@@ -1,0 +1,58 @@
+"""What the ``kubernetes`` platform does with each setting (``domain.settings_catalogue.PLATFORM``).
+
+Checked against what ``manifests`` renders. Pure data: importing it needs no extra, so the
+declaration holds whether or not the Kubernetes client is installed.
+"""
+
+from __future__ import annotations
+
+from uno.deployment.ports.platforms import SettingsDeclaration, Support, honoured, not_honoured
+
+_NO_MONITORING = "nothing is rendered for it: set it up in the cluster"
+_NO_POOL = "nothing passes pool sizes to the application; set them in its own settings"
+_RESOURCES = "the container's resources: requests from cpu_min/memory_min, limits from cpu_max/memory_max"
+_AUTOSCALER = "a HorizontalPodAutoscaler on the serving colour (with auto_scaling)"
+
+SETTINGS: dict[str, Support] = {
+    "resources.cpu_min": honoured(_RESOURCES),
+    "resources.cpu_max": honoured(_RESOURCES),
+    "resources.memory_min": honoured(_RESOURCES),
+    "resources.memory_max": honoured(_RESOURCES),
+    "resources.replicas_min": honoured("the Deployment's replicas (and a PodDisruptionBudget past one)"),
+    "resources.replicas_max": honoured(_AUTOSCALER),
+    "resources.auto_scaling": honoured(_AUTOSCALER),
+    "resources.auto_scaling_cpu_threshold": honoured("the autoscaler's CPU utilisation target"),
+    "network.domain": honoured("an Ingress for the host"),
+    "network.use_https": honoured("the Ingress's TLS, from the Secret <app>-tls (not issued here)"),
+    "network.port": not_honoured("the container listens on custom_settings.container_port (default 8080)"),
+    "network.health_check_path": honoured("the probes' path, unless custom_settings.health_path is set"),
+    "security.enable_network_policy": honoured("a NetworkPolicy letting in the container port only"),
+    "security.scan_images": not_honoured("no scanner runs: scan the image in its build"),
+    "security.run_as_non_root": honoured("the pod's securityContext.runAsNonRoot"),
+    "security.read_only_root_filesystem": honoured("the container's readOnlyRootFilesystem, with /tmp writable"),
+    "monitoring.enable_metrics": not_honoured(_NO_MONITORING),
+    "monitoring.enable_tracing": not_honoured(_NO_MONITORING),
+    "monitoring.enable_alerts": not_honoured(_NO_MONITORING),
+    "database.connection_pool_min": not_honoured(_NO_POOL),
+    "database.connection_pool_max": not_honoured(_NO_POOL),
+    "environment_variables": honoured("the container's env"),
+    "secrets": honoured("env from the Secret custom_settings.secret_name (never rendered)"),
+}
+
+CUSTOM_SETTINGS = frozenset(
+    {
+        "image",
+        "namespace",
+        "kube_context",
+        "kubernetes_version",
+        "container_port",
+        "health_path",
+        "secret_name",
+        "ingress_class",
+        "progress_deadline_seconds",
+        "termination_grace_seconds",
+        "traffic",
+    }
+)
+
+DECLARATION = SettingsDeclaration("kubernetes", SETTINGS, CUSTOM_SETTINGS)

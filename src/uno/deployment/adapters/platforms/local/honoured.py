@@ -1,0 +1,58 @@
+"""What the ``local`` platform does with each setting (``domain.settings_catalogue.PLATFORM``).
+
+Checked against the driver and the agent: replicas are processes on this machine behind
+the router, with the configuration's environment and secrets; nothing limits them, and
+the router serves plain HTTP on ``custom_settings.port`` only.
+"""
+
+from __future__ import annotations
+
+from uno.deployment.ports.platforms import SettingsDeclaration, Support, honoured, not_honoured
+
+_NO_LIMITS = "processes run without CPU or memory limits"
+_NO_SCALING = "replicas stay at replicas_min: nothing scales them"
+_NO_MONITORING = "replica logs are kept; no metrics, tracing or alerting is set up"
+_NO_POOL = "nothing passes pool sizes to the application; set them in its own settings"
+
+SETTINGS: dict[str, Support] = {
+    "resources.cpu_min": not_honoured(_NO_LIMITS),
+    "resources.cpu_max": not_honoured(_NO_LIMITS),
+    "resources.memory_min": not_honoured(_NO_LIMITS),
+    "resources.memory_max": not_honoured(_NO_LIMITS),
+    "resources.replicas_min": honoured("this many processes per version, behind the router"),
+    "resources.replicas_max": not_honoured(_NO_SCALING),
+    "resources.auto_scaling": not_honoured(_NO_SCALING),
+    "resources.auto_scaling_cpu_threshold": not_honoured(_NO_SCALING),
+    "network.domain": not_honoured("the router listens on this machine's custom_settings.port; no host is served"),
+    "network.use_https": not_honoured("the router serves plain HTTP: no certificate, no TLS"),
+    "network.port": not_honoured("the router listens on custom_settings.port; replicas get their own PORT"),
+    "network.health_check_path": not_honoured("replicas are probed at custom_settings.health_path (default /healthz)"),
+    "security.enable_network_policy": not_honoured("processes are not isolated from the network"),
+    "security.scan_images": not_honoured("there is no image: the command runs as it is"),
+    "security.run_as_non_root": not_honoured("replicas run as the user running the deploy"),
+    "security.read_only_root_filesystem": not_honoured("replicas write wherever that user may"),
+    "monitoring.enable_metrics": not_honoured(_NO_MONITORING),
+    "monitoring.enable_tracing": not_honoured(_NO_MONITORING),
+    "monitoring.enable_alerts": not_honoured(_NO_MONITORING),
+    "database.connection_pool_min": not_honoured(_NO_POOL),
+    "database.connection_pool_max": not_honoured(_NO_POOL),
+    "environment_variables": honoured("each replica's environment"),
+    "secrets": honoured("read from the deployer's environment, given to replicas, never stored"),
+}
+
+CUSTOM_SETTINGS = frozenset(
+    {
+        "command",
+        "port",
+        "health_path",
+        "workdir",
+        "health_interval_seconds",
+        "health_timeout_seconds",
+        "healthy_threshold",
+        "unhealthy_threshold",
+        "log_max_bytes",
+        "log_backups",
+    }
+)
+
+DECLARATION = SettingsDeclaration("local", SETTINGS, CUSTOM_SETTINGS)

@@ -1,0 +1,41 @@
+"""The settings the engine honours whatever the platform: declared once, here, not per driver.
+
+Each is used by the default pipeline (``templates``), its steps or the services around
+it on every platform. Enabled test suites without a command are the exception the
+check reports (``services.honouring``): the pipeline leaves them out.
+"""
+
+from __future__ import annotations
+
+from uno.deployment.domain.configs import TEST_SUITES
+from uno.deployment.ports.platforms import Support, honoured
+
+_SUITES = {
+    **{
+        f"testing.run_{suite}_tests": honoured(f"runs testing.{suite}_test_command before the deploy step")
+        for suite in TEST_SUITES
+    },
+    **{f"testing.{suite}_test_command": honoured(f"the {suite} tests' command") for suite in TEST_SUITES},
+}
+
+SETTINGS: dict[str, Support] = {
+    "strategy": honoured("the rollout over the driver's primitives (strategies)"),
+    "auto_rollback": honoured("a deploy that failed after reaching the platform is rolled back"),
+    "build_command": honoured("run by the build stage, where the deploy runs"),
+    **_SUITES,
+    "testing.fail_on_test_failure": honoured("off: a failed suite does not stop the deploy"),
+    "testing.test_timeout": honoured("each test task's timeout"),
+    "database.engine": honoured("how backups and migrations reach the database"),
+    "database.host": honoured("the backup's and migrations' connection"),
+    "database.port": honoured("the backup's and migrations' connection"),
+    "database.name": honoured("the backup's and migrations' connection"),
+    "database.user": honoured("the backup's and migrations' connection"),
+    "database.password_env_var": honoured("read when a database step runs, never stored"),
+    "database.ssl_mode": honoured("the backup's and migrations' connection"),
+    "database.apply_migrations": honoured("an apply-migrations task before the deploy step"),
+    "database.migration_command": honoured("the apply-migrations task's command"),
+    "database.backup_before_deploy": honoured("a backup-database task before anything changes"),
+    "database.backup_retention": honoured("older backups are pruned"),
+    "monitoring.enable_logging": honoured("the deployment's own log (off: none is kept)"),
+    "monitoring.log_level": honoured("the deployment's own log level"),
+}

@@ -1,0 +1,66 @@
+"""The HTTP API reports settings the platform does not honour, and refuses them under strict."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.http.polling import until
+from tests.http.test_api import assert_problem
+
+CONFIG = {
+    "app_name": "shop",
+    "app_version": "1.0.0",
+    "environment": "dev",
+    "platform": "local",
+    "security": {"scan_images": True},
+    "testing": {"run_unit_tests": False},
+    "custom_settings": {"command": ["python3", "app.py"], "port": 18090},
+}
+SCAN = {
+    "field": "security.scan_images",
+    "message": "not honoured on local: there is no image: the command runs as it is",
+}
+
+
+async def created(client: httpx.AsyncClient, **changes) -> str:
+    response = await client.post("/api/deployments/configs", json={**CONFIG, **changes})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def test_deploy_status_and_the_record_carry_what_is_not_honoured(client: httpx.AsyncClient):
+    config_id = await created(client)
+
+    accepted = await client.post("/api/deployments/deploy", json={"config_id": config_id})
+
+    assert accepted.status_code == 202
+    assert accepted.json()["not_honoured"] == [SCAN]
+    deployment_id = accepted.json()["deployment_id"]
+
+    async def ended() -> bool:
+        status = (await client.get(f"/api/deployments/status/{deployment_id}")).json()
+        return bool(status["status"] in ("succeeded", "failed"))
+
+    await until(ended)
+    assert (await client.get(f"/api/deployments/status/{deployment_id}")).json()["not_honoured"] == [SCAN]
+    assert (await client.get(f"/api/deployments/{deployment_id}")).json()["details"]["not_honoured"] == [SCAN]
+
+
+async def test_the_plan_lists_them(client: httpx.AsyncClient):
+    planned = await client.post("/api/deployments/plan", json={"config": CONFIG})
+
+    assert planned.status_code == 200
+    assert planned.json()["not_honoured"] == [SCAN]
+
+
+async def test_strict_refuses_with_every_field_and_stores_nothing(client: httpx.AsyncClient):
+    config_id = await created(client, environment="production")
+
+    refused = await client.post("/api/deployments/deploy", json={"config_id": config_id})
+
+    body = assert_problem(refused, 422, "VALIDATION_ERROR")
+    assert SCAN in body["errors"]
+    assert (await client.get("/api/deployments")).json()["items"] == []
+    allowed = await client.post("/api/deployments/deploy", json={"config_id": config_id, "strict": False})
+    assert allowed.status_code == 202
+    assert SCAN in allowed.json()["not_honoured"]

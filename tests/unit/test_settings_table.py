@@ -1,0 +1,37 @@
+"""The settings x platforms table in docs/reference/configuration.md is the declarations' own."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+from uno.deployment.adapters.platforms import kubernetes
+from uno.deployment.adapters.platforms.kubernetes import honoured as kubernetes_honoured
+from uno.deployment.adapters.platforms.local import honoured as local_honoured
+from uno.deployment.adapters.platforms.local.driver import LocalDriver
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "settings_table.py"
+
+
+def script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("settings_table", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_page_is_what_the_script_writes():
+    table = script()
+    page = table.PAGE.read_text(encoding="utf-8")
+
+    assert table.written(page) == page, "run: python scripts/settings_table.py"
+    assert "| `security.scan_images` | on | **no**: there is no image" in page
+
+
+def test_the_table_is_made_from_what_the_drivers_in_use_declare(tmp_path: Path):
+    assert LocalDriver(tmp_path).declaration is local_honoured.DECLARATION
+    assert kubernetes.make_driver({}).declaration is kubernetes_honoured.DECLARATION  # type: ignore[attr-defined]
+    assert script().DRIVERS == (local_honoured.DECLARATION, kubernetes_honoured.DECLARATION)
