@@ -430,14 +430,20 @@ class Agent:
         self.holding.release_unclaimed()  # ports of applications no longer recorded
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="The uno-deploy local agent (started by the local driver).")
+def started(description: str, argv: list[str] | None) -> tuple[Path, str]:
+    """A local platform process's start (the agent's or its keeper's): its state directory and event loop.
+
+    ``--detach`` forks into the background (its own session) and the first process returns
+    at once; a bad ``UNO_DEPLOY_LOCAL_LOOP`` is said before forking, so the one who started
+    it sees why no agent runs.
+    """
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--detach", action="store_true", help="fork into the background and return at once")
     arguments = parser.parse_args(argv)
     try:
         loop = loops.chosen()
-    except ValueError as error:  # before forking: the one who started the agent sees why it did not
+    except ValueError as error:
         print(f"local agent not started: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     if arguments.detach and os.fork() > 0:
@@ -445,7 +451,12 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.detach:
         os.setsid()
     arguments.state_dir.mkdir(parents=True, exist_ok=True)
-    loops.run(_run(arguments.state_dir, loop), loop)
+    return arguments.state_dir, loop
+
+
+def main(argv: list[str] | None = None) -> None:
+    state_dir, loop = started("The uno-deploy local agent (started by the local driver).", argv)
+    loops.run(_run(state_dir, loop), loop)
 
 
 def run_kept(

@@ -34,7 +34,6 @@ Invariants:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
 import json
@@ -47,7 +46,7 @@ import time
 import traceback
 from pathlib import Path
 
-from uno.deployment.adapters.platforms.local import agent, holding, loops
+from uno.deployment.adapters.platforms.local import agent, holding
 from uno.deployment.adapters.platforms.local.replicas import RestartPolicy
 
 PR_SET_NAME = 15
@@ -240,27 +239,14 @@ def _say(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="The uno-deploy local keeper: runs the local agent, restarts it.")
-    parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--detach", action="store_true", help="fork into the background and return at once")
-    arguments = parser.parse_args(argv)
-    try:
-        loop = loops.chosen()
-    except ValueError as error:  # before forking: the one who started the keeper sees why no agent runs
-        print(f"local agent not started: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-    if arguments.detach and os.fork() > 0:
-        os._exit(0)
-    if arguments.detach:
-        os.setsid()
-    arguments.state_dir.mkdir(parents=True, exist_ok=True)
-    lock = holding.lock_directory(arguments.state_dir)
+    state_dir, loop = agent.started("The uno-deploy local keeper: runs the local agent, restarts it.", argv)
+    lock = holding.lock_directory(state_dir)
     if lock is None:
-        _say(f"another keeper runs for {arguments.state_dir}: leaving the agent to it")
+        _say(f"another keeper runs for {state_dir}: leaving the agent to it")
         return
     _name_process(b"uno-keeper")
-    _say(f"keeping the local agent of {arguments.state_dir}")
-    raise SystemExit(Keeper(arguments.state_dir, loop, lock=lock).run())
+    _say(f"keeping the local agent of {state_dir}")
+    raise SystemExit(Keeper(state_dir, loop, lock=lock).run())
 
 
 if __name__ == "__main__":
