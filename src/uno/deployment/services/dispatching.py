@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -141,9 +141,9 @@ class Dispatcher:
         self.in_background(record.id, self._executor.finish(record, pipeline, rolling_back, started.value))
         return Success(snapshot)
 
-    def in_background(self, deployment_id: DeploymentId, work: Any) -> None:
+    def in_background(self, deployment_id: DeploymentId, work: Coroutine[Any, Any, DeploymentResult]) -> None:
         """Run ``work`` (a deployment's run) in this process's background, known by its deployment."""
-        task: asyncio.Task[DeploymentResult] = asyncio.create_task(work, name=f"deployment {deployment_id.value}")
+        task = asyncio.create_task(work, name=f"deployment {deployment_id.value}")
         self._background.add(task)
         self.started_here[deployment_id] = task
         task.add_done_callback(self._background.discard)

@@ -79,11 +79,13 @@ class Recovery:
         if isinstance(lease, Failure):
             return lease
         newer = await orphans.newer_than(self._recorder.deployments, record)
+        holder = self._holder
         if newer is None:
-            return Success(await self._holding(lease.value, record, self._executor.carry_on(record, pipeline)))
-        await self._holding(
-            lease.value, record, self._end(record, DeploymentStatus.CANCELED, orphans.superseded_reason(newer))
-        )
+            return Success(
+                await holder.holding(lease.value, record, pipeline, self._executor.carry_on(record, pipeline))
+            )
+        superseded = self._end(record, DeploymentStatus.CANCELED, orphans.superseded_reason(newer))
+        await holder.holding(lease.value, record, pipeline, superseded)
         message = (
             f"deployment {record.id.value} was superseded by {newer.id.value} ({newer.app_version}), which started "
             "after it: it was ended, not resumed, so that it never changes traffic again"
