@@ -60,6 +60,18 @@ def render() -> str:
     for setting in settings_catalogue.PLATFORM:
         cells = " | ".join(_cell(declaration, setting.path) for declaration in DRIVERS)
         lines.append(f"| `{setting.path}` | {WHEN.get(setting.when, setting.when)} | {cells} |")
+    deprecated = [
+        f"`{declaration.platform}`: `custom_settings.{key}` (use `{path}`)"
+        for declaration in DRIVERS
+        for key, path in sorted(declaration.deprecated.items())
+    ]
+    if deprecated:
+        lines += [
+            "",
+            "Deprecated keys, still read (in place of the setting while set) and reported by `config validate`,",
+            '`plan` (`deprecated`) and `deploy` (`details["deprecated"]`), never refused: ',
+            "; ".join(deprecated) + ".",
+        ]
     lines += [
         "",
         "Honoured by the engine on every platform (declared once, in `engine/honoured.py`); an",

@@ -1,9 +1,10 @@
-"""A bounded keep-alive HTTP load generator for the zero-downtime tests (127.0.0.1 only)."""
+"""A bounded keep-alive HTTP load generator for the zero-downtime tests (127.0.0.1 only), over TLS if asked."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -20,14 +21,28 @@ class Load:
         return Counter(self.versions)
 
 
-async def _client(port: int, load: Load, stop: asyncio.Event, limit: int) -> None:
+@dataclass(frozen=True)
+class Tls:
+    """Send the requests over TLS with ``context``, to ``host`` (the name verified and sent as Host)."""
+
+    context: ssl.SSLContext
+    host: str
+
+
+async def _client(port: int, load: Load, stop: asyncio.Event, limit: int, tls: Tls | None) -> None:
     reader = writer = None
+    host = tls.host if tls is not None else f"127.0.0.1:{port}"
     while not stop.is_set() and len(load.versions) + len(load.failures) < limit:
         try:
             if writer is None:
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                if tls is None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                else:
+                    reader, writer = await asyncio.open_connection(
+                        "127.0.0.1", port, ssl=tls.context, server_hostname=tls.host
+                    )
             assert reader is not None
-            writer.write(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            writer.write(f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
             await writer.drain()
             status_line = await asyncio.wait_for(reader.readline(), 10)
             headers = {}
@@ -53,12 +68,18 @@ async def _client(port: int, load: Load, stop: asyncio.Event, limit: int) -> Non
 
 
 async def run_load(
-    port: int, stop: asyncio.Event, *, clients: int = 4, limit: int = 200_000, into: Load | None = None
+    port: int,
+    stop: asyncio.Event,
+    *,
+    clients: int = 4,
+    limit: int = 200_000,
+    into: Load | None = None,
+    tls: Tls | None = None,
 ) -> Load:
     """Send requests from ``clients`` keep-alive connections until ``stop`` is set (or ``limit``).
 
     ``into`` is where the answers go as they come (to watch them while the load runs); a new ``Load`` by default.
     """
     load = Load() if into is None else into
-    await asyncio.gather(*(_client(port, load, stop, limit) for _ in range(clients)))
+    await asyncio.gather(*(_client(port, load, stop, limit, tls) for _ in range(clients)))
     return load

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,16 +18,81 @@ from uno.deployment.domain import configuring
 from uno.deployment.domain.ids import new_config_id
 
 
-def config_with(settings: dict) -> object:
+def config_with(settings: dict, network: dict | None = None) -> object:
     given = {"app_name": "shop", "app_version": "1.0.0", "environment": "dev", "custom_settings": settings}
+    if network is not None:
+        given["network"] = network
     return configuring.build(new_config_id(), given, T0).value
 
 
 def test_defaults_fill_what_is_not_given():
     parsed = options.options_for(config_with({"command": ["python", "app.py"], "port": 8000})).value
 
-    assert parsed == options.LocalOptions(("python", "app.py"), 8000, "/healthz", None, 1.0, 5.0, 1, 3)
+    assert parsed == options.LocalOptions(("python", "app.py"), 8000, "/health", None, 1.0, 5.0, 1, 3)
     assert (parsed.log_max_bytes, parsed.log_backups) == (10 * 1024 * 1024, 3)
+    assert (parsed.domain, parsed.use_https, parsed.tls_cert_file, parsed.tls_key_file) == (None, False, None, None)
+
+
+def test_the_network_section_gives_the_port_and_the_health_path():
+    parsed = options.options_for(config_with({"command": ["python"]}, {"port": 9000, "health_check_path": "/ready"}))
+
+    assert (parsed.value.port, parsed.value.health_path) == (9000, "/ready")
+
+
+def test_the_custom_port_and_the_deprecated_health_path_win_while_set():
+    settings = {"command": ["python"], "port": 8001, "health_path": "/up"}
+
+    parsed = options.options_for(config_with(settings, {"port": 9000, "health_check_path": "/ready"}))
+
+    assert (parsed.value.port, parsed.value.health_path) == (8001, "/up")
+
+
+def _pair(folder: Path, name: str) -> tuple[str, str]:
+    cert, key = folder / f"{name}.crt", folder / f"{name}.key"
+    argv = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    argv += ["-days", "1", "-subj", "/CN=shop.example.test", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(argv, check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+HTTPS = {"domain": "shop.example.test", "use_https": True}
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="makes its certificates with openssl")
+def test_a_configured_certificate_must_be_a_readable_matching_pair(tmp_path: Path):
+    cert, key = _pair(tmp_path, "one")
+    _, other_key = _pair(tmp_path, "two")
+
+    pair = {"command": ["python"], "tls_cert_file": cert, "tls_key_file": key}
+
+    served = options.options_for(config_with(pair, HTTPS))
+    mismatched = options.options_for(
+        config_with({"command": ["python"], "tls_cert_file": cert, "tls_key_file": other_key}, HTTPS)
+    )
+    missing = options.options_for(
+        config_with({"command": ["python"], "tls_cert_file": str(tmp_path / "none.crt"), "tls_key_file": key}, HTTPS)
+    )
+
+    assert (served.value.use_https, served.value.tls_cert_file, served.value.tls_key_file) == (True, cert, key)
+    assert mismatched.error.context["field"] == "custom_settings.tls_cert_file"
+    assert f"the key {other_key} does not belong to the certificate {cert}" in mismatched.error.message
+    assert f"{tmp_path / 'none.crt'} is not a readable file" in missing.error.message
+
+
+@pytest.mark.parametrize(
+    ("settings", "network", "field", "said"),
+    [
+        ({"tls_cert_file": "/etc/x.crt"}, HTTPS, "custom_settings.tls_key_file", "give both"),
+        ({"tls_key_file": "/etc/x.key"}, HTTPS, "custom_settings.tls_cert_file", "give both"),
+        ({"tls_cert_file": "a", "tls_key_file": "b"}, {}, "custom_settings.tls_cert_file", "use_https on"),
+        ({"tls_cert_file": 3, "tls_key_file": "b"}, HTTPS, "custom_settings.tls_cert_file", "PEM file"),
+    ],
+)
+def test_certificate_settings_that_cannot_be_served_are_refused(settings, network, field, said):
+    result = options.options_for(config_with({"command": ["python"], **settings}, network))
+
+    assert result.error.context["field"] == field
+    assert said in result.error.message
 
 
 def test_log_rotation_is_set_in_bytes_and_backups():
@@ -41,7 +108,7 @@ def test_log_rotation_is_set_in_bytes_and_backups():
     [
         ({"port": 8000}, "custom_settings.command"),
         ({"command": "python app.py", "port": 8000}, "custom_settings.command"),
-        ({"command": ["python"]}, "custom_settings.port"),
+        ({"command": ["python"], "port": "8000"}, "custom_settings.port"),
         ({"command": ["python"], "port": 70000}, "custom_settings.port"),
         ({"command": ["python"], "port": 8000, "health_path": "healthz"}, "custom_settings.health_path"),
         ({"command": ["python"], "port": 8000, "health_timeout_seconds": 0}, "custom_settings.health_timeout_seconds"),

@@ -22,7 +22,7 @@ setting is never accepted and silently ignored.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from uno.core.result import Result
@@ -114,12 +114,14 @@ class SettingsDeclaration:
     """The settings a platform honours (field path -> ``Support``) and its ``custom_settings`` keys.
 
     ``custom_settings`` is ``None`` when the keys are not known here (a plugin that
-    declares none): any key is then accepted.
+    declares none): any key is then accepted. ``deprecated``: keys still read but replaced
+    by a setting (key -> that setting's path); reported, never refused.
     """
 
     platform: str
     settings: Mapping[str, Support]
     custom_settings: frozenset[str] | None = frozenset()
+    deprecated: Mapping[str, str] = field(default_factory=dict)
 
 
 def without_driver(platform: str, paths: Iterable[str]) -> SettingsDeclaration:

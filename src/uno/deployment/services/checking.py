@@ -5,7 +5,8 @@ environment, then the fields); a person fixing a file wants them all in one go. 
 module gathers them: unknown settings, every field the model refuses, the strategy's
 settings (``tuning``), unknown ``custom_settings`` keys and the platform driver's own
 check of its settings. ``warnings`` lists the settings the platform would not honour
-(``honouring``). Nothing is stored and nothing outside is touched.
+(``honouring``) and ``deprecations`` the deprecated keys it uses. Nothing is stored and
+nothing outside is touched.
 """
 
 from __future__ import annotations
@@ -72,12 +73,23 @@ async def problems(
 
 def warnings(values: dict[str, Any], drivers: PlatformDrivers, now: datetime) -> list[Problem]:
     """The settings of a valid configuration (as ``problems`` takes it) its platform would not honour."""
+    config = _valid(values, now)
+    return honouring.not_honoured(config, drivers) if config is not None else []
+
+
+def deprecations(values: dict[str, Any], drivers: PlatformDrivers, now: datetime) -> list[Problem]:
+    """The deprecated keys a valid configuration (as ``problems`` takes it) uses, with what replaces them."""
+    config = _valid(values, now)
+    return honouring.deprecated(config, drivers) if config is not None else []
+
+
+def _valid(values: dict[str, Any], now: datetime) -> DeploymentConfig | None:
     named = to_model_names(values)
     if isinstance(named, Failure):
-        return []
+        return None
     given, rename = named.value
     built = configuring.build(new_config_id(), given, now, rename=rename)
-    return honouring.not_honoured(built.value, drivers) if isinstance(built, Success) else []
+    return built.value if isinstance(built, Success) else None
 
 
 def _built(

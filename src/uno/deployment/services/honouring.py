@@ -9,7 +9,9 @@ puts them together, for ``config validate``, ``plan`` and ``deploy`` alike:
   honour, and each enabled test suite with no command (the pipeline skips it), as
   ``{"field": path, "message": ...}``; reported everywhere, refused under ``strict``;
 - ``unknown_custom_settings``: ``custom_settings`` keys neither the platform nor a strategy
-  reads (a typo the platform would ignore), always a ``VALIDATION_ERROR``.
+  reads (a typo the platform would ignore), always a ``VALIDATION_ERROR``;
+- ``deprecated``: ``custom_settings`` keys still honoured but replaced by a setting: reported
+  with the setting to use instead, never refused (not even under strict).
 
 Engine settings (``engine.honoured``) are honoured on every platform, so only the
 platform-side ones (``settings_catalogue.PLATFORM``) are compared here.
@@ -60,6 +62,19 @@ def unknown_custom_settings(config: DeploymentConfig, drivers: PlatformDrivers) 
         {"field": f"custom_settings.{key}", "message": _unknown(key, known, platform)}
         for key in sorted(config.custom_settings)
         if key not in known
+    ]
+
+
+def deprecated(config: DeploymentConfig, drivers: PlatformDrivers) -> list[Problem]:
+    """``custom_settings`` keys the platform still reads in place of the setting that replaced them."""
+    replaced = drivers.declaration_for(config.platform.value).deprecated
+    return [
+        {
+            "field": f"custom_settings.{key}",
+            "message": f"deprecated: set {replaced[key]} instead (while this key is set, it is used in its place)",
+        }
+        for key in sorted(config.custom_settings)
+        if key in replaced
     ]
 
 

@@ -141,6 +141,7 @@ class DeploymentPlan:
     problems: tuple[dict[str, str], ...] = ()
     not_honoured: tuple[dict[str, str], ...] = ()  # settings nothing would act on (refused under strict)
     strict: bool = False  # a deploy of it is strict by default (its environment is one of the strict ones)
+    deprecated: tuple[dict[str, str], ...] = ()  # deprecated keys used, with what replaces them (never refused)
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -161,6 +162,7 @@ class DeploymentPlan:
             "problems": [dict(problem) for problem in self.problems],
             "not_honoured": [dict(item) for item in self.not_honoured],
             "strict": self.strict,
+            "deprecated": [dict(item) for item in self.deprecated],
         }
 
     @classmethod
@@ -184,6 +186,7 @@ class DeploymentPlan:
             problems=tuple(dict(problem) for problem in document.get("problems", ())),
             not_honoured=tuple(dict(item) for item in document.get("not_honoured", ())),
             strict=bool(document.get("strict", False)),
+            deprecated=tuple(dict(item) for item in document.get("deprecated", ())),
         )
 
 
@@ -390,6 +393,7 @@ async def plan(
         problems=tuple(schedule_problems + platform_problems + unknown),
         not_honoured=tuple(honouring.not_honoured(config, drivers)),
         strict=strict,
+        deprecated=tuple(honouring.deprecated(config, drivers)),
     )
 
 

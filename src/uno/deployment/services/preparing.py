@@ -52,7 +52,8 @@ class Preparer:
 
         Unknown ``custom_settings`` keys are always refused; settings the platform does not
         honour are refused under ``strict`` (``None``: the environment decides), else noted
-        on the record (``details["not_honoured"]``).
+        on the record (``details["not_honoured"]``). Deprecated keys used are noted too
+        (``details["deprecated"]``), never refused.
         """
         key = inputs.deployment_id(config_id, "config_id")
         checked_description = inputs.text(description, "description", required=False, max_length=2000)
@@ -81,6 +82,8 @@ class Preparer:
             record.details["left_out"] = built.left_out
         if ignored:
             record.details["not_honoured"] = ignored
+        if deprecated := honouring.deprecated(config, self._drivers):
+            record.details["deprecated"] = deprecated
         return Success((record, built.pipeline))
 
     async def rollback_of(

@@ -223,12 +223,12 @@ def validate(
     Example: uno-deploy config validate -f deployment.yaml
     """
     config_file = read(file, sets)
-    found, warned = asyncio.run(_problems(config_file.model_values()))
+    found, warned, deprecated = asyncio.run(_problems(config_file.model_values()))
     environment = str(config_file.values.get("environment", ""))
     strict_here = strict if strict is not None else environment in running.cli_settings().strict_environments
     if strict_here:
         found, warned = found + warned, []
-    for warning in warned:
+    for warning in warned + deprecated:  # a deprecated key works: never a problem, even under strict
         typer.echo(f"warning: {config_file.describe(warning['field'], warning['message'])}", err=True)
     if json_output:
         running.emit_json(
@@ -254,14 +254,20 @@ def validate(
         )
 
 
-async def _problems(values: dict[str, Any]) -> tuple[list[checking.Problem], list[checking.Problem]]:
-    """The file's problems, and (when it has none) the settings its platform would not honour."""
+async def _problems(
+    values: dict[str, Any],
+) -> tuple[list[checking.Problem], list[checking.Problem], list[checking.Problem]]:
+    """The file's problems, and (when it has none) the settings its platform would not honour and the
+    deprecated keys it uses."""
     offline = running.cli_settings().model_copy(update={"database_url": MEMORY_URL})
     container = bootstrap.build(offline)
     drivers = container.runner.tools.platforms
     try:
         found = await checking.problems(values, drivers, datetime.now(UTC))
-        return found, [] if found else checking.warnings(values, drivers, datetime.now(UTC))
+        if found:
+            return found, [], []
+        now = datetime.now(UTC)
+        return found, checking.warnings(values, drivers, now), checking.deprecations(values, drivers, now)
     finally:
         await container.aclose()
 

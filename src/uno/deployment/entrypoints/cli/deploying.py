@@ -258,6 +258,9 @@ def _warn_not_honoured(deployment: Deployment) -> None:
         typer.echo(f"warning: {lines[0].strip().removesuffix(':')}, deployed without them:", err=True)
         for line in lines[1:]:
             typer.echo(line, err=True)
+    deprecated = deployment.details.get("deprecated")
+    for item in deprecated if isinstance(deprecated, list) else []:
+        typer.echo(f"warning: {item.get('field')}: {item.get('message')}", err=True)
 
 
 def failed(error: ErrorDetails, config_file: files.ConfigFile | None) -> NoReturn:

@@ -206,6 +206,9 @@ def plan_lines(plan: DeploymentPlan) -> list[str]:
         )
         lines += ["", f"not honoured on {plan.platform} ({what}):"]
         lines.extend(line[2:] for line in not_honoured_lines(list(plan.not_honoured), plan.platform)[1:])
+    if plan.deprecated:
+        lines += ["", "deprecated (still used; never refused):"]
+        lines.extend(f"  {item['field']}: {item['message']}" for item in plan.deprecated)
     if plan.problems:
         lines += ["", "problems (a deploy would fail):"]
         lines.extend(f"  {problem['field']}: {problem['message']}" for problem in plan.problems)

@@ -168,6 +168,9 @@ class Accepted(BaseModel):
     kind: str
     created_at: datetime
     not_honoured: list[NotHonoured] = Field(default_factory=list)
+    deprecated: list[NotHonoured] = Field(
+        default_factory=list, description="Deprecated custom_settings keys used, with the setting that replaces each."
+    )
 
 
 class DeploymentStatusOut(BaseModel):

@@ -25,7 +25,7 @@ SETTINGS: dict[str, Support] = {
     "network.domain": honoured("an Ingress for the host"),
     "network.use_https": honoured("the Ingress's TLS, from the Secret <app>-tls (not issued here)"),
     "network.port": not_honoured("the container listens on custom_settings.container_port (default 8080)"),
-    "network.health_check_path": honoured("the probes' path, unless custom_settings.health_path is set"),
+    "network.health_check_path": honoured("the probes' path (custom_settings.health_path, deprecated, wins if set)"),
     "security.enable_network_policy": honoured("a NetworkPolicy letting in the container port only"),
     "security.scan_images": not_honoured("no scanner runs: scan the image in its build"),
     "security.run_as_non_root": honoured("the pod's securityContext.runAsNonRoot"),
@@ -55,4 +55,6 @@ CUSTOM_SETTINGS = frozenset(
     }
 )
 
-DECLARATION = SettingsDeclaration("kubernetes", SETTINGS, CUSTOM_SETTINGS)
+DECLARATION = SettingsDeclaration(
+    "kubernetes", SETTINGS, CUSTOM_SETTINGS, deprecated={"health_path": "network.health_check_path"}
+)

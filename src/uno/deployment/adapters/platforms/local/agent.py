@@ -27,6 +27,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -175,12 +176,16 @@ class Agent:
     async def _router(self, meta: VersionMeta) -> Result[Router]:
         key = (meta.app, meta.environment)
         router = self.routers.get(key)
-        if router is not None:
-            if router.port != meta.port:
-                message = f"{meta.app} in {meta.environment} already listens on port {router.port}, not {meta.port}"
-                return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {}))
+        try:
+            refused = meta.serve_on(router) if router is not None else None
+            router = router or meta.router()
+        except (OSError, ssl.SSLError) as error:
+            message = f"cannot serve {meta.tls_cert_file} with {meta.tls_key_file}: {error}"
+            return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {"field": "network.use_https"}))
+        if refused:
+            return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, refused, {}))
+        if router.serving:
             return Success(router)
-        router = Router("127.0.0.1", meta.port)
         try:
             await router.start(self.holding.socket_for("127.0.0.1", meta.port))
         except OSError as error:
@@ -412,7 +417,11 @@ class Agent:
                 continue
             self.versions[meta.id] = meta
             self._watch(meta)
-            self.routers.setdefault((meta.app, meta.environment), Router("127.0.0.1", meta.port))
+            if (meta.app, meta.environment) not in self.routers:
+                try:
+                    self.routers[(meta.app, meta.environment)] = meta.router()
+                except (OSError, ssl.SSLError) as error:  # its certificate went: say so, serve the others
+                    print(f"cannot serve {meta.app} in {meta.environment} over TLS: {error}", file=sys.stderr)
             if meta.retire_at is not None:
                 self._schedule_retirement(meta, 5.0)
         for route in state.get("routes", []):

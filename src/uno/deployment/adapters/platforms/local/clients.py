@@ -25,7 +25,7 @@ import asyncio
 import time
 from typing import cast
 
-from uno.deployment.adapters.platforms.local import http1
+from uno.deployment.adapters.platforms.local import hosts, http1
 from uno.deployment.adapters.platforms.local.limits import rearm
 from uno.deployment.adapters.platforms.local.proxying import Exchange, Proxy
 
@@ -139,7 +139,8 @@ class ClientConnection(asyncio.BufferedProtocol):
         if self._reading_paused:
             self._reading_paused = False
             self.transport.resume_reading()
-        self.transport.write_eof()
+        if self.transport.can_write_eof():  # TLS has no half-close: reading on is what matters
+            self.transport.write_eof()
         self._activity = time.monotonic()
         self._timer = rearm(self._timer, self.loop, self._activity + LINGER, self._check)
 
@@ -244,18 +245,23 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.linger()
 
     def _dispatch(self, request: http1.Request) -> None:
+        domain = self.proxy.domain
+        if domain is not None and not hosts.matches(domain, hosts.host_of(request.head)):
+            self._answer_only(request, 421, f"this server serves {domain} only")
+            return
         backend = self.proxy.balancer.choose()
         if backend is None:
-            self._no_version(request)
+            self._answer_only(request, 502, "no version of the application is taking traffic")
             return
         exchange = self.exchange = Exchange(self, request, backend, self._activity)
         exchange.begin()
 
-    def _no_version(self, request: http1.Request) -> None:
-        """Answer 502 when no version takes traffic; a request with a body is not read, so the connection ends."""
+    def _answer_only(self, request: http1.Request, status: int, message: str) -> None:
+        """Answer without an upstream (no version takes traffic, another host); a request with a body is not
+        read, so the connection ends."""
         bodiless = request.framing == http1.NO_BODY
         keep = request.keep_alive and bodiless and not self.proxy.stopping
-        self.write(http1.error_response(502, "no version of the application is taking traffic", close=not keep))
+        self.write(http1.error_response(status, message, close=not keep))
         if keep:
             return
         if bodiless:

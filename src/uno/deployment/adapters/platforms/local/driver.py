@@ -21,7 +21,7 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import holding, honoured, loops, options, processes, wire
+from uno.deployment.adapters.platforms.local import holding, honoured, loops, options, processes, tls, wire
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
 
@@ -64,6 +64,9 @@ class LocalDriver:
         if missing:
             message = f"secret(s) {', '.join(missing)} not set in the deployer's environment"
             return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {"missing": missing}))
+        served = await self._certificate(release, local.value)
+        if isinstance(served, Failure):
+            return served
         request = {
             "op": "create_version",
             "app": release.app_name,
@@ -83,8 +86,21 @@ class LocalDriver:
             "log_backups": local.value.log_backups,
             "env": {**config.environment_variables, "APP_VERSION": release.version},
             "secret_env": {name: self._environ[name] for name in config.secrets},
+            "domain": local.value.domain,
+            "use_https": local.value.use_https,
+            "tls_cert_file": served.value[0] if served.value else None,
+            "tls_key_file": served.value[1] if served.value else None,
         }
         return _version(await self._call(request))
+
+    async def _certificate(self, release: Release, local: options.LocalOptions) -> Result[tuple[str, str] | None]:
+        """The certificate and key the router serves: those configured, else a self-signed one (``tls``)."""
+        if not local.use_https:
+            return Success(None)
+        if local.tls_cert_file and local.tls_key_file:
+            return Success((local.tls_cert_file, local.tls_key_file))
+        domain = local.domain or "localhost"
+        return await asyncio.to_thread(tls.self_signed, self._state_dir, release.app_name, release.environment, domain)
 
     async def scale_version(self, version: VersionSet, replicas: int) -> Result[VersionSet]:
         return _version(await self._call({"op": "scale_version", "version_set": version.id, "replicas": replicas}))
@@ -134,7 +150,13 @@ class LocalDriver:
         return Success(
             {
                 "platform": "local",
-                "router": {"listen": f"127.0.0.1:{local.value.port}", "health_path": local.value.health_path},
+                "router": {
+                    "listen": f"127.0.0.1:{local.value.port}",
+                    "scheme": local.value.scheme,
+                    "serves": local.value.domain or "any host",
+                    "certificate": _certificate_source(local.value),
+                    "health_path": local.value.health_path,
+                },
                 "processes": [
                     {
                         "command": list(local.value.command),
@@ -255,6 +277,14 @@ async def _spawn_agent(state_dir: Path) -> str | None:
         return lines[-1] if lines else f"exit status {completed.returncode} (see {log_path})"
 
     return await asyncio.to_thread(start)
+
+
+def _certificate_source(local: options.LocalOptions) -> str | None:
+    if not local.use_https:
+        return None
+    if local.tls_cert_file:
+        return local.tls_cert_file
+    return f"self-signed for {local.domain or 'localhost'}, made on the first deploy"
 
 
 def _to_version(item: dict[str, Any]) -> VersionSet:

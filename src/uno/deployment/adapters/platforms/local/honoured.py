@@ -1,8 +1,10 @@
 """What the ``local`` platform does with each setting (``domain.settings_catalogue.PLATFORM``).
 
 Checked against the driver and the agent: replicas are processes on this machine behind
-the router, with the configuration's environment and secrets; nothing limits them, and
-the router serves plain HTTP on ``custom_settings.port`` only.
+the router, with the configuration's environment and secrets; nothing limits them. The
+router listens on 127.0.0.1 at ``network.port`` (or ``custom_settings.port``), serves
+``network.domain`` only when one is set, and terminates TLS with ``network.use_https``
+(``tls``); replicas are probed at ``network.health_check_path``.
 """
 
 from __future__ import annotations
@@ -23,10 +25,20 @@ SETTINGS: dict[str, Support] = {
     "resources.replicas_max": not_honoured(_NO_SCALING),
     "resources.auto_scaling": not_honoured(_NO_SCALING),
     "resources.auto_scaling_cpu_threshold": not_honoured(_NO_SCALING),
-    "network.domain": not_honoured("the router listens on this machine's custom_settings.port; no host is served"),
-    "network.use_https": not_honoured("the router serves plain HTTP: no certificate, no TLS"),
-    "network.port": not_honoured("the router listens on custom_settings.port; replicas get their own PORT"),
-    "network.health_check_path": not_honoured("replicas are probed at custom_settings.health_path (default /healthz)"),
+    "network.domain": honoured(
+        "the one host the router serves: a request with another Host is answered 421; with use_https, the "
+        "certificate's name"
+    ),
+    "network.use_https": honoured(
+        "the router terminates TLS with custom_settings.tls_cert_file and tls_key_file, else with a self-signed "
+        "certificate for the domain made once in the state directory (openssl)"
+    ),
+    "network.port": honoured(
+        "the router's public port on 127.0.0.1 (custom_settings.port wins if set); replicas get their own PORT"
+    ),
+    "network.health_check_path": honoured(
+        "the path each replica is probed at (custom_settings.health_path, deprecated, wins if set)"
+    ),
     "security.enable_network_policy": not_honoured("processes are not isolated from the network"),
     "security.scan_images": not_honoured("there is no image: the command runs as it is"),
     "security.run_as_non_root": not_honoured("replicas run as the user running the deploy"),
@@ -52,7 +64,11 @@ CUSTOM_SETTINGS = frozenset(
         "unhealthy_threshold",
         "log_max_bytes",
         "log_backups",
+        "tls_cert_file",
+        "tls_key_file",
     }
 )
 
-DECLARATION = SettingsDeclaration("local", SETTINGS, CUSTOM_SETTINGS)
+DECLARATION = SettingsDeclaration(
+    "local", SETTINGS, CUSTOM_SETTINGS, deprecated={"health_path": "network.health_check_path"}
+)

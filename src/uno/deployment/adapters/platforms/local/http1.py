@@ -60,6 +60,7 @@ _REASONS: Final = {
     400: b"Bad Request",
     408: b"Request Timeout",
     414: b"URI Too Long",
+    421: b"Misdirected Request",
     431: b"Request Header Fields Too Large",
     501: b"Not Implemented",
     502: b"Bad Gateway",

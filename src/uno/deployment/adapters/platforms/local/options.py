@@ -1,8 +1,11 @@
-"""The local platform's settings, read from a configuration's ``custom_settings``.
+"""The local platform's settings, read from a configuration's ``custom_settings`` and ``network``.
 
 Keys (clients depend on them): ``command`` (argument list, required), ``port`` (the
-public port the router listens on, required), ``health_path`` (default ``/healthz``),
-``workdir`` (optional). Health probing: ``health_interval_seconds`` (default 1),
+public port the router listens on, default ``network.port``), ``health_path`` (deprecated:
+``network.health_check_path`` is the path probed; this alias, when set, wins),
+``workdir`` (optional), ``tls_cert_file`` and ``tls_key_file`` (the PEM certificate and
+key served with ``network.use_https``; without them a self-signed one is made, ``tls``).
+Health probing: ``health_interval_seconds`` (default 1),
 ``health_timeout_seconds`` (default 5), ``healthy_threshold`` (consecutive passes before a
 replica gets traffic, default 1) and ``unhealthy_threshold`` (failures before it loses it,
 default 3). Replica logs: ``log_max_bytes`` (a log file larger than this is rotated,
@@ -18,7 +21,7 @@ from typing import Any
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import rotating
+from uno.deployment.adapters.platforms.local import rotating, tls
 from uno.deployment.domain.configs import DeploymentConfig
 
 
@@ -26,7 +29,7 @@ from uno.deployment.domain.configs import DeploymentConfig
 class LocalOptions:
     command: tuple[str, ...]
     port: int
-    health_path: str = "/healthz"
+    health_path: str = "/health"
     workdir: str | None = None
     health_interval: float = 1.0
     health_timeout: float = 5.0
@@ -34,6 +37,14 @@ class LocalOptions:
     unhealthy_threshold: int = 3
     log_max_bytes: int = rotating.DEFAULT_MAX_BYTES
     log_backups: int = rotating.DEFAULT_BACKUPS
+    domain: str | None = None  # network.domain: the only host the router serves
+    use_https: bool = False  # network.use_https: the router terminates TLS
+    tls_cert_file: str | None = None  # None with use_https: a self-signed certificate is made (``tls``)
+    tls_key_file: str | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.use_https else "http"
 
 
 def _problem(key: str, message: str) -> Failure:
@@ -45,10 +56,10 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
     command = settings.get("command")
     if not (isinstance(command, list) and command and all(isinstance(arg, str) and arg for arg in command)):
         return _problem("command", "the local platform needs 'command': the program and its arguments, as a list")
-    port = settings.get("port")
+    port = settings.get("port", config.network.port)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        return _problem("port", "the local platform needs 'port': the public port (1-65535) the router listens on")
-    path = settings.get("health_path", "/healthz")
+        return _problem("port", "must be the public port (1-65535) the router listens on (default: network.port)")
+    path = settings.get("health_path", config.network.health_check_path)
     if not isinstance(path, str) or not path.startswith("/") or any(char.isspace() for char in path):
         return _problem("health_path", "must be a URL path such as /healthz")
     workdir = settings.get("workdir")
@@ -74,6 +85,9 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
     logs = _log_settings(settings)
     if isinstance(logs, Failure):
         return logs
+    served = _tls_files(settings, config.network.use_https)
+    if isinstance(served, Failure):
+        return served
     return Success(
         LocalOptions(
             tuple(command),
@@ -86,8 +100,27 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
             thresholds["unhealthy_threshold"],
             logs.value.max_bytes,
             logs.value.backups,
+            config.network.domain,
+            config.network.use_https,
+            *served.value,
         )
     )
+
+
+def _tls_files(settings: dict[str, Any], use_https: bool) -> Result[tuple[str | None, str | None]]:
+    """``tls_cert_file`` and ``tls_key_file``: both or neither, only with use_https, a pair that can be served."""
+    cert, key = settings.get("tls_cert_file"), settings.get("tls_key_file")
+    for name, value in (("tls_cert_file", cert), ("tls_key_file", key)):
+        if value is not None and not (isinstance(value, str) and value):
+            return _problem(name, "must be the path of a PEM file")
+    if cert is None and key is None:
+        return Success((None, None))
+    if cert is None or key is None:
+        return _problem("tls_cert_file" if cert is None else "tls_key_file", "give both tls_cert_file and tls_key_file")
+    if not use_https:
+        return _problem("tls_cert_file", "is served only with network.use_https on")
+    problem = tls.pair_problem(cert, key)
+    return _problem("tls_cert_file", problem) if problem else Success((cert, key))
 
 
 def _log_settings(settings: dict[str, Any]) -> Result[rotating.LogPolicy]:

@@ -61,6 +61,7 @@ class Proxy:
         self.read_view = memoryview(bytearray(READ_SIZE))
         self.idle_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self.stopping = False
+        self.domain: str | None = None  # the one host served (``hosts``), None for any
         self._quiet_waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
 
     def traffic_of(self, version: str) -> VersionTraffic:

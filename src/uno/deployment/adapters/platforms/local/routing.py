@@ -4,7 +4,8 @@ The local driver runs each version of an application as processes on this machin
 move traffic between them with no downtime it needs a proxy it can reweight in memory, at
 once, without a reload (an nginx reload drops keep-alive requests, see DESIGN.md), and
 whose per-version counters a canary analysis can read. This is that proxy: HTTP/1.1 on
-asyncio and the standard library, in front of every version's replicas.
+asyncio and the standard library, in front of every version's replicas. Given a TLS
+context it terminates TLS (``tls``); given a domain it serves that host only (``hosts``).
 
 Invariants:
 - ``set_weights``, ``set_backends``, ``drain`` and ``undrain`` change the routing of the
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import ssl
 from collections.abc import Mapping, Sequence
 
 from uno.deployment.adapters.platforms.local import clients, proxying
@@ -45,12 +47,16 @@ class Router:
         limits: Limits | None = None,
         balancing: Balancing = "round_robin",
         rng: random.Random | None = None,
+        tls: ssl.SSLContext | None = None,
+        domain: str | None = None,
     ) -> None:
         self.host = host
         self._port = port
         self._balancer = Balancer(rng if rng is not None else random.Random(), balancing)
         self._proxy = proxying.Proxy(self._balancer, limits if limits is not None else Limits())
+        self._proxy.domain = domain
         self._server: asyncio.Server | None = None
+        self._tls = tls
 
     @property
     def port(self) -> int:
@@ -66,6 +72,20 @@ class Router:
     def limits(self) -> Limits:
         return self._proxy.limits
 
+    @property
+    def tls(self) -> ssl.SSLContext | None:
+        """The context TLS is terminated with (fixed from construction), or None for plain HTTP."""
+        return self._tls
+
+    @property
+    def domain(self) -> str | None:
+        """The one host served (others get 421), or None to serve any."""
+        return self._proxy.domain
+
+    @domain.setter
+    def domain(self, value: str | None) -> None:
+        self._proxy.domain = value
+
     async def start(self, sock: socket.socket | None = None) -> None:
         """Bind ``host:port`` and serve, or serve ``sock``, a listening socket bound already (the keeper's)."""
         if self._server is not None:
@@ -73,10 +93,19 @@ class Router:
         loop = asyncio.get_running_loop()
         self._proxy.stopping = False
         protocol = lambda: clients.ClientConnection(self._proxy)  # noqa: E731
+        handshake = self.limits.client_timeout if self._tls is not None else None
         if sock is not None:
-            self._server = await loop.create_server(protocol, sock=sock)
+            self._server = await loop.create_server(protocol, sock=sock, ssl=self._tls, ssl_handshake_timeout=handshake)
         else:
-            self._server = await loop.create_server(protocol, self.host, self._port, backlog=1024, reuse_address=True)
+            self._server = await loop.create_server(
+                protocol,
+                self.host,
+                self._port,
+                backlog=1024,
+                reuse_address=True,
+                ssl=self._tls,
+                ssl_handshake_timeout=handshake,
+            )
         self._port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self, grace: float = 0.0) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure
-from uno.deployment.adapters.platforms.local import rotating
+from uno.deployment.adapters.platforms.local import rotating, tls
+from uno.deployment.adapters.platforms.local.routing import Router
 
 
 @dataclass
@@ -28,6 +29,10 @@ class VersionMeta:
     healthy_threshold: int = 1
     unhealthy_threshold: int = 3
     retire_at: float | None = None  # wall-clock time the rollback window ends (None: not retiring)
+    domain: str | None = None  # the one host its router serves (``hosts``)
+    use_https: bool = False  # its router terminates TLS with these files (paths only: never a key itself)
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
     @classmethod
     def from_request(cls, request: dict[str, Any], version_id: str) -> VersionMeta:
@@ -44,7 +49,38 @@ class VersionMeta:
             float(request.get("health_timeout", 5.0)),
             int(request.get("healthy_threshold", 1)),
             int(request.get("unhealthy_threshold", 3)),
+            None,
+            request.get("domain"),
+            bool(request.get("use_https", False)),
+            request.get("tls_cert_file"),
+            request.get("tls_key_file"),
         )
+
+    def router(self) -> Router:
+        """A router for this version's application as it asks (not started); ``OSError``/``ssl.SSLError`` when
+        its certificate cannot be loaded."""
+        context = None
+        if self.use_https and self.tls_cert_file and self.tls_key_file:
+            context = tls.server_context(self.tls_cert_file, self.tls_key_file)
+        return Router("127.0.0.1", self.port, tls=context, domain=self.domain)
+
+    def serve_on(self, router: Router) -> str | None:
+        """Make a running router serve as this version asks: its certificate and domain; why it cannot, or None.
+
+        The port and the scheme are the router's for as long as it runs (its socket is held).
+        """
+        if router.port != self.port:
+            return f"{self.app} in {self.environment} already listens on port {router.port}, not {self.port}"
+        serving = "https" if router.tls is not None else "http"
+        if serving != ("https" if self.use_https else "http"):
+            return (
+                f"{self.app} in {self.environment} is served over {serving} on port {router.port}: "
+                "network.use_https changes once nothing of it runs there (uno-deploy down), or on another port"
+            )
+        if router.tls is not None and self.tls_cert_file and self.tls_key_file:
+            router.tls.load_cert_chain(self.tls_cert_file, self.tls_key_file)  # for the next handshakes
+        router.domain = self.domain
+        return None
 
 
 def log_policy(request: dict[str, Any]) -> rotating.LogPolicy:

@@ -62,6 +62,7 @@ def _accepted(record: DeploymentResult, response: Response) -> Accepted:
         kind=record.kind.value,
         created_at=record.created_at,
         not_honoured=list(record.details.get("not_honoured", [])),
+        deprecated=list(record.details.get("deprecated", [])),
     )
 
 
@@ -241,6 +242,9 @@ class PlanOut(BaseModel):
     problems: list[dict[str, str]]
     not_honoured: list[dict[str, str]] = Field(default_factory=list)
     strict: bool = Field(default=False, description="A deploy is strict by default here: not_honoured would refuse it.")
+    deprecated: list[dict[str, str]] = Field(
+        default_factory=list, description="Deprecated custom_settings keys used, with the setting that replaces each."
+    )
 
 
 @router.post("/plan", response_model=PlanOut)
