@@ -93,7 +93,7 @@ def free_port() -> int:
 
 
 def release(port: int) -> Release:
-    settings = {"command": [sys.executable, str(APP)], "port": port, "health_path": "/health"}
+    settings = {"command": [sys.executable, str(APP)], "port": port}  # probed at network.health_check_path, /health
     given = {"app_name": "hello", "app_version": "1.0.0", "environment": "dev", "custom_settings": settings}
     return Release("benchmark", configuring.build(new_config_id(), given, datetime.now(UTC)).value)
 

@@ -27,10 +27,11 @@ security_config:
   scan_images: true
 testing_config:
   run_unit_tests: false
+network_config:
+  health_check_path: /health
 custom_settings:
   command: {command}
   port: {port}
-  health_path: /health
   health_deadline_seconds: 30
 {extra}"""
     path = folder / f"{environment}.yaml"
@@ -99,3 +100,21 @@ def test_an_unknown_custom_setting_gets_the_one_meant(tmp_path: Path):
     assert "custom_settings.helth_path: is not a setting of the local platform (did you mean health_path?)" in (
         checked.stdout
     )
+
+
+def test_the_deprecated_health_path_works_and_is_reported_never_refused(tmp_path: Path):
+    port = free_port()
+    write(tmp_path, "dev", port, "  health_path: /health\n")
+    said = "custom_settings.health_path: deprecated: set network.health_check_path instead"
+
+    validated = ok("config", "validate", "-f", "dev.yaml", cwd=tmp_path)
+    strictly = uno_deploy("config", "validate", "-f", "dev.yaml", "--strict", cwd=tmp_path)  # for scan_images
+    planned = ok("plan", "-f", "dev.yaml", cwd=tmp_path).stdout
+    deployed = ok("deploy", "-f", "dev.yaml", cwd=tmp_path)
+
+    assert said in validated.stderr
+    assert said in strictly.stderr
+    assert "health_path" not in strictly.stdout  # the problems: scan_images only
+    assert "deprecated (still used; never refused):\n  " + said in planned
+    assert said in deployed.stderr
+    assert version_at(port) == "1.0.0"

@@ -51,7 +51,7 @@ async def local(tmp_path: Path, environ) -> AsyncIterator[tuple[bootstrap.Contai
 
 async def deploy(container: bootstrap.Container, port: int, version: str, strategy: str, **extra):
     service = container.config_service
-    settings = {"command": [sys.executable, str(APP)], "port": port, "health_path": "/health", **QUICK, **extra}
+    settings = {"command": [sys.executable, str(APP)], "port": port, **QUICK, **extra}  # probed at /health
     found = (await service.list_configs(app_name="hello")).value
     if found:
         config = (
@@ -176,7 +176,7 @@ async def deploy_failing(container, port, version, *, unhealthy=False, **extra):
     service = container.config_service
     [config] = (await service.list_configs(app_name="hello")).value
     variable = "HELLO_UNHEALTHY" if unhealthy else "HELLO_FAIL"
-    settings = {"command": [sys.executable, str(APP)], "port": port, "health_path": "/health", **QUICK, **extra}
+    settings = {"command": [sys.executable, str(APP)], "port": port, **QUICK, **extra}  # probed at /health
     updated = (
         await service.update_config(
             config.id, app_version=version, environment_variables={variable: "1"}, custom_settings=settings

@@ -64,3 +64,19 @@ async def test_strict_refuses_with_every_field_and_stores_nothing(client: httpx.
     allowed = await client.post("/api/deployments/deploy", json={"config_id": config_id, "strict": False})
     assert allowed.status_code == 202
     assert SCAN in allowed.json()["not_honoured"]
+
+
+async def test_a_deprecated_key_is_reported_by_the_plan_and_the_deploy_and_refuses_nothing(client: httpx.AsyncClient):
+    settings = {**CONFIG["custom_settings"], "health_path": "/ready"}
+    deprecation = {
+        "field": "custom_settings.health_path",
+        "message": "deprecated: set network.health_check_path instead (while this key is set, it is used in its place)",
+    }
+
+    planned = await client.post("/api/deployments/plan", json={"config": {**CONFIG, "custom_settings": settings}})
+    config_id = await created(client, custom_settings=settings, security={"scan_images": False})
+    accepted = await client.post("/api/deployments/deploy", json={"config_id": config_id, "strict": True})
+
+    assert planned.json()["deprecated"] == [deprecation]
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["deprecated"] == [deprecation]

@@ -46,7 +46,7 @@ async def driver(tmp_path: Path) -> AsyncIterator[LocalDriver]:
 async def deploy(driver: LocalDriver, app: str) -> tuple[int, list[int]]:
     """``app`` 1.0.0 on a free port with two replicas, all traffic on it: the port and the replicas' pids."""
     port = free_port()
-    settings = {"command": HELLO, "port": port, "health_path": "/health", "health_interval_seconds": 0.2}
+    settings = {"command": HELLO, "port": port, "health_interval_seconds": 0.2}
     created = await driver.create_version(release(settings, app=app), 2)
     assert isinstance(created, Success), created
     assert isinstance(await driver.set_traffic(app, "dev", {created.value.id: 100}), Success)

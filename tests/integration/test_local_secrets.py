@@ -38,7 +38,7 @@ async def driver(tmp_path: Path) -> AsyncIterator[LocalDriver]:
 
 
 async def deploy_two_replicas(driver: LocalDriver) -> VersionSet:
-    settings = {"command": [sys.executable, "-c", SECRET_APP], "port": processes.free_port(set()), "health_path": "/"}
+    settings = {"command": [sys.executable, "-c", SECRET_APP], "port": processes.free_port(set())}
     created = await driver.create_version(release(settings, secrets=("DB_PASSWORD",)), 2)
     assert created.is_success(), created
     return created.value

@@ -302,7 +302,11 @@ resources:
   replicas_min: 2
   replicas_max: 2
 
-{network}testing:
+network:
+  # The path that answers 2xx when a replica is ready: every replica is probed there.
+  health_check_path: {health}
+
+testing:
   run_unit_tests: true
   # Runs before every deploy; a failure stops it.
   # unit_test_command: [python3, -m, pytest, -q]
@@ -316,7 +320,6 @@ custom_settings:
   command: {command}
   workdir: {workdir}
   port: {port}
-  health_path: {health}
   health_deadline_seconds: 60
   # How long the previous release stays warm after a blue-green switch:
   # blue_green: {{rollback_window_seconds: 3600}}
@@ -347,8 +350,6 @@ def init(
         command=yaml.safe_dump(shlex.split(command), default_flow_style=True).strip(),
         port=port,
         health=health,
-        # local probes custom_settings.health_path; network.health_check_path would be reported as not honoured
-        network="" if platform == "local" else f"network:\n  health_check_path: {health}\n\n",
         file="-" if output == "-" else Path(output).name,
         workdir=json.dumps(str(Path.cwd() if output == "-" else Path(output).resolve().parent)),
     )

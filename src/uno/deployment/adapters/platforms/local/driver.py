@@ -150,13 +150,7 @@ class LocalDriver:
         return Success(
             {
                 "platform": "local",
-                "router": {
-                    "listen": f"127.0.0.1:{local.value.port}",
-                    "scheme": local.value.scheme,
-                    "serves": local.value.domain or "any host",
-                    "certificate": _certificate_source(local.value),
-                    "health_path": local.value.health_path,
-                },
+                "router": _router(local.value),
                 "processes": [
                     {
                         "command": list(local.value.command),
@@ -279,12 +273,18 @@ async def _spawn_agent(state_dir: Path) -> str | None:
     return await asyncio.to_thread(start)
 
 
-def _certificate_source(local: options.LocalOptions) -> str | None:
-    if not local.use_https:
-        return None
-    if local.tls_cert_file:
-        return local.tls_cert_file
-    return f"self-signed for {local.domain or 'localhost'}, made on the first deploy"
+def _router(local: options.LocalOptions) -> dict[str, Any]:
+    """The router as ``render`` shows it: where it listens, how, for which host, and the path probed."""
+    router: dict[str, Any] = {
+        "listen": f"127.0.0.1:{local.port}",
+        "scheme": local.scheme,
+        "serves": local.domain or "any host",
+    }
+    if local.use_https:
+        made = f"self-signed for {local.domain or 'localhost'}, made by the first deploy"
+        router["certificate"] = local.tls_cert_file or made
+    router["health_path"] = local.health_path
+    return router
 
 
 def _to_version(item: dict[str, Any]) -> VersionSet:
