@@ -246,3 +246,14 @@ async def test_a_domain_without_https_is_the_only_host_served(local):
 
     assert (await asyncio.to_thread(ask, f"{DOMAIN}:{port}")).startswith(b"HTTP/1.1 200")
     assert (await asyncio.to_thread(ask, f"127.0.0.1:{port}")).startswith(b"HTTP/1.1 421")
+
+
+async def test_turning_https_on_while_a_release_serves_http_fails_before_anything_starts(local):
+    container, driver, port = local
+    await deploy(container, "1.0.0", https(port))
+
+    second = await deploy(container, "2.0.0", https(port), network_config={"domain": DOMAIN, "use_https": True})
+
+    assert second.status is DeploymentStatus.FAILED
+    assert f"shop in staging is served over http on port {port}" in second.message
+    assert [version.version for version in (await driver.list_versions("shop", "staging")).value] == ["1.0.0"]
