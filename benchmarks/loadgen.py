@@ -3,7 +3,8 @@
     python benchmarks/loadgen.py    # one JSON command per line on stdin, one JSON answer per line
 
 A command: ``{"port": 8080, "connections": 16, "seconds": 1.0, "warm_up": 0.25, "record": false}``,
-optionally with ``"path"`` and ``"headers"``. Each connection sends ``GET /`` (or the path) to
+optionally with ``"path"``, ``"headers"`` and ``"cafile"`` (then over TLS, the certificate verified
+for ``"server_hostname"``). Each connection sends ``GET /`` (or the path) to
 127.0.0.1 as soon as its previous response has arrived
 and reads responses by Content-Length. Responses received in the ``seconds`` after the
 warm-up are counted; ``record`` also returns every response's send and receive times
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import sys
 import time
 from typing import Any, cast
@@ -108,7 +110,13 @@ class Client(asyncio.BufferedProtocol):
 
 
 async def generate(
-    port: int, connections: int, seconds: float, warm_up: float, record: bool, request: bytes = REQUEST
+    port: int,
+    connections: int,
+    seconds: float,
+    warm_up: float,
+    record: bool,
+    request: bytes = REQUEST,
+    tls: tuple[ssl.SSLContext, str] | None = None,
 ) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     run = Run(seconds, warm_up, record, request)
@@ -116,7 +124,11 @@ async def generate(
     for _ in range(connections):
         done: asyncio.Future[None] = loop.create_future()
         try:
-            await loop.create_connection(lambda done=done: Client(run, done), "127.0.0.1", port)  # type: ignore[misc]
+            protocol = lambda done=done: Client(run, done)  # type: ignore[misc]  # noqa: E731
+            if tls is None:
+                await loop.create_connection(protocol, "127.0.0.1", port)
+            else:
+                await loop.create_connection(protocol, "127.0.0.1", port, ssl=tls[0], server_hostname=tls[1])
         except OSError:
             run.failures += 1
             continue
@@ -136,6 +148,8 @@ def main() -> None:
         command = json.loads(line)
         headers = "".join(f"{name}: {value}\r\n" for name, value in command.get("headers", {}).items())
         request = f"GET {command.get('path', '/')} HTTP/1.1\r\nHost: bench\r\n{headers}\r\n".encode()
+        cafile = command.get("cafile")
+        tls = (ssl.create_default_context(cafile=cafile), command["server_hostname"]) if cafile else None
         result = asyncio.run(
             generate(
                 command["port"],
@@ -144,6 +158,7 @@ def main() -> None:
                 command["warm_up"],
                 command["record"],
                 request,
+                tls,
             )
         )
         print(json.dumps(result), flush=True)

@@ -83,10 +83,13 @@ class LoadGenerator:
         self.process = process
         self.connections = connections
 
-    async def run(self, port: int, seconds: float, warm_up: float = WARM_UP, record: bool = False) -> dict[str, Any]:
+    async def run(
+        self, port: int, seconds: float, warm_up: float = WARM_UP, record: bool = False, **extra: Any
+    ) -> dict[str, Any]:
+        """One run against ``port``; ``extra`` goes into the command (``cafile``, ``server_hostname``: TLS)."""
         assert self.process.stdin is not None
         assert self.process.stdout is not None
-        command = {"port": port, "connections": self.connections, "seconds": seconds, "warm_up": warm_up}
+        command = {"port": port, "connections": self.connections, "seconds": seconds, "warm_up": warm_up, **extra}
         self.process.stdin.write(json.dumps({**command, "record": record}).encode() + b"\n")
         line = await asyncio.wait_for(self.process.stdout.readline(), warm_up + seconds + 60)
         result: dict[str, Any] = json.loads(line)
