@@ -79,6 +79,20 @@ def test_a_configured_certificate_must_be_a_readable_matching_pair(tmp_path: Pat
     assert f"{tmp_path / 'none.crt'} is not a readable file" in missing.error.message
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="makes its certificates with openssl")
+def test_an_encrypted_key_is_refused_instead_of_waiting_for_a_passphrase(tmp_path: Path):
+    cert, key = str(tmp_path / "c.pem"), str(tmp_path / "k.pem")
+    argv = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    argv += ["-passout", "pass:secret", "-days", "1", "-subj", "/CN=shop.example.test", "-keyout", key, "-out", cert]
+    subprocess.run(argv, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    encrypted = {"command": ["python"], "tls_cert_file": cert, "tls_key_file": key}
+
+    result = options.options_for(config_with(encrypted, HTTPS))
+
+    assert result.error.context["field"] == "custom_settings.tls_cert_file"
+    assert f"{key}: the key file is encrypted" in result.error.message
+
+
 @pytest.mark.parametrize(
     ("settings", "network", "field", "said"),
     [

@@ -27,7 +27,6 @@ import json
 import os
 import signal
 import socket
-import ssl
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -179,7 +178,7 @@ class Agent:
         try:
             refused = meta.serve_on(router) if router is not None else None
             router = router or meta.router()
-        except (OSError, ssl.SSLError) as error:
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError; tls.EncryptedKey a ValueError
             message = f"cannot serve {meta.tls_cert_file} with {meta.tls_key_file}: {error}"
             return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {"field": "network.use_https"}))
         if refused:
@@ -420,7 +419,7 @@ class Agent:
             if (meta.app, meta.environment) not in self.routers:
                 try:
                     self.routers[(meta.app, meta.environment)] = meta.router()
-                except (OSError, ssl.SSLError) as error:  # its certificate went: say so, serve the others
+                except (OSError, ValueError) as error:  # its certificate went: say so, serve the others
                     print(f"cannot serve {meta.app} in {meta.environment} over TLS: {error}", file=sys.stderr)
             if meta.retire_at is not None:
                 self._schedule_retirement(meta, 5.0)

@@ -33,16 +33,30 @@ VALID_DAYS = 825  # the longest validity clients accept for a server certificate
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
+class EncryptedKey(ValueError):
+    """The key file is encrypted: nobody is there to type its passphrase (OpenSSL would ask on the terminal)."""
+
+
+def _no_passphrase() -> bytes:
+    raise EncryptedKey("the key file is encrypted: give an unencrypted key (readable by the deployer only)")
+
+
 def server_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     """A server context serving ``cert_file`` (the chain) with ``key_file``: TLS 1.2 and up, HTTP/1.1 only.
 
-    Raises ``ssl.SSLError`` or ``OSError`` when the files are missing, unreadable or no pair.
+    Raises ``ssl.SSLError`` or ``OSError`` when the files are missing, unreadable or no pair,
+    ``EncryptedKey`` (a ``ValueError``) when the key asks for a passphrase.
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["http/1.1"])
-    context.load_cert_chain(cert_file, key_file)
+    context.load_cert_chain(cert_file, key_file, password=_no_passphrase)
     return context
+
+
+def load(context: ssl.SSLContext, cert_file: str, key_file: str) -> None:
+    """Serve ``cert_file`` and ``key_file`` from ``context``'s next handshake on (a renewed certificate)."""
+    context.load_cert_chain(cert_file, key_file, password=_no_passphrase)
 
 
 def pair_problem(cert_file: str, key_file: str) -> str | None:
@@ -52,6 +66,8 @@ def pair_problem(cert_file: str, key_file: str) -> str | None:
             return f"{path} is not a readable file"
     try:
         server_context(cert_file, key_file)
+    except EncryptedKey as error:
+        return f"{key_file}: {error}"
     except ssl.SSLError as error:
         reason = error.reason or str(error)
         if "MISMATCH" in reason.upper():

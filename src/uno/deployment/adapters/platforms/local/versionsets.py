@@ -78,7 +78,7 @@ class VersionMeta:
                 "network.use_https changes once nothing of it runs there (uno-deploy down), or on another port"
             )
         if router.tls is not None and self.tls_cert_file and self.tls_key_file:
-            router.tls.load_cert_chain(self.tls_cert_file, self.tls_key_file)  # for the next handshakes
+            tls.load(router.tls, self.tls_cert_file, self.tls_key_file)
         router.domain = self.domain
         return None
 
