@@ -21,7 +21,7 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import holding, honoured, loops, options, processes, wire
+from uno.deployment.adapters.platforms.local import holding, honoured, loops, options, processes, scaling, wire
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
 
@@ -83,6 +83,7 @@ class LocalDriver:
             "log_backups": local.value.log_backups,
             "env": {**config.environment_variables, "APP_VERSION": release.version},
             "secret_env": {name: self._environ[name] for name in config.secrets},
+            "autoscaling": _autoscaling(config, local.value),
         }
         return _version(await self._call(request))
 
@@ -135,6 +136,7 @@ class LocalDriver:
             {
                 "platform": "local",
                 "router": {"listen": f"127.0.0.1:{local.value.port}", "health_path": local.value.health_path},
+                "autoscaling": _autoscaling(release.config, local.value),
                 "processes": [
                     {
                         "command": list(local.value.command),
@@ -255,6 +257,11 @@ async def _spawn_agent(state_dir: Path) -> str | None:
         return lines[-1] if lines else f"exit status {completed.returncode} (see {log_path})"
 
     return await asyncio.to_thread(start)
+
+
+def _autoscaling(config: DeploymentConfig, local: options.LocalOptions) -> dict[str, Any] | None:
+    policy = scaling.policy_for(config, local.autoscale_interval, local.scale_down_stabilization)
+    return None if policy is None else policy.as_request()
 
 
 def _to_version(item: dict[str, Any]) -> VersionSet:

@@ -1,17 +1,19 @@
 """What the local agent records of each version set, and the small answers it makes about them.
 
 A ``VersionMeta`` is what ``agent.json`` keeps per version set (never a secret): enough
-for a restarted agent to route and probe the replicas it adopts exactly as before.
+for a restarted agent to route, probe and autoscale the replicas it adopts exactly as
+before (``autoscaling`` is a ``scaling.Policy`` as the driver sent it, None when off), and
+the scales the autoscaler made (``scale_events``, the newest last).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure
-from uno.deployment.adapters.platforms.local import rotating
+from uno.deployment.adapters.platforms.local import rotating, scaling
 
 
 @dataclass
@@ -28,6 +30,8 @@ class VersionMeta:
     healthy_threshold: int = 1
     unhealthy_threshold: int = 3
     retire_at: float | None = None  # wall-clock time the rollback window ends (None: not retiring)
+    autoscaling: dict[str, Any] | None = None
+    scale_events: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_request(cls, request: dict[str, Any], version_id: str) -> VersionMeta:
@@ -44,7 +48,13 @@ class VersionMeta:
             float(request.get("health_timeout", 5.0)),
             int(request.get("healthy_threshold", 1)),
             int(request.get("unhealthy_threshold", 3)),
+            autoscaling=_policy(request.get("autoscaling")),
         )
+
+
+def _policy(asked: Any) -> dict[str, Any] | None:
+    """The autoscaling policy as the agent keeps it; a malformed one raises, refusing the request."""
+    return None if asked is None else scaling.Policy.from_request(asked).as_request()
 
 
 def log_policy(request: dict[str, Any]) -> rotating.LogPolicy:
