@@ -144,7 +144,7 @@ async def test_cpu_load_adds_replicas_up_to_replicas_max_and_they_go_after_it(tm
     assert (down["replicas_to"], down["utilization"] < 50) == (1, True)
     assert (downs[0]["replicas_from"], downs[0]["replicas_to"] < 3) == (3, True)
     log = (local_dir / "agent.log").read_text()
-    assert f"{created.value.id}: {up['at']}: 1 -> 3 replicas" in log
+    assert f"autoscaler: shop in dev, {created.value.id}: 1 -> 3 replicas (CPU " in log
     shown = await uno_deploy_agent(local_dir)
     assert f"autoscaling shop in dev ({created.value.id}): 1 replica(s) of 1..3, target 50%" in shown
     assert f"  scaled {down['at']}: {down['replicas_from']} -> 1 (" in shown

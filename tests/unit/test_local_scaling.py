@@ -1,12 +1,19 @@
-"""The local autoscaler's decisions: the Kubernetes HPA's algorithm, with its tolerance, bounds and stabilization."""
+"""The local autoscaler's decisions: the Kubernetes HPA's algorithm, with its tolerance, bounds and stabilization.
+
+And when it may act at all: only on the version set taking all of its application's
+traffic with no rollout under way (a strategy owns the replica counts during one).
+"""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import pytest
 
 from tests.contract.test_repositories import T0
-from uno.deployment.adapters.platforms.local import options, scaling
+from uno.deployment.adapters.platforms.local import autoscaling, measuring, options, scaling
 from uno.deployment.adapters.platforms.local.scaling import Policy, Sample
+from uno.deployment.adapters.platforms.local.versionsets import VersionMeta
 from uno.deployment.domain import configuring
 from uno.deployment.domain.ids import new_config_id
 
@@ -48,7 +55,12 @@ def test_the_bounds_hold_both_ways():
     idle = decide(3, at(0, 0, 0))
     assert idle.replicas == 1
     assert idle.recommendation == 0
-    assert "bounded to 1..10" in idle.reason
+    assert idle.reason == "CPU 0% of request, target 50%; at least 1 (replicas_min)"
+    assert (
+        decide(2, at(1000, 1000)).reason
+        == "CPU 1000% of request, target 50%; at most 4 (twice as many, or 4, at a time)"
+    )
+    assert decide(6, at(*[1000.0] * 6)).reason.endswith("; at most 10 (replicas_max)")
 
 
 def test_a_scale_down_waits_for_the_highest_recommendation_of_the_window():
@@ -58,7 +70,7 @@ def test_a_scale_down_waits_for_the_highest_recommendation_of_the_window():
 
     assert held.replicas == 4
     assert held.recommendation == 1
-    assert "held at 4 by the last 300s" in held.reason
+    assert held.reason == "CPU 10% of request, target 50%; held at 4 by the last 300s"
     later = decide(4, at(10, 10, 10, 10), history, now=1150.0)  # the 4 is 350 s old, the 3 only 250 s
     assert later.replicas == 3
     assert decide(4, at(10, 10, 10, 10), history, now=1250.0).replicas == 1
@@ -142,3 +154,71 @@ def test_bad_pacing_is_refused_by_name(key: str, value: object):
 
     assert refused.is_failure()
     assert refused.error.context["field"] == f"custom_settings.{key}"
+
+
+def meta(version_id: str, *, retire_at: float | None = None, app: str = "shop") -> VersionMeta:
+    return VersionMeta(version_id, app, "dev", "1.0.0", "deployment-1", 8000, "/", retire_at=retire_at)
+
+
+def agent(*versions: VersionMeta, weights: dict[str, int], removing=(), leaving=()) -> SimpleNamespace:
+    """What the autoscaler reads of the agent: its version sets, the routes' weights, what is going."""
+    apps = {(version.app, version.environment) for version in versions}
+    routes = {key: {name: weight for name, weight in weights.items() if name.startswith(key[0])} for key in apps}
+    return SimpleNamespace(
+        versions={version.id: version for version in versions},
+        weights=routes,
+        removing=set(removing),
+        leaving={name: {1} for name in leaving},
+    )
+
+
+def test_the_version_set_taking_all_traffic_alone_is_the_autoscalers():
+    live = meta("shop-1")
+
+    assert autoscaling.paused_because(live, agent(live, meta("blog-1", app="blog"), weights={"shop-1": 100})) is None
+
+
+def test_a_previous_release_kept_for_its_rollback_window_does_not_pause_it():
+    live, previous = meta("shop-2"), meta("shop-1", retire_at=1e12)
+
+    assert autoscaling.paused_because(live, agent(live, previous, weights={"shop-2": 100, "shop-1": 0})) is None
+    assert autoscaling.paused_because(previous, agent(live, previous, weights={"shop-2": 100, "shop-1": 0})) == (
+        "retiring (a previous release kept for its rollback window)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("weights", "why"),
+    [
+        ({"shop-1": 100, "shop-2": 0}, "a rollout is under way (shop-2 runs beside it)"),  # green or a new batch
+        ({"shop-1": 90, "shop-2": 10}, "it takes 90% of the traffic, not 100%"),  # a canary step
+        ({"shop-1": 0, "shop-2": 100}, "it takes 0% of the traffic, not 100%"),  # switched away
+    ],
+)
+def test_a_rollout_under_way_pauses_it(weights: dict[str, int], why: str):
+    live, rolled_out = meta("shop-1"), meta("shop-2")
+
+    assert autoscaling.paused_because(live, agent(live, rolled_out, weights=weights)).startswith(why)
+
+
+def test_a_version_set_going_or_shrinking_is_left_alone():
+    live = meta("shop-1")
+
+    assert autoscaling.paused_because(live, agent(live, weights={"shop-1": 100}, removing=["shop-1"])) == (
+        "being removed"
+    )
+    assert autoscaling.paused_because(live, agent(live, weights={"shop-1": 100}, leaving=["shop-1"])) == (
+        "a scale-down is under way"
+    )
+    going = meta("shop-2")
+    assert autoscaling.paused_because(live, agent(live, going, weights={"shop-1": 100}, removing=["shop-2"])) is None
+
+
+def test_cpu_is_counted_per_process_never_backwards_and_never_across_a_restart():
+    tick = 1 / measuring.TICKS_PER_SECOND
+    before = measuring.Reading(start_ticks=7, cpu_ticks=100, at=10.0)
+
+    assert measuring._cores(before, measuring.Reading(7, 150, 10.5)) == pytest.approx(50 * tick / 0.5)
+    assert measuring._cores(before, measuring.Reading(7, 90, 11.0)) == 0  # a member ended, unreaped by the group
+    assert measuring._cores(before, measuring.Reading(8, 150, 11.0)) is None  # another process on the same pid
+    assert measuring._cores(None, before) is None  # a first reading

@@ -14,12 +14,10 @@ SHOWN = 5
 
 def lines(version: dict[str, Any]) -> list[str]:
     scaling = version.get("autoscaling") or {}
-    measured = scaling.get("utilization")
-    cpu = f", CPU {measured:g}% of request" if measured is not None else ""
-    reason = f" ({scaling['reason']})" if scaling.get("reason") else ""
+    reason = f": {scaling['reason']}" if scaling.get("reason") else ""
     shown = [
         f"autoscaling {version['app']} in {version['environment']} ({version['id']}): {version['replicas']} replica(s)"
-        f" of {scaling.get('replicas_min')}..{scaling.get('replicas_max')}, target {scaling.get('target')}%{cpu};"
+        f" of {scaling.get('replicas_min')}..{scaling.get('replicas_max')}, target {scaling.get('target')}%;"
         f" {scaling.get('state')}{reason}",
     ]
     events = list(scaling.get("events") or [])

@@ -142,21 +142,24 @@ def decide(
 ) -> Decision:
     """What ``current`` replicas become, given earlier ``(time, recommendation)`` pairs for stabilization."""
     recommended, average, reason = recommend(current, samples, policy)
-    wanted = recommended
+    wanted, ceiling = recommended, policy.replicas_max
     if recommended < current:  # scale down only as far as the highest recommendation in the window
-        window = [value for at, value in recommendations if now - at <= policy.stabilization]
-        held = max([recommended, *window])
-        if held > recommended:
-            reason = f"{reason}; held at {min(held, current)} by the last {policy.stabilization:g}s"
-        wanted = min(held, current)
-    if wanted > current:
-        limit = max(2 * current, 4)
-        if wanted > limit:
-            reason, wanted = f"{reason}; at most {limit} at a time", limit
-    bounded = min(max(wanted, policy.replicas_min), policy.replicas_max)
-    if bounded != wanted:
-        reason = f"{reason}; bounded to {policy.replicas_min}..{policy.replicas_max}"
+        wanted = min(max([recommended, *window_values(recommendations, now, policy)]), current)
+    if recommended > current:
+        ceiling = min(ceiling, max(2 * current, 4))
+    bounded = max(min(wanted, ceiling), policy.replicas_min)
+    if bounded < wanted:
+        cap = "replicas_max" if bounded == policy.replicas_max else "twice as many, or 4, at a time"
+        reason = f"{reason}; at most {bounded} ({cap})"
+    elif bounded > max(recommended, policy.replicas_min):
+        reason = f"{reason}; held at {bounded} by the last {policy.stabilization:g}s"
+    elif bounded > recommended:
+        reason = f"{reason}; at least {bounded} (replicas_min)"
     return Decision(bounded, recommended, average, reason)
+
+
+def window_values(recommendations: Iterable[tuple[float, int]], now: float, policy: Policy) -> list[int]:
+    return [value for _, value in window(recommendations, now, policy)]
 
 
 def window(recommendations: Iterable[tuple[float, int]], now: float, policy: Policy) -> list[tuple[float, int]]:
@@ -175,7 +178,7 @@ class Event:
     reason: str
 
     def describe(self) -> str:
-        return f"{self.at}: {self.replicas_from} -> {self.replicas_to} replicas ({self.reason})"
+        return f"{self.replicas_from} -> {self.replicas_to} replicas ({self.reason})"
 
 
 def kept(events: Sequence[dict[str, Any]], event: Event) -> list[dict[str, Any]]:
