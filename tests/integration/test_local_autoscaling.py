@@ -66,7 +66,7 @@ async def driver(tmp_path: Path) -> AsyncIterator[LocalDriver]:
         assert isinstance(await driver.shutdown(), Success)
 
 
-def autoscaled(flag: Path) -> Release:
+def autoscaled(flag: Path, port: int | None = None) -> Release:
     """One replica at rest, up to three; 50 m of CPU requested, a 50 % target; measured every second."""
     given = {
         "app_name": "shop",
@@ -82,7 +82,7 @@ def autoscaled(flag: Path) -> Release:
         },
         "custom_settings": {
             "command": [sys.executable, "-c", BUSY_APP],
-            "port": processes.free_port(set()),
+            "port": port or processes.free_port(set()),
             "health_path": "/",
             "health_interval_seconds": 0.5,  # probes cost CPU too: few of them keep the idle replicas near 0 %
             "autoscale_interval_seconds": 1,  # a clock tick (10 ms) is then 20 % of a 50 m request
@@ -107,9 +107,10 @@ async def live(driver: LocalDriver) -> VersionSet:
     return version
 
 
-async def autoscaling(driver: LocalDriver) -> dict[str, Any]:
-    """What the agent reports of the one autoscaled version set (as ``uno-deploy agent`` shows it)."""
-    [version] = (await driver.agent_status()).value["autoscaling"]
+async def autoscaling(driver: LocalDriver, version_id: str | None = None) -> dict[str, Any]:
+    """What the agent reports of an autoscaled version set, the only one by default (``uno-deploy agent`` shows it)."""
+    versions = (await driver.agent_status()).value["autoscaling"]
+    [version] = [version for version in versions if version_id in (None, version["id"])]
     return dict(version["autoscaling"])
 
 
@@ -171,3 +172,39 @@ async def kill_agent(driver: LocalDriver) -> None:
     for pid in (pinged["keeper"]["pid"], pinged["pid"]):
         os.kill(pid, signal.SIGKILL)
         await eventually(lambda pid=pid: not alive(pid), what=f"{pid} gone")
+
+
+async def test_a_rollout_under_way_pauses_the_autoscaler_and_the_new_release_takes_it_over(
+    tmp_path: Path, driver: LocalDriver
+):
+    flag, port = tmp_path / "busy", processes.free_port(set())
+    blue = (await driver.create_version(autoscaled(flag, port), 1)).value
+    assert isinstance(await driver.set_traffic("shop", "dev", {blue.id: 100}), Success)
+    await until(lambda: _ready(driver, blue, 1), what="blue ready")
+    green = (await driver.create_version(autoscaled(flag, port), 1)).value  # a blue-green deploy's new release, at 0 %
+
+    flag.touch()
+    paused = await until(lambda: _wanting(driver, blue.id, "3 wanted"), what="blue measured under load")
+    assert paused["state"] == f"paused: a rollout is under way ({green.id} runs beside it)"
+    assert paused["events"] == []
+    assert [(version.id, version.replicas) for version in (await driver.list_versions("shop", "dev")).value] == [
+        (blue.id, 1),
+        (green.id, 1),
+    ]
+
+    assert isinstance(await driver.set_traffic("shop", "dev", {green.id: 100, blue.id: 0}), Success)
+    assert isinstance(await driver.retire_version(blue, after=3600, drain_timeout=0), Success)
+    [up] = await until(lambda: _events(driver, green.id), what="green scaled up under load")
+    assert (up["replicas_from"], up["replicas_to"]) == (1, 3)
+    kept = await autoscaling(driver, blue.id)
+    assert (kept["state"], kept["events"]) == ("paused: retiring (a previous release kept for its rollback window)", [])
+    flag.unlink()
+
+
+async def _wanting(driver: LocalDriver, version_id: str, wanted: str) -> dict[str, Any] | None:
+    report = await autoscaling(driver, version_id)
+    return report if report["reason"].endswith(wanted) else None
+
+
+async def _events(driver: LocalDriver, version_id: str) -> list[dict[str, Any]]:
+    return list((await autoscaling(driver, version_id))["events"])

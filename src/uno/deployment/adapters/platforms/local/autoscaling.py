@@ -12,6 +12,7 @@ Invariants:
   way, is scaled: no other version set of the application, except previous releases at
   0 % waiting for their rollback window to end. During a rollout the strategy owns the
   replica counts, so the autoscaler and a deploy never fight;
+- a version set scaled to 0 stays at 0 (as under an HPA, whose scaling stops there);
 - a version set is scaled only after it has been in charge for one whole interval: the
   first measurement after a rollout is its own, and a deploy's verification right after
   its traffic switch sees the replicas the strategy started;
@@ -33,6 +34,7 @@ from typing import Any, Protocol
 from uno.deployment.adapters.platforms.local import scaling
 from uno.deployment.adapters.platforms.local.health import HealthMonitor
 from uno.deployment.adapters.platforms.local.measuring import CpuMeter
+from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo
 from uno.deployment.adapters.platforms.local.supervising import Supervisor, SupervisorError
 from uno.deployment.adapters.platforms.local.versionsets import VersionMeta
 
@@ -88,7 +90,11 @@ class Autoscaler:
     async def round(self) -> None:
         """Measure every autoscaled version set that is due, and scale the ones in charge that need it."""
         now = self._clock()
-        autoscaled = {meta.id: meta for meta in self._agent.versions.values() if meta.autoscaling is not None}
+        autoscaled = {  # one being removed may have no replicas any more before it leaves ``versions``
+            meta.id: meta
+            for meta in self._agent.versions.values()
+            if meta.autoscaling is not None and meta.id not in self._agent.removing
+        }
         self._forget(autoscaled)
         for meta in autoscaled.values():
             if now >= self._due.get(meta.id, 0.0):
@@ -113,7 +119,7 @@ class Autoscaler:
         }
 
     async def _step(self, meta: VersionMeta, policy: scaling.Policy, now: float) -> None:
-        replicas = self._agent.supervisor.replicas(meta.id)
+        replicas = self._replicas(meta.id)
         ready = self._ready(meta)
         used = self._meter.measure([replica.pid for replica in replicas if replica.pid is not None], now)
         samples = [
@@ -121,13 +127,13 @@ class Autoscaler:
             for replica in replicas
             if replica.pid is not None
         ]
-        paused = paused_because(meta, self._agent)
-        if paused is not None:
+        current = len(replicas)
+        paused = paused_because(meta, self._agent) or ("it runs no replica (scaled to 0)" if not current else None)
+        if paused is not None:  # measured all the same: the user sees what it would do
             self._in_charge_since.pop(meta.id, None)
-            self._status[meta.id] = Status(f"paused: {paused}")
+            self._status[meta.id] = _paused(paused, current, samples, policy)
             return
         since = self._in_charge_since.setdefault(meta.id, now)
-        current = len(replicas)
         history = self._recommendations.setdefault(meta.id, [(now, current)])  # no scale-down right after a start
         decision = scaling.decide(current, samples, policy, history, now)
         history[:] = scaling.window([*history, (now, decision.recommendation)], now, policy)
@@ -149,6 +155,12 @@ class Autoscaler:
         self._persist()
         self._say(f"autoscaler: {meta.app} in {meta.environment}, {meta.id}: {event.describe()}")
 
+    def _replicas(self, version_id: str) -> list[ReplicaInfo]:
+        try:
+            return self._agent.supervisor.replicas(version_id)
+        except SupervisorError:  # stopped meanwhile: nothing to measure
+            return []
+
     def _ready(self, meta: VersionMeta) -> set[tuple[int, int | None]]:
         monitor = self._agent.monitors.get(meta.id)
         health = monitor.health(meta.id) if monitor is not None else []
@@ -158,7 +170,7 @@ class Autoscaler:
         for table in (self._due, self._in_charge_since, self._recommendations, self._status):
             for version_id in [name for name in table if name not in autoscaled]:
                 del table[version_id]
-        running = (self._agent.supervisor.replicas(version_id) for version_id in autoscaled)
+        running = (self._replicas(version_id) for version_id in autoscaled)
         self._meter.forget(replica.pid for replicas in running for replica in replicas if replica.pid is not None)
 
     def _pause(self) -> float:
@@ -192,6 +204,12 @@ def _siblings(meta: VersionMeta, versions: Iterable[VersionMeta]) -> list[Versio
 def _settled(other: VersionMeta, weights: Mapping[str, int], agent: AgentState) -> bool:
     """A version set no rollout uses: being removed, or at 0 % until its rollback window ends."""
     return other.id in agent.removing or (weights.get(other.id, 0) == 0 and other.retire_at is not None)
+
+
+def _paused(why: str, current: int, samples: list[scaling.Sample], policy: scaling.Policy) -> Status:
+    recommended, average, reason = scaling.recommend(current, samples, policy)
+    wanted = min(max(recommended, policy.replicas_min), policy.replicas_max)
+    return Status(f"paused: {why}", average, reason if wanted == current else f"{reason}; {wanted} wanted")
 
 
 def _percent(cores: float | None, policy: scaling.Policy) -> float | None:
