@@ -6,6 +6,7 @@ traffic with no rollout under way (a strategy owns the replica counts during one
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from types import SimpleNamespace
 
 import pytest
@@ -16,6 +17,7 @@ from uno.deployment.adapters.platforms.local.scaling import Policy, Sample
 from uno.deployment.adapters.platforms.local.versionsets import VersionMeta
 from uno.deployment.domain import configuring
 from uno.deployment.domain.ids import new_config_id
+from uno.deployment.entrypoints.cli import autoscaling as cli_autoscaling
 
 POLICY = Policy(replicas_min=1, replicas_max=10, target=50, cpu_request=0.1, interval=15, stabilization=300)
 
@@ -222,3 +224,26 @@ def test_cpu_is_counted_per_process_never_backwards_and_never_across_a_restart()
     assert measuring._cores(before, measuring.Reading(7, 90, 11.0)) == 0  # a member ended, unreaped by the group
     assert measuring._cores(before, measuring.Reading(8, 150, 11.0)) is None  # another process on the same pid
     assert measuring._cores(None, before) is None  # a first reading
+
+
+def test_uno_deploy_agent_shows_the_state_and_the_last_five_scales():
+    events = [scaling.Event(f"t{n}", n, n + 1, 90.0, "CPU 90% of request, target 50%") for n in range(1, 8)]
+    report = {
+        "replicas_min": 1,
+        "replicas_max": 10,
+        "target": 50,
+        "state": "paused: a rollout is under way (shop-2 runs beside it)",
+        "utilization": 90.0,
+        "reason": "CPU 90% of request, target 50%; 2 wanted",
+        "events": [asdict(event) for event in events],
+    }
+    version = {"id": "shop-1", "app": "shop", "environment": "dev", "replicas": 8, "autoscaling": report}
+
+    shown = cli_autoscaling.lines(version)
+
+    assert shown[0] == (
+        "autoscaling shop in dev (shop-1): 8 replica(s) of 1..10, target 50%; paused: a rollout is under way"
+        " (shop-2 runs beside it): CPU 90% of request, target 50%; 2 wanted"
+    )
+    assert shown[1:] == [f"  scaled t{n}: {n} -> {n + 1} (CPU 90% of request, target 50%)" for n in range(3, 8)]
+    assert cli_autoscaling.lines({**version, "autoscaling": {**report, "events": []}})[1:] == ["  not scaled yet"]
