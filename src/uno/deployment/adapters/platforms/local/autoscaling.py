@@ -122,10 +122,12 @@ class Autoscaler:
         replicas = self._replicas(meta.id)
         ready = self._ready(meta)
         used = self._meter.measure([replica.pid for replica in replicas if replica.pid is not None], now)
-        samples = [
-            scaling.Sample((replica.port, replica.pid) in ready, _percent(used.get(replica.pid), policy))
+        samples = [  # a replica waiting to restart (no pid) is an unready one
+            scaling.Sample(
+                replica.pid is not None and (replica.port, replica.pid) in ready,
+                None if replica.pid is None else _percent(used.get(replica.pid), policy),
+            )
             for replica in replicas
-            if replica.pid is not None
         ]
         current = len(replicas)
         paused = paused_because(meta, self._agent) or ("it runs no replica (scaled to 0)" if not current else None)

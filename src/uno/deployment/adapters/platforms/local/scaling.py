@@ -106,31 +106,23 @@ def recommend(current: int, samples: Sequence[Sample], policy: Policy) -> tuple[
     missing = sum(1 for sample in samples if sample.ready and sample.utilization is None)
     unready = sum(1 for sample in samples if not sample.ready)
     said = f"CPU {average:.0f}% of request, target {policy.target}%"
-    if not missing and not unready:
-        if abs(ratio - 1) <= TOLERANCE:
-            return current, average, f"{said}: within tolerance"
-        return math.ceil(ratio * len(measured)), average, said
-    return _with_unseen(current, measured, missing, unready, policy, said)
-
-
-def _with_unseen(
-    current: int, measured: list[float], missing: int, unready: int, policy: Policy, said: str
-) -> tuple[int, float | None, str]:
-    """Replicas without a measurement: counted at 0 % when scaling up, at the target when scaling down."""
-    average = sum(measured) / len(measured)
-    ratio = average / policy.target
     if abs(ratio - 1) <= TOLERANCE:
         return current, average, f"{said}: within tolerance"
-    scaling_up = ratio > 1
+    if not missing and not unready:
+        return math.ceil(ratio * len(measured)), average, said
+    return _with_unseen(current, measured, missing, unready, policy), average, said
+
+
+def _with_unseen(current: int, measured: list[float], missing: int, unready: int, policy: Policy) -> int:
+    """Replicas without a measurement: counted at 0 % when scaling up, at the target when scaling down."""
+    scaling_up = sum(measured) / len(measured) > policy.target
     assumed = [0.0] * (missing + unready) if scaling_up else [float(policy.target)] * missing
     counted = measured + assumed
     new_ratio = (sum(counted) / len(counted)) / policy.target
     if abs(new_ratio - 1) <= TOLERANCE or (new_ratio > 1) != scaling_up:
-        return current, average, f"{said}: within tolerance counting unmeasured replicas"
+        return current  # counting the unmeasured replicas, there is nothing to do
     wanted = math.ceil(new_ratio * len(counted))
-    if (wanted > current) != scaling_up:
-        return current, average, f"{said}: unmeasured replicas hold it"
-    return wanted, average, said
+    return wanted if (wanted > current) == scaling_up else current
 
 
 def decide(
