@@ -104,7 +104,7 @@ async def test_production_is_strict_by_default_and_nothing_is_stored(container, 
     assert fields(planned.not_honoured) == fields(refused.error.context["errors"])
     listed = fields(refused.error.context["errors"])
     assert "security.scan_images" in listed
-    assert "resources.auto_scaling" in listed
+    assert "resources.auto_scaling" not in listed  # the profile turns it on, and the local agent autoscales
     assert "testing.run_integration_tests" in listed  # enabled by the profile, no command: skipped
     assert refused.error.message.startswith("strict mode: ")
     assert (await container.deployment_service.list_deployments()).value == []

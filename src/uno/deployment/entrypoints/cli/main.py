@@ -23,6 +23,7 @@ from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure
 from uno.deployment import bootstrap
 from uno.deployment.entrypoints.cli import (
+    autoscaling,
     configs,
     demo,
     deploying,
@@ -154,6 +155,9 @@ def _agent_lines(status: dict[str, object]) -> list[str]:
     for loop in loops if isinstance(loops, list) else []:
         failed = f", failed {loop['failures']} time(s), last: {loop['last_error']}" if loop["failures"] else ""
         lines.append(f"background loop {loop['name']!r}: {loop['state']}{failed}")
+    autoscaled = status.get("autoscaling")
+    for version in autoscaled if isinstance(autoscaled, list) else []:
+        lines.extend(autoscaling.lines(version))
     return lines
 
 

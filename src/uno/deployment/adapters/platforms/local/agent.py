@@ -15,7 +15,9 @@ Invariants:
   must neither look for them nor route to them again;
 - every loop of the agent runs in ``background``: one that fails is logged, restarted
   with backoff and reported by ``ping``, never left dead;
-- a restarted agent's router serves only once its weights and backends are set.
+- a restarted agent's router serves only once its weights and backends are set;
+- a version set is resized by one request or by the autoscaler at a time (``_resizing``);
+  the autoscaler (``autoscaling``) scales only a version set no rollout is using.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.adapters.platforms.local import loops, options, versionsets, wire
+from uno.deployment.adapters.platforms.local.autoscaling import Autoscaler
 from uno.deployment.adapters.platforms.local.background import BackgroundLoops
 from uno.deployment.adapters.platforms.local.health import HealthMonitor
 from uno.deployment.adapters.platforms.local.holding import Holding
@@ -71,6 +74,8 @@ class Agent:
         self.versions: dict[str, VersionMeta] = {}
         self.removing: set[str] = set()  # version sets being destroyed: no longer synced, their parts going
         self.sync_rounds = 0
+        self.autoscaler = Autoscaler(self, resize=self._resize, persist=self._persist, say=_say)
+        self._resizing: dict[str, asyncio.Lock] = {}  # one resize of a version set at a time (deploy or autoscaler)
         self.routers: dict[tuple[str, str], Router] = {}
         self.weights: dict[tuple[str, str], dict[str, int]] = {}
         self.stopped = asyncio.Event()
@@ -96,8 +101,9 @@ class Agent:
             socket_path.unlink(missing_ok=True)
 
     def start_background(self) -> None:
-        """Start the loop that keeps the routers' backends to the healthy replicas."""
+        """Start the loops that keep the routers' backends to the healthy replicas, and that autoscale."""
         self.background.start("backend sync", self._sync_forever)
+        self.background.start("autoscaler", self.autoscaler.run_forever)
 
     async def close(self) -> None:
         """Stop the loops, the health probes and the routers; the replicas run on (for the next agent)."""
@@ -143,7 +149,9 @@ class Agent:
         # a keeper killed meanwhile is no parent of ours any more (we were handed to init)
         kept = self.keeper is not None and self.holding.kept and os.getppid() == self.keeper.get("pid")
         keeper = self.keeper if kept else None
-        return Success({"pid": os.getpid(), "loop": self.loop, "background": background, "keeper": keeper})
+        autoscaling = [self._describe(meta) for meta in self.versions.values() if meta.autoscaling is not None]
+        answer = {"pid": os.getpid(), "loop": self.loop, "background": background, "keeper": keeper}
+        return Success({**answer, "autoscaling": autoscaling})
 
     async def _create(self, request: dict[str, Any]) -> Result[Any]:
         self._serial += 1
@@ -197,17 +205,21 @@ class Agent:
         meta = self.versions.get(request["version_set"])
         if meta is None:
             return versionsets.unknown(request["version_set"])
-        wanted, current = int(request["replicas"]), self.supervisor.replicas(meta.id)
-        if wanted < len(current):  # take the leaving replicas out of the routes before stopping them
-            self.leaving[meta.id] = {replica.port for replica in current[wanted:]}
-            self._sync_backends()
-            await asyncio.sleep(LEAVE_GRACE_SECONDS)  # requests already sent to them finish
-        try:
-            await self.supervisor.scale_version(meta.id, wanted)
-        finally:
-            self.leaving.pop(meta.id, None)
+        await self._resize(meta, int(request["replicas"]))
         self._persist()
         return Success(self._describe(meta))
+
+    async def _resize(self, meta: VersionMeta, wanted: int) -> None:
+        async with self._resizing.setdefault(meta.id, asyncio.Lock()):
+            current = self.supervisor.replicas(meta.id)
+            if wanted < len(current):  # take the leaving replicas out of the routes before stopping them
+                self.leaving[meta.id] = {replica.port for replica in current[wanted:]}
+                self._sync_backends()
+                await asyncio.sleep(LEAVE_GRACE_SECONDS)  # requests already sent to them finish
+            try:
+                await self.supervisor.scale_version(meta.id, wanted)
+            finally:
+                self.leaving.pop(meta.id, None)
 
     async def _set_traffic(self, request: dict[str, Any]) -> Result[Any]:
         key = (request["app"], request["environment"])
@@ -282,6 +294,7 @@ class Agent:
         with contextlib.suppress(SupervisorError):
             await self.supervisor.stop_version(meta.id)
         del self.versions[meta.id]
+        self._resizing.pop(meta.id, None)
         self.weights[key] = {name: weight for name, weight in self.weights.get(key, {}).items() if name != meta.id}
         await self._close_idle_router(key)
         self._persist()
@@ -362,6 +375,7 @@ class Agent:
             "replicas": replicas,
             "weight": weight,
             "warnings": list(self.supervisor.version(meta.id).warnings),
+            "autoscaling": self.autoscaler.report(meta),
         }
 
     def _sync_backends(self) -> None:
@@ -436,6 +450,11 @@ class Agent:
                 print(f"cannot listen on 127.0.0.1:{router.port} for {key[0]} in {key[1]}: {error}", file=sys.stderr)
                 del self.routers[key]
         self.holding.release_unclaimed()  # ports of applications no longer recorded
+
+
+def _say(line: str) -> None:
+    """A line in ``agent.log`` (the agent's standard error), stamped."""
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {line}", file=sys.stderr, flush=True)
 
 
 def started(description: str, argv: list[str] | None) -> tuple[Path, str]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import holding, honoured, loops, options, processes, tls, wire
+from uno.deployment.adapters.platforms.local import holding, honoured, loops, options, processes, scaling, tls, wire
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
 
@@ -86,6 +86,7 @@ class LocalDriver:
             "log_backups": local.value.log_backups,
             "env": {**config.environment_variables, "APP_VERSION": release.version},
             "secret_env": {name: self._environ[name] for name in config.secrets},
+            "autoscaling": _autoscaling(config, local.value),
             "domain": local.value.domain,
             "use_https": local.value.use_https,
             "tls_cert_file": served.value[0] if served.value else None,
@@ -151,6 +152,7 @@ class LocalDriver:
             {
                 "platform": "local",
                 "router": _router(local.value),
+                "autoscaling": _autoscaling(release.config, local.value),
                 "processes": [
                     {
                         "command": list(local.value.command),
@@ -285,6 +287,11 @@ def _router(local: options.LocalOptions) -> dict[str, Any]:
         router["certificate"] = local.tls_cert_file or made
     router["health_path"] = local.health_path
     return router
+
+
+def _autoscaling(config: DeploymentConfig, local: options.LocalOptions) -> dict[str, Any] | None:
+    policy = scaling.policy_for(config, local.autoscale_interval, local.scale_down_stabilization)
+    return None if policy is None else policy.as_request()
 
 
 def _to_version(item: dict[str, Any]) -> VersionSet:

@@ -4,7 +4,8 @@ Checked against the driver and the agent: replicas are processes on this machine
 the router, with the configuration's environment and secrets; nothing limits them. The
 router listens on 127.0.0.1 at ``network.port`` (or ``custom_settings.port``), serves
 ``network.domain`` only when one is set, and terminates TLS with ``network.use_https``
-(``tls``); replicas are probed at ``network.health_check_path``.
+(``tls``); replicas are probed at ``network.health_check_path``. With ``auto_scaling`` on,
+the agent's autoscaler (``autoscaling``) scales the live version set from its measured CPU.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from __future__ import annotations
 from uno.deployment.ports.platforms import SettingsDeclaration, Support, honoured, not_honoured
 
 _NO_LIMITS = "processes run without CPU or memory limits"
-_NO_SCALING = "replicas stay at replicas_min: nothing scales them"
+_AUTOSCALED = (
+    "the agent measures the ready replicas' CPU in /proc and scales the version set taking all traffic"
+    " between replicas_min and replicas_max like an HPA (see custom_settings.autoscale_interval_seconds,"
+    " scale_down_stabilization_seconds); each scale is recorded and shown by uno-deploy agent"
+)
 _NO_MONITORING = "replica logs are kept; no metrics, tracing or alerting is set up"
 _NO_POOL = "nothing passes pool sizes to the application; set them in its own settings"
 
@@ -22,9 +27,11 @@ SETTINGS: dict[str, Support] = {
     "resources.memory_min": not_honoured(_NO_LIMITS),
     "resources.memory_max": not_honoured(_NO_LIMITS),
     "resources.replicas_min": honoured("this many processes per version, behind the router"),
-    "resources.replicas_max": not_honoured(_NO_SCALING),
-    "resources.auto_scaling": not_honoured(_NO_SCALING),
-    "resources.auto_scaling_cpu_threshold": not_honoured(_NO_SCALING),
+    "resources.replicas_max": honoured("the most replicas the autoscaler runs"),
+    "resources.auto_scaling": honoured(_AUTOSCALED),
+    "resources.auto_scaling_cpu_threshold": honoured(
+        "the autoscaler's target: average CPU of the ready replicas, in percent of resources.cpu_min"
+    ),
     "network.domain": honoured(
         "the one host the router serves: a request with another Host is answered 421; with use_https, the "
         "certificate's name"
@@ -64,6 +71,8 @@ CUSTOM_SETTINGS = frozenset(
         "unhealthy_threshold",
         "log_max_bytes",
         "log_backups",
+        "autoscale_interval_seconds",
+        "scale_down_stabilization_seconds",
         "tls_cert_file",
         "tls_key_file",
     }

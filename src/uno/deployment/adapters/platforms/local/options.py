@@ -10,6 +10,10 @@ Health probing: ``health_interval_seconds`` (default 1),
 replica gets traffic, default 1) and ``unhealthy_threshold`` (failures before it loses it,
 default 3). Replica logs: ``log_max_bytes`` (a log file larger than this is rotated,
 default 10 MiB) and ``log_backups`` (rotated files kept, default 3; see ``rotating``).
+Autoscaling (with ``resources.auto_scaling`` on, see ``autoscaling``):
+``autoscale_interval_seconds`` (how often the replicas' CPU is measured, default 15, as
+a Kubernetes HPA) and ``scale_down_stabilization_seconds`` (how long a lower
+recommendation must last before replicas are removed, default 300).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import rotating, tls
+from uno.deployment.adapters.platforms.local import rotating, scaling, tls
 from uno.deployment.domain.configs import DeploymentConfig
 
 
@@ -37,6 +41,8 @@ class LocalOptions:
     unhealthy_threshold: int = 3
     log_max_bytes: int = rotating.DEFAULT_MAX_BYTES
     log_backups: int = rotating.DEFAULT_BACKUPS
+    autoscale_interval: float = scaling.DEFAULT_INTERVAL
+    scale_down_stabilization: float = scaling.DEFAULT_STABILIZATION
     domain: str | None = None  # network.domain: the only host the router serves
     use_https: bool = False  # network.use_https: the router terminates TLS
     tls_cert_file: str | None = None  # None with use_https: a self-signed certificate is made (``tls``)
@@ -85,6 +91,9 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
     logs = _log_settings(settings)
     if isinstance(logs, Failure):
         return logs
+    pacing = _autoscale_settings(settings)
+    if isinstance(pacing, Failure):
+        return pacing
     served = _tls_files(settings, config.network.use_https)
     if isinstance(served, Failure):
         return served
@@ -100,6 +109,7 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
             thresholds["unhealthy_threshold"],
             logs.value.max_bytes,
             logs.value.backups,
+            *pacing.value,
             config.network.domain,
             config.network.use_https,
             *served.value,
@@ -132,6 +142,20 @@ def _log_settings(settings: dict[str, Any]) -> Result[rotating.LogPolicy]:
     if isinstance(backups, bool) or not isinstance(backups, int) or not 0 <= backups <= rotating.MAX_BACKUPS:
         return _problem("log_backups", f"must be a whole number from 0 to {rotating.MAX_BACKUPS}")
     return Success(rotating.LogPolicy(max_bytes, backups))
+
+
+def _autoscale_settings(settings: dict[str, Any]) -> Result[tuple[float, float]]:
+    """The autoscaler's measuring interval and scale-down stabilization window, in seconds."""
+    found = []
+    for key, default, low in (
+        ("autoscale_interval_seconds", scaling.DEFAULT_INTERVAL, 0.1),
+        ("scale_down_stabilization_seconds", scaling.DEFAULT_STABILIZATION, 0.0),
+    ):
+        value = settings.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= 3600:
+            return _problem(key, f"must be a number of seconds from {low:g} to 3600")
+        found.append(float(value))
+    return Success((found[0], found[1]))
 
 
 # The few variables every program expects; everything else a replica gets comes from its configuration.

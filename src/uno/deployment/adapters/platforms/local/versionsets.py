@@ -1,17 +1,19 @@
 """What the local agent records of each version set, and the small answers it makes about them.
 
 A ``VersionMeta`` is what ``agent.json`` keeps per version set (never a secret): enough
-for a restarted agent to route and probe the replicas it adopts exactly as before.
+for a restarted agent to route, probe and autoscale the replicas it adopts exactly as
+before (``autoscaling`` is a ``scaling.Policy`` as the driver sent it, None when off), and
+the scales the autoscaler made (``scale_events``, the newest last).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure
-from uno.deployment.adapters.platforms.local import rotating, tls
+from uno.deployment.adapters.platforms.local import rotating, scaling, tls
 from uno.deployment.adapters.platforms.local.routing import Router
 
 
@@ -29,6 +31,8 @@ class VersionMeta:
     healthy_threshold: int = 1
     unhealthy_threshold: int = 3
     retire_at: float | None = None  # wall-clock time the rollback window ends (None: not retiring)
+    autoscaling: dict[str, Any] | None = None
+    scale_events: list[dict[str, Any]] = field(default_factory=list)
     domain: str | None = None  # the one host its router serves (``hosts``)
     use_https: bool = False  # its router terminates TLS with these files (paths only: never a key itself)
     tls_cert_file: str | None = None
@@ -49,11 +53,11 @@ class VersionMeta:
             float(request.get("health_timeout", 5.0)),
             int(request.get("healthy_threshold", 1)),
             int(request.get("unhealthy_threshold", 3)),
-            None,
-            request.get("domain"),
-            bool(request.get("use_https", False)),
-            request.get("tls_cert_file"),
-            request.get("tls_key_file"),
+            autoscaling=_policy(request.get("autoscaling")),
+            domain=request.get("domain"),
+            use_https=bool(request.get("use_https", False)),
+            tls_cert_file=request.get("tls_cert_file"),
+            tls_key_file=request.get("tls_key_file"),
         )
 
     def router(self) -> Router:
@@ -81,6 +85,11 @@ class VersionMeta:
             tls.load(router.tls, self.tls_cert_file, self.tls_key_file)
         router.domain = self.domain
         return None
+
+
+def _policy(asked: Any) -> dict[str, Any] | None:
+    """The autoscaling policy as the agent keeps it; a malformed one raises, refusing the request."""
+    return None if asked is None else scaling.Policy.from_request(asked).as_request()
 
 
 def log_policy(request: dict[str, Any]) -> rotating.LogPolicy:
