@@ -36,6 +36,17 @@ SETTINGS: dict[str, Support] = {
     "database.migration_command": honoured("the apply-migrations task's command"),
     "database.backup_before_deploy": honoured("a backup-database task before anything changes"),
     "database.backup_retention": honoured("older backups are pruned"),
+    "security.scan_images": honoured(
+        "a scan-images task before the deploy step runs the scanner; a non-zero exit stops the deploy "
+        "before the platform changes"
+    ),
+    "security.scan_command": honoured(
+        "the scanner scan_images runs (default: trivy image on kubernetes, pip-audit of the workdir's "
+        "requirements.txt on local)"
+    ),
     "monitoring.enable_logging": honoured("the deployment's own log (off: none is kept)"),
+    "monitoring.enable_metrics": honoured(
+        "the app's deployments are exported at /metrics under an app label (off: its series are absent)"
+    ),
     "monitoring.log_level": honoured("the deployment's own log level"),
 }

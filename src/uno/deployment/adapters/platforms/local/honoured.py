@@ -2,16 +2,19 @@
 
 Checked against the driver and the agent: replicas are processes on this machine behind
 the router, with the configuration's environment and secrets; nothing limits them, and
-the router serves plain HTTP on ``custom_settings.port`` only.
+the router serves plain HTTP on ``custom_settings.port`` only. ``security.scan_images``
+scans with ``pip-audit`` of ``requirements.txt`` in the workdir unless the configuration
+names its ``scan_command``.
 """
 
 from __future__ import annotations
 
-from uno.deployment.ports.platforms import SettingsDeclaration, Support, honoured, not_honoured
+from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.ports.platforms import ScanCommand, SettingsDeclaration, Support, honoured, not_honoured
 
 _NO_LIMITS = "processes run without CPU or memory limits"
 _NO_SCALING = "replicas stay at replicas_min: nothing scales them"
-_NO_MONITORING = "replica logs are kept; no metrics, tracing or alerting is set up"
+_NOT_YET = "arrives with the observability work"
 _NO_POOL = "nothing passes pool sizes to the application; set them in its own settings"
 
 SETTINGS: dict[str, Support] = {
@@ -28,12 +31,10 @@ SETTINGS: dict[str, Support] = {
     "network.port": not_honoured("the router listens on custom_settings.port; replicas get their own PORT"),
     "network.health_check_path": not_honoured("replicas are probed at custom_settings.health_path (default /healthz)"),
     "security.enable_network_policy": not_honoured("processes are not isolated from the network"),
-    "security.scan_images": not_honoured("there is no image: the command runs as it is"),
     "security.run_as_non_root": not_honoured("replicas run as the user running the deploy"),
     "security.read_only_root_filesystem": not_honoured("replicas write wherever that user may"),
-    "monitoring.enable_metrics": not_honoured(_NO_MONITORING),
-    "monitoring.enable_tracing": not_honoured(_NO_MONITORING),
-    "monitoring.enable_alerts": not_honoured(_NO_MONITORING),
+    "monitoring.enable_tracing": not_honoured(f"tracing {_NOT_YET}: nothing exports spans yet"),
+    "monitoring.enable_alerts": not_honoured(f"alerting {_NOT_YET}: no alert rule is set up yet"),
     "database.connection_pool_min": not_honoured(_NO_POOL),
     "database.connection_pool_max": not_honoured(_NO_POOL),
     "environment_variables": honoured("each replica's environment"),
@@ -55,4 +56,13 @@ CUSTOM_SETTINGS = frozenset(
     }
 )
 
-DECLARATION = SettingsDeclaration("local", SETTINGS, CUSTOM_SETTINGS)
+PIP_AUDIT = ("pip-audit", "--requirement", "requirements.txt", "--strict", "--progress-spinner", "off")
+
+
+def scanner(config: DeploymentConfig) -> ScanCommand:
+    """There is no image: ``pip-audit`` audits the requirements the application declares, in its workdir."""
+    workdir = config.custom_settings.get("workdir")
+    return ScanCommand(PIP_AUDIT, workdir if isinstance(workdir, str) else None, "pip install pip-audit")
+
+
+DECLARATION = SettingsDeclaration("local", SETTINGS, CUSTOM_SETTINGS, scanner)
