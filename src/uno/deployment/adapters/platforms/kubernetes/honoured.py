@@ -10,7 +10,7 @@ from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import ScanCommand, SettingsDeclaration, Support, honoured, not_honoured
 
 _NOT_YET = "arrives with the observability work"
-_NO_POOL = "nothing passes pool sizes to the application; set them in its own settings"
+_POOL = "the container's DATABASE_POOL_MIN / DATABASE_POOL_MAX (beside DATABASE_URL), for the app's pool to read"
 _RESOURCES = "the container's resources: requests from cpu_min/memory_min, limits from cpu_max/memory_max"
 _AUTOSCALER = "a HorizontalPodAutoscaler on the serving colour (with auto_scaling)"
 
@@ -32,8 +32,8 @@ SETTINGS: dict[str, Support] = {
     "security.read_only_root_filesystem": honoured("the container's readOnlyRootFilesystem, with /tmp writable"),
     "monitoring.enable_tracing": not_honoured(f"tracing {_NOT_YET}: nothing exports spans yet (none is rendered)"),
     "monitoring.enable_alerts": not_honoured(f"alerting {_NOT_YET}: no alert rule is rendered yet"),
-    "database.connection_pool_min": not_honoured(_NO_POOL),
-    "database.connection_pool_max": not_honoured(_NO_POOL),
+    "database.connection_pool_min": honoured(_POOL),
+    "database.connection_pool_max": honoured(_POOL),
     "environment_variables": honoured("the container's env"),
     "secrets": honoured("env from the Secret custom_settings.secret_name (never rendered)"),
 }

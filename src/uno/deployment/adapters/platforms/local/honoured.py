@@ -15,7 +15,7 @@ from uno.deployment.ports.platforms import ScanCommand, SettingsDeclaration, Sup
 _NO_LIMITS = "processes run without CPU or memory limits"
 _NO_SCALING = "replicas stay at replicas_min: nothing scales them"
 _NOT_YET = "arrives with the observability work"
-_NO_POOL = "nothing passes pool sizes to the application; set them in its own settings"
+_POOL = "each replica's DATABASE_POOL_MIN / DATABASE_POOL_MAX (beside DATABASE_URL), for the app's pool to read"
 
 SETTINGS: dict[str, Support] = {
     "resources.cpu_min": not_honoured(_NO_LIMITS),
@@ -35,8 +35,8 @@ SETTINGS: dict[str, Support] = {
     "security.read_only_root_filesystem": not_honoured("replicas write wherever that user may"),
     "monitoring.enable_tracing": not_honoured(f"tracing {_NOT_YET}: nothing exports spans yet"),
     "monitoring.enable_alerts": not_honoured(f"alerting {_NOT_YET}: no alert rule is set up yet"),
-    "database.connection_pool_min": not_honoured(_NO_POOL),
-    "database.connection_pool_max": not_honoured(_NO_POOL),
+    "database.connection_pool_min": honoured(_POOL),
+    "database.connection_pool_max": honoured(_POOL),
     "environment_variables": honoured("each replica's environment"),
     "secrets": honoured("read from the deployer's environment, given to replicas, never stored"),
 }
