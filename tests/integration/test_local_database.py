@@ -9,6 +9,7 @@ holds the password, as it is or URL-quoted.
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import structlog.testing
 
 from tests.integration.local_support import answer
 from uno.deployment import DeploymentStatus, Settings, bootstrap
@@ -72,7 +74,7 @@ async def local(tmp_path: Path, environ) -> AsyncIterator[tuple[bootstrap.Contai
     driver = LocalDriver(tmp_path / "local", environ)
     registry = DriverRegistry()
     registry.register("local", driver)
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'store.db'}", log_level="WARNING")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'store.db'}")
     container = bootstrap.build(settings, environ=environ, platforms=registry)
     try:
         yield container, driver
@@ -100,10 +102,12 @@ async def test_replicas_get_the_database_url_and_pool_sizes_and_the_password_is_
         strategy="recreate",
         database_config=DATABASE,
         testing_config={"run_unit_tests": False},
+        monitoring_config={"log_level": "DEBUG"},  # every log line, to find none with the password
         custom_settings={"command": [sys.executable, "-c", DATABASE_APP], "port": port, "health_path": "/"},
     )
 
-    record = (await container.deployment_service.deploy(created.value.id)).value
+    with structlog.testing.capture_logs() as logs:
+        record = (await container.deployment_service.deploy(created.value.id)).value
 
     assert record.status is DeploymentStatus.SUCCEEDED, record.message
     assert "not_honoured" not in record.details  # the pool sizes were written, and are honoured
@@ -127,3 +131,7 @@ async def test_replicas_get_the_database_url_and_pool_sizes_and_the_password_is_
     assert (tmp_path / "local" / "agent.log").is_file()
     assert files_holding_the_password(tmp_path) == []  # the store, the agent's state, every log
     assert PASSWORD not in str(record.details) + record.message
+    logged = json.dumps(logs, default=str)
+    assert record.id.value in logged
+    assert PASSWORD not in logged
+    assert quote(PASSWORD, safe="") not in logged
