@@ -62,8 +62,10 @@ def render() -> str:
         lines.append(f"| `{setting.path}` | {WHEN.get(setting.when, setting.when)} | {cells} |")
     lines += [
         "",
-        "Honoured by the engine on every platform (declared once, in `engine/honoured.py`); an",
-        "enabled test suite without its command is the exception, reported as above:",
+        "Honoured by the engine on every platform (declared once, in `engine/honoured.py`). The",
+        "exceptions are reported as above: an enabled test suite without its command, and",
+        "`security.scan_images` when no scanner can run (no `security.scan_command`, and no",
+        "default scanner on the platform):",
         "",
         "| Setting | What is done with it |",
         "|---|---|",
