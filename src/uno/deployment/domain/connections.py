@@ -1,8 +1,9 @@
 """The application database's connection, as its programs and replicas are given it.
 
 One place builds ``DATABASE_URL`` from a configuration's ``database`` section: the
-migrations and backups (``engine.database_steps``) and every platform driver's replicas
-use it. The password is never part of a configuration: it is read, when needed, from the
+migrations (``engine.database_steps``) and every platform driver's replicas use it
+(backups give ``pg_dump`` the same settings as ``PG*`` variables, ``adapters.backups``).
+The password is never part of a configuration: it is read, when needed, from the
 variable ``password_env_var`` names (``url_from``), URL-quoted, or left for the platform
 to insert (``url_with``: Kubernetes' ``$(VAR)``). Pure: no I/O, the environment is given.
 
