@@ -74,8 +74,10 @@ def render() -> str:
         ]
     lines += [
         "",
-        "Honoured by the engine on every platform (declared once, in `engine/honoured.py`); an",
-        "enabled test suite without its command is the exception, reported as above:",
+        "Honoured by the engine on every platform (declared once, in `engine/honoured.py`). The",
+        "exceptions are reported as above: an enabled test suite without its command, and",
+        "`security.scan_images` when no scanner can run (no `security.scan_command`, and no",
+        "default scanner on the platform):",
         "",
         "| Setting | What is done with it |",
         "|---|---|",

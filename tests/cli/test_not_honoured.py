@@ -23,8 +23,10 @@ resource_requirements:
   replicas_min: 1
   replicas_max: 1
   auto_scaling: false
+monitoring_config:
+  enable_tracing: true
 security_config:
-  scan_images: true
+  scan_images: false
 testing_config:
   run_unit_tests: false
 network_config:
@@ -45,25 +47,25 @@ def test_validate_warns_plan_lists_deploy_records_and_status_shows(tmp_path: Pat
 
     validated = ok("config", "validate", "-f", "dev.yaml", cwd=tmp_path)
     assert validated.stdout == "dev.yaml: valid (hello 1.0.0 in dev)\n"
-    assert "warning: dev.yaml:11: security_config.scan_images: not honoured on local: there is no image" in (
-        validated.stderr
-    )
+    warning = "warning: dev.yaml:11: monitoring_config.enable_tracing: not honoured on local: tracing arrives"
+    assert warning in validated.stderr
     strictly = uno_deploy("config", "validate", "-f", "dev.yaml", "--strict", cwd=tmp_path)
     assert strictly.returncode == 2
-    assert "security_config.scan_images: not honoured on local" in strictly.stdout
+    assert "monitoring_config.enable_tracing: not honoured on local" in strictly.stdout
 
     planned = ok("plan", "-f", "dev.yaml", cwd=tmp_path).stdout
     assert "not honoured on local (reported; a strict deploy refuses them):" in planned
-    assert "  security.scan_images: there is no image: the command runs as it is" in planned
+    tracing = "monitoring.enable_tracing: tracing arrives with the observability work: nothing exports spans yet"
+    assert f"  {tracing}" in planned
 
     deployed = ok("deploy", "-f", "dev.yaml", cwd=tmp_path)
     assert "warning: not honoured on local (1), deployed without them:" in deployed.stderr
-    assert "    security.scan_images: there is no image: the command runs as it is" in deployed.stderr
+    assert f"    {tracing}" in deployed.stderr
     assert version_at(port) == "1.0.0"
     found = DEPLOYMENT_ID.match(deployed.stdout)
     assert found is not None
     status = ok("status", found.group()).stdout
-    assert "  not honoured on local (1):\n    security.scan_images: there is no image" in status
+    assert "  not honoured on local (1):\n    monitoring.enable_tracing: tracing arrives" in status
 
 
 def test_production_is_refused_before_anything_is_stored_unless_no_strict(tmp_path: Path):
@@ -80,14 +82,12 @@ def test_production_is_refused_before_anything_is_stored_unless_no_strict(tmp_pa
     assert re.search(
         r"error: strict mode: the \d+ setting\(s\) above would not be honoured; nothing was deployed", refused.stderr
     )
-    assert "production.yaml:11: security_config.scan_images: not honoured on local: there is no image" in (
-        refused.stderr
-    )
+    assert "production.yaml:11: monitoring_config.enable_tracing: not honoured on local: tracing" in refused.stderr
     assert "testing_config.run_integration_tests: enabled but" in refused.stderr  # the profile enables it, no command
     assert "no deployments yet" in uno_deploy("history", "hello", "--env", "production").stderr
 
     deployed = ok("deploy", "-f", "production.yaml", "--no-strict", cwd=tmp_path)
-    assert "security.scan_images" in deployed.stderr
+    assert "monitoring.enable_tracing" in deployed.stderr
     assert version_at(port) == "1.0.0"
 
 

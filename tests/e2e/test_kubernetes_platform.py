@@ -18,6 +18,9 @@ from uno.deployment import DeploymentStatus, Settings, bootstrap
 pytestmark = pytest.mark.integration
 
 
+NOT_SCANNED = {"scan_images": False}  # not about the scan: trivy, kubernetes' default scanner, is not installed here
+
+
 @pytest.fixture
 async def deployer(kube: Kube) -> AsyncIterator[bootstrap.Container]:
     container = bootstrap.build(Settings(database_url="memory://", log_level="WARNING"), environ=kube.environ)
@@ -46,6 +49,7 @@ async def deploy(
                 platform="kubernetes",
                 strategy=strategy,
                 resource_requirements={"replicas_min": replicas, "replicas_max": max(replicas, 4)},
+                security_config=NOT_SCANNED,
                 custom_settings=custom,
             )
         ).value
@@ -181,6 +185,7 @@ async def test_a_canary_through_ingress_nginx_sets_exact_weights_switches_and_ro
         strategy="blue-green",
         resource_requirements={"replicas_min": 4, "replicas_max": 4},
         network_config={"domain": f"{kube.app}.example.com"},
+        security_config=NOT_SCANNED,
         custom_settings=kube.settings(traffic="ingress-nginx"),
     )
     first = (await deployer.deployment_service.deploy(created.value.id)).value

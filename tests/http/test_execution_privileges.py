@@ -18,7 +18,7 @@ import pytest
 import structlog.testing
 
 from tests.http.conftest import fake_authenticate
-from tests.http.polling import until
+from tests.http.polling import settled, until
 from uno.deployment import bootstrap
 from uno.deployment.domain.ids import TaskId
 from uno.deployment.domain.pipelines import Task
@@ -287,3 +287,34 @@ async def test_a_command_printing_nul_and_broken_utf8_is_stored_readably_on_eith
     assert task["outputs"]["stdout_tail"] == "before\ufffdafter \ufffd\ufffd\ufffd end"
     listed = await api.get("/api/pipelines", headers=READER)
     assert listed.status_code == 200
+
+
+async def test_a_deploy_token_runs_the_scan_an_admin_configured_but_cannot_change_it(api, tmp_path: Path):
+    scanner = tmp_path / "scanner.py"
+    scanner.write_text("import os\nprint('scanned with', os.environ.get('DB_PASSWORD', 'no password'))\n")
+    body = {
+        "app_name": "shop",
+        "app_version": "1.0.0",
+        "environment": "dev",
+        "platform": "custom",  # no driver: the deploy step fails, after the scan
+        "security": {"scan_images": True, "scan_command": [sys.executable, str(scanner)]},
+        "testing": {"run_unit_tests": False},
+        "secrets": ["DB_PASSWORD"],
+    }
+    made = await api.post("/api/deployments/configs", json=body, headers=ADMIN)
+    assert made.status_code == 201, made.text
+    config_id = made.json()["id"]
+
+    changed = await api.patch(
+        f"/api/deployments/configs/{config_id}", json={"security": {"scan_command": ["id"]}}, headers=DEPLOYER
+    )
+    started = await api.post("/api/deployments/deploy", json={"config_id": config_id}, headers=DEPLOYER)
+
+    assert changed.status_code == 403  # what the scan runs is an admin's to say
+    assert started.status_code == 202, started.text
+    status = await settled(api, started.json()["deployment_id"], **READER)
+    pipeline = await ended(api, status["pipeline_id"])
+    tasks = {task["name"]: task for stage in pipeline["stages"] for task in stage["tasks"]}
+    assert tasks["scan-images"]["status"] == "succeeded"
+    assert tasks["scan-images"]["outputs"]["stdout_tail"] == "scanned with ***\n"  # the secret it got, masked
+    assert tasks["deploy"]["status"] == "failed"

@@ -12,13 +12,13 @@ CONFIG = {
     "app_version": "1.0.0",
     "environment": "dev",
     "platform": "local",
-    "security": {"scan_images": True},
+    "monitoring": {"enable_tracing": True},
     "testing": {"run_unit_tests": False},
     "custom_settings": {"command": ["python3", "app.py"], "port": 18090},
 }
-SCAN = {
-    "field": "security.scan_images",
-    "message": "not honoured on local: there is no image: the command runs as it is",
+TRACING = {
+    "field": "monitoring.enable_tracing",
+    "message": "not honoured on local: tracing arrives with the observability work: nothing exports spans yet",
 }
 
 
@@ -34,7 +34,7 @@ async def test_deploy_status_and_the_record_carry_what_is_not_honoured(client: h
     accepted = await client.post("/api/deployments/deploy", json={"config_id": config_id})
 
     assert accepted.status_code == 202
-    assert accepted.json()["not_honoured"] == [SCAN]
+    assert accepted.json()["not_honoured"] == [TRACING]
     deployment_id = accepted.json()["deployment_id"]
 
     async def ended() -> bool:
@@ -42,15 +42,15 @@ async def test_deploy_status_and_the_record_carry_what_is_not_honoured(client: h
         return bool(status["status"] in ("succeeded", "failed"))
 
     await until(ended)
-    assert (await client.get(f"/api/deployments/status/{deployment_id}")).json()["not_honoured"] == [SCAN]
-    assert (await client.get(f"/api/deployments/{deployment_id}")).json()["details"]["not_honoured"] == [SCAN]
+    assert (await client.get(f"/api/deployments/status/{deployment_id}")).json()["not_honoured"] == [TRACING]
+    assert (await client.get(f"/api/deployments/{deployment_id}")).json()["details"]["not_honoured"] == [TRACING]
 
 
 async def test_the_plan_lists_them(client: httpx.AsyncClient):
     planned = await client.post("/api/deployments/plan", json={"config": CONFIG})
 
     assert planned.status_code == 200
-    assert planned.json()["not_honoured"] == [SCAN]
+    assert planned.json()["not_honoured"] == [TRACING]
 
 
 async def test_strict_refuses_with_every_field_and_stores_nothing(client: httpx.AsyncClient):
@@ -59,11 +59,11 @@ async def test_strict_refuses_with_every_field_and_stores_nothing(client: httpx.
     refused = await client.post("/api/deployments/deploy", json={"config_id": config_id})
 
     body = assert_problem(refused, 422, "VALIDATION_ERROR")
-    assert SCAN in body["errors"]
+    assert TRACING in body["errors"]
     assert (await client.get("/api/deployments")).json()["items"] == []
     allowed = await client.post("/api/deployments/deploy", json={"config_id": config_id, "strict": False})
     assert allowed.status_code == 202
-    assert SCAN in allowed.json()["not_honoured"]
+    assert TRACING in allowed.json()["not_honoured"]
 
 
 async def test_a_deprecated_key_is_reported_by_the_plan_and_the_deploy_and_refuses_nothing(client: httpx.AsyncClient):

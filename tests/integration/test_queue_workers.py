@@ -318,9 +318,9 @@ async def test_uno_deploy_worker_counts_what_it_ran_at_its_metrics_port(
     ended = (await api.deployment_service.get_deployment(started.id)).value
     text = await asyncio.to_thread(scrape, port)
     assert text is not None
-    where = 'environment="staging",kind="deploy",platform="custom"'
+    where = 'app="metered",environment="staging",kind="deploy",platform="custom"'
     assert f'uno_deployments_total{{{where},status="{ended.status.value}"}} 1.0' in text
-    assert 'uno_deployments_active{environment="staging",platform="custom"} 0.0' in text
+    assert 'uno_deployments_active{app="metered",environment="staging",platform="custom"} 0.0' in text
     assert "uno_task_duration_seconds_count" in text
     assert "_created" not in text
 

@@ -113,6 +113,7 @@ async def queued(
                 platform=platform_kind,
                 strategy=strategy,
                 resource_requirements={"replicas_min": replicas, "replicas_max": max(replicas, 4)},
+                security_config={"scan_images": False},  # not about the scan
                 custom_settings=custom,
             )
         ).value

@@ -137,6 +137,7 @@ class Shop:
                 environment="staging",
                 strategy=strategy,
                 resource_requirements={"replicas_min": 4, "replicas_max": 4},
+                security_config={"scan_images": False},  # a scanner runs on the real clock, not the test's
                 custom_settings=custom,
             )
         return asyncio.create_task(self.service.deploy(changed.value.id))

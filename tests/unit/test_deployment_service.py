@@ -112,7 +112,7 @@ async def test_deploy_unknown_config_is_not_found(container: bootstrap.Container
 async def test_one_deployment_per_app_and_environment_at_a_time(blocking_container, scripted: ScriptedAction):
     container = blocking_container
     config = await create(container)
-    other_env = await create(container, environment="test")
+    other_env = await create(container, environment="test", security_config={"scan_images": False})
 
     first = asyncio.create_task(container.deployment_service.deploy(config.id))
     await eventually(lambda: "deploy" in scripted.running)

@@ -18,10 +18,10 @@ from uno.deployment.settings import Settings
 
 LOCAL = {"command": ["python", "-m", "http.server"], "port": 18080}
 UNHONOURED_ON_LOCAL = {
-    "security_config": {"scan_images": True},
-    "monitoring_config": {"enable_metrics": True},
+    "monitoring_config": {"enable_tracing": True, "enable_alerts": True},
     "resource_requirements": {"memory_max": "1Gi"},
 }
+NOT_SCANNED = {"security_config": {"scan_images": False}}  # pip-audit, local's default scanner, is not installed
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_every_driver_declares_every_platform_setting_and_the_engine_the_rest():
 def test_a_platform_without_a_driver_honours_nothing_platform_side():
     declared = DriverRegistry().declaration_for("aws")
 
-    assert declared.settings["security.scan_images"].honoured is False
+    assert declared.settings["monitoring.enable_tracing"].honoured is False
     assert declared.settings["resources.replicas_min"].note == "no driver for aws yet"
     assert declared.custom_settings is None  # its keys are not known here: none is refused
 
@@ -78,8 +78,10 @@ async def test_a_dev_deploy_on_local_records_what_local_does_not_honour_and_goes
 
     assert record.success
     noted = record.details["not_honoured"]
-    assert fields(noted) == ["resources.memory_max", "security.scan_images", "monitoring.enable_metrics"]
-    assert noted[1]["message"] == "not honoured on local: there is no image: the command runs as it is"
+    assert fields(noted) == ["resources.memory_max", "monitoring.enable_tracing", "monitoring.enable_alerts"]
+    assert noted[1]["message"] == (
+        "not honoured on local: tracing arrives with the observability work: nothing exports spans yet"
+    )
     status = (await container.deployment_service.get_status(record.id)).value
     assert fields(status.not_honoured) == fields(noted)
 
@@ -103,7 +105,7 @@ async def test_production_is_strict_by_default_and_nothing_is_stored(container, 
     assert planned.strict
     assert fields(planned.not_honoured) == fields(refused.error.context["errors"])
     listed = fields(refused.error.context["errors"])
-    assert "security.scan_images" in listed
+    assert "monitoring.enable_tracing" in listed
     assert "resources.auto_scaling" not in listed  # the profile turns it on, and the local agent autoscales
     assert "testing.run_integration_tests" in listed  # enabled by the profile, no command: skipped
     assert refused.error.message.startswith("strict mode: ")
@@ -112,12 +114,12 @@ async def test_production_is_strict_by_default_and_nothing_is_stored(container, 
 
 
 async def test_strict_off_deploys_production_with_the_settings_on_the_record(container):
-    config = await create(container, "production")
+    config = await create(container, "production", **NOT_SCANNED)
 
     record = (await container.deployment_service.deploy(config.id, strict=False)).value
 
     assert record.success
-    assert "security.scan_images" in fields(record.details["not_honoured"])
+    assert "monitoring.enable_alerts" in fields(record.details["not_honoured"])
     suites = [item for item in record.details["not_honoured"] if item["field"] == "testing.run_performance_tests"]
     assert suites[0]["message"] == (
         "enabled but testing.performance_test_command is not set: the performance tests are skipped"
@@ -131,14 +133,14 @@ async def test_strict_on_refuses_a_dev_deploy_too(container):
 
     assert fields(refused.error.context["errors"]) == [
         "resources.memory_max",
-        "security.scan_images",
-        "monitoring.enable_metrics",
+        "monitoring.enable_tracing",
+        "monitoring.enable_alerts",
     ]
 
 
 async def test_the_strict_environments_are_a_setting(environ, calls):
     container = container_with(environ, calls, Settings(database_url="memory://", strict_environments=[]))
-    config = await create(container, "production")
+    config = await create(container, "production", **NOT_SCANNED)
 
     assert (await container.deployment_service.deploy(config.id)).value.success
 
@@ -169,7 +171,11 @@ async def test_the_plan_lists_what_would_not_be_honoured_and_the_unknown_keys(co
 
     planned = (await container.deployment_service.plan(config.id)).value
 
-    assert fields(planned.not_honoured) == ["resources.memory_max", "security.scan_images", "monitoring.enable_metrics"]
+    assert fields(planned.not_honoured) == [
+        "resources.memory_max",
+        "monitoring.enable_tracing",
+        "monitoring.enable_alerts",
+    ]
     assert {
         "field": "custom_settings.helth_path",
         "message": "is not a setting of the local platform (did you mean health_path?)",

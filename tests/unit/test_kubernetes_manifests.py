@@ -97,6 +97,32 @@ async def test_secrets_are_referenced_by_name_and_never_inlined():
     assert any("shop-secrets must hold the keys DB_PASSWORD" in note for note in plan["notes"])
 
 
+async def test_the_database_reaches_the_container_with_its_password_put_in_by_kubernetes():
+    database = {"host": "db.internal", "name": "shop", "user": "shop", "password_env_var": "SHOP_DB_PASSWORD"}
+    made = config(database={**database, "connection_pool_min": 2, "connection_pool_max": 7, "ssl_mode": "require"})
+
+    plan = await rendered(made)
+
+    deployment = next(item for item in plan["manifests"] if item["kind"] == "Deployment")
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    names = [item["name"] for item in env]
+    assert {"name": "DATABASE_POOL_MIN", "value": "2"} in env
+    assert {"name": "DATABASE_POOL_MAX", "value": "7"} in env
+    password = {
+        "name": "SHOP_DB_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "shop-secrets", "key": "SHOP_DB_PASSWORD"}},
+    }
+    assert password in env
+    url = {
+        "name": "DATABASE_URL",
+        "value": "postgresql://shop:$(SHOP_DB_PASSWORD)@db.internal:5432/shop?sslmode=require",
+    }
+    assert url in env
+    assert names.index("SHOP_DB_PASSWORD") < names.index("DATABASE_URL")  # $(NAME) is only expanded from before
+    assert any("shop-secrets must hold the keys DB_PASSWORD, SHOP_DB_PASSWORD" in note for note in plan["notes"])
+    assert validating.validate(plan["manifests"], VERSIONS[-1]).is_success()
+
+
 async def test_recreate_and_rolling_map_to_the_deployment_update_strategies():
     recreate = await rendered(config(strategy="recreate"))
     rolling = await rendered(

@@ -28,7 +28,7 @@ def test_the_page_is_what_the_script_writes():
     page = table.PAGE.read_text(encoding="utf-8")
 
     assert table.written(page) == page, "run: python scripts/settings_table.py"
-    assert "| `security.scan_images` | on | **no**: there is no image" in page
+    assert "| `monitoring.enable_tracing` | on | **no**: tracing arrives with the observability work" in page
 
 
 def test_the_table_is_made_from_what_the_drivers_in_use_declare(tmp_path: Path):

@@ -192,6 +192,8 @@ class NetworkConfig(_Section):
 class SecurityConfig(_Section):
     enable_network_policy: bool = False
     scan_images: bool = False
+    scan_command: Argv | None = None
+    """The scanner ``scan_images`` runs (default: the platform's, see ``engine.scanning``)."""
     run_as_non_root: bool = False
     read_only_root_filesystem: bool = False
 

@@ -3,7 +3,7 @@
 The one table of what "configured" means, per field path. A setting is *active* in a
 configuration (after its environment profile filled it in) when:
 
-- a switch (``security.scan_images``): it is on, whoever turned it on (the production
+- a switch (``security.run_as_non_root``): it is on, whoever turned it on (the production
   profile turns several on);
 - a value with an "off" (``network.domain``, ``environment_variables``): it is set;
 - a value every configuration has (``resources.cpu_max``, ``network.port``,
@@ -73,10 +73,8 @@ PLATFORM: tuple[Setting, ...] = (
     _chosen("network.port"),
     _chosen("network.health_check_path"),
     _switch("security.enable_network_policy"),
-    _switch("security.scan_images"),
     _switch("security.run_as_non_root"),
     _switch("security.read_only_root_filesystem"),
-    _switch("monitoring.enable_metrics"),
     _switch("monitoring.enable_tracing"),
     _switch("monitoring.enable_alerts"),
     _chosen("database.connection_pool_min"),
@@ -104,7 +102,10 @@ ENGINE: tuple[str, ...] = (
     "database.migration_command",
     "database.backup_before_deploy",
     "database.backup_retention",
+    "security.scan_images",
+    "security.scan_command",
     "monitoring.enable_logging",
+    "monitoring.enable_metrics",
     "monitoring.log_level",
 )
 

@@ -154,6 +154,7 @@ NAMED_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
     "run-performance-tests": ("run_tests", {"suite": "performance"}),
     "run-security-tests": ("run_tests", {"suite": "security"}),
     "build": ("build", {}),
+    "scan-images": ("scan_images", {}),
     "backup-database": ("db_backup", {}),
     "restore-database": ("db_restore", {}),
     "approval": ("approval", {}),

@@ -13,10 +13,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from uno.core.result import Failure
 from uno.deployment.domain import validation
 from uno.deployment.domain.configs import TEST_SUITES, DeploymentConfig
 from uno.deployment.domain.enums import DeploymentEnvironment
-from uno.deployment.engine import database_steps, platform_steps, secrecy, waiting
+from uno.deployment.engine import database_steps, platform_steps, scanning, secrecy, waiting
 from uno.deployment.engine.actions import Action, ActionContext, ActionOutcome, no_params
 
 
@@ -145,9 +146,21 @@ class CheckDependenciesAction:
         for argv in required_commands(config):
             if context.commands.which(argv[0]) is None:
                 problems.append(f"program {argv[0]!r} is not installed (needed for {' '.join(argv)})")
+        problems += _scanner_problems(config, context)
         if problems:
             return ActionOutcome.failed("; ".join(problems), problems=problems)
         return ActionOutcome.ok("secrets are set and programs are installed")
+
+
+def _scanner_problems(config: DeploymentConfig, context: ActionContext) -> list[str]:
+    """Why the scan ``security.scan_images`` asks for cannot run here (no scanner, or not installed)."""
+    if not config.security.scan_images:
+        return []
+    scanner = scanning.scanner_for(config, context.tools.platforms)
+    if isinstance(scanner, Failure):
+        return []  # left out of the pipeline, and reported as not honoured
+    problem = scanning.missing(scanner.value, context.commands)
+    return [problem] if problem else []
 
 
 def required_commands(config: DeploymentConfig) -> list[list[str]]:
@@ -218,6 +231,7 @@ def builtin_actions() -> list[Action]:
         CheckDependenciesAction(),
         RunTestsAction(),
         BuildAction(),
+        scanning.ScanAction(),
         database_steps.MigrateAction(),
         database_steps.BackupAction(),
         database_steps.RestoreAction(),

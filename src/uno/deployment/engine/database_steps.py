@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from uno.core.result import Failure
+from uno.deployment.domain import connections
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.engine import secrecy
 from uno.deployment.engine.actions import ActionContext, ActionOutcome, no_params
@@ -108,17 +108,5 @@ class RestoreAction:
 
 def database_url(config: DeploymentConfig, environ: Mapping[str, str]) -> str | None:
     """The application database's URL, with its password from the named variable (or None if unset)."""
-    database = config.database
-    assert database is not None
-    if database.engine == "sqlite":
-        return f"sqlite:///{database.name or ''}"
-    password = ""
-    if database.password_env_var:
-        secret = environ.get(database.password_env_var)
-        if not secret:
-            return None
-        password = ":" + quote(secret, safe="")
-    user = quote(database.user or "", safe="")
-    credentials = f"{user}{password}@" if user or password else ""
-    query = f"?sslmode={database.ssl_mode}" if database.ssl_mode else ""
-    return f"postgresql://{credentials}{database.host or 'localhost'}:{database.port}/{database.name or ''}{query}"
+    assert config.database is not None
+    return connections.url_from(config.database, environ)

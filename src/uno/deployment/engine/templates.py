@@ -3,7 +3,9 @@
 The spec's five stages, each filled from what the configuration asks for: preparation
 (validate-config, check-dependencies), testing (one task per enabled suite that has a
 command), build (when a build command is set), deployment (backup, migrations, deploy)
-and verification (health-check, verify-deployment). A step the configuration does not
+and verification (health-check, verify-deployment); with ``security.scan_images``, a
+security stage (scan-images) before the deployment, left out when no scanner can be
+chosen (the platform has no default and ``security.scan_command`` is not set). A step the configuration does not
 configure is left out and listed in ``left_out``, never faked.
 """
 
@@ -17,11 +19,19 @@ from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import DeploymentStrategy
 from uno.deployment.domain.ids import DeploymentId, PipelineId, StageId, TaskId
 from uno.deployment.domain.pipelines import Pipeline, Stage, Task
+from uno.deployment.engine import scanning
 from uno.deployment.engine.actions import NAMED_TASKS
+from uno.deployment.ports.platforms import PlatformDrivers
 from uno.deployment.strategies.tuning import tuning_for
 
 # Timeouts (seconds) for the built-in steps; a configuration's test_timeout wins for tests.
-STEP_TIMEOUTS = {"build": 1800.0, "backup-database": 3600.0, "apply-migrations": 3600.0, "deploy": 1800.0}
+STEP_TIMEOUTS = {
+    "build": 1800.0,
+    "scan-images": 1800.0,
+    "backup-database": 3600.0,
+    "apply-migrations": 3600.0,
+    "deploy": 1800.0,
+}
 DEFAULT_STEP_TIMEOUT = 300.0
 
 
@@ -72,7 +82,10 @@ def deploy_budget(config: DeploymentConfig) -> float:
     return max(STEP_TIMEOUTS["deploy"], rounds * waits + pauses + 300)
 
 
-def default_pipeline(config: DeploymentConfig, deployment_id: DeploymentId, now: datetime) -> DefaultPipeline:
+def default_pipeline(
+    config: DeploymentConfig, deployment_id: DeploymentId, now: datetime, drivers: PlatformDrivers | None = None
+) -> DefaultPipeline:
+    """The pipeline deploying ``config``; ``drivers`` name the scanner in the scan task's description."""
     build = _Builder()
     left_out: list[str] = []
     preparation = build.stage("preparation", "Validate configuration and check dependencies")
@@ -90,6 +103,15 @@ def default_pipeline(config: DeploymentConfig, deployment_id: DeploymentId, now:
 
     if config.build_command:
         build.task(build.stage("build", "Build application artifacts"), "build", "Run the build command")
+
+    if config.security.scan_images:
+        scanner = scanning.scanner_for(config, drivers) if drivers is not None else None
+        if isinstance(scanner, Failure):
+            left_out.append(scanner.error.message)
+        else:
+            described = f": {' '.join(scanner.value.argv)}" if scanner is not None else ""
+            security = build.stage("security", "Scan for known vulnerabilities before deploying")
+            build.task(security, "scan-images", f"Scan for known vulnerabilities{described}")
 
     deployment = build.stage("deployment", f"Deploy with the {config.strategy.value} strategy")
     previous: list[Task] = []

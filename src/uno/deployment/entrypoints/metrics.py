@@ -1,4 +1,9 @@
-"""Prometheus metrics: deployments by status, environment and platform; their durations; task durations.
+"""Prometheus metrics: deployments by app, status, environment and platform; their durations; task durations.
+
+A deployment is exported only when its configuration has ``monitoring.enable_metrics``
+on (the dev profile leaves it off, the others turn it on): with it off, the app's
+deployment series are absent, never zero. Task durations are counted per action for
+every deployment (they carry no app).
 
 Counted by this process from the changes it records (an ``Observer``), so with several
 API servers each one reports what it ran: sum them in Prometheus, as with any counter.
@@ -28,17 +33,17 @@ _ENDED_TASK = {status.value for status in TaskStatus if status.is_complete}
 
 class DeploymentMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        labels = ("status", "environment", "platform")
+        labels = ("app", "status", "environment", "platform")
         self.deployments = Counter(
             "uno_deployments",
-            "Deployments and rollbacks that reached a status, by status, environment and platform.",
+            "Deployments and rollbacks that reached a status, by app, status, environment and platform.",
             (*labels, "kind"),
             registry=registry,
         )
         self.active = Gauge(
             "uno_deployments_active",
             "Deployments running or rolling back now, started by this process.",
-            ("environment", "platform"),
+            ("app", "environment", "platform"),
             registry=registry,
         )
         self.durations = Histogram(
@@ -57,7 +62,9 @@ class DeploymentMetrics:
         )
 
     def deployment_moved(self, record: DeploymentResult, old: DeploymentStatus) -> None:
-        where = {"environment": record.environment.value, "platform": record.platform.value}
+        if not record.config.monitoring.enable_metrics:
+            return  # monitoring.enable_metrics off: the app's deployments are not exported
+        where = {"app": record.app_name, "environment": record.environment.value, "platform": record.platform.value}
         self.deployments.labels(status=record.status.value, kind=record.kind.value, **where).inc()
         if record.status is DeploymentStatus.RUNNING and old is not DeploymentStatus.RUNNING:
             self.active.labels(**where).inc()

@@ -16,12 +16,15 @@ A driver also declares which configuration settings it honours (``SettingsDeclar
 for each platform-side setting of ``domain.settings_catalogue``, by field path, whether
 it does something with it and what, and the ``custom_settings`` keys it reads. The one
 check (``services.honouring``) compares a configuration with that declaration, so a
-setting is never accepted and silently ignored.
+setting is never accepted and silently ignored. It may also name the scanner
+``security.scan_images`` runs on it when the configuration gives no ``scan_command``
+(``ScanCommand``): what is scanned depends on what the platform runs (an image, a
+Python environment).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -110,18 +113,34 @@ def not_honoured(note: str) -> Support:
 
 
 @dataclass(frozen=True, slots=True)
+class ScanCommand:
+    """A vulnerability scanner to run before the deploy step: a non-zero exit stops the deploy."""
+
+    argv: tuple[str, ...]
+    cwd: str | None = None
+    install: str = ""
+    """How to get the program, for the one line that says it is missing."""
+
+
+Scanner = Callable[[DeploymentConfig], ScanCommand | None]
+"""A platform's default scanner for a configuration (None: nothing it can scan by default)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SettingsDeclaration:
     """The settings a platform honours (field path -> ``Support``) and its ``custom_settings`` keys.
 
     ``custom_settings`` is ``None`` when the keys are not known here (a plugin that
     declares none): any key is then accepted. ``deprecated``: keys still read but replaced
-    by a setting (key -> that setting's path); reported, never refused.
+    by a setting (key -> that setting's path); reported, never refused. ``scanner`` gives the
+    default scanner of ``security.scan_images`` (None: a configuration must name its ``scan_command``).
     """
 
     platform: str
     settings: Mapping[str, Support]
     custom_settings: frozenset[str] | None = frozenset()
     deprecated: Mapping[str, str] = field(default_factory=dict)
+    scanner: Scanner | None = None
 
 
 def without_driver(platform: str, paths: Iterable[str]) -> SettingsDeclaration:

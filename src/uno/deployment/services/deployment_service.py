@@ -364,7 +364,8 @@ class DeploymentService:
         return Success(await self._plan_of(built.value, stored=False))
 
     async def _plan_of(self, config: DeploymentConfig, *, stored: bool) -> planning.DeploymentPlan:
-        built = templates.default_pipeline(config, planning.PLANNED_DEPLOYMENT, self._clock.now())
+        drivers = self._runner.tools.platforms
+        built = templates.default_pipeline(config, planning.PLANNED_DEPLOYMENT, self._clock.now(), drivers)
         serving = DeploymentQuery(
             app_name=config.app_name,
             environment=config.environment,
@@ -374,7 +375,6 @@ class DeploymentService:
         )
         current = await self._deployments.find(serving)
         lease = (lease_key(config), await self._leases.holder(config))
-        drivers = self._runner.tools.platforms
         strict = honouring.is_strict(config, None, self._strict_environments)
         live = current[0] if current else None
         return await planning.plan(config, built, drivers, lease, live, stored=stored, strict=strict)

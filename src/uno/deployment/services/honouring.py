@@ -6,7 +6,8 @@ the engine declares those it honours on every platform (``engine.honoured``), an
 puts them together, for ``config validate``, ``plan`` and ``deploy`` alike:
 
 - ``not_honoured``: each setting the configuration asks for and the platform does not
-  honour, and each enabled test suite with no command (the pipeline skips it), as
+  honour, each enabled test suite with no command (the pipeline skips it), and
+  ``security.scan_images`` when no scanner can be chosen (``engine.scanning``), as
   ``{"field": path, "message": ...}``; reported everywhere, refused under ``strict``;
 - ``unknown_custom_settings``: ``custom_settings`` keys neither the platform nor a strategy
   reads (a typo the platform would ignore), always a ``VALIDATION_ERROR``;
@@ -23,9 +24,11 @@ import difflib
 from collections.abc import Collection
 
 from uno.core.errors import ErrorCode, ErrorDetails
+from uno.core.result import Failure
 from uno.deployment.domain import settings_catalogue
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import DeploymentEnvironment
+from uno.deployment.engine import scanning
 from uno.deployment.ports.platforms import PlatformDrivers
 from uno.deployment.strategies import tuning
 
@@ -48,6 +51,8 @@ def not_honoured(config: DeploymentConfig, drivers: PlatformDrivers) -> list[Pro
     for suite in settings_catalogue.commandless_suites(config):
         message = f"enabled but testing.{suite}_test_command is not set: the {suite} tests are skipped"
         found.append({"field": f"testing.run_{suite}_tests", "message": message})
+    if config.security.scan_images and isinstance(scanner := scanning.scanner_for(config, drivers), Failure):
+        found.append({"field": "security.scan_images", "message": scanner.error.message})
     return found
 
 

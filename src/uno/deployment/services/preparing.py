@@ -75,7 +75,7 @@ class Preparer:
             created_at=now,
             description=checked_description.value,
         )
-        built = templates.default_pipeline(config, record.id, now)
+        built = templates.default_pipeline(config, record.id, now, self._drivers)
         record.pipeline_id = built.pipeline.id
         record.details["pipeline_id"] = built.pipeline.id.value
         if built.left_out:

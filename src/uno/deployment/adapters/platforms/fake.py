@@ -11,6 +11,7 @@ in ``calls`` so a test can check what a strategy did, in order.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -22,6 +23,7 @@ from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import (
     Capabilities,
     Release,
+    ScanCommand,
     SettingsDeclaration,
     TrafficStats,
     VersionHealth,
@@ -29,8 +31,14 @@ from uno.deployment.ports.platforms import (
     honoured,
 )
 
+FAKE_SCAN = ScanCommand((sys.executable, "-c", "print('the fake platform has nothing to scan')"))
+"""What ``security.scan_images`` runs on the fake: a real program, saying that nothing was scanned."""
+
 SIMULATES_EVERYTHING = SettingsDeclaration(
-    "fake", dict.fromkeys(settings_catalogue.PLATFORM_PATHS, honoured("simulated: the fake records it")), None
+    "fake",
+    dict.fromkeys(settings_catalogue.PLATFORM_PATHS, honoured("simulated: the fake records it")),
+    None,
+    scanner=lambda config: FAKE_SCAN,
 )
 """The fake's default declaration: it stands in for any platform; pass one to stand in for a particular one."""
 

@@ -123,9 +123,9 @@ class KubernetesDriver:
                 return checked
             objects = [*objects, hpa]
             notes.append("the HorizontalPodAutoscaler is applied once the colour serves all traffic")
-        if config.secrets:
+        if keys := manifests.secret_keys(config):
             secret = manifests.secret_name(config, chosen)
-            notes.append(f"the Secret {secret} must hold the keys {', '.join(config.secrets)} (never rendered)")
+            notes.append(f"the Secret {secret} must hold the keys {', '.join(keys)} (never rendered)")
         return Success(
             {
                 "platform": self.name,

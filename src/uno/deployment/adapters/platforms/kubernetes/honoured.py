@@ -6,10 +6,11 @@ declaration holds whether or not the Kubernetes client is installed.
 
 from __future__ import annotations
 
-from uno.deployment.ports.platforms import SettingsDeclaration, Support, honoured, not_honoured
+from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.ports.platforms import ScanCommand, SettingsDeclaration, Support, honoured, not_honoured
 
-_NO_MONITORING = "nothing is rendered for it: set it up in the cluster"
-_NO_POOL = "nothing passes pool sizes to the application; set them in its own settings"
+_NOT_YET = "arrives with the observability work"
+_POOL = "the container's DATABASE_POOL_MIN / DATABASE_POOL_MAX (beside DATABASE_URL), for the app's pool to read"
 _RESOURCES = "the container's resources: requests from cpu_min/memory_min, limits from cpu_max/memory_max"
 _AUTOSCALER = "a HorizontalPodAutoscaler on the serving colour (with auto_scaling)"
 
@@ -27,14 +28,12 @@ SETTINGS: dict[str, Support] = {
     "network.port": not_honoured("the container listens on custom_settings.container_port (default 8080)"),
     "network.health_check_path": honoured("the probes' path (custom_settings.health_path, deprecated, wins if set)"),
     "security.enable_network_policy": honoured("a NetworkPolicy letting in the container port only"),
-    "security.scan_images": not_honoured("no scanner runs: scan the image in its build"),
     "security.run_as_non_root": honoured("the pod's securityContext.runAsNonRoot"),
     "security.read_only_root_filesystem": honoured("the container's readOnlyRootFilesystem, with /tmp writable"),
-    "monitoring.enable_metrics": not_honoured(_NO_MONITORING),
-    "monitoring.enable_tracing": not_honoured(_NO_MONITORING),
-    "monitoring.enable_alerts": not_honoured(_NO_MONITORING),
-    "database.connection_pool_min": not_honoured(_NO_POOL),
-    "database.connection_pool_max": not_honoured(_NO_POOL),
+    "monitoring.enable_tracing": not_honoured(f"tracing {_NOT_YET}: nothing exports spans yet (none is rendered)"),
+    "monitoring.enable_alerts": not_honoured(f"alerting {_NOT_YET}: no alert rule is rendered yet"),
+    "database.connection_pool_min": honoured(_POOL),
+    "database.connection_pool_max": honoured(_POOL),
     "environment_variables": honoured("the container's env"),
     "secrets": honoured("env from the Secret custom_settings.secret_name (never rendered)"),
 }
@@ -55,6 +54,18 @@ CUSTOM_SETTINGS = frozenset(
     }
 )
 
+TRIVY_INSTALL = "see https://trivy.dev/latest/getting-started/installation/"
+
+
+def scanner(config: DeploymentConfig) -> ScanCommand | None:
+    """``trivy`` scans the configured image; it fails on HIGH or CRITICAL findings."""
+    image = config.custom_settings.get("image")
+    if not isinstance(image, str) or not image:
+        return None
+    argv = ("trivy", "image", "--exit-code", "1", "--severity", "HIGH,CRITICAL", image)
+    return ScanCommand(argv, None, TRIVY_INSTALL)
+
+
 DECLARATION = SettingsDeclaration(
-    "kubernetes", SETTINGS, CUSTOM_SETTINGS, deprecated={"health_path": "network.health_check_path"}
+    "kubernetes", SETTINGS, CUSTOM_SETTINGS, deprecated={"health_path": "network.health_check_path"}, scanner=scanner
 )

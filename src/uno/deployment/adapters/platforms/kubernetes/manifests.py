@@ -20,7 +20,9 @@ second Ingress ``<app>-canary`` for the same host sends ``canary-weight`` percen
 the other colour's Service (``canary_ingress``). The Service ``<app>`` then always selects
 one colour (the main Ingress's), for clients inside the cluster.
 
-Secrets are referenced by name (``secretKeyRef`` into one Secret), never inlined. Rendering
+Secrets are referenced by name (``secretKeyRef`` into one Secret), never inlined; the
+database password too (key ``database.password_env_var``), which Kubernetes puts into
+``DATABASE_URL`` itself (``$(NAME)``). Rendering
 is pure and deterministic: the same release always gives the same manifests, which is what
 a rollback re-applies.
 """
@@ -34,6 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from uno.deployment.adapters.platforms.kubernetes.options import KubeOptions
+from uno.deployment.domain import connections
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import DeploymentStrategy
 
@@ -213,10 +216,40 @@ def _environment(config: DeploymentConfig, options: KubeOptions) -> list[dict[st
     variables.append({"name": "APP_VERSION", "value": config.app_version})
     variables.append({"name": "PORT", "value": str(options.container_port)})
     secret = secret_name(config, options)
-    variables.extend(
-        {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": name}}} for name in config.secrets
-    )
+    variables.extend(_from_secret(secret, name) for name in config.secrets)
+    if config.database is not None:
+        variables.extend(_database_environment(config, secret))
     return variables
+
+
+def _from_secret(secret: str, name: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": name}}}
+
+
+def secret_keys(config: DeploymentConfig) -> list[str]:
+    """The keys the Secret must hold: the configuration's secrets and the database password's variable."""
+    database = config.database
+    if database is None or database.engine == "sqlite" or not database.password_env_var:
+        return list(config.secrets)
+    password = database.password_env_var
+    return [*config.secrets, *([] if password in config.secrets else [password])]
+
+
+def _database_environment(config: DeploymentConfig, secret: str) -> list[dict[str, Any]]:
+    """DATABASE_POOL_MIN/MAX, and DATABASE_URL with the password put in by Kubernetes from the Secret.
+
+    ``$(NAME)`` in a value is replaced by the variable defined before it: the password never
+    appears in a manifest (it must be URL-safe, as Kubernetes inserts it as it is).
+    """
+    database = config.database
+    assert database is not None
+    pool = [{"name": name, "value": value} for name, value in connections.pool_environment(database).items()]
+    name = database.password_env_var
+    if not name or database.engine == "sqlite":
+        return [*pool, {"name": connections.URL_VARIABLE, "value": connections.url_with(database, "")}]
+    reference = [] if name in config.secrets else [_from_secret(secret, name)]
+    url = connections.url_with(database, f"$({name})")
+    return [*pool, *reference, {"name": connections.URL_VARIABLE, "value": url}]
 
 
 def service(config: DeploymentConfig, options: KubeOptions, *, serving: str | None) -> dict[str, Any]:

@@ -6,7 +6,10 @@ directory, under a keeper (``python -m uno.deployment.adapters.platforms.local.k
 that holds the routers' ports and restarts the agent if it dies, and speaks to the agent
 over its Unix socket. Secret values are read from the deployer's
 environment at deploy time and sent to the agent for the replicas' environment; the
-agent keeps them in memory only, never in its state file.
+agent keeps them in memory only, never in its state file. With a ``database`` section,
+replicas also get ``DATABASE_URL`` (a secret: its password is read from
+``database.password_env_var`` here) and ``DATABASE_POOL_MIN`` / ``DATABASE_POOL_MAX``
+(``domain.connections``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.adapters.platforms.local import holding, honoured, loops, options, processes, scaling, tls, wire
+from uno.deployment.domain import connections
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
 
@@ -67,6 +71,12 @@ class LocalDriver:
         served = await self._certificate(release, local.value)
         if isinstance(served, Failure):
             return served
+        database = connections.replica_environment(config.database, self._environ)
+        if database is None:
+            name = config.database.password_env_var if config.database else None
+            message = f"{name} (database.password_env_var) is not set in the deployer's environment"
+            return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {"missing": [name]}))
+        plain, secret = database
         request = {
             "op": "create_version",
             "app": release.app_name,
@@ -84,8 +94,8 @@ class LocalDriver:
             "unhealthy_threshold": local.value.unhealthy_threshold,
             "log_max_bytes": local.value.log_max_bytes,
             "log_backups": local.value.log_backups,
-            "env": {**config.environment_variables, "APP_VERSION": release.version},
-            "secret_env": {name: self._environ[name] for name in config.secrets},
+            "env": {**config.environment_variables, **plain, "APP_VERSION": release.version},
+            "secret_env": {**{name: self._environ[name] for name in config.secrets}, **secret},
             "autoscaling": _autoscaling(config, local.value),
             "domain": local.value.domain,
             "use_https": local.value.use_https,
@@ -156,7 +166,7 @@ class LocalDriver:
                 "processes": [
                     {
                         "command": list(local.value.command),
-                        "env": {"PORT": "<private port>", "APP_VERSION": release.version},
+                        "env": {"PORT": "<private port>", "APP_VERSION": release.version, **_database(release.config)},
                         "workdir": local.value.workdir,
                     }
                 ]
@@ -304,6 +314,14 @@ def _to_version(item: dict[str, Any]) -> VersionSet:
         int(item["replicas"]),
         int(item["weight"]),
     )
+
+
+def _database(config: DeploymentConfig) -> dict[str, str]:
+    """What ``render`` shows of the database variables: the pool sizes, and where the URL comes from."""
+    if config.database is None:
+        return {}
+    built = f"<secret: from database.*, password from ${config.database.password_env_var or '(none)'}>"
+    return {**connections.pool_environment(config.database), connections.URL_VARIABLE: built}
 
 
 def _version(answered: Result[Any]) -> Result[VersionSet]:

@@ -6,11 +6,14 @@ router listens on 127.0.0.1 at ``network.port`` (or ``custom_settings.port``), s
 ``network.domain`` only when one is set, and terminates TLS with ``network.use_https``
 (``tls``); replicas are probed at ``network.health_check_path``. With ``auto_scaling`` on,
 the agent's autoscaler (``autoscaling``) scales the live version set from its measured CPU.
+``security.scan_images`` scans with ``pip-audit`` of ``requirements.txt`` in the workdir
+unless the configuration names its ``scan_command``.
 """
 
 from __future__ import annotations
 
-from uno.deployment.ports.platforms import SettingsDeclaration, Support, honoured, not_honoured
+from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.ports.platforms import ScanCommand, SettingsDeclaration, Support, honoured, not_honoured
 
 _NO_LIMITS = "processes run without CPU or memory limits"
 _AUTOSCALED = (
@@ -18,8 +21,8 @@ _AUTOSCALED = (
     " between replicas_min and replicas_max like an HPA (see custom_settings.autoscale_interval_seconds,"
     " scale_down_stabilization_seconds); each scale is recorded and shown by uno-deploy agent"
 )
-_NO_MONITORING = "replica logs are kept; no metrics, tracing or alerting is set up"
-_NO_POOL = "nothing passes pool sizes to the application; set them in its own settings"
+_NOT_YET = "arrives with the observability work"
+_POOL = "each replica's DATABASE_POOL_MIN / DATABASE_POOL_MAX (beside DATABASE_URL), for the app's pool to read"
 
 SETTINGS: dict[str, Support] = {
     "resources.cpu_min": not_honoured(_NO_LIMITS),
@@ -47,14 +50,12 @@ SETTINGS: dict[str, Support] = {
         "the path each replica is probed at (custom_settings.health_path, deprecated, wins if set)"
     ),
     "security.enable_network_policy": not_honoured("processes are not isolated from the network"),
-    "security.scan_images": not_honoured("there is no image: the command runs as it is"),
     "security.run_as_non_root": not_honoured("replicas run as the user running the deploy"),
     "security.read_only_root_filesystem": not_honoured("replicas write wherever that user may"),
-    "monitoring.enable_metrics": not_honoured(_NO_MONITORING),
-    "monitoring.enable_tracing": not_honoured(_NO_MONITORING),
-    "monitoring.enable_alerts": not_honoured(_NO_MONITORING),
-    "database.connection_pool_min": not_honoured(_NO_POOL),
-    "database.connection_pool_max": not_honoured(_NO_POOL),
+    "monitoring.enable_tracing": not_honoured(f"tracing {_NOT_YET}: nothing exports spans yet"),
+    "monitoring.enable_alerts": not_honoured(f"alerting {_NOT_YET}: no alert rule is set up yet"),
+    "database.connection_pool_min": honoured(_POOL),
+    "database.connection_pool_max": honoured(_POOL),
     "environment_variables": honoured("each replica's environment"),
     "secrets": honoured("read from the deployer's environment, given to replicas, never stored"),
 }
@@ -78,6 +79,15 @@ CUSTOM_SETTINGS = frozenset(
     }
 )
 
+PIP_AUDIT = ("pip-audit", "--requirement", "requirements.txt", "--strict", "--progress-spinner", "off")
+
+
+def scanner(config: DeploymentConfig) -> ScanCommand:
+    """There is no image: ``pip-audit`` audits the requirements the application declares, in its workdir."""
+    workdir = config.custom_settings.get("workdir")
+    return ScanCommand(PIP_AUDIT, workdir if isinstance(workdir, str) else None, "pip install pip-audit")
+
+
 DECLARATION = SettingsDeclaration(
-    "local", SETTINGS, CUSTOM_SETTINGS, deprecated={"health_path": "network.health_check_path"}
+    "local", SETTINGS, CUSTOM_SETTINGS, deprecated={"health_path": "network.health_check_path"}, scanner=scanner
 )
