@@ -78,6 +78,8 @@ async def deploy(container: bootstrap.Container, version: str, settings: dict[st
     if found:
         config = (await service.update_config(found[0].id, app_version=version, **fields)).value
     else:
+        # staging's profile scans with pip-audit (not installed here); scanning is not what these tests are about
+        fields.setdefault("security_config", {"scan_images": False})
         created = await service.create_config(
             app_name="shop",
             app_version=version,

@@ -74,7 +74,7 @@ async def test_a_deprecated_key_is_reported_by_the_plan_and_the_deploy_and_refus
     }
 
     planned = await client.post("/api/deployments/plan", json={"config": {**CONFIG, "custom_settings": settings}})
-    config_id = await created(client, custom_settings=settings, security={"scan_images": False})
+    config_id = await created(client, custom_settings=settings, monitoring={"enable_tracing": False})
     accepted = await client.post("/api/deployments/deploy", json={"config_id": config_id, "strict": True})
 
     assert planned.json()["deprecated"] == [deprecation]
