@@ -18,9 +18,8 @@ from uno.deployment.settings import Settings
 
 LOCAL = {"command": ["python", "-m", "http.server"], "port": 18080}
 UNHONOURED_ON_LOCAL = {
-    "security_config": {"scan_images": True},
+    "security_config": {"scan_images": True, "enable_network_policy": True},
     "monitoring_config": {"enable_metrics": True},
-    "resource_requirements": {"memory_max": "1Gi"},
 }
 
 
@@ -78,7 +77,7 @@ async def test_a_dev_deploy_on_local_records_what_local_does_not_honour_and_goes
 
     assert record.success
     noted = record.details["not_honoured"]
-    assert fields(noted) == ["resources.memory_max", "security.scan_images", "monitoring.enable_metrics"]
+    assert fields(noted) == ["security.enable_network_policy", "security.scan_images", "monitoring.enable_metrics"]
     assert noted[1]["message"] == "not honoured on local: there is no image: the command runs as it is"
     status = (await container.deployment_service.get_status(record.id)).value
     assert fields(status.not_honoured) == fields(noted)
@@ -130,7 +129,7 @@ async def test_strict_on_refuses_a_dev_deploy_too(container):
     refused = await container.deployment_service.start_deploy(config.id, strict=True)
 
     assert fields(refused.error.context["errors"]) == [
-        "resources.memory_max",
+        "security.enable_network_policy",
         "security.scan_images",
         "monitoring.enable_metrics",
     ]
@@ -169,7 +168,11 @@ async def test_the_plan_lists_what_would_not_be_honoured_and_the_unknown_keys(co
 
     planned = (await container.deployment_service.plan(config.id)).value
 
-    assert fields(planned.not_honoured) == ["resources.memory_max", "security.scan_images", "monitoring.enable_metrics"]
+    assert fields(planned.not_honoured) == [
+        "security.enable_network_policy",
+        "security.scan_images",
+        "monitoring.enable_metrics",
+    ]
     assert {
         "field": "custom_settings.helth_path",
         "message": "is not a setting of the local platform (did you mean health_path?)",
@@ -180,7 +183,7 @@ async def test_the_plan_lists_what_would_not_be_honoured_and_the_unknown_keys(co
 async def test_profile_values_count_only_when_they_turn_something_on(container):
     """The dev profile fills CPU and memory for every configuration: not a promise until written."""
     config = await create(container)
-    chosen = await create(container, resource_requirements={"cpu_max": "1"})
+    chosen = await create(container, network_config={"port": 9000})
 
     assert (await container.deployment_service.plan(config.id)).value.not_honoured == ()
-    assert fields((await container.deployment_service.plan(chosen.id)).value.not_honoured) == ["resources.cpu_max"]
+    assert fields((await container.deployment_service.plan(chosen.id)).value.not_honoured) == ["network.port"]

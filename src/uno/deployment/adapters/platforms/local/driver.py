@@ -21,7 +21,7 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import holding, honoured, loops, options, processes, wire
+from uno.deployment.adapters.platforms.local import confinement, holding, honoured, loops, options, processes, wire
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
 
@@ -34,9 +34,11 @@ RESPAWN_SECONDS = 1.0  # a keeper that did not take the directory is started aga
 class LocalDriver:
     name = "local"
     capabilities = Capabilities(traffic_weights=True, traffic_stats=True)
-    declaration = honoured.DECLARATION
 
     def __init__(self, state_dir: Path, environ: Mapping[str, str] | None = None) -> None:
+        # what this machine offers to confine replicas decides which settings are honoured here
+        self.offer = confinement.probe()
+        self.declaration = honoured.declaration_for(self.offer)
         self._state_dir = state_dir
         self._environ = os.environ if environ is None else environ
         self._starting = asyncio.Lock()
@@ -83,6 +85,7 @@ class LocalDriver:
             "log_backups": local.value.log_backups,
             "env": {**config.environment_variables, "APP_VERSION": release.version},
             "secret_env": {name: self._environ[name] for name in config.secrets},
+            "confinement": confinement.from_config(config, local.value.run_as_user).to_json(),
         }
         return _version(await self._call(request))
 
@@ -135,6 +138,10 @@ class LocalDriver:
             {
                 "platform": "local",
                 "router": {"listen": f"127.0.0.1:{local.value.port}", "health_path": local.value.health_path},
+                "confinement": {
+                    "asked": confinement.from_config(release.config, local.value.run_as_user).to_json(),
+                    "on_this_machine": self.offer.describe(),
+                },
                 "processes": [
                     {
                         "command": list(local.value.command),

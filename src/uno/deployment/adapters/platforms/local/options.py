@@ -12,6 +12,8 @@ default 10 MiB) and ``log_backups`` (rotated files kept, default 3; see ``rotati
 from __future__ import annotations
 
 import math
+import os
+import pwd
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +36,7 @@ class LocalOptions:
     unhealthy_threshold: int = 3
     log_max_bytes: int = rotating.DEFAULT_MAX_BYTES
     log_backups: int = rotating.DEFAULT_BACKUPS
+    run_as_user: str = "nobody"
 
 
 def _problem(key: str, message: str) -> Failure:
@@ -74,6 +77,10 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
     logs = _log_settings(settings)
     if isinstance(logs, Failure):
         return logs
+    user = settings.get("run_as_user", "nobody")
+    used = "run_as_user" in settings or (config.security.run_as_non_root and os.geteuid() == 0)
+    if used and not (isinstance(user, str) and _user_exists(user)):
+        return _problem("run_as_user", f"{user!r} is not a user of this machine (run_as_non_root runs replicas as it)")
     return Success(
         LocalOptions(
             tuple(command),
@@ -86,8 +93,17 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
             thresholds["unhealthy_threshold"],
             logs.value.max_bytes,
             logs.value.backups,
+            user,
         )
     )
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def _log_settings(settings: dict[str, Any]) -> Result[rotating.LogPolicy]:
