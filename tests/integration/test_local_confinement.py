@@ -13,6 +13,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,9 +22,10 @@ from typing import Any
 import pytest
 
 from tests.contract.test_repositories import T0
-from tests.integration.local_support import alive, answer, eventually
+from tests.integration.local_support import FAST, alive, answer, eventually, supervising
 from uno.core.result import Failure
-from uno.deployment.adapters.platforms.local import confinement, processes
+from uno.deployment.adapters.platforms.local import confinement, processes, wire
+from uno.deployment.adapters.platforms.local.confinement import Confinement, Offer
 from uno.deployment.adapters.platforms.local.driver import LocalDriver
 from uno.deployment.domain import configuring
 from uno.deployment.domain.ids import new_config_id
@@ -233,3 +235,48 @@ async def test_a_workdir_the_unprivileged_user_cannot_read_fails_the_version_set
     assert isinstance(created, Failure)
     assert f"user nobody (uid 65534) cannot read its working directory: '{private}'" in created.error.message
     assert (await driver.list_versions("shop", "dev")).value == []
+
+
+async def test_without_a_writable_cgroup_memory_max_is_an_address_space_limit_and_reported(tmp_path: Path):
+    """The fallback every Linux machine has: RLIMIT_AS, and a failed allocation is reported as over the limit."""
+    no_cgroups = Offer(memory=None, cpu=None, root=ROOT, private_mounts=False)
+    async with supervising(tmp_path / "processes", policy=FAST, offer=no_cgroups) as supervisor:
+        sleeper = [PYTHON, "-c", "import time; time.sleep(3600)"]
+        limited = Confinement(memory_max=64 * MIB)
+        [replica] = await supervisor.start_version("calm", sleeper, replicas=1, env={}, confined=limited)
+        assert replica.pid is not None
+        assert address_space_limit(replica.pid) == 64 * MIB
+        assert "uno-" not in proc_text(replica.pid, "cgroup")
+
+        await supervisor.start_version("hog", [PYTHON, "-c", HOG_APP], replicas=1, env={}, confined=limited)
+
+        def reported() -> str | None:
+            [info] = supervisor.replicas("hog")
+            return info.last_exit if info.last_exit and "memory" in info.last_exit else None
+
+        said = await eventually(reported, what="the hog reported over its memory limit")
+        assert said == "exited with status 1: it exceeded its memory limit (64 MiB, RLIMIT_AS): an allocation failed"
+
+
+async def kill_agent(driver: LocalDriver) -> None:
+    """Kill the agent and its keeper, as a crash would: the replicas run on, nobody's children."""
+    pinged = (await wire.call(driver.socket_path, {"op": "ping"}, timeout=5)).value
+    for pid in (pinged["keeper"]["pid"], pinged["pid"]):
+        os.kill(pid, signal.SIGKILL)
+        await eventually(lambda pid=pid: not alive(pid), what=f"{pid} gone")
+
+
+async def test_an_agent_started_again_removes_the_cgroups_of_adopted_and_lost_replicas(driver: LocalDriver):
+    if not OFFER.hierarchies:
+        pytest.skip("no writable cgroup on this machine: replicas get an rlimit, no cgroup")
+    version, pid, _ = await deploy(driver, REPORT_APP, resources={"memory_max": "64Mi"})
+    directory = cgroup_dir(pid, "memory")
+    lost = directory.parent / "shop-dev-0.9.0-gone.0"  # as an agent that died while removing it would leave it
+    lost.mkdir()
+    await kill_agent(driver)
+
+    assert not isinstance(await driver.destroy_version(version, drain_timeout=0), Failure)  # a new agent adopts
+
+    assert not alive(pid)
+    assert not directory.exists()
+    assert not lost.exists()

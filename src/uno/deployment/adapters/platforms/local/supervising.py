@@ -113,6 +113,7 @@ class Supervisor:
         policy: RestartPolicy | None = None,
         log_check_seconds: float = rotating.CHECK_SECONDS,
         background: BackgroundLoops | None = None,
+        offer: confinement.Offer | None = None,
     ) -> None:
         if not processes.proc_available():
             raise SupervisorError("the local supervisor needs Linux's /proc file system")
@@ -123,7 +124,7 @@ class Supervisor:
             policy=policy or RestartPolicy(),
             base_env=os.environ if base_env is None else base_env,  # os.environ is read at each start
             on_change=self._persist,
-            offer=confinement.probe(),
+            offer=confinement.probe() if offer is None else offer,  # what confines replicas here
             cgroup_key=confinement.agent_key(state_dir),
         )
         self._versions: dict[str, _VersionSet] = {}
