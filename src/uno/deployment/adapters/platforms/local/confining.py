@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import json
 import os
@@ -63,7 +62,8 @@ class _MountAttr(ctypes.Structure):
     ]
 
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# the interpreter's own symbols hold libc's: ``ctypes.util.find_library`` would run ldconfig (30 ms a start)
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _check(result: int, what: str, path: str | None = None) -> None:
