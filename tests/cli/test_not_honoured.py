@@ -25,6 +25,8 @@ resource_requirements:
   auto_scaling: false
 security_config:
   scan_images: true
+  run_as_non_root: false  # production turns it on: this Python and the test's directory are root's only
+  read_only_root_filesystem: false
 testing_config:
   run_unit_tests: false
 custom_settings:

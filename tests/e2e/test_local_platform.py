@@ -65,6 +65,8 @@ async def deploy(container: bootstrap.Container, port: int, version: str, strate
                 environment="staging",
                 strategy=strategy,
                 resource_requirements={"replicas_min": 2, "replicas_max": 4},
+                # the staging profile turns these on: this Python and the test's directories are root's only
+                security_config={"run_as_non_root": False, "read_only_root_filesystem": False},
                 custom_settings=settings,
             )
         ).value

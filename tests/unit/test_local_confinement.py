@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.contract.test_repositories import T0
-from uno.deployment.adapters.platforms.local import cgroups, confinement, honoured
+from uno.deployment.adapters.platforms.local import cgroups, confinement, honoured, options
 from uno.deployment.adapters.platforms.local.cgroups import Hierarchy, Limits, ReplicaCgroups
 from uno.deployment.adapters.platforms.local.confinement import Confinement, Offer
 from uno.deployment.domain import configuring
@@ -152,3 +152,15 @@ def test_what_the_machine_cannot_do_is_declared_not_honoured(offer: Offer, honou
     if offer.memory is None:
         assert "RLIMIT_AS" in declared["resources.memory_max"].note
         assert "nothing caps a replica's CPU" in declared["resources.cpu_max"].note
+
+
+def test_run_as_user_must_be_a_user_of_this_machine():
+    settings = {"command": ["app"], "port": 8000}
+    given = config(custom_settings={**settings, "run_as_user": "no-such-user-here"})
+
+    refused = options.options_for(given)
+
+    assert refused.is_failure()
+    assert refused.error.context["field"] == "custom_settings.run_as_user"
+    assert "'no-such-user-here' is not a user of this machine" in refused.error.message
+    assert options.options_for(config(custom_settings={**settings, "run_as_user": "root"})).value.run_as_user == "root"
