@@ -220,6 +220,20 @@ async def test_removed_replicas_leave_no_cgroup_behind(driver: LocalDriver):
     assert not isinstance(await driver.destroy_version(version, drain_timeout=0), Failure)
 
     await eventually(lambda: not any(directory.exists() for directory in directories), what="cgroups removed")
+    assert not any(directory.parent.exists() for directory in directories)  # the agent's own, now empty
+
+
+async def test_a_replica_that_cannot_start_leaves_no_cgroup_behind(driver: LocalDriver):
+    if not OFFER.hierarchies:
+        pytest.skip("no writable cgroup on this machine: replicas get an rlimit, no cgroup")
+    asked = {"resources": {"memory_max": "64Mi"}, "custom": {"workdir": "/nonexistent/uno-workdir"}}
+
+    created = await driver.create_version(release([PYTHON, "-c", REPORT_APP], **asked), 1)
+
+    assert isinstance(created, Failure)
+    key = confinement.agent_key(driver._state_dir / "processes")
+    made = [path for hierarchy in OFFER.hierarchies for path in (hierarchy.base / f"uno-{key}").glob("*")]
+    assert not [path for path in made if path.is_dir()]  # a cgroup is a directory; the rest is the kernel's files
 
 
 @pytest.mark.skipif(not ROOT, reason="only a root agent changes its replicas' user")

@@ -211,6 +211,8 @@ class Supervisor:
             await _stop_all(version.replicas, grace)
             del self._versions[version_id]
             self._persist()
+            if not self._versions:  # nothing may be starting in them now: the agent's cgroups go too
+                self._remove_cgroup_parents()
 
     def versions(self) -> list[VersionInfo]:
         return [version.info() for version in self._versions.values()]
@@ -294,6 +296,7 @@ class Supervisor:
             try:
                 await replica.start()
             except OSError as error:
+                await replica.stop(0.0)  # what was made for it (its cgroups) goes
                 raise ProcessStartError(f"cannot start {version.launch.argv[0]!r}: {error}") from error
             version.replicas.append(replica)
         self._persist()
