@@ -27,6 +27,8 @@ monitoring_config:
   enable_tracing: true
 security_config:
   scan_images: false
+  run_as_non_root: false  # production turns it on: this Python and the test's directory are root's only
+  read_only_root_filesystem: false
 testing_config:
   run_unit_tests: false
 network_config:

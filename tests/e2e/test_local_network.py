@@ -78,8 +78,11 @@ async def deploy(container: bootstrap.Container, version: str, settings: dict[st
     if found:
         config = (await service.update_config(found[0].id, app_version=version, **fields)).value
     else:
-        # staging's profile scans with pip-audit (not installed here); scanning is not what these tests are about
-        fields.setdefault("security_config", {"scan_images": False})
+        # staging's profile scans with pip-audit (not installed here) and runs replicas as nobody on a read-only
+        # filesystem (this Python is under /root, mode 700): none of that is what these tests are about
+        fields.setdefault(
+            "security_config", {"scan_images": False, "run_as_non_root": False, "read_only_root_filesystem": False}
+        )
         created = await service.create_config(
             app_name="shop",
             app_version=version,

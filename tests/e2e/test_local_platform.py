@@ -65,7 +65,9 @@ async def deploy(container: bootstrap.Container, port: int, version: str, strate
                 environment="staging",
                 strategy=strategy,
                 resource_requirements={"replicas_min": 2, "replicas_max": 4},
-                security_config={"scan_images": False},  # not about the scan: pip-audit may not be installed
+                # not about the scan (pip-audit may not be installed) nor the user and filesystem staging turns on
+                # (this Python and the test's directories are root's only)
+                security_config={"scan_images": False, "run_as_non_root": False, "read_only_root_filesystem": False},
                 custom_settings=settings,
             )
         ).value

@@ -18,8 +18,8 @@ from uno.deployment.settings import Settings
 
 LOCAL = {"command": ["python", "-m", "http.server"], "port": 18080}
 UNHONOURED_ON_LOCAL = {
+    "security_config": {"enable_network_policy": True},
     "monitoring_config": {"enable_tracing": True, "enable_alerts": True},
-    "resource_requirements": {"memory_max": "1Gi"},
 }
 NOT_SCANNED = {"security_config": {"scan_images": False}}  # pip-audit, local's default scanner, is not installed
 
@@ -78,7 +78,7 @@ async def test_a_dev_deploy_on_local_records_what_local_does_not_honour_and_goes
 
     assert record.success
     noted = record.details["not_honoured"]
-    assert fields(noted) == ["resources.memory_max", "monitoring.enable_tracing", "monitoring.enable_alerts"]
+    assert fields(noted) == ["security.enable_network_policy", "monitoring.enable_tracing", "monitoring.enable_alerts"]
     assert noted[1]["message"] == (
         "not honoured on local: tracing arrives with the observability work: nothing exports spans yet"
     )
@@ -132,7 +132,7 @@ async def test_strict_on_refuses_a_dev_deploy_too(container):
     refused = await container.deployment_service.start_deploy(config.id, strict=True)
 
     assert fields(refused.error.context["errors"]) == [
-        "resources.memory_max",
+        "security.enable_network_policy",
         "monitoring.enable_tracing",
         "monitoring.enable_alerts",
     ]
@@ -172,7 +172,7 @@ async def test_the_plan_lists_what_would_not_be_honoured_and_the_unknown_keys(co
     planned = (await container.deployment_service.plan(config.id)).value
 
     assert fields(planned.not_honoured) == [
-        "resources.memory_max",
+        "security.enable_network_policy",
         "monitoring.enable_tracing",
         "monitoring.enable_alerts",
     ]
@@ -186,7 +186,7 @@ async def test_the_plan_lists_what_would_not_be_honoured_and_the_unknown_keys(co
 async def test_profile_values_count_only_when_they_turn_something_on(container):
     """The dev profile fills CPU and memory for every configuration: not a promise until written."""
     config = await create(container)
-    chosen = await create(container, resource_requirements={"cpu_max": "1"})
+    chosen = await create(container, network_config={"port": 9000})
 
     assert (await container.deployment_service.plan(config.id)).value.not_honoured == ()
-    assert fields((await container.deployment_service.plan(chosen.id)).value.not_honoured) == ["resources.cpu_max"]
+    assert fields((await container.deployment_service.plan(chosen.id)).value.not_honoured) == ["network.port"]

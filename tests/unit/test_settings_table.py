@@ -8,6 +8,7 @@ from types import ModuleType
 
 from uno.deployment.adapters.platforms import kubernetes
 from uno.deployment.adapters.platforms.kubernetes import honoured as kubernetes_honoured
+from uno.deployment.adapters.platforms.local import confinement
 from uno.deployment.adapters.platforms.local import honoured as local_honoured
 from uno.deployment.adapters.platforms.local.driver import LocalDriver
 
@@ -32,6 +33,11 @@ def test_the_page_is_what_the_script_writes():
 
 
 def test_the_table_is_made_from_what_the_drivers_in_use_declare(tmp_path: Path):
-    assert LocalDriver(tmp_path).declaration is local_honoured.DECLARATION
+    """The local driver's declaration is the documented one, with this machine's mechanisms for confinement."""
+    local = LocalDriver(tmp_path).declaration
+    assert local == local_honoured.declaration_for(confinement.probe())
+    machine_dependent = {path for path in local.settings if local.settings[path] != local_honoured.SETTINGS[path]}
+    assert machine_dependent <= set(local_honoured.MACHINE_DEPENDENT)
+    assert local.custom_settings == local_honoured.DECLARATION.custom_settings
     assert kubernetes.make_driver({}).declaration is kubernetes_honoured.DECLARATION  # type: ignore[attr-defined]
     assert script().DRIVERS == (local_honoured.DECLARATION, kubernetes_honoured.DECLARATION)

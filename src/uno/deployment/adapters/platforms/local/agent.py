@@ -41,6 +41,7 @@ from uno.core.result import Failure, Result, Success
 from uno.deployment.adapters.platforms.local import loops, options, versionsets, wire
 from uno.deployment.adapters.platforms.local.autoscaling import Autoscaler
 from uno.deployment.adapters.platforms.local.background import BackgroundLoops
+from uno.deployment.adapters.platforms.local.confinement import Confinement
 from uno.deployment.adapters.platforms.local.health import HealthMonitor
 from uno.deployment.adapters.platforms.local.holding import Holding
 from uno.deployment.adapters.platforms.local.routing import Router
@@ -171,6 +172,7 @@ class Agent:
                 secret_env=request.get("secret_env", {}),
                 workdir=request.get("workdir"),
                 logs=versionsets.log_policy(request),
+                confined=Confinement.from_json(request.get("confinement")),
             )
         except SupervisorError as error:
             await self._close_idle_router((meta.app, meta.environment))  # nothing of the app runs: free its port
@@ -251,6 +253,7 @@ class Agent:
         problems = sorted({versionsets.problem(replica) for replica in probed if not replica.ready} - {""})
         if len(probed) < len(running):
             problems.append(f"{len(running) - len(probed)} replica(s) not probed yet")
+        problems.extend(versionsets.exits(self.supervisor.replicas(meta.id)))
         problems.extend(self.supervisor.version(meta.id).warnings)
         problems.extend(  # a loop that is down now: the routes or the probes may be stale until it is back
             f"the agent's {loop.name} loop failed ({loop.last_error}); restarting it"

@@ -24,7 +24,17 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.local import holding, honoured, loops, options, processes, scaling, tls, wire
+from uno.deployment.adapters.platforms.local import (
+    confinement,
+    holding,
+    honoured,
+    loops,
+    options,
+    processes,
+    scaling,
+    tls,
+    wire,
+)
 from uno.deployment.domain import connections
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
@@ -38,9 +48,11 @@ RESPAWN_SECONDS = 1.0  # a keeper that did not take the directory is started aga
 class LocalDriver:
     name = "local"
     capabilities = Capabilities(traffic_weights=True, traffic_stats=True)
-    declaration = honoured.DECLARATION
 
     def __init__(self, state_dir: Path, environ: Mapping[str, str] | None = None) -> None:
+        # what this machine offers to confine replicas decides which settings are honoured here
+        self.offer = confinement.probe()
+        self.declaration = honoured.declaration_for(self.offer)
         self._state_dir = state_dir
         self._environ = os.environ if environ is None else environ
         self._starting = asyncio.Lock()
@@ -101,6 +113,7 @@ class LocalDriver:
             "use_https": local.value.use_https,
             "tls_cert_file": served.value[0] if served.value else None,
             "tls_key_file": served.value[1] if served.value else None,
+            "confinement": confinement.from_config(config, local.value.run_as_user).to_json(),
         }
         return _version(await self._call(request))
 
@@ -163,6 +176,10 @@ class LocalDriver:
                 "platform": "local",
                 "router": _router(local.value),
                 "autoscaling": _autoscaling(release.config, local.value),
+                "confinement": {
+                    "asked": confinement.from_config(release.config, local.value.run_as_user).to_json(),
+                    "on_this_machine": self.offer.describe(),
+                },
                 "processes": [
                     {
                         "command": list(local.value.command),

@@ -1,21 +1,27 @@
 """What the ``local`` platform does with each setting (``domain.settings_catalogue.PLATFORM``).
 
 Checked against the driver and the agent: replicas are processes on this machine behind
-the router, with the configuration's environment and secrets; nothing limits them. The
+the router, with the configuration's environment and secrets. The
 router listens on 127.0.0.1 at ``network.port`` (or ``custom_settings.port``), serves
 ``network.domain`` only when one is set, and terminates TLS with ``network.use_https``
 (``tls``); replicas are probed at ``network.health_check_path``. With ``auto_scaling`` on,
 the agent's autoscaler (``autoscaling``) scales the live version set from its measured CPU.
 ``security.scan_images`` scans with ``pip-audit`` of ``requirements.txt`` in the workdir
 unless the configuration names its ``scan_command``.
+
+Limits, the replicas' user and a read-only filesystem depend on what the machine offers
+(``confinement.Offer``): ``declaration_for`` answers for one machine (the driver's, computed
+when it is made), ``DECLARATION`` for the docs, naming each mechanism and its fallback.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from uno.deployment.adapters.platforms.local.confinement import Offer
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import ScanCommand, SettingsDeclaration, Support, honoured, not_honoured
 
-_NO_LIMITS = "processes run without CPU or memory limits"
 _AUTOSCALED = (
     "the agent measures the ready replicas' CPU in /proc and scales the version set taking all traffic"
     " between replicas_min and replicas_max like an HPA (see custom_settings.autoscale_interval_seconds,"
@@ -24,11 +30,53 @@ _AUTOSCALED = (
 _NOT_YET = "arrives with the observability work"
 _POOL = "each replica's DATABASE_POOL_MIN / DATABASE_POOL_MAX (beside DATABASE_URL), for the app's pool to read"
 
+_KILLED = "a replica above it is killed, and its health and the deploy say it exceeded its memory limit"
+_MEMORY_MAX = {
+    2: honoured(f"cgroup v2 memory.max (and memory.swap.max 0) of the replica's own cgroup: {_KILLED}"),
+    1: honoured(f"cgroup v1 memory.limit_in_bytes (and memsw) of the replica's own cgroup: {_KILLED}"),
+    0: honoured(
+        "RLIMIT_AS (no writable cgroup here): an allocation above it fails, and a replica that exits of it "
+        "is reported as over its memory limit"
+    ),
+}
+_MEMORY_MIN = {
+    2: honoured("cgroup v2 memory.min: this much of the replica's memory is never reclaimed"),
+    1: honoured("cgroup v1 memory.soft_limit_in_bytes: under memory pressure, reclaimed no lower than this first"),
+    0: not_honoured("no writable cgroup on this machine: nothing reserves memory for a replica"),
+}
+_CPU_MAX = {
+    2: honoured("cgroup v2 cpu.max: at most this much CPU time per 100 ms period, for the replica and its children"),
+    1: honoured("cgroup v1 cpu.cfs_quota_us per 100 ms cpu.cfs_period_us, for the replica and its children"),
+    0: not_honoured("no writable cgroup for the cpu controller on this machine: nothing caps a replica's CPU"),
+}
+_CPU_MIN = {
+    2: honoured("cgroup v2 cpu.weight (from 1024 shares per CPU): its share of CPU when CPUs are busy"),
+    1: honoured("cgroup v1 cpu.shares (1024 per CPU): its share of CPU when CPUs are busy"),
+    0: not_honoured("no writable cgroup for the cpu controller on this machine: nothing weighs a replica's CPU"),
+}
+_AS_USER = honoured(
+    "a root agent starts replicas as custom_settings.run_as_user (default nobody: setgroups, setgid, setuid "
+    "before exec); an agent that is not root runs them as its own user"
+)
+_READ_ONLY = honoured(
+    "each replica runs in its own mount namespace where every mount is read-only, but a private tmpfs "
+    "on /tmp, /dev and /proc"
+)
+_NO_PRIVATE_MOUNTS = not_honoured(
+    "no private mount namespace here (not root, no unprivileged user namespaces): replicas write wherever "
+    "their user may"
+)
+
 SETTINGS: dict[str, Support] = {
-    "resources.cpu_min": not_honoured(_NO_LIMITS),
-    "resources.cpu_max": not_honoured(_NO_LIMITS),
-    "resources.memory_min": not_honoured(_NO_LIMITS),
-    "resources.memory_max": not_honoured(_NO_LIMITS),
+    "resources.cpu_min": honoured("cgroup v2 cpu.weight, else v1 cpu.shares; where no cgroup is writable, reported"),
+    "resources.cpu_max": honoured("cgroup v2 cpu.max, else v1 cpu.cfs_quota_us; where no cgroup is writable, reported"),
+    "resources.memory_min": honoured(
+        "cgroup v2 memory.min, else v1 memory.soft_limit_in_bytes; where no cgroup is writable, reported"
+    ),
+    "resources.memory_max": honoured(
+        "cgroup v2 memory.max, else v1 memory.limit_in_bytes, else RLIMIT_AS; a replica over it is killed "
+        "(or fails to allocate) and reported as over its memory limit"
+    ),
     "resources.replicas_min": honoured("this many processes per version, behind the router"),
     "resources.replicas_max": honoured("the most replicas the autoscaler runs"),
     "resources.auto_scaling": honoured(_AUTOSCALED),
@@ -50,8 +98,10 @@ SETTINGS: dict[str, Support] = {
         "the path each replica is probed at (custom_settings.health_path, deprecated, wins if set)"
     ),
     "security.enable_network_policy": not_honoured("processes are not isolated from the network"),
-    "security.run_as_non_root": not_honoured("replicas run as the user running the deploy"),
-    "security.read_only_root_filesystem": not_honoured("replicas write wherever that user may"),
+    "security.run_as_non_root": _AS_USER,
+    "security.read_only_root_filesystem": honoured(
+        f"{_READ_ONLY.note}; where no private mount namespace can be made (not root, no user namespaces), reported"
+    ),
     "monitoring.enable_tracing": not_honoured(f"tracing {_NOT_YET}: nothing exports spans yet"),
     "monitoring.enable_alerts": not_honoured(f"alerting {_NOT_YET}: no alert rule is set up yet"),
     "database.connection_pool_min": honoured(_POOL),
@@ -76,6 +126,7 @@ CUSTOM_SETTINGS = frozenset(
         "scale_down_stabilization_seconds",
         "tls_cert_file",
         "tls_key_file",
+        "run_as_user",
     }
 )
 
@@ -91,3 +142,27 @@ def scanner(config: DeploymentConfig) -> ScanCommand:
 DECLARATION = SettingsDeclaration(
     "local", SETTINGS, CUSTOM_SETTINGS, deprecated={"health_path": "network.health_check_path"}, scanner=scanner
 )
+
+
+MACHINE_DEPENDENT = (
+    "resources.memory_max",
+    "resources.memory_min",
+    "resources.cpu_max",
+    "resources.cpu_min",
+    "security.read_only_root_filesystem",
+)
+
+
+def declaration_for(offer: Offer) -> SettingsDeclaration:
+    """What the local platform honours on a machine offering ``offer`` (``confinement.probe``)."""
+    memory = offer.memory.version if offer.memory is not None else 0
+    cpu = offer.cpu.version if offer.cpu is not None else 0
+    settings = {
+        **SETTINGS,
+        "resources.memory_max": _MEMORY_MAX[memory],
+        "resources.memory_min": _MEMORY_MIN[memory],
+        "resources.cpu_max": _CPU_MAX[cpu],
+        "resources.cpu_min": _CPU_MIN[cpu],
+        "security.read_only_root_filesystem": _READ_ONLY if offer.private_mounts else _NO_PRIVATE_MOUNTS,
+    }
+    return replace(DECLARATION, settings=settings)

@@ -19,6 +19,8 @@ recommendation must last before replicas are removed, default 300).
 from __future__ import annotations
 
 import math
+import os
+import pwd
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +49,7 @@ class LocalOptions:
     use_https: bool = False  # network.use_https: the router terminates TLS
     tls_cert_file: str | None = None  # None with use_https: a self-signed certificate is made (``tls``)
     tls_key_file: str | None = None
+    run_as_user: str = "nobody"
 
     @property
     def scheme(self) -> str:
@@ -97,6 +100,10 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
     served = _tls_files(settings, config.network.use_https)
     if isinstance(served, Failure):
         return served
+    user = settings.get("run_as_user", "nobody")
+    used = "run_as_user" in settings or (config.security.run_as_non_root and os.geteuid() == 0)
+    if used and not (isinstance(user, str) and _user_exists(user)):
+        return _problem("run_as_user", f"{user!r} is not a user of this machine (run_as_non_root runs replicas as it)")
     return Success(
         LocalOptions(
             tuple(command),
@@ -113,6 +120,7 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
             config.network.domain,
             config.network.use_https,
             *served.value,
+            user,
         )
     )
 
@@ -131,6 +139,14 @@ def _tls_files(settings: dict[str, Any], use_https: bool) -> Result[tuple[str | 
         return _problem("tls_cert_file", "is served only with network.use_https on")
     problem = tls.pair_problem(cert, key)
     return _problem("tls_cert_file", problem) if problem else Success((cert, key))
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def _log_settings(settings: dict[str, Any]) -> Result[rotating.LogPolicy]:

@@ -187,7 +187,7 @@ async def wait_group_empty(pgid: int, timeout: float) -> bool:
 
 
 async def spawn(
-    argv: Sequence[str], *, env: Mapping[str, str], cwd: str | None, log_path: Path
+    argv: Sequence[str], *, env: Mapping[str, str], cwd: str | None, log_path: Path, pass_fds: Sequence[int] = ()
 ) -> asyncio.subprocess.Process:
     """Start ``argv`` in its own session, stdout and stderr appended to ``log_path``; raises OSError.
 
@@ -205,6 +205,7 @@ async def spawn(
                 env=dict(env),
                 cwd=cwd,
                 start_new_session=True,
+                pass_fds=tuple(pass_fds),
             )
         except OSError as error:
             if error.filename is not None or not argv:

@@ -47,6 +47,7 @@ class ReplicaInfo:
     adopted: bool = False  # the process was started by an earlier supervisor and found alive
     last_error: str | None = None  # why the last start failed, if it did
     runs: tuple[Run, ...] = ()
+    last_exit: str | None = None  # why its last process ended on its own (e.g. over its memory limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from uno.deployment.adapters.platforms.local import processes
+from uno.deployment.adapters.platforms.local import confinement, processes
+from uno.deployment.adapters.platforms.local.confinement import Confinement, Offer, ReplicaConfiner
 from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo, ReplicaState, RestartPolicy, Run
 from uno.deployment.adapters.platforms.local.rotating import LogPolicy
 from uno.deployment.adapters.platforms.local.state import ReplicaRecord
@@ -55,6 +56,7 @@ class Launch:
     secret_env: Mapping[str, str] = field(default_factory=dict)  # memory only: never in the state file
     secret_names: tuple[str, ...] = ()  # what ``secret_env`` should hold (recorded: names are no secret)
     logs: LogPolicy = field(default_factory=LogPolicy)
+    confinement: Confinement = field(default_factory=Confinement)  # limits, user, read-only filesystem
 
     @property
     def missing_secrets(self) -> list[str]:
@@ -70,6 +72,8 @@ class Surroundings:
     policy: RestartPolicy
     base_env: Mapping[str, str]
     on_change: Callable[[], None]  # called when a pid changes, so the state file follows
+    offer: Offer | None = None  # what this machine offers to confine replicas (``confinement.probe``)
+    cgroup_key: str = ""  # names the agent's cgroups (``confinement.agent_key``)
 
 
 class _Process(Protocol):
@@ -152,9 +156,11 @@ class Replica:
         self._crashes = 0  # consecutive unexpected exits (or failed starts) since the last stable run
         self._runs: deque[Run] = deque(maxlen=RUN_HISTORY)
         self._last_error: str | None = None
+        self._last_exit: str | None = None  # why its last process ended, when it ended on its own
         self._stop = asyncio.Event()
         self._grace = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._confiner = _confiner(launch, index, surroundings)
 
     @property
     def log_path(self) -> Path:
@@ -180,6 +186,8 @@ class Replica:
             await asyncio.wait((self._task,))
             if not self._task.cancelled() and self._task.exception() is not None:
                 await self._end()  # its task died of a bug (logged): the process may still run
+        if self._confiner is not None:
+            await self._confiner.release()  # its cgroups go with it (and whatever escaped its group)
 
     def info(self) -> ReplicaInfo:
         process = self._process
@@ -193,6 +201,7 @@ class Replica:
             adopted=process is not None and process.adopted,
             last_error=self._last_error,
             runs=tuple(self._runs),
+            last_exit=self._last_exit,
         )
 
     def record(self) -> ReplicaRecord:
@@ -270,7 +279,7 @@ class Replica:
         _note(self.log_path, starting)
         started = clock.monotonic()
         try:
-            process = await processes.spawn(argv, env=self._env(), cwd=self.launch.workdir, log_path=self.log_path)
+            process = await self._start_process()
         except OSError as error:
             self.restarts = restarts
             self._runs.append(Run(started, None, started))
@@ -282,6 +291,14 @@ class Replica:
         self._runs.append(Run(started, process.pid))
         self._with.on_change()
         return self._process
+
+    async def _start_process(self) -> asyncio.subprocess.Process:
+        env, cwd, confiner = self._env(), self.launch.workdir, self._confiner
+        if confiner is None:
+            return await processes.spawn(self.launch.argv, env=env, cwd=cwd, log_path=self.log_path)
+        spec = await asyncio.to_thread(confiner.spec)
+        confiner.mark_log(self.log_path)
+        return await confinement.spawn(self.launch.argv, spec, env=env, cwd=cwd, log_path=self.log_path)
 
     def _env(self) -> dict[str, str]:
         return {**self._with.base_env, **self.launch.env, **self.launch.secret_env, "PORT": str(self.port)}
@@ -314,6 +331,9 @@ class Replica:
         self._process = None
         delay = self._with.policy.delay(self._crashes)
         reason = _exit_reason(process.returncode)
+        if self._confiner is not None and (over := self._confiner.over_memory(process.returncode, self.log_path)):
+            reason = f"{reason}: {over}"
+        self._last_exit = reason
         _note(self.log_path, f"{reason}; restarting in {delay:g}s")
         log.warning(
             "replica %s/%d (pid %d): %s; restarting in %gs",
@@ -341,6 +361,13 @@ class Replica:
         if self._runs and self._runs[-1].pid == process.pid and self._runs[-1].exited is None:
             last = self._runs[-1]
             self._runs[-1] = Run(last.started, last.pid, self._with.clock.monotonic(), process.returncode)
+
+
+def _confiner(launch: Launch, index: int, surroundings: Surroundings) -> ReplicaConfiner | None:
+    if launch.confinement.empty:
+        return None
+    offer = surroundings.offer or confinement.probe()
+    return ReplicaConfiner(launch.confinement, offer, surroundings.cgroup_key, f"{launch.version_id}.{index}")
 
 
 def _exit_reason(returncode: int | None) -> str:

@@ -14,7 +14,7 @@ Invariants:
   the agent's user (mode 0600), but it is not a secret store. Of the secrets, only their
   names are written (``secret_names``), so that an adopting supervisor knows which
   variables to recover from a surviving replica; their values never are.
-- keys added since format 1 (``secret_names``, ``logs``) are optional when read, so a file
+- keys added since format 1 (``secret_names``, ``logs``, ``confinement``) are optional when read, so a file
   written by an older agent is adopted with their defaults.
 - an unreadable or malformed file raises ``StateError``: guessing would hide processes.
 """
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from uno.deployment.adapters.platforms.local import rotating
+from uno.deployment.adapters.platforms.local.confinement import Confinement
 from uno.deployment.adapters.platforms.local.rotating import LogPolicy
 
 FORMAT = 1
@@ -59,6 +60,7 @@ class VersionRecord:
     replicas: tuple[ReplicaRecord, ...] = ()
     secret_names: tuple[str, ...] = ()  # the names only: values are never written
     logs: LogPolicy = field(default_factory=LogPolicy)
+    confinement: Confinement = field(default_factory=Confinement)
 
 
 class StateFile:
@@ -110,6 +112,7 @@ def _version_to_json(record: VersionRecord) -> dict[str, Any]:
         "replicas": [_replica_to_json(replica) for replica in record.replicas],
         "secret_names": list(record.secret_names),
         "logs": {"max_bytes": record.logs.max_bytes, "backups": record.logs.backups},
+        "confinement": record.confinement.to_json(),
     }
 
 
@@ -145,7 +148,8 @@ def _version_from_json(version_id: str, data: Any) -> VersionRecord:
         _integer(logs.get("max_bytes", rotating.DEFAULT_MAX_BYTES)),
         _integer(logs.get("backups", rotating.DEFAULT_BACKUPS)),
     )
-    return VersionRecord(version_id, argv, env, workdir, replicas, secret_names, policy)
+    confinement = Confinement.from_json(data.get("confinement"))
+    return VersionRecord(version_id, argv, env, workdir, replicas, secret_names, policy, confinement)
 
 
 def _replica_from_json(data: Any) -> ReplicaRecord:

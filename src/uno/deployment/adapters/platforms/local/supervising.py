@@ -42,8 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uno.deployment.adapters.clocks import SystemClock
-from uno.deployment.adapters.platforms.local import processes, rotating
+from uno.deployment.adapters.platforms.local import cgroups, confinement, processes, rotating
 from uno.deployment.adapters.platforms.local.background import BackgroundLoops
+from uno.deployment.adapters.platforms.local.confinement import Confinement
 from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo, RestartPolicy, VersionInfo
 from uno.deployment.adapters.platforms.local.restarting import Launch, Replica, Surroundings
 from uno.deployment.adapters.platforms.local.rotating import LogPolicy
@@ -89,7 +90,14 @@ class _VersionSet:
         launch = self.launch
         replicas = tuple(replica.record() for replica in self.replicas)
         return VersionRecord(
-            launch.version_id, launch.argv, dict(launch.env), launch.workdir, replicas, launch.secret_names, launch.logs
+            launch.version_id,
+            launch.argv,
+            dict(launch.env),
+            launch.workdir,
+            replicas,
+            launch.secret_names,
+            launch.logs,
+            launch.confinement,
         )
 
 
@@ -105,6 +113,7 @@ class Supervisor:
         policy: RestartPolicy | None = None,
         log_check_seconds: float = rotating.CHECK_SECONDS,
         background: BackgroundLoops | None = None,
+        offer: confinement.Offer | None = None,
     ) -> None:
         if not processes.proc_available():
             raise SupervisorError("the local supervisor needs Linux's /proc file system")
@@ -115,6 +124,8 @@ class Supervisor:
             policy=policy or RestartPolicy(),
             base_env=os.environ if base_env is None else base_env,  # os.environ is read at each start
             on_change=self._persist,
+            offer=confinement.probe() if offer is None else offer,  # what confines replicas here
+            cgroup_key=confinement.agent_key(state_dir),
         )
         self._versions: dict[str, _VersionSet] = {}
         self._log_check_seconds = log_check_seconds
@@ -139,6 +150,7 @@ class Supervisor:
         workdir: str | None = None,
         secret_env: Mapping[str, str] | None = None,
         logs: LogPolicy | None = None,
+        confined: Confinement | None = None,
     ) -> list[ReplicaInfo]:
         """Start ``replicas`` processes of ``argv``, each on its own free port.
 
@@ -146,6 +158,7 @@ class Supervisor:
         the processes but its values are kept in memory only (an adopting supervisor reads
         them back from a surviving replica, see the module docstring). ``logs`` says when
         the replicas' logs are rotated (default: over 10 MiB, 3 old files kept).
+        ``confined``: their limits, user and read-only filesystem (``confinement``).
 
         Raises ``ProcessStartError`` (and starts nothing) when the program cannot be started.
         """
@@ -164,6 +177,7 @@ class Supervisor:
             secret_env=secrets,
             secret_names=tuple(secrets),
             logs=logs or LogPolicy(),
+            confinement=confined or Confinement(),
         )
         version = self._versions[version_id] = _VersionSet(launch)
         self._rotate_logs()
@@ -197,6 +211,8 @@ class Supervisor:
             await _stop_all(version.replicas, grace)
             del self._versions[version_id]
             self._persist()
+            if not self._versions:  # nothing may be starting in them now: the agent's cgroups go too
+                self._remove_cgroup_parents()
 
     def versions(self) -> list[VersionInfo]:
         return [version.info() for version in self._versions.values()]
@@ -223,6 +239,7 @@ class Supervisor:
             raise SupervisorError(f"cannot adopt: {error}") from error
         for record in records.values():
             self._adopt_version(record)
+        await self._remove_leftover_cgroups(records.values())
         self._persist()
         self._rotate_logs()
         return self.versions()
@@ -243,6 +260,7 @@ class Supervisor:
                 await _stop_all([replica for version in self._versions.values() for replica in version.replicas], grace)
                 self._versions.clear()
                 self._persist()
+                self._remove_cgroup_parents()
         finally:
             os.close(self._lock)
 
@@ -258,6 +276,7 @@ class Supervisor:
             secret_env=secrets,
             secret_names=record.secret_names,
             logs=record.logs,
+            confinement=record.confinement,
         )
         version = _VersionSet(launch)
         if launch.missing_secrets:
@@ -277,9 +296,28 @@ class Supervisor:
             try:
                 await replica.start()
             except OSError as error:
+                await replica.stop(0.0)  # what was made for it (its cgroups) goes
                 raise ProcessStartError(f"cannot start {version.launch.argv[0]!r}: {error}") from error
             version.replicas.append(replica)
         self._persist()
+
+    async def _remove_leftover_cgroups(self, records: Iterable[VersionRecord]) -> None:
+        """Replica cgroups an earlier agent left (it died while removing them): nothing may stay behind."""
+        surroundings = self._surroundings
+        hierarchies = surroundings.offer.hierarchies if surroundings.offer is not None else []
+        keep = {f"{record.version_id}.{replica.index}" for record in records for replica in record.replicas}
+        try:
+            removed = await cgroups.remove_leftovers(hierarchies, surroundings.cgroup_key, keep)
+        except OSError:
+            log.exception("could not remove the cgroups an earlier agent left")
+            return
+        if removed:
+            log.warning("removed cgroups left by an earlier agent: %s", ", ".join(removed))
+
+    def _remove_cgroup_parents(self) -> None:
+        offer = self._surroundings.offer
+        if offer is not None:
+            cgroups.remove_parents(offer.hierarchies, self._surroundings.cgroup_key)
 
     def _rotate_logs(self) -> None:
         if self._rotating is not None:

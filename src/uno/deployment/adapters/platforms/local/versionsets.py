@@ -8,12 +8,14 @@ the scales the autoscaler made (``scale_events``, the newest last).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure
 from uno.deployment.adapters.platforms.local import rotating, scaling, tls
+from uno.deployment.adapters.platforms.local.replicas import ReplicaInfo, ReplicaState
 from uno.deployment.adapters.platforms.local.routing import Router
 
 
@@ -100,6 +102,15 @@ def log_policy(request: dict[str, Any]) -> rotating.LogPolicy:
 
 def unknown(version_id: str) -> Failure:
     return Failure(ErrorDetails(ErrorCode.NOT_FOUND, f"version set {version_id} is not running", {}))
+
+
+def exits(replicas: Iterable[ReplicaInfo]) -> list[str]:
+    """Why replicas that crashed lately ended (e.g. over their memory limit), for the version's health."""
+    return [
+        f"replica {replica.index} {replica.last_exit}"
+        for replica in replicas
+        if replica.state is ReplicaState.CRASHING and replica.last_exit
+    ]
 
 
 def problem(replica: Any) -> str:
