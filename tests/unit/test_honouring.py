@@ -189,4 +189,9 @@ async def test_profile_values_count_only_when_they_turn_something_on(container):
     chosen = await create(container, network_config={"port": 9000})
 
     assert (await container.deployment_service.plan(config.id)).value.not_honoured == ()
-    assert fields((await container.deployment_service.plan(chosen.id)).value.not_honoured) == ["network.port"]
+    assert "resources.cpu_max" not in settings_catalogue.active(config)  # the profile's value
+    assert "network.port" not in settings_catalogue.active(config)
+    assert "network.port" in settings_catalogue.active(
+        chosen
+    )  # written: a promise (local honours it: the router's port)
+    assert (await container.deployment_service.plan(chosen.id)).value.not_honoured == ()

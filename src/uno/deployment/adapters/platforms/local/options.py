@@ -62,9 +62,9 @@ def _problem(key: str, message: str) -> Failure:
 
 def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
     settings: dict[str, Any] = config.custom_settings
-    command = settings.get("command")
-    if not (isinstance(command, list) and command and all(isinstance(arg, str) and arg for arg in command)):
-        return _problem("command", "the local platform needs 'command': the program and its arguments, as a list")
+    command = _command(config)
+    if isinstance(command, Failure):
+        return command
     port = settings.get("port", config.network.port)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         return _problem("port", "must be the public port (1-65535) the router listens on (default: network.port)")
@@ -106,7 +106,7 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
         return _problem("run_as_user", f"{user!r} is not a user of this machine (run_as_non_root runs replicas as it)")
     return Success(
         LocalOptions(
-            tuple(command),
+            tuple(command.value),
             port,
             path,
             workdir,
@@ -123,6 +123,31 @@ def options_for(config: DeploymentConfig) -> Result[LocalOptions]:
             user,
         )
     )
+
+
+def _command(config: DeploymentConfig) -> Result[list[str]]:
+    command = config.custom_settings.get("command")
+    if not (isinstance(command, list) and command and all(isinstance(arg, str) and arg for arg in command)):
+        return _problem("command", "the local platform needs 'command': the program and its arguments, as a list")
+    if config.security.read_only_root_filesystem and (hidden := _under_private_tmp(command)):
+        message = (
+            f"{hidden} is under /tmp, which read_only_root_filesystem replaces with the replica's own empty tmpfs: "
+            "it would not be found (move it, or give it relative to custom_settings.workdir)"
+        )
+        return _problem("command", message)
+    return Success(command)
+
+
+def _under_private_tmp(command: list[str]) -> str | None:
+    """The first absolute path of ``command`` under /tmp: hidden from a replica with a read-only root filesystem.
+
+    The replica's /tmp is a fresh tmpfs (``confining``); its working directory stays reachable
+    (it starts in it), so only absolute paths are lost.
+    """
+    for argument in command:
+        if os.path.isabs(argument) and os.path.normpath(argument).startswith("/tmp/"):
+            return argument
+    return None
 
 
 def _tls_files(settings: dict[str, Any], use_https: bool) -> Result[tuple[str | None, str | None]]:
