@@ -17,14 +17,15 @@ _LISTEN = "0A"
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` and listening (so a client may connect at once); OSError if not."""
-    family, kind, protocol, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    listener = socket.socket(family, kind, protocol)
+    """A socket bound to ``host:port`` and listening (so a client may connect at once); OSError if not.
+
+    IPv6 when the host has a ``:``, else IPv4 (a name such as ``localhost`` resolved as IPv4),
+    as uvicorn binds when given a host and a port.
+    """
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(address)
+        listener.bind((host.strip("[]"), port))
         listener.listen(2048)
     except OSError:
         listener.close()
