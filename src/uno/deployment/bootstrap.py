@@ -45,7 +45,7 @@ from uno.deployment.adapters.repositories.memory import (
 from uno.deployment.adapters.repositories.sql import connecting, migrating, stores
 from uno.deployment.adapters.runners import ProcessIdentity
 from uno.deployment.domain.ids import DeploymentId
-from uno.deployment.engine import plugins
+from uno.deployment.engine import logs, plugins
 from uno.deployment.engine.actions import ActionRegistry, Tools
 from uno.deployment.engine.builtin_actions import builtin_actions
 from uno.deployment.engine.running import PipelineRunner
@@ -186,7 +186,7 @@ def build(
         platforms,
         known_secrets=_server_secrets(settings),
     )
-    configure_logging()
+    logs.through_logging()
     observers = Observers()
     runner = PipelineRunner(
         pipelines,
@@ -322,22 +322,41 @@ async def run_worker(
 
 
 def configure_logging() -> None:
-    """Structured logs on stderr: JSON lines when not a terminal, readable columns when one.
+    """The CLI's and the server's output (an application's choice, never the library's): the
+    ``uno.deployment`` logs on stderr, JSON lines when not a terminal, readable columns when one.
 
-    Left alone when the application already configured structlog itself.
+    Once per process; the library's own loggers filter by level themselves (a run's logger at
+    its configuration's ``monitoring.log_level``).
     """
-    if structlog.is_configured():
+    logs.through_logging()
+    package = logging.getLogger("uno.deployment")
+    if any(isinstance(handler, _StructuredHandler) for handler in package.handlers):
         return
-    renderer: Any = structlog.dev.ConsoleRenderer() if sys.stderr.isatty() else structlog.processors.JSONRenderer()
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
-    )
+    handler = _StructuredHandler(sys.stderr)
+    handler.setFormatter(_StructuredFormatter(console=sys.stderr.isatty()))
+    package.addHandler(handler)
+    package.setLevel(logging.DEBUG)
+    package.propagate = False
+
+
+class _StructuredHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler ``configure_logging`` installs (so that it installs one only)."""
+
+
+class _StructuredFormatter(logging.Formatter):
+    """A record as structlog would have rendered it: its structured fields, else its message."""
+
+    def __init__(self, *, console: bool) -> None:
+        super().__init__()
+        self._render: Any = structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, logs.STRUCTURED, None)
+        if not isinstance(fields, dict):
+            fields = {"event": record.getMessage(), "logger": record.name, "level": record.levelname.lower()}
+        if record.exc_info:
+            fields = {**fields, "exception": self.formatException(record.exc_info)}
+        return str(self._render(None, record.levelname.lower(), dict(fields)))
 
 
 _configured: Container | None = None

@@ -5,11 +5,19 @@ Each run gets its own logger, filtered at the configuration's
 the deployment, pipeline, stage and task ids, so a line can always be traced back.
 Messages are the transitions' own; task outputs (which may quote a program's output)
 are never logged.
+
+A library does not choose where its logs go: every line goes to the standard library's
+``logging`` (loggers under ``uno.deployment``), which prints nothing but warnings until
+the application configures it. ``through_logging`` routes structlog there, unless the
+application configured structlog itself; no handler is installed. Each record carries
+the structured fields in ``record.structured`` (and ``key=value`` in its message), which
+the CLI's and the server's handlers render (``bootstrap.configure_logging``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -18,6 +26,34 @@ from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage
 
 _EVENT_LEVELS = {"failed": logging.WARNING, "canceled": logging.WARNING}
+RUNS_LOGGER = "uno.deployment.runs"
+STRUCTURED = "structured"
+"""The ``LogRecord`` attribute that holds a line's structured fields (event, level, timestamp, ids)."""
+
+
+def through_logging() -> None:
+    """Send structlog's lines to ``logging``, unless the application configured structlog itself."""
+    if structlog.is_configured():
+        return
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            to_record,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
+
+
+def to_record(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
+    """The arguments of a ``logging`` call: ``event key=value ...`` as the message, the fields kept whole."""
+    exc_info = event_dict.pop("exc_info", None)
+    fields = " ".join(
+        f"{key}={value!r}" for key, value in event_dict.items() if key not in ("event", "level", "timestamp")
+    )
+    message = f"{event_dict.get('event')} {fields}".rstrip()
+    return {"msg": message, "extra": {STRUCTURED: event_dict}, "exc_info": exc_info}
 
 
 def run_logger(pipeline: Pipeline, config: DeploymentConfig | None, floor: int) -> Any:
@@ -26,7 +62,7 @@ def run_logger(pipeline: Pipeline, config: DeploymentConfig | None, floor: int) 
         return _Silent()
     level = logging.getLevelName(config.monitoring.log_level) if config else logging.INFO
     wrapper = structlog.make_filtering_bound_logger(max(level, floor))
-    return structlog.wrap_logger(None, wrapper_class=wrapper).bind(
+    return structlog.wrap_logger(logging.getLogger(RUNS_LOGGER), wrapper_class=wrapper).bind(
         pipeline_id=pipeline.id.value,
         deployment_id=pipeline.deployment_id.value,
         app=config.app_name if config else None,

@@ -24,6 +24,7 @@ from uno.core.result import Failure, Result, Success
 from uno.deployment import bootstrap
 from uno.deployment.domain import configuring
 from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.domain.enums import DeploymentEnvironment
 from uno.deployment.entrypoints.cli import files, running, showing
 from uno.deployment.entrypoints.cli.backends import Backend
 from uno.deployment.entrypoints.cli.opening import with_backend
@@ -33,11 +34,15 @@ from uno.deployment.settings import MEMORY_URL
 app = typer.Typer(no_args_is_help=True, help="Deployment configurations: create, list, show, update, delete, validate.")
 
 FILE_HELP = "A YAML or JSON configuration file (- reads stdin)."
-SET_HELP = "Override a field: key.path=value, the value read as YAML (3, true, [a, b]); repeatable."
+SET_HELP = (
+    "Override a field: key.path=value, the value read as YAML (3, true, \\[a, b]) unless the field is text; repeatable."
+)
 #: Built once, out of the signatures: a list default must not be a call there (ruff B008).
-SETS = typer.Option([], "--set", help=SET_HELP)
+SETS = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP)
 JSON_HELP = "Print JSON (the HTTP API's documents) instead of text."
 _FIXED = frozenset({"app_name", "environment"})
+DEFAULT_APP_PORT = 8080
+"""Where ``init`` puts an application's router: not 8000, which ``uno-deploy serve`` takes."""
 
 
 def read(path: str, sets: list[str]) -> files.ConfigFile:
@@ -333,15 +338,22 @@ def init(
     platform: str = typer.Option("local", "--platform", help="Where it runs (local: this machine)."),
     strategy: str = typer.Option("blue-green", "--strategy", help="blue-green, rolling, canary or recreate."),
     command: str = typer.Option("python3 app.py", "--command", help="How to start one replica (local platform)."),
-    port: int = typer.Option(8000, "--port", min=1, max=65535, help="The port the local router listens on."),
+    port: int = typer.Option(
+        DEFAULT_APP_PORT, "--port", min=1, max=65535, help="The port the local router listens on."
+    ),
     health: str = typer.Option("/health", "--health-path", help="The path that answers 200 when a replica is ready."),
     output: str = typer.Option("deployment.yaml", "--output", "-o", help="Where to write it (- for stdout)."),
     force: bool = typer.Option(False, "--force", help="Overwrite the file if it exists."),
 ) -> None:
     """Write a commented example configuration (YAML) for an application and environment.
 
-    Example: uno-deploy init shop --env dev --command "python3 app.py" --port 8000
+    Example: uno-deploy init shop --env dev --command "python3 app.py" --port 8080
     """
+    try:
+        environment = DeploymentEnvironment(environment).value
+    except ValueError:
+        allowed = ", ".join(member.value for member in DeploymentEnvironment)
+        running.fail(ErrorDetails.validation("--env", f"{environment!r} is not one of {allowed}"))
     text = TEMPLATE.format(
         app=app_name,
         env=environment,

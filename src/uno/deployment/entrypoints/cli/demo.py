@@ -1,10 +1,14 @@
 """``uno-deploy demo``: the example application deployed on this machine, end to end.
 
 It stores ``hello``'s configuration for dev (``examples/hello/deployment.json``, with this
-interpreter, absolute paths and a free port), deploys 1.0.0, then 2.0.0 with blue-green,
+interpreter, absolute paths and its port), deploys 1.0.0, then 2.0.0 with blue-green,
 asks the application which version answers after each, prints where it is served and
 stays until Ctrl-C (which stops the local platform) or ``uno-deploy down`` (which it
 notices). Everything is real: processes on 127.0.0.1 behind the local router.
+
+The port is the one hello in dev is already configured on, if it is: a running
+application keeps its port (a deploy that moved it would be refused); otherwise 8080,
+or any free port when 8080 is taken (said, with who holds it).
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ from typing import Any
 import typer
 
 from uno.core.errors import ErrorCode, ErrorDetails
-from uno.core.result import Failure, Result
+from uno.core.result import Failure, Result, Success
 from uno.deployment import bootstrap
-from uno.deployment.entrypoints.cli import configs, deploying, files, following, running, showing
+from uno.deployment.entrypoints.cli import configs, deploying, files, following, ports, running, showing
 from uno.deployment.entrypoints.cli.backends import Backend, Deployment
 from uno.deployment.entrypoints.cli.opening import with_backend
 
-PREFERRED_PORT = 8000
+PREFERRED_PORT = 8080
+"""The demo's router, when free and hello has no configuration yet (8000 is ``uno-deploy serve``'s)."""
+APP, ENVIRONMENT = "hello", "dev"
 WATCH_SECONDS = 1.0
 GONE_AFTER = 3
 """Probes in a row that find nothing listening before the demo takes the platform for stopped."""
@@ -84,7 +90,9 @@ def answer(port: int) -> str | None:
 
 
 def demo(
-    port: int = typer.Option(0, "--port", min=0, max=65535, help="The port to serve it on (0: 8000 if free)."),
+    port: int = typer.Option(
+        0, "--port", min=0, max=65535, help="The port to serve it on (0: hello's stored one, else 8080 if free)."
+    ),
     exit_after_ready: bool = typer.Option(False, "--exit-after-ready", hidden=True),
 ) -> None:
     """Deploy the example application here (1.0.0, then 2.0.0 with blue-green) and keep it running.
@@ -98,15 +106,15 @@ def demo(
         places = " nor ".join(str(example) for example in EXAMPLES)
         message = f"the example application is neither in {places}: reinstall uno-deployment"
         running.fail(ErrorDetails.invalid_state(message))
-    chosen = port or free_port(PREFERRED_PORT)
-    ended = with_backend(lambda backend: _show(backend, example, chosen))
-    if isinstance(ended, Failure):
-        deploying.failed(ended.error, None)
-    if not ended.value.success:
-        typer.echo(showing.outcome_line(ended.value))
+    shown = with_backend(lambda backend: _show(backend, example, port))
+    if isinstance(shown, Failure):
+        deploying.failed(shown.error, None)
+    ended, chosen = shown.value
+    if not ended.success:
+        typer.echo(showing.outcome_line(ended))
         raise typer.Exit(running.FAILED)
     url = f"http://127.0.0.1:{chosen}/"
-    typer.echo(f"\nhello {ended.value.app_version} is served at {url}")
+    typer.echo(f"\nhello {ended.app_version} is served at {url}")
     typer.echo("  history:   uno-deploy history hello --env dev")
     typer.echo("  roll back: uno-deploy rollback --app hello --env dev")
     typer.echo("  stop it:   Ctrl-C here, or uno-deploy down")
@@ -115,7 +123,43 @@ def demo(
     asyncio.run(_stay(chosen))
 
 
-async def _show(backend: Backend, example: Path, port: int) -> Result[Deployment]:
+async def _port(backend: Backend, asked: int) -> Result[int]:
+    """The port hello is served on: the stored configuration's (a deploy never moves a running
+    application), else ``--port``, else 8080 if free, else any free port; said when not the one expected."""
+    found = await backend.list_configs(APP, ENVIRONMENT, 1)
+    if isinstance(found, Failure):
+        return found
+    if found.value:
+        stored = found.value[0]
+        custom = stored.custom_settings.get("port")
+        kept = custom if isinstance(custom, int) else stored.network.port
+        if asked and asked != kept:
+            message = (
+                f"{APP} in {ENVIRONMENT} is configured on port {kept} ({stored.id.value}): the demo keeps it; "
+                f"run it without --port, or delete that configuration first (uno-deploy down, "
+                f"then uno-deploy config delete {stored.id.value})"
+            )
+            return Failure(ErrorDetails.validation("--port", message))
+        typer.echo(f"{APP} in {ENVIRONMENT} is configured on port {kept} ({stored.id.value}): the demo deploys there")
+        return Success(kept)
+    if asked:
+        return Success(asked)
+    chosen = free_port(PREFERRED_PORT)
+    if chosen != PREFERRED_PORT:
+        holder = ports.holder_of(PREFERRED_PORT)
+        typer.echo(f"port {PREFERRED_PORT} is taken{f' by {holder}' if holder else ''}: the demo serves on {chosen}")
+    return Success(chosen)
+
+
+async def _show(backend: Backend, example: Path, asked: int) -> Result[tuple[Deployment, int]]:
+    chosen = await _port(backend, asked)
+    if isinstance(chosen, Failure):
+        return chosen
+    ended = await _deploy_both(backend, example, chosen.value)
+    return ended if isinstance(ended, Failure) else Success((ended.value, chosen.value))
+
+
+async def _deploy_both(backend: Backend, example: Path, port: int) -> Result[Deployment]:
     values = demo_values(example, port)
     for version in ("1.0.0", "2.0.0"):
         values["app_version"] = version

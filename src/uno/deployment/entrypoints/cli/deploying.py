@@ -33,7 +33,7 @@ from uno.deployment.services.planning import DeploymentPlan
 DETACH_DEADLINE = 60.0
 """How long ``--no-wait`` waits for the detached process to have started the deployment."""
 
-CONFIG_HELP = "The configuration's id (cfg-...); or give -f FILE."
+CONFIG_HELP = "The configuration's id (cfg-...), or a file (as -f FILE)."
 FILE_HELP = "A YAML or JSON configuration file: stored first (created, or replaced for its app and environment)."
 PLAN_FILE_HELP = "A YAML or JSON configuration file (planned as it is: nothing is stored)."
 WAIT_HELP = "Follow it to its end (the default), or return once it has started."
@@ -67,6 +67,19 @@ async def resolve(
     return updated
 
 
+FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def as_file(config_id: str | None, path: str | None) -> tuple[str | None, str | None]:
+    """``deploy deployment.yaml`` means ``deploy -f deployment.yaml``: a CONFIG_ID that names a file
+    (one that exists, or a name ending .yaml, .yml or .json) is taken as ``-f``; ids start with ``cfg-``."""
+    if config_id is None or path is not None or config_id.startswith("cfg-"):
+        return config_id, path
+    if config_id.endswith(FILE_SUFFIXES) or Path(config_id).is_file():
+        return None, config_id
+    return config_id, path
+
+
 def _file(path: str | None, sets: list[str]) -> files.ConfigFile | None:
     """The file a command was given, read and checked as the store would check it."""
     if not path:
@@ -78,6 +91,7 @@ def _file(path: str | None, sets: list[str]) -> files.ConfigFile | None:
 
 def _planned(config_id: str | None, path: str | None, sets: list[str]) -> DeploymentPlan:
     """The plan of a file, or of a stored configuration (with ``--set`` changes), storing nothing."""
+    config_id, path = as_file(config_id, path)
     config_file = _file(path, sets)
 
     async def work(backend: Backend) -> Result[DeploymentPlan]:
@@ -102,7 +116,7 @@ def _planned(config_id: str | None, path: str | None, sets: list[str]) -> Deploy
 
 
 def plan(
-    config_id: str | None = typer.Argument(None, metavar="[CONFIG_ID]", help=CONFIG_HELP),
+    config_id: str | None = typer.Argument(None, metavar="CONFIG_ID", help=CONFIG_HELP),
     file: str | None = typer.Option(None, "-f", "--file", help=PLAN_FILE_HELP),
     sets: list[str] = configs.SETS,
     json_output: bool = typer.Option(False, "--json", help=configs.JSON_HELP),
@@ -132,7 +146,7 @@ def plan(
 
 
 def render(
-    config_id: str | None = typer.Argument(None, metavar="[CONFIG_ID]", help=CONFIG_HELP),
+    config_id: str | None = typer.Argument(None, metavar="CONFIG_ID", help=CONFIG_HELP),
     file: str | None = typer.Option(None, "-f", "--file", help=PLAN_FILE_HELP),
     sets: list[str] = configs.SETS,
     json_output: bool = typer.Option(False, "--json", help="Print JSON instead of YAML."),
@@ -154,7 +168,7 @@ def render(
 
 
 def deploy(
-    config_id: str | None = typer.Argument(None, metavar="[CONFIG_ID]", help=CONFIG_HELP),
+    config_id: str | None = typer.Argument(None, metavar="CONFIG_ID", help=CONFIG_HELP),
     file: str | None = typer.Option(None, "-f", "--file", help=FILE_HELP),
     sets: list[str] = configs.SETS,
     description: str = typer.Option("", "--description", "-m", help="Why (kept in the history)."),
@@ -170,6 +184,7 @@ def deploy(
 
     Example: uno-deploy deploy -f deployment.yaml --set app_version=2.0.0
     """
+    config_id, file = as_file(config_id, file)
     config_file = _file(file, sets)
 
     async def start(backend: Backend) -> Result[Deployment]:
@@ -188,11 +203,11 @@ def deploy(
 def rollback(
     deployment_id: str | None = typer.Argument(
         None,
-        metavar="[DEPLOYMENT_ID]",
-        help="The deployment to roll back (dep-...); default: the latest of --app/--env.",
+        metavar="DEPLOYMENT_ID|APP",
+        help="The deployment to roll back (dep-...), or an app: its latest deploy (with --env if it has several).",
     ),
-    app_name: str | None = typer.Option(None, "--app", help="With --env: roll back this app's latest deploy."),
-    environment: str | None = typer.Option(None, "--env", help="With --app: the environment."),
+    app_name: str | None = typer.Option(None, "--app", help="Roll back this app's latest deploy (as APP)."),
+    environment: str | None = typer.Option(None, "--env", help="The app's environment (needed if it has several)."),
     to: str | None = typer.Option(
         None, "--to", help="The release to restore: a deployment id or a version (default: the one before)."
     ),
@@ -205,8 +220,13 @@ def rollback(
 ) -> None:
     """Put an earlier release back: a warm traffic switch when it still runs (exit 1 if it fails).
 
-    Example: uno-deploy rollback dep-01jz8x3v5q6w7e8r9t0y1u2i3o --to 1.0.0
+    Example: uno-deploy rollback hello --env dev (or: rollback dep-01jz8x3v5q6w7e8r9t0y1u2i3o --to 1.0.0)
     """
+    if deployment_id is not None and not deployment_id.startswith("dep-"):
+        if app_name is not None and app_name != deployment_id:
+            message = f"give the application once: {deployment_id!r} or --app {app_name!r}"
+            running.fail(ErrorDetails.validation("APP", message))
+        deployment_id, app_name = None, deployment_id
 
     async def start(backend: Backend) -> Result[Deployment]:
         target = await _rollback_target(backend, deployment_id, app_name, environment)
@@ -346,16 +366,21 @@ async def _rollback_target(
 ) -> Result[Deployment]:
     if deployment_id is not None:
         return await backend.deployment(deployment_id)
-    if app_name is None or environment is None:
-        message = "give the deployment to roll back (dep-...), or --app and --env for the latest one"
+    if app_name is None:
+        message = "give the deployment to roll back (dep-...), or the application (and --env) for its latest deploy"
         return Failure(ErrorDetails.validation("DEPLOYMENT_ID", message))
     found = await backend.deployments(app_name, environment, 100)
     if isinstance(found, Failure):
         return found
-    latest = next((item for item in found.value if item.kind == "deploy" and item.reached_platform), None)
-    if latest is None:
-        return Failure(ErrorDetails.not_found("deployment of", f"{app_name} in {environment}"))
-    return Success(latest)
+    deploys = [item for item in found.value if item.kind == "deploy" and item.reached_platform]
+    where = f"{app_name} in {environment}" if environment else app_name
+    if not deploys:
+        return Failure(ErrorDetails.not_found("deployment of", where))
+    environments = sorted({item.environment for item in deploys})
+    if len(environments) > 1:
+        message = f"{app_name} is deployed in {', '.join(environments)}: say which with --env"
+        return Failure(ErrorDetails.validation("--env", message))
+    return Success(deploys[0])
 
 
 async def _release(backend: Backend, target: Deployment, to: str | None) -> Result[str | None]:

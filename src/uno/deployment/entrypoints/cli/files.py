@@ -18,6 +18,7 @@ import yaml
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
+from uno.deployment.entrypoints.cli import field_types
 from uno.deployment.services.config_service import KEYWORDS
 
 SET_SOURCE = "--set"
@@ -125,7 +126,8 @@ def _walk(node: yaml.Node, prefix: str, name: str, origins: dict[str, str]) -> E
 
 
 def apply_sets(config: ConfigFile, sets: list[str]) -> Result[ConfigFile]:
-    """``--set resources.replicas_min=3``: the value is read as YAML (``3`` a number, ``[a, b]`` a list)."""
+    """``--set resources.replicas_min=3``: the value is read as YAML (``3`` a number, ``[a, b]`` a list),
+    except for a field the model types as text, which keeps the text as typed (``app_version=2.0``)."""
     values = config.values
     for assignment in sets:
         parsed = parse_set(assignment)
@@ -157,7 +159,8 @@ def parse_set(assignment: str) -> Result[tuple[list[str], Any]]:
         value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
         return Failure(_refused("--set", f"--set {assignment!r}: the value is not valid YAML"))
-    return Success(([key.strip() for key in keys], value))
+    keys = [key.strip() for key in keys]
+    return Success((keys, field_types.coerce(keys, text, value)))
 
 
 def set_values(sets: list[str]) -> Result[dict[str, Any]]:

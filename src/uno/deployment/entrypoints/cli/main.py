@@ -27,6 +27,7 @@ from uno.deployment.entrypoints.cli import (
     configs,
     demo,
     deploying,
+    helping,
     leases,
     running,
     serving,
@@ -37,6 +38,7 @@ from uno.deployment.entrypoints.cli import (
 from uno.deployment.ports.repositories import StorageError
 
 app = typer.Typer(
+    cls=helping.Commands,
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -244,7 +246,11 @@ def worker(
 
 
 def run() -> None:
-    """The ``uno-deploy`` entry point: a bug or an unreachable store is one line (``--debug``: the traceback)."""
+    """The ``uno-deploy`` entry point: a bug or an unreachable store is one line (``--debug``: the traceback).
+
+    The CLI is an application: it chooses where the library's logs go (stderr).
+    """
+    bootstrap.configure_logging()
     try:
         app(standalone_mode=True)
     except StorageError as failed:

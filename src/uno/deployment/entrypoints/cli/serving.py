@@ -12,6 +12,7 @@ import typer
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.deployment import bootstrap
+from uno.deployment.entrypoints.cli import ports
 from uno.deployment.ports.repositories import StorageError
 from uno.deployment.settings import Settings
 
@@ -43,18 +44,23 @@ itself) before it cancels them; then running deployments are stopped in order.""
 
 
 def run(settings: Settings, host: str, port: int, *, auth: bool, access_log: bool) -> ErrorDetails | None:
-    """Serve until stopped; the store is opened first, so an unusable one is one error, not a traceback."""
+    """Serve until stopped. The port is bound first (a taken one is one line naming its holder), then
+    the store opened (an unusable one is one error, not a traceback); only then does it say it serves."""
     # The web stack is imported here, so that other commands start without it.
     import uvicorn  # noqa: PLC0415
 
     from uno.deployment.entrypoints.http import create_app, wire  # noqa: PLC0415
 
     try:
+        listener = ports.bind(host, port)
+    except OSError as error:
+        return ErrorDetails(ErrorCode.UNAVAILABLE, ports.refusal(host, port, error), {"port": port})
+    try:
         container = bootstrap.build(settings)
     except StorageError as failed:
+        listener.close()
         return failed.error
-    typer.echo(f"serving the uno-deployment API on http://{host}:{port} (auth {'on' if auth else 'off'})", err=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(container, auth=auth, close_container=True),
         host=host,
         port=port,
@@ -64,4 +70,7 @@ def run(settings: Settings, host: str, port: int, *, auth: bool, access_log: boo
         http=wire.ProblemH11Protocol,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    typer.echo(f"serving the uno-deployment API on http://{host}:{port} (auth {'on' if auth else 'off'})", err=True)
+    with listener:
+        uvicorn.Server(config).run(sockets=[listener])
     return None

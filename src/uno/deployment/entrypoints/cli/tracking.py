@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment import bootstrap
 from uno.deployment.domain.pipelines import Pipeline, Stage, Task
@@ -68,15 +69,21 @@ def _follow(deployment_id: str, json_output: bool) -> None:
 
 
 def history(
-    app_name: str | None = typer.Argument(None, metavar="[APP]", help="Only this application's (default: all)."),
+    app_name: str | None = typer.Argument(None, metavar="APP", help="Only this application's (default: all)."),
+    env_argument: str | None = typer.Argument(None, metavar="ENV", help="Only this environment's (as --env)."),
     environment: str | None = typer.Option(None, "--env", help="Only this environment's."),
     limit: int = typer.Option(20, "--limit", min=1, max=1000, help="At most this many, newest first."),
     json_output: bool = typer.Option(False, "--json", help="Print the deployments as JSON."),
 ) -> None:
     """List deployments and rollbacks, newest first: version, status, when, how long, outcome.
 
-    Example: uno-deploy history hello --env dev
+    Example: uno-deploy history hello dev
     """
+    if env_argument is not None and environment is not None and env_argument != environment:
+        running.fail(
+            ErrorDetails.validation("ENV", f"two environments given: {env_argument!r} and --env {environment!r}")
+        )
+    environment = environment or env_argument
     found = running.unwrap(with_backend(lambda backend: backend.deployments(app_name, environment, limit)))
     if json_output:
         running.emit_json([deployment.to_document() for deployment in found])
