@@ -8,7 +8,9 @@ store (a SQLite file), and ``import uno.deployment``; each figure is the median 
 ``--runs`` runs, printed beside the floor measured in the same run and the goal of
 issue #16 (0.25 s for a command, 0.15 s for the import). It also lists, per command, the
 heavy libraries it imported (from ``python -X importtime``): none of FastAPI, uvicorn,
-Alembic, the Kubernetes client, SQLAlchemy's ORM or asyncio layers should appear.
+Alembic, the Kubernetes client, SQLAlchemy's ORM or asyncio layers should appear. Last,
+it shows where ``history`` spends its imports: the self time ``-X importtime`` reports,
+summed by top-level package (``uno.deployment`` by sub-package), as shares of the whole.
 
 The store is a fresh SQLite file in a temporary directory, holding one configuration and
 one deployment: ``deploy`` of a configuration for a platform without a driver (``aws``)
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,13 +81,34 @@ def timed(argv: list[str], env: dict[str, str], runs: int) -> float:
     return statistics.median(durations)
 
 
-def heavy_imports(argv: list[str], env: dict[str, str]) -> list[str]:
-    """The heavy libraries ``argv`` imported, as ``python -X importtime`` reports them."""
+def import_times(argv: list[str], env: dict[str, str]) -> dict[str, int]:
+    """Each module ``argv`` imported and its own import time in microseconds (``python -X importtime``)."""
     traced = subprocess.run(
         [argv[0], "-X", "importtime", *argv[1:]], env=env, capture_output=True, text=True, check=False, timeout=60
     )
-    loaded = {line.rsplit("|", 1)[-1].strip() for line in traced.stderr.splitlines() if line.startswith("import time:")}
+    times = {}
+    for line in traced.stderr.splitlines():
+        if line.startswith("import time:") and not line.endswith("| imported package"):
+            own, _, name = line.removeprefix("import time:").split("|")
+            if own.strip().isdigit():
+                times[name.strip()] = int(own)
+    return times
+
+
+def heavy_imports(argv: list[str], env: dict[str, str]) -> list[str]:
+    """The heavy libraries ``argv`` imported."""
+    loaded = import_times(argv, env)
     return [name for name in HEAVY if name in loaded]
+
+
+def breakdown(argv: list[str], env: dict[str, str], shown: int = 10) -> list[str]:
+    """The packages whose imports cost ``argv`` the most, with their share of all its import time."""
+    shares: Counter[str] = Counter()
+    for name, own in import_times(argv, env).items():
+        parts = name.split(".")
+        shares[".".join(parts[:3]) if name.startswith("uno.deployment.") else parts[0]] += own
+    total = sum(shares.values()) or 1
+    return [f"{package} {100 * own / total:.0f}%" for package, own in shares.most_common(shown)]
 
 
 def main() -> None:
@@ -109,6 +133,7 @@ def main() -> None:
             seconds = timed(argv, env, runs)
             heavy = ", ".join(heavy_imports(argv, env)) or "none"
             print(f"{label:<24} {seconds:8.3f} {seconds / floor:8.1f} {goal:6.2f}  {heavy}")
+        print("history's import time by package: " + ", ".join(breakdown([*UNO_DEPLOY, "history"], env)))
 
 
 if __name__ == "__main__":
