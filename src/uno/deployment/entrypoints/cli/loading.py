@@ -15,7 +15,7 @@ order, then the commands added eagerly; a name is loaded at most once.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 import typer
@@ -29,17 +29,27 @@ PACKAGE = "uno.deployment.entrypoints.cli"
 class LazyCommands(MutableMapping[str, Any]):
     """A group's commands by name: the table's are imported on first lookup, then kept."""
 
-    def __init__(self, table: Mapping[str, str], eager: Mapping[str, Any], markup: MarkupMode) -> None:
+    def __init__(
+        self,
+        table: Mapping[str, str],
+        eager: Mapping[str, Any],
+        markup: MarkupMode,
+        prepare: Callable[[Any], None] | None = None,
+    ) -> None:
         self._table = dict(table)
         self._loaded: dict[str, Any] = {}
         self._eager = dict(eager)
         self._markup = markup
+        self._prepare = prepare
 
     def __getitem__(self, name: str) -> Any:
         if name in self._eager:
             return self._eager[name]
         if name not in self._loaded:
-            self._loaded[name] = self._load(name, self._table[name])
+            command = self._load(name, self._table[name])
+            if self._prepare is not None:
+                self._prepare(command)
+            self._loaded[name] = command
         return self._loaded[name]
 
     def __setitem__(self, name: str, command: Any) -> None:
@@ -75,13 +85,21 @@ class LazyCommands(MutableMapping[str, Any]):
         )
 
 
-def lazy_group(table: Mapping[str, str]) -> type[TyperGroup]:
-    """A group class (``typer.Typer(cls=...)``) whose commands are ``table``'s, loaded on use."""
+def lazy_group(
+    table: Mapping[str, str], *, base: type[TyperGroup] = TyperGroup, prepare: Callable[[Any], None] | None = None
+) -> type[TyperGroup]:
+    """A group class (``typer.Typer(cls=...)``) whose commands are ``table``'s, loaded on use.
 
-    class LazyGroup(TyperGroup):
+    ``base`` is the group class it extends; ``prepare`` is applied to each command as it
+    loads (what a root group would otherwise do to all its commands up front, loading them).
+    """
+
+    class LazyGroup(base):  # type: ignore[valid-type,misc]
+        commands: MutableMapping[str, Any]
+
         def __init__(self, **attrs: Any) -> None:
             super().__init__(**attrs)
-            self.commands = LazyCommands(table, self.commands, self.rich_markup_mode)
+            self.commands = LazyCommands(table, self.commands, self.rich_markup_mode, prepare)
 
         def list_commands(self, ctx: Any) -> list[str]:
             return list(self.commands)
