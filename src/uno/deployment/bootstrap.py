@@ -15,7 +15,6 @@ import asyncio
 import logging
 import os
 import socket
-import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,22 +29,10 @@ from uno.deployment.adapters.backups import FileBackups
 from uno.deployment.adapters.clocks import SystemClock
 from uno.deployment.adapters.commands import SubprocessRunner
 from uno.deployment.adapters.http import UrllibProber
-from uno.deployment.adapters.leases import MemoryLeaseRepository
-from uno.deployment.adapters.platforms import kubernetes
-from uno.deployment.adapters.platforms.local.driver import LocalDriver
 from uno.deployment.adapters.platforms.registry import DriverRegistry
-from uno.deployment.adapters.repositories.memory import (
-    MemoryConfigRepository,
-    MemoryDecisionRepository,
-    MemoryDeploymentResultRepository,
-    MemoryIdempotencyRepository,
-    MemoryPipelineRepository,
-    MemoryTokenRepository,
-)
-from uno.deployment.adapters.repositories.sql import connecting, migrating, stores
 from uno.deployment.adapters.runners import ProcessIdentity
 from uno.deployment.domain.ids import DeploymentId
-from uno.deployment.engine import logs, plugins
+from uno.deployment.engine import logs, output, plugins
 from uno.deployment.engine.actions import ActionRegistry, Tools
 from uno.deployment.engine.builtin_actions import builtin_actions
 from uno.deployment.engine.running import PipelineRunner
@@ -72,7 +59,13 @@ from uno.deployment.services.pipeline_service import PipelineService
 from uno.deployment.settings import Settings
 
 if TYPE_CHECKING:
+    from uno.deployment.adapters.platforms.local.driver import LocalDriver
     from uno.deployment.adapters.queue.procrastinate_queue import ProcrastinateQueue
+    from uno.deployment.adapters.repositories.sql import connecting, migrating
+    from uno.deployment.ports.platforms import PlatformDriver
+
+# Adapters load where they are used (PLC0415 below): a command pays for the store and the
+# platform it uses, not for SQL, Alembic, Kubernetes and the local agent all at once.
 
 _log = structlog.get_logger("uno.deployment.worker")
 
@@ -123,6 +116,16 @@ async def _nothing_to_close() -> None:
 
 def _open_stores(settings: Settings, clock: Clock) -> _Stores:
     if settings.uses_memory:
+        from uno.deployment.adapters.leases import MemoryLeaseRepository  # noqa: PLC0415
+        from uno.deployment.adapters.repositories.memory import (  # noqa: PLC0415
+            MemoryConfigRepository,
+            MemoryDecisionRepository,
+            MemoryDeploymentResultRepository,
+            MemoryIdempotencyRepository,
+            MemoryPipelineRepository,
+            MemoryTokenRepository,
+        )
+
         leases = MemoryLeaseRepository(clock)
         return _Stores(
             MemoryConfigRepository(),
@@ -134,6 +137,8 @@ def _open_stores(settings: Settings, clock: Clock) -> _Stores:
             MemoryIdempotencyRepository(),
             _nothing_to_close,
         )
+    from uno.deployment.adapters.repositories.sql import stores  # noqa: PLC0415
+
     store = stores.open_store(settings.database_url, clock, migrate=settings.auto_migrate)
     return _Stores(
         store.configs,
@@ -174,7 +179,7 @@ def build(
     backups = backups or FileBackups(settings.resolved_backup_dir(), commands, clock)
     local_dir = settings.resolved_local_dir()
     platforms = platforms or DriverRegistry.with_plugins(
-        {"local": lambda: LocalDriver(local_dir, environ), "kubernetes": lambda: kubernetes.make_driver(environ)}
+        {"local": lambda: _local_driver(local_dir, environ), "kubernetes": lambda: _kubernetes_driver(environ)}
     )
     tools = Tools(
         clock,
@@ -235,6 +240,18 @@ def build(
         queue=queue,
         close_store=close_store,
     )
+
+
+def _local_driver(local_dir: Path, environ: Mapping[str, str] | None = None) -> LocalDriver:
+    from uno.deployment.adapters.platforms.local.driver import LocalDriver  # noqa: PLC0415
+
+    return LocalDriver(local_dir, environ)
+
+
+def _kubernetes_driver(environ: Mapping[str, str]) -> PlatformDriver:
+    from uno.deployment.adapters.platforms import kubernetes  # noqa: PLC0415
+
+    return kubernetes.make_driver(environ)
 
 
 def _server_secrets(settings: Settings) -> frozenset[str]:
@@ -323,40 +340,10 @@ async def run_worker(
 
 def configure_logging() -> None:
     """The CLI's and the server's output (an application's choice, never the library's): the
-    ``uno.deployment`` logs on stderr, JSON lines when not a terminal, readable columns when one.
-
-    Once per process; the library's own loggers filter by level themselves (a run's logger at
-    its configuration's ``monitoring.log_level``).
+    ``uno.deployment`` logs on stderr (``engine.output``), structlog's lines among them.
     """
     logs.through_logging()
-    package = logging.getLogger("uno.deployment")
-    if any(isinstance(handler, _StructuredHandler) for handler in package.handlers):
-        return
-    handler = _StructuredHandler(sys.stderr)
-    handler.setFormatter(_StructuredFormatter(console=sys.stderr.isatty()))
-    package.addHandler(handler)
-    package.setLevel(logging.DEBUG)
-    package.propagate = False
-
-
-class _StructuredHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The handler ``configure_logging`` installs (so that it installs one only)."""
-
-
-class _StructuredFormatter(logging.Formatter):
-    """A record as structlog would have rendered it: its structured fields, else its message."""
-
-    def __init__(self, *, console: bool) -> None:
-        super().__init__()
-        self._render: Any = structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
-
-    def format(self, record: logging.LogRecord) -> str:
-        fields = getattr(record, logs.STRUCTURED, None)
-        if not isinstance(fields, dict):
-            fields = {"event": record.getMessage(), "logger": record.name, "level": record.levelname.lower()}
-        if record.exc_info:
-            fields = {**fields, "exception": self.formatException(record.exc_info)}
-        return str(self._render(None, record.levelname.lower(), dict(fields)))
+    output.configure_logging()
 
 
 _configured: Container | None = None
@@ -445,17 +432,23 @@ class SchemaStatus:
 
 def upgrade_database(settings: Settings | None = None) -> Result[SchemaStatus]:
     """Bring the configured store's schema to head (``uno-deploy db upgrade``)."""
+    from uno.deployment.adapters.repositories.sql import migrating  # noqa: PLC0415
+
     return _schema(settings, migrating.upgrade)
 
 
 def database_status(settings: Settings | None = None) -> Result[SchemaStatus]:
     """The configured store's schema revision, changing nothing (``uno-deploy db current``)."""
+    from uno.deployment.adapters.repositories.sql import migrating  # noqa: PLC0415
+
     return _schema(settings, migrating.current)
 
 
 def _schema(
     settings: Settings | None, operation: Callable[[connecting.Target], migrating.Revisions]
 ) -> Result[SchemaStatus]:
+    from uno.deployment.adapters.repositories.sql import connecting  # noqa: PLC0415
+
     settings = settings or Settings()
     if settings.uses_memory:
         return Failure(ErrorDetails.invalid_state("the memory store has no schema: it lives and ends with its process"))
@@ -472,15 +465,15 @@ def _schema(
 async def stop_local_platform(settings: Settings | None = None) -> Result[None]:
     """Stop the local agent and everything it runs (``uno-deploy down``); fine if nothing runs."""
     settings = settings or Settings()
-    return await LocalDriver(settings.resolved_local_dir()).shutdown()
+    return await _local_driver(settings.resolved_local_dir()).shutdown()
 
 
 async def local_agent_status(settings: Settings | None = None) -> Result[dict[str, Any] | None]:
     """What the local agent reports of itself (``uno-deploy agent``); None when no agent runs."""
     settings = settings or Settings()
-    return await LocalDriver(settings.resolved_local_dir()).agent_status()
+    return await _local_driver(settings.resolved_local_dir()).agent_status()
 
 
 def local_replica_logs(settings: Settings, version_set: str) -> list[Path]:
     """Where the local platform keeps a version set's replica logs (``uno-deploy logs``); [] when none."""
-    return LocalDriver(settings.resolved_local_dir()).replica_logs(version_set)
+    return _local_driver(settings.resolved_local_dir()).replica_logs(version_set)

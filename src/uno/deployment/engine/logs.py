@@ -24,10 +24,11 @@ import structlog
 
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage
+from uno.deployment.engine import output
 
 _EVENT_LEVELS = {"failed": logging.WARNING, "canceled": logging.WARNING}
 RUNS_LOGGER = "uno.deployment.runs"
-STRUCTURED = "structured"
+STRUCTURED = output.STRUCTURED
 """The ``LogRecord`` attribute that holds a line's structured fields (event, level, timestamp, ids)."""
 
 

@@ -2,7 +2,8 @@
 
 Typer prints each option's type beside it (``<str>``, ``<int range>``); for a flag
 (``--json``, ``--wait/--no-wait``, ``--help``) that reads as if it took ``<bool>``. The
-root group clears the metavar of every flag of every command once, before it runs.
+root group clears the metavar of its own flags once, before it runs, and of each command's
+as that command loads (``loading``: ``prepare=tidy``), so tidying loads no command.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ class Commands(TyperGroup):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         if not self._tidied:
-            tidy(self)
+            tidy(self, children=False)
             self._tidied = True
         return super().main(*args, **kwargs)
 
 
-def tidy(command: Any) -> None:
-    """Clear the metavar of ``command``'s flags (and its help option's), and of its subcommands'.
+def tidy(command: Any, *, children: bool = True) -> None:
+    """Clear the metavar of ``command``'s flags (and its help option's), and of its subcommands' with ``children``.
 
     Typer carries its own copy of click, so the command is duck-typed: its context class
     makes the context that its (cached) help option is made for.
@@ -34,5 +35,6 @@ def tidy(command: Any) -> None:
     for parameter in [*command.params, *([help_option] if help_option else [])]:
         if isinstance(parameter, TyperOption) and parameter.is_flag:
             parameter.metavar = ""
-    for child in getattr(command, "commands", {}).values():
-        tidy(child)
+    if children:
+        for child in getattr(command, "commands", {}).values():
+            tidy(child)

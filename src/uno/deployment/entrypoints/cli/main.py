@@ -9,68 +9,55 @@ cannot be reached. Each failure is one readable line on stderr; ``--debug`` show
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
-from importlib.metadata import version as installed_version
 
 import typer
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure
-from uno.deployment import bootstrap
-from uno.deployment.entrypoints.cli import (
-    autoscaling,
-    configs,
-    demo,
-    deploying,
-    helping,
-    leases,
-    running,
-    serving,
-    steering,
-    tokens,
-    tracking,
-)
-from uno.deployment.ports.repositories import StorageError
+from uno.deployment.engine import output
+from uno.deployment.entrypoints.cli import helping, loading, running
 
+# Each command's module loads when the command is used (``loading``): ``--version`` or
+# ``status`` does not import the HTTP API, Alembic or the Kubernetes client. The commands
+# defined below import the store and the services inside their functions, for the same reason.
+_COMMANDS = {
+    "init": "configs:init",
+    "config": "configs:app",
+    "plan": "deploying:plan",
+    "render": "deploying:render",
+    "deploy": "deploying:deploy",
+    "status": "tracking:status",
+    "history": "tracking:history",
+    "logs": "tracking:logs",
+    "rollback": "deploying:rollback",
+    "approve": "steering:approve",
+    "reject": "steering:reject",
+    "promote": "steering:promote",
+    "abort": "steering:abort",
+    "cancel": "steering:cancel",
+    "demo": "demo:demo",
+    "db": "main:db",
+    "token": "tokens:app",
+    "lease": "leases:app",
+}
 app = typer.Typer(
-    cls=helping.Commands,
+    cls=loading.lazy_group(_COMMANDS, base=helping.Commands, prepare=helping.tidy),
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
     help="Deployment orchestrator for Python teams. Start with: uno-deploy demo",
 )
 db = typer.Typer(no_args_is_help=True, help="The store's schema: show it or bring it up to date.")
-app.command("init")(configs.init)
-app.add_typer(configs.app, name="config")
-_COMMANDS: list[Callable[..., None]] = [
-    deploying.plan,
-    deploying.render,
-    deploying.deploy,
-    tracking.status,
-    tracking.history,
-    tracking.logs,
-    deploying.rollback,
-    steering.approve,
-    steering.reject,
-    steering.promote,
-    steering.abort,
-    steering.cancel,
-]
-for _command in _COMMANDS:
-    app.command(_command.__name__)(_command)
-app.command("demo")(demo.demo)
-app.add_typer(db, name="db")
-app.add_typer(tokens.app, name="token")
-app.add_typer(leases.app, name="lease")
 
 
 def _version(value: bool) -> None:
     if value:
+        from importlib.metadata import version as installed_version  # noqa: PLC0415
+
         typer.echo(f"uno-deploy {installed_version('uno-deployment')}")
         raise typer.Exit()
 
@@ -99,6 +86,8 @@ def db_upgrade(url: str | None = typer.Option(None, "--url", help=running.URL_HE
 
     Example: uno-deploy db upgrade --url postgresql://deployer@db.internal/uno
     """
+    from uno.deployment import bootstrap  # noqa: PLC0415
+
     status = running.unwrap(bootstrap.upgrade_database(running.settings(url)))
     if status.changed:
         typer.echo(f"{status.database}: upgraded from {status.before or 'an empty schema'} to {status.after}")
@@ -112,6 +101,8 @@ def db_current(url: str | None = typer.Option(None, "--url", help=running.URL_HE
 
     Example: uno-deploy db current
     """
+    from uno.deployment import bootstrap  # noqa: PLC0415
+
     status = running.unwrap(bootstrap.database_status(running.settings(url)))
     behind = "" if status.after == status.head else " (behind: run `uno-deploy db upgrade`)"
     typer.echo(f"{status.database}: at {status.after or 'an empty schema'}, newest {status.head}{behind}")
@@ -123,6 +114,10 @@ def down() -> None:
 
     Example: uno-deploy down
     """
+    import asyncio  # noqa: PLC0415
+
+    from uno.deployment import bootstrap  # noqa: PLC0415
+
     settings = running.settings(None)
     stopped = asyncio.run(bootstrap.stop_local_platform(settings))
     if isinstance(stopped, Failure):
@@ -136,6 +131,10 @@ def agent() -> None:
 
     Example: uno-deploy agent
     """
+    import asyncio  # noqa: PLC0415
+
+    from uno.deployment import bootstrap  # noqa: PLC0415
+
     settings = running.settings(None)
     status = running.unwrap(asyncio.run(bootstrap.local_agent_status(settings)))
     if status is None:
@@ -146,6 +145,8 @@ def agent() -> None:
 
 
 def _agent_lines(status: dict[str, object]) -> list[str]:
+    from uno.deployment.entrypoints.cli import autoscaling  # noqa: PLC0415
+
     lines = [f"local agent {status['pid']} on {status['loop']}"]
     keeper = status.get("keeper")
     if isinstance(keeper, dict):
@@ -177,6 +178,8 @@ def serve(
 
     Example: uno-deploy serve --host 0.0.0.0 --port 8000
     """
+    from uno.deployment.entrypoints.cli import serving  # noqa: PLC0415
+
     refused = serving.refusal(host, no_auth)
     if refused is not None:
         running.fail(refused)
@@ -205,6 +208,11 @@ def worker(
 
     Example: UNO_DEPLOY_EXECUTION=queue UNO_DEPLOY_DATABASE_URL=postgresql://deploy@db/uno uno-deploy worker
     """
+    import asyncio  # noqa: PLC0415
+
+    from uno.deployment import bootstrap  # noqa: PLC0415
+    from uno.deployment.ports.repositories import StorageError  # noqa: PLC0415
+
     settings = running.settings(url)
     if settings.execution != "queue":
         running.fail(
@@ -250,13 +258,16 @@ def run() -> None:
 
     The CLI is an application: it chooses where the library's logs go (stderr).
     """
-    bootstrap.configure_logging()
+    output.configure_logging()  # structlog's routing is set where the container is built
     try:
         app(standalone_mode=True)
-    except StorageError as failed:
-        _last_words(failed, failed.error, running.UNREACHABLE)
     except Exception as error:  # a bug: one line unless --debug
-        _last_words(error, ErrorDetails(ErrorCode.INTERNAL_ERROR, f"uno-deploy failed: {error!r}"), running.FAILED)
+        from uno.deployment.ports.repositories import StorageError  # noqa: PLC0415
+
+        if isinstance(error, StorageError):
+            _last_words(error, error.error, running.UNREACHABLE)
+        else:
+            _last_words(error, ErrorDetails(ErrorCode.INTERNAL_ERROR, f"uno-deploy failed: {error!r}"), running.FAILED)
 
 
 def _last_words(raised: Exception, error: ErrorDetails, code: int) -> None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from uno.core.errors import ErrorDetails
-from uno.deployment import bootstrap
 from uno.deployment.entrypoints.cli import running, runs
-from uno.deployment.entrypoints.cli.backends import Backend
-from uno.deployment.entrypoints.cli.embedded import EmbeddedBackend
-from uno.deployment.entrypoints.cli.remote import RemoteBackend
-from uno.deployment.ports.repositories import StorageError
+
+if TYPE_CHECKING:
+    from uno.deployment.entrypoints.cli.backends import Backend
+
+# Each backend loads when chosen: the HTTP client only with --server, the store only without.
 
 T = TypeVar("T")
 
@@ -23,7 +23,13 @@ def open_backend() -> Backend:
         if not chosen.server.startswith(("http://", "https://")):
             message = f"{chosen.server!r} is not an http:// or https:// URL (example: http://127.0.0.1:8000)"
             running.fail(ErrorDetails.validation("--server", message))
+        from uno.deployment.entrypoints.cli.remote import RemoteBackend  # noqa: PLC0415
+
         return RemoteBackend(chosen.server, chosen.token)
+    from uno.deployment import bootstrap  # noqa: PLC0415
+    from uno.deployment.entrypoints.cli.embedded import EmbeddedBackend  # noqa: PLC0415
+    from uno.deployment.ports.repositories import StorageError  # noqa: PLC0415
+
     settings = running.cli_settings()
     try:
         container = bootstrap.build(settings)

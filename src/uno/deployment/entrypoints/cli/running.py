@@ -17,16 +17,19 @@ import sys
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import ValidationError
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result
-from uno.deployment import bootstrap
-from uno.deployment.ports.repositories import StorageError
-from uno.deployment.settings import Settings
+
+if TYPE_CHECKING:
+    from uno.deployment import bootstrap
+    from uno.deployment.settings import Settings
+
+# The store, the services and pydantic load inside the functions that need them: every
+# command imports this module, and ``uno-deploy --version`` needs none of them.
 
 T = TypeVar("T")
 
@@ -41,6 +44,10 @@ URL_HELP = "Database URL (memory://, sqlite:///file.db, postgresql://user@host/d
 
 def settings(url: str | None) -> Settings:
     """The settings, with ``--url`` over them when given; invalid ones end the command."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from uno.deployment.settings import Settings  # noqa: PLC0415
+
     try:
         return Settings() if url is None else Settings(database_url=url)
     except (ValidationError, ValueError) as invalid:
@@ -49,6 +56,8 @@ def settings(url: str | None) -> Settings:
 
 def with_container(chosen: Settings, work: Callable[[bootstrap.Container], Awaitable[T]]) -> T:
     """Build the container, run ``work`` with it, close it; a store that cannot open ends the command."""
+    from uno.deployment import bootstrap  # noqa: PLC0415
+    from uno.deployment.ports.repositories import StorageError  # noqa: PLC0415
 
     async def run() -> T:
         try:
@@ -124,6 +133,8 @@ def emit_json(document: Any) -> None:
 
 
 def first_line(error: Exception) -> str:
+    from pydantic import ValidationError  # noqa: PLC0415
+
     if isinstance(error, ValidationError):
         details = error.errors()[0]
         return f"{'.'.join(str(part) for part in details['loc'])}: {details['msg']}"

@@ -65,7 +65,7 @@ class SqlTokenRepository:
     async def by_digest(self, digest: str) -> ApiToken | None:
         key = {"t_digest": digest}
         # every authenticated request comes here: on SQLite, the one-hop worker thread
-        row = await self._database.read(lambda connection: connection.execute(_BY_DIGEST, key).one_or_none(), hot=True)
+        row = await self._database.read(lambda connection: connection.execute(_BY_DIGEST, key).one_or_none())
         return _token(row) if row is not None else None
 
     async def get(self, token_id: str) -> ApiToken | None:

@@ -31,13 +31,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 APP_NAME = "uno-deployment"
 DEFAULT_FILE = "uno-deploy.db"
@@ -126,7 +128,13 @@ def _hidden(url: str) -> str:
 
 
 def async_engine(where: Target) -> AsyncEngine:
-    """The engine the repositories use; it connects lazily, on first use."""
+    """The engine the repositories use; it connects lazily, on first use.
+
+    SQLAlchemy's asyncio layer (which loads its ORM) is imported here, on the first
+    operation that needs it: a command whose reads take SQLite's hot path never pays it.
+    """
+    from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415
+
     if where.is_sqlite:
         engine = create_async_engine(where.async_url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     else:

@@ -5,7 +5,7 @@ for both dialects, and run one of two ways:
 
 - through the async engine (aiosqlite or psycopg) with ``AsyncConnection.run_sync``: its
   statements go through the driver's async API without blocking the event loop;
-- on SQLite's hot path (the engine's journal writes and pipeline reads), on one worker
+- on SQLite's hot path (the engine's journal writes, and every read), on one worker
   thread that keeps one plain ``sqlite3`` connection (through SQLAlchemy's sync engine).
   aiosqlite crosses threads once per statement and per fetch; the worker crosses once per
   operation. ``benchmarks/storage.py`` measures both and docs/how-to/storage.md has the
@@ -23,15 +23,17 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.deployment.adapters.repositories.sql import connecting
 from uno.deployment.ports.repositories import StorageError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 Operation = Callable[[sa.Connection], T]
@@ -53,19 +55,23 @@ class Database:
     def dialect(self) -> str:
         return self.target.dialect
 
-    async def read(self, operation: Operation[T], *, snapshot: bool = False, hot: bool = False) -> T:
-        """Run a read: of one statement, or of several that must see one moment (``snapshot``)."""
-        return await self._dispatch(operation, "snapshot" if snapshot else "none", hot)
+    async def read(self, operation: Operation[T], *, snapshot: bool = False) -> T:
+        """Run a read: of one statement, or of several that must see one moment (``snapshot``).
+
+        On SQLite's hot path every read takes the worker: one thread hop per read, and a
+        command that only reads (``uno-deploy history``) never loads the asyncio layer.
+        """
+        return await self._dispatch(operation, "snapshot" if snapshot else "none", hot=True)
 
     async def peek(self, operation: Operation[T]) -> T:
         """Run a read of one row by an index, on SQLite inline: no thread hop, no await.
 
         For the reads a client polls (a deployment's stamp). In WAL mode a reader never
         waits for a writer, so the event loop is held for the lookup only (tens of
-        microseconds); elsewhere this is ``read(..., hot=True)``.
+        microseconds); elsewhere this is ``read``.
         """
         if self._inline is None:
-            return await self.read(operation, hot=True)
+            return await self.read(operation)
         with translated(self.target):
             return self._inline.call(operation)
 

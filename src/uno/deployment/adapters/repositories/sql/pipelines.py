@@ -78,7 +78,7 @@ class SqlPipelineRepository:
         return Success(pipeline)
 
     async def get(self, pipeline_id: PipelineId) -> Pipeline | None:
-        return await self._database.read(lambda connection: _get(connection, pipeline_id), snapshot=True, hot=True)
+        return await self._database.read(lambda connection: _get(connection, pipeline_id), snapshot=True)
 
     async def save(self, pipeline: Pipeline) -> Result[Pipeline]:
         return await documents.as_result(self._save(pipeline))
@@ -94,7 +94,7 @@ class SqlPipelineRepository:
         return Success(pipeline)
 
     async def find(self, query: PipelineQuery) -> list[Pipeline]:
-        return await self._database.read(lambda connection: _find(connection, query), snapshot=True, hot=True)
+        return await self._database.read(lambda connection: _find(connection, query), snapshot=True)
 
     async def record(
         self, pipeline_id: PipelineId, transitions: Sequence[Transition], fence: Lease | None = None
@@ -107,8 +107,7 @@ class SqlPipelineRepository:
 
     async def events(self, pipeline_id: PipelineId, *, after: int = 0) -> list[PipelineEvent]:
         rows = await self._database.read(
-            lambda connection: connection.execute(_EVENTS, {"p_id": pipeline_id.value, "p_after": after}).all(),
-            hot=True,
+            lambda connection: connection.execute(_EVENTS, {"p_id": pipeline_id.value, "p_after": after}).all()
         )
         return [PipelineEvent(row[0], pipeline_id, row[1], row[2], row[3], row[4], row[5]) for row in rows]
 

@@ -102,7 +102,7 @@ class SqlDeploymentResultRepository:
 
     async def get(self, deployment_id: DeploymentId) -> DeploymentResult | None:
         document = await self._database.read(
-            lambda connection: documents.one(connection, tables.deployments, deployment_id.value), hot=True
+            lambda connection: documents.one(connection, tables.deployments, deployment_id.value)
         )
         return DeploymentResult.from_document(document) if document is not None else None
 

@@ -3,7 +3,8 @@
 Opening is synchronous and cheap: engines connect lazily, on the first operation, in
 whichever event loop runs it. When ``migrate`` is on (the default setting), the schema is
 brought to head first, with the sync driver, so the first operation never finds an old
-schema; with it off, the store uses the schema as it is and a missing table is a
+schema; a SQLite schema already at head costs one query and no Alembic (``revisions``).
+With it off, the store uses the schema as it is and a missing table is a
 ``STORAGE_ERROR`` that says to run ``uno-deploy db upgrade``.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from uno.deployment.adapters.repositories.sql import connecting, migrating
+from uno.deployment.adapters.repositories.sql import connecting, revisions
 from uno.deployment.adapters.repositories.sql.access import SqlIdempotencyRepository, SqlTokenRepository
 from uno.deployment.adapters.repositories.sql.decisions import SqlDecisionRepository
 from uno.deployment.adapters.repositories.sql.executing import Database, translated
@@ -49,7 +50,10 @@ def open_store(url: str | None, clock: Clock, *, migrate: bool = True, hot_path:
     (the benchmark compares the two).
     """
     where = connecting.target(url)
-    if migrate:
+    if migrate and not revisions.at_head(where):
+        # Alembic loads only when there is something to migrate (``revisions``)
+        from uno.deployment.adapters.repositories.sql import migrating  # noqa: PLC0415
+
         migrating.upgrade(where)
     else:
         with translated(where):
