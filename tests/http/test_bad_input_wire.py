@@ -130,7 +130,7 @@ async def _admin_token(settings: Settings) -> str:
 def _watch(output: IO[bytes], started: threading.Event, log: list[bytes]) -> None:
     for line in output:
         log.append(line)
-        if b"Uvicorn running on" in line:
+        if line.startswith(b"serving the uno-deployment API on"):  # printed once the port is bound
             started.set()
 
 
