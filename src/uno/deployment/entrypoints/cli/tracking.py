@@ -53,13 +53,13 @@ def status(
 
 
 def _follow(deployment_id: str, json_output: bool) -> None:
-    async def work(backend: Backend) -> tuple[Result[Deployment], object]:
+    async def work(backend: Backend) -> tuple[Result[Deployment], Pipeline | None]:
         found = await backend.deployment(deployment_id)
         if isinstance(found, Failure):
             return found, None
         view = following.view_for(json_output, showing.deployment_summary(found.value))
         ended = await following.follow(backend, found.value, view, None, owns=False)
-        return ended, await deploying.pipeline_document(backend, ended) if json_output else None
+        return ended, await deploying.ended_pipeline(backend, ended)
 
     ended, pipeline = with_backend(work)
     if isinstance(ended, Failure):
