@@ -61,7 +61,10 @@ def test_a_program_that_exits_at_once_fails_the_deploy_fast_with_why_and_its_las
     shown = as_json("status", deployment_id)["deployment"]
     assert shown["status"] == "failed"
     assert "exited with status 0" in shown["message"]
-    assert SECRET not in ok("logs", deployment_id, "--tail", "0").stdout
+    status = ok("status", deployment_id).stdout
+    assert "  | starting with token ***" in status[status.index("last lines of a replica's log") :]
+    assert SECRET not in status
+    assert "replica_log" not in ok("logs", deployment_id, "--tail", "0").stdout  # the replica logs follow instead
     assert version_at(port) == "1.0.0"  # blue-green: the release before served throughout
 
 

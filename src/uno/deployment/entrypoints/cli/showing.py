@@ -175,6 +175,7 @@ def deployment_lines(deployment: Deployment, pipeline: Pipeline | None) -> list[
     if pipeline is not None:
         lines.append(f"  pipeline  {pipeline.id.value} ({pipeline.status.value})")
         lines.extend(pipeline_lines(pipeline, datetime.now(UTC)))
+        lines.extend(replica_log_lines(pipeline, deployment.id))
     return lines
 
 

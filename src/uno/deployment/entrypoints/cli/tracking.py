@@ -17,7 +17,9 @@ from uno.deployment.entrypoints.cli.backends import Backend, Deployment
 from uno.deployment.entrypoints.cli.opening import with_backend
 
 ID_HELP = "The deployment's id (dep-...), as deploy, status or history print it."
-_SHOWN_OUTPUTS = frozenset({"argv", "returncode", "stdout_tail", "stderr_tail", "duration", "steps", "version_set"})
+_SHOWN_OUTPUTS = frozenset(
+    {"argv", "returncode", "stdout_tail", "stderr_tail", "duration", "steps", "version_set", "replica_log"}
+)  # replica_log: the replica logs themselves follow the tasks
 
 
 async def _with_pipeline(backend: Backend, deployment_id: str) -> Result[tuple[Deployment, Pipeline | None]]:
