@@ -12,9 +12,7 @@ from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.ports.platforms import PlatformDrivers
-
-DRAIN_SECONDS = 5.0
-"""How long a withdrawn replica may finish what it serves: nothing routes to a version set that never served."""
+from uno.deployment.strategies.tuning import Tuning, tuning_for
 
 
 async def withdraw(platforms: PlatformDrivers, record: DeploymentResult) -> Result[list[str]]:
@@ -22,7 +20,8 @@ async def withdraw(platforms: PlatformDrivers, record: DeploymentResult) -> Resu
     found = platforms.driver_for(record.config)
     if isinstance(found, Failure):
         return found
-    driver = found.value
+    driver, tuning = found.value, tuning_for(record.config)
+    drain = (tuning.value if isinstance(tuning, Success) else Tuning()).drain_seconds  # as a strategy removes one
     listed = await driver.list_versions(record.app_name, record.environment.value)
     if isinstance(listed, Failure):
         return listed
@@ -30,7 +29,7 @@ async def withdraw(platforms: PlatformDrivers, record: DeploymentResult) -> Resu
     for version in listed.value:
         if version.deployment_id != record.id.value:
             continue
-        destroyed = await driver.destroy_version(version, drain_timeout=DRAIN_SECONDS)
+        destroyed = await driver.destroy_version(version, drain_timeout=drain)
         if isinstance(destroyed, Failure):
             message = f"{version.id} could not be removed: {destroyed.error.message}"
             return Failure(ErrorDetails(destroyed.error.code, message, {"removed": removed}))
