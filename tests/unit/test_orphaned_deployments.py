@@ -199,15 +199,14 @@ async def test_cancel_ends_an_orphan_and_undoes_its_rollout_as_a_live_cancel_wou
     assert pipeline.status is PipelineStatus.CANCELED
 
 
-async def test_cancel_ends_a_first_deploy_s_orphan_and_says_there_is_nothing_to_restore(built, gated):
+async def test_cancel_ends_a_first_deploy_s_orphan_and_removes_what_it_started(built, gated):
     orphan = await _crash_mid_deploy(built, gated, "2.0.0")
 
     canceled = (await built.deployment_service.cancel(orphan.id, canceled_by="carol")).value
 
     assert canceled.status is DeploymentStatus.CANCELED
     assert canceled.message == (
-        "canceled by carol; its runner had stopped; not rolled back automatically: "
-        f"no earlier successful release of shop in dev to roll back to from {orphan.id.value}"
+        "canceled by carol; its runner had stopped; nothing served before it: removed nothing (none was running)"
     )
 
 

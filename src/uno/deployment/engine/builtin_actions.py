@@ -147,9 +147,16 @@ class CheckDependenciesAction:
             if context.commands.which(argv[0]) is None:
                 problems.append(f"program {argv[0]!r} is not installed (needed for {' '.join(argv)})")
         problems += _scanner_problems(config, context)
+        problems += _replica_programs(config, context)
         if problems:
             return ActionOutcome.failed("; ".join(problems), problems=problems)
         return ActionOutcome.ok("secrets are set and programs are installed")
+
+
+def _replica_programs(config: DeploymentConfig, context: ActionContext) -> list[str]:
+    """What the replicas would run that this machine lacks (a platform that starts them here says)."""
+    driver = context.tools.platforms.driver_for(config)
+    return [] if isinstance(driver, Failure) else driver.value.missing_programs(config)
 
 
 def _scanner_problems(config: DeploymentConfig, context: ActionContext) -> list[str]:

@@ -140,7 +140,7 @@ class HealthCheckStep:
         rollout, live = found
         healthy = await wait_healthy(rollout, live)
         if isinstance(healthy, Failure):
-            return ActionOutcome.failed(healthy.error.message)
+            return ActionOutcome.failed(healthy.error.message, **healthy.error.context)
         return ActionOutcome.ok(f"{live.id}: {healthy.value.ready}/{healthy.value.total} replicas healthy")
 
 

@@ -70,6 +70,8 @@ class VersionHealth:
     ready: int
     total: int
     message: str = ""
+    failing: bool = False  # it will not become healthy by waiting: every replica keeps exiting (a crash loop)
+    log_tail: tuple[str, ...] = ()  # when failing: the last lines one of its replicas wrote (if the platform has them)
 
     @property
     def healthy(self) -> bool:
@@ -155,6 +157,11 @@ class PlatformDriver(Protocol):
 
     def check(self, config: DeploymentConfig) -> Result[None]:
         """Whether this driver can deploy ``config`` (its settings present and valid), touching nothing."""
+        ...
+
+    def missing_programs(self, config: DeploymentConfig) -> list[str]:
+        """What ``config``'s replicas would run that this machine lacks, one line each (``check-dependencies``);
+        none when the platform runs them elsewhere (a cluster pulls an image)."""
         ...
 
     async def create_version(self, release: Release, replicas: int) -> Result[VersionSet]: ...

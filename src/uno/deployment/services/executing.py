@@ -3,8 +3,10 @@
 ``start`` takes the (application, environment) lease and stores the deployment as
 running; ``finish`` runs its pipeline holding that lease and stores the outcome. A deploy
 that put its release on the platform and then failed, with ``auto_rollback`` on, is rolled
-back automatically under the same lease, before it is released. ``carry_on`` finishes a
-deployment whose pipeline another runner left ``running`` (or never started).
+back automatically under the same lease, before it is released. A deploy canceled
+(``uno-deploy cancel``, Ctrl-C) after it reached the platform is undone whatever
+``auto_rollback`` says (``undo``): a cancel leaves what served before. ``carry_on``
+finishes a deployment whose pipeline another runner left ``running`` (or never started).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from uno.deployment.services import rolling_back as rolling_back_rules
 from uno.deployment.services.holding import LeaseHolder
 from uno.deployment.services.preparing import Preparer
 from uno.deployment.services.recording import Recorder
+from uno.deployment.services.withdrawing import withdraw
 
 
 class Executor:
@@ -127,11 +130,26 @@ class Executor:
         await self._recorder.conclude(record, outcome, rolling_back)
         if isinstance(outcome, Failure) or record.kind is not DeploymentKind.DEPLOY:
             return
-        if rolling_back_rules.wants_automatic_rollback(record, outcome.value):
+        if rolling_back_rules.canceled_on_platform(record, outcome.value):
+            await self.undo(record)
+        elif rolling_back_rules.wants_automatic_rollback(record, outcome.value):
             await self.roll_back_automatically(record)
         elif rolling_back_rules.left_disturbed(outcome.value):
             note = "the release before it was stopped on the way and auto_rollback is off: roll back or deploy again"
             await self._recorder.annotate(record, f"{record.message}; {note}")
+
+    async def undo(self, record: DeploymentResult) -> None:
+        """Undo a canceled deploy's rollout (lease held): the release before serves again as it did,
+        or, when nothing served before it, the version sets it started are removed."""
+        if await self._preparer.previous_release(record) is not None:
+            await self.roll_back_automatically(record)
+            return
+        removed = await withdraw(self.runner.tools.platforms, record)
+        if isinstance(removed, Failure):
+            note = f"nothing served before it, and its rollout could not be undone: {removed.error.message}"
+        else:
+            note = f"nothing served before it: removed {', '.join(removed.value) or 'nothing (none was running)'}"
+        await self._recorder.annotate(record, f"{record.message}; {note}")
 
     async def roll_back_automatically(self, record: DeploymentResult) -> None:
         """Put the previous release back after a deploy that failed once on the platform (lease held)."""

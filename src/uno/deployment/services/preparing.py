@@ -143,7 +143,7 @@ class Preparer:
         refused = rolling_back_rules.refusal(target)
         if refused:
             return Failure(ErrorDetails.invalid_state(refused, deployment_id=target.id.value))
-        previous = previous or await self._previous_release(target)
+        previous = previous or await self.previous_release(target)
         if previous is None:
             message = (
                 f"no earlier successful release of {target.app_name} in {target.environment.value} "
@@ -164,7 +164,8 @@ class Preparer:
         record.details["pipeline_id"] = pipeline.id.value
         return Success((record, pipeline))
 
-    async def _previous_release(self, target: DeploymentResult) -> DeploymentResult | None:
+    async def previous_release(self, target: DeploymentResult) -> DeploymentResult | None:
+        """The latest successful deploy of the same place before ``target`` (what a rollback restores)."""
         query = DeploymentQuery(
             app_name=target.app_name,
             environment=target.environment,

@@ -134,7 +134,7 @@ class Recovery:
         """Canceled, and put back as a live cancel's strategy would have: nobody else will undo its rollout."""
         await self._end(record, DeploymentStatus.CANCELED, f"canceled by {by}; its runner had stopped")
         if record.kind is DeploymentKind.DEPLOY and record.reached_platform:
-            await self._executor.roll_back_automatically(record)
+            await self._executor.undo(record)
 
     async def _take(self, record: DeploymentResult, why: str) -> Result[Lease]:
         deployments, keeper = self._recorder.deployments, self._holder.leases

@@ -132,6 +132,15 @@ def wants_automatic_rollback(record: DeploymentResult, pipeline: Pipeline) -> bo
     return record.kind is DeploymentKind.DEPLOY and record.config.auto_rollback and left_changed(pipeline)
 
 
+def canceled_on_platform(record: DeploymentResult, pipeline: Pipeline) -> bool:
+    """A canceled deploy whose platform step had started: its rollout must be undone (``Executor.undo``)."""
+    return (
+        record.kind is DeploymentKind.DEPLOY
+        and pipeline.status is PipelineStatus.CANCELED
+        and reached_platform(pipeline)
+    )
+
+
 def left_changed(pipeline: Pipeline) -> bool:
     """A failed pipeline whose deploy step put its release on the platform, or failed after
     it stopped or shrank the release before (``left_disturbed``): either way the release

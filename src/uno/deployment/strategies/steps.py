@@ -6,11 +6,14 @@ instead of creating another, and takes the release that served before from what 
 first attempt recorded (``previous``, in the deploy task's outputs) rather than from the
 weights it finds, which the interrupted attempt may have moved already (``survey``).
 
-Every wait has a deadline on the engine's clock. Each step a strategy takes is noted in
-``Rollout.steps`` (``"weights shop-v2=25 shop-v1=75"``), which the deploy task keeps
-in its outputs, so what happened is always visible afterwards; each is also reported as
-it happens (the task's message, and ``steps`` so far in its outputs), so it is visible
-while the rollout runs too.
+Every wait has a deadline on the engine's clock; a wait for health also ends at once
+when the platform says the version set is failing (every replica keeps exiting: a crash
+loop), with why and the last lines its replicas wrote (``replica_log``).
+
+Each step a strategy takes is noted in ``Rollout.steps`` (``"weights shop-v2=25
+shop-v1=75"``), which the deploy task keeps in its outputs, so what happened is always
+visible afterwards; each is also reported as it happens (the task's message, and
+``steps`` so far in its outputs), so it is visible while the rollout runs too.
 """
 
 from __future__ import annotations
@@ -134,6 +137,9 @@ async def wait_healthy(rollout: Rollout, version: VersionSet) -> Result[VersionH
         last = f"{health.value.ready}/{health.value.total} ready" + (
             f": {health.value.message}" if health.value.message else ""
         )
+        if health.value.failing:  # waiting longer would only watch its replicas exit again
+            message = f"{version.id} is failing: its replicas keep exiting before they become healthy ({last})"
+            return failed(message, version_set=version.id, replica_log=list(health.value.log_tail))
         if rollout.clock.monotonic() + HEALTH_POLL_SECONDS > deadline:
             seconds = rollout.tuning.health_deadline_seconds
             return failed(f"{version.id} not healthy after {seconds:g}s ({last})", version_set=version.id)

@@ -64,6 +64,9 @@ class FakeDriver:
     def check(self, config: DeploymentConfig) -> Result[None]:
         return Success(None)
 
+    def missing_programs(self, config: DeploymentConfig) -> list[str]:
+        return []
+
     def _fail(self, primitive: str) -> Failure | None:
         if primitive in self.failing:
             return Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, f"{primitive} failed on the fake platform", {}))

@@ -25,6 +25,7 @@ from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain import configuring
 from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.entrypoints.cli import configs, files, following, running, runs, showing
 from uno.deployment.entrypoints.cli.backends import Backend, Deployment
 from uno.deployment.entrypoints.cli.opening import with_backend
@@ -250,17 +251,27 @@ def _run(
     started_file: str | None,
     config_file: files.ConfigFile | None,
 ) -> None:
-    async def work(backend: Backend) -> tuple[Result[Deployment], object, bool]:
+    async def work(backend: Backend) -> tuple[Result[Deployment], Pipeline | None, bool]:
+        if not wait:
+            return await start(backend), None, False
+        with following.interrupts() as interrupted:
+            return await started_and_followed(backend, interrupted)
+
+    async def started_and_followed(
+        backend: Backend, interrupted: asyncio.Event
+    ) -> tuple[Result[Deployment], Pipeline | None, bool]:
         started = await start(backend)
-        if isinstance(started, Failure) or not wait:
+        if isinstance(started, Failure):
             return started, None, False
         if started_file:
             _announce(Path(started_file), started.value.id)
         if not json_output:
             _warn_not_honoured(started.value)
         view = following.view_for(json_output, showing.deployment_summary(started.value))
-        ended = await following.follow(backend, started.value, view, runs_dir(backend), owns=True)
-        pipeline = await pipeline_document(backend, ended) if json_output else None
+        ended = await following.follow(
+            backend, started.value, view, runs_dir(backend), owns=True, interrupted=interrupted
+        )
+        pipeline = await ended_pipeline(backend, ended)
         return ended, pipeline, True
 
     ended, pipeline, followed = with_backend(work)
@@ -299,21 +310,29 @@ def _report_started(deployment: Deployment, json_output: bool) -> None:
     typer.echo(f"follow it: uno-deploy status {deployment.id} --wait")
 
 
-def report_end(deployment: Deployment, json_output: bool, pipeline: object) -> None:
-    """The last word on a followed deployment, and the exit code: 1 unless it succeeded."""
+def report_end(deployment: Deployment, json_output: bool, pipeline: Pipeline | None) -> None:
+    """The last word on a followed deployment, and the exit code: 1 unless it succeeded.
+
+    A deploy that failed because its replicas kept exiting also shows the last lines one
+    of them wrote, and the command that shows more.
+    """
     if json_output:
-        running.emit_json({"deployment": deployment.to_document(), "pipeline": pipeline})
+        document = pipeline.to_document() if pipeline is not None else None
+        running.emit_json({"deployment": deployment.to_document(), "pipeline": document})
     else:
         typer.echo(showing.outcome_line(deployment))
+        if not deployment.success and pipeline is not None:
+            for line in showing.replica_log_lines(pipeline, deployment.id):
+                typer.echo(line)
     if not deployment.success:
         raise typer.Exit(running.FAILED)
 
 
-async def pipeline_document(backend: Backend, ended: Result[Deployment]) -> object:
+async def ended_pipeline(backend: Backend, ended: Result[Deployment]) -> Pipeline | None:
     if isinstance(ended, Failure) or ended.value.pipeline_id is None:
         return None
     found = await backend.pipeline(ended.value.pipeline_id)
-    return found.value.to_document() if isinstance(found, Success) else None
+    return found.value if isinstance(found, Success) else None
 
 
 def runs_dir(backend: Backend) -> Path | None:

@@ -141,17 +141,23 @@ def view_for(json_output: bool, title: str) -> View:
 
 
 async def follow(
-    backend: Backend, started: Deployment, view: View, runs_dir: Path | None, *, owns: bool
+    backend: Backend,
+    started: Deployment,
+    view: View,
+    runs_dir: Path | None,
+    *,
+    owns: bool,
+    interrupted: asyncio.Event | None = None,
 ) -> Result[Deployment]:
     """Poll the deployment until it has settled, showing each state.
 
     Ctrl-C cancels a deployment this process runs (``owns``, ``runs_dir`` set), or stops
-    watching one that runs elsewhere.
+    watching one that runs elsewhere. ``interrupted``: set by ``interrupts``, which the
+    caller entered before it started the deployment (a Ctrl-C then is not lost).
     """
     auto_rollback = await _auto_rollback(backend, started)
-    interrupted = asyncio.Event()
     canceling = False
-    with _signals(interrupted), _registered(runs_dir, started.id):
+    with _catching(interrupted) as caught, _registered(runs_dir, started.id):
         try:
             while True:
                 found = await _state(backend, started.id)
@@ -161,14 +167,14 @@ async def follow(
                 view.show(deployment, pipeline)
                 if deployment.is_settled(pipeline, auto_rollback):
                     return Success(deployment)
-                if interrupted.is_set() and not canceling:
+                if caught.is_set() and not canceling:
                     if not (owns and backend.runs_here):
                         return Failure(_stopped_watching(backend, deployment))
                     canceling = True
                     by = runs.stop_requested_by(runs_dir, started.id) if runs_dir else None
                     await backend.cancel(started.id, "interrupted", by=by)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(interrupted.wait(), timeout=POLL_SECONDS)
+                    await asyncio.wait_for(caught.wait(), timeout=POLL_SECONDS)
         finally:
             view.close()
 
@@ -198,6 +204,27 @@ def _stopped_watching(backend: Backend, deployment: Deployment) -> ErrorDetails:
         f"(follow it: uno-deploy status {deployment.id} --wait; stop it: uno-deploy cancel {deployment.id})"
     )
     return ErrorDetails(ErrorCode.UNAVAILABLE, message, {"interrupted": True})
+
+
+@contextlib.contextmanager
+def interrupts() -> Iterator[asyncio.Event]:
+    """An event that Ctrl-C (SIGINT) and SIGTERM set, instead of stopping the process, while inside.
+
+    A command that starts a deployment here enters it first: a Ctrl-C while the deployment
+    starts is then a cancel (``follow``) that undoes it, not an interrupt that leaves it half-done.
+    """
+    interrupted = asyncio.Event()
+    with _signals(interrupted):
+        yield interrupted
+
+
+@contextlib.contextmanager
+def _catching(interrupted: asyncio.Event | None) -> Iterator[asyncio.Event]:
+    if interrupted is not None:
+        yield interrupted
+        return
+    with interrupts() as caught:
+        yield caught
 
 
 @contextlib.contextmanager

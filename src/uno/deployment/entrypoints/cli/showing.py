@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.domain.enums import TaskStatus
 from uno.deployment.domain.pipelines import Pipeline, Stage, Task
 from uno.deployment.entrypoints.cli.backends import Deployment
 from uno.deployment.services.planning import DeploymentPlan
@@ -137,6 +138,17 @@ def step_lines(task: Task) -> list[str]:
     return [f"{'':<36}- {step}" for step in steps if isinstance(step, str)]
 
 
+def replica_log_lines(pipeline: Pipeline, deployment_id: str) -> list[str]:
+    """The last lines a failing version set's replica wrote (``replica_log``, secrets masked), and where more is."""
+    for _, task in pipeline.tasks():
+        tail = task.outputs.get("replica_log")
+        if task.status is TaskStatus.FAILED and isinstance(tail, list) and tail:
+            shown = [f"  | {line}" for line in tail if isinstance(line, str)]
+            where = task.outputs.get("version_set", "the version set")
+            return [f"last lines of a replica's log ({where}):", *shown, f"see more: uno-deploy logs {deployment_id}"]
+    return []
+
+
 def pipeline_lines(pipeline: Pipeline, now: datetime | None = None) -> list[str]:
     lines = []
     for stage, task in pipeline.tasks():
@@ -163,6 +175,7 @@ def deployment_lines(deployment: Deployment, pipeline: Pipeline | None) -> list[
     if pipeline is not None:
         lines.append(f"  pipeline  {pipeline.id.value} ({pipeline.status.value})")
         lines.extend(pipeline_lines(pipeline, datetime.now(UTC)))
+        lines.extend(replica_log_lines(pipeline, deployment.id))
     return lines
 
 

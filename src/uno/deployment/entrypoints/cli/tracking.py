@@ -18,7 +18,9 @@ from uno.deployment.entrypoints.cli.backends import Backend, Deployment
 from uno.deployment.entrypoints.cli.opening import with_backend
 
 ID_HELP = "The deployment's id (dep-...), as deploy, status or history print it."
-_SHOWN_OUTPUTS = frozenset({"argv", "returncode", "stdout_tail", "stderr_tail", "duration", "steps", "version_set"})
+_SHOWN_OUTPUTS = frozenset(
+    {"argv", "returncode", "stdout_tail", "stderr_tail", "duration", "steps", "version_set", "replica_log"}
+)  # replica_log: the replica logs themselves follow the tasks
 
 
 async def _with_pipeline(backend: Backend, deployment_id: str) -> Result[tuple[Deployment, Pipeline | None]]:
@@ -54,13 +56,13 @@ def status(
 
 
 def _follow(deployment_id: str, json_output: bool) -> None:
-    async def work(backend: Backend) -> tuple[Result[Deployment], object]:
+    async def work(backend: Backend) -> tuple[Result[Deployment], Pipeline | None]:
         found = await backend.deployment(deployment_id)
         if isinstance(found, Failure):
             return found, None
         view = following.view_for(json_output, showing.deployment_summary(found.value))
         ended = await following.follow(backend, found.value, view, None, owns=False)
-        return ended, await deploying.pipeline_document(backend, ended) if json_output else None
+        return ended, await deploying.ended_pipeline(backend, ended)
 
     ended, pipeline = with_backend(work)
     if isinstance(ended, Failure):

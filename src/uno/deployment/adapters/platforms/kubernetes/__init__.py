@@ -55,6 +55,9 @@ class MissingExtra:
     def check(self, config: DeploymentConfig) -> Result[None]:
         return self._failure
 
+    def missing_programs(self, config: DeploymentConfig) -> list[str]:
+        return []
+
     async def create_version(self, release: Release, replicas: int) -> Result[VersionSet]:
         return self._failure
 

@@ -96,6 +96,9 @@ class KubernetesDriver:
         rendered = self._rendered(config, "pending", config.resources.replicas_min, "blue")
         return rendered if isinstance(rendered, Failure) else Success(None)
 
+    def missing_programs(self, config: DeploymentConfig) -> list[str]:
+        return []  # the cluster runs the image: nothing of this machine's
+
     async def render(self, release: Release) -> Result[dict[str, Any]]:
         config = release.config
         replicas = config.resources.replicas_min

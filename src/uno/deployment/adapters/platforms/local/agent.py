@@ -260,7 +260,8 @@ class Agent:
             for loop in self.background.report()
             if loop.state == "restarting"
         )
-        return Success({"ready": ready, "total": len(running), "message": "; ".join(problems)})
+        failing = versionsets.crash_looping(self.supervisor.replicas(meta.id), ready)
+        return Success({"ready": ready, "total": len(running), "message": "; ".join(problems), "failing": failing})
 
     async def _stats(self, request: dict[str, Any]) -> Result[Any]:
         meta = self.versions.get(request["version_set"])

@@ -31,7 +31,9 @@ from uno.deployment.adapters.platforms.local import (
     loops,
     options,
     processes,
+    programs,
     scaling,
+    tails,
     tls,
     wire,
 )
@@ -42,6 +44,7 @@ from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, 
 CALL_TIMEOUT = 60.0
 SHUTDOWN_TIMEOUT = 600.0
 START_TIMEOUT = 15.0
+LOG_TAIL_LINES = 6  # lines of a failing replica's log shown with the failure
 RESPAWN_SECONDS = 1.0  # a keeper that did not take the directory is started again after this
 
 
@@ -70,6 +73,14 @@ class LocalDriver:
     def check(self, config: DeploymentConfig) -> Result[None]:
         checked = options.options_for(config)
         return checked if isinstance(checked, Failure) else Success(None)
+
+    def missing_programs(self, config: DeploymentConfig) -> list[str]:
+        local = options.options_for(config)
+        if isinstance(local, Failure):
+            return []  # check says what is wrong with the settings
+        path = config.environment_variables.get("PATH") or self._environ.get("PATH") or os.defpath
+        missing = programs.missing(local.value.command[0], local.value.workdir, path)
+        return [missing] if missing else []
 
     async def create_version(self, release: Release, replicas: int) -> Result[VersionSet]:
         local = options.options_for(release.config)
@@ -139,7 +150,16 @@ class LocalDriver:
         if isinstance(answered, Failure):
             return answered
         value = answered.value
-        return Success(VersionHealth(int(value["ready"]), int(value["total"]), str(value.get("message", ""))))
+        failing = bool(value.get("failing", False))
+        tail = await asyncio.to_thread(self._log_tail, version.id) if failing else ()
+        return Success(
+            VersionHealth(int(value["ready"]), int(value["total"]), str(value.get("message", "")), failing, tail)
+        )
+
+    def _log_tail(self, version_set: str) -> tuple[str, ...]:
+        """The last lines of the first replica's log (the supervisor's own lines say how it exited)."""
+        logs = self.replica_logs(version_set)
+        return tails.last_lines(logs[0], LOG_TAIL_LINES) if logs else ()
 
     async def traffic_stats(self, version: VersionSet, *, reset: bool = False) -> Result[TrafficStats]:
         answered = await self._call({"op": "traffic_stats", "version_set": version.id, "reset": reset})

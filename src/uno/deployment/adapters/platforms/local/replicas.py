@@ -48,6 +48,7 @@ class ReplicaInfo:
     last_error: str | None = None  # why the last start failed, if it did
     runs: tuple[Run, ...] = ()
     last_exit: str | None = None  # why its last process ended on its own (e.g. over its memory limit)
+    crashes: int = 0  # exits on its own (or failed starts) in a row, since it last ran ``stable_after`` seconds
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,6 +202,7 @@ class Replica:
             last_error=self._last_error,
             runs=tuple(self._runs),
             last_exit=self._last_exit,
+            crashes=self._crashes,
         )
 
     def record(self) -> ReplicaRecord:

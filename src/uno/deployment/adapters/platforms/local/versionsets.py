@@ -8,7 +8,7 @@ the scales the autoscaler made (``scale_events``, the newest last).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +111,16 @@ def exits(replicas: Iterable[ReplicaInfo]) -> list[str]:
         for replica in replicas
         if replica.state is ReplicaState.CRASHING and replica.last_exit
     ]
+
+
+CRASH_LOOP_EXITS = 3
+"""Exits in a row, of every replica of a version set none of which is ready, after which it is failing."""
+
+
+def crash_looping(replicas: Sequence[ReplicaInfo], ready: int) -> bool:
+    """Whether every replica exited ``CRASH_LOOP_EXITS`` times in a row and none is ready: waiting longer
+    for its health would only watch it restart again (a rollout stops waiting at once)."""
+    return bool(replicas) and not ready and all(replica.crashes >= CRASH_LOOP_EXITS for replica in replicas)
 
 
 def problem(replica: Any) -> str:
