@@ -204,3 +204,48 @@ def test_the_restart_policy_doubles_up_to_its_maximum():
     assert policy.delay(10_000) == 30
     with pytest.raises(ValueError, match="restart policy"):
         RestartPolicy(initial=2.0, maximum=1.0)
+
+
+async def test_a_starting_replica_is_probed_early_and_found_ready_between_rounds(
+    source: FakeSource, probe: ScriptedProbe, fake_clock: FakeClock
+):
+    monitor = HealthMonitor(source, clock=fake_clock, probe=probe, healthy_threshold=1, unhealthy_threshold=3)
+    source.set("v1", (0, 100))
+    probe.failing.add(9000)  # the process is still starting: connection refused, say
+    monitor.watch("v1")
+    await asleep(fake_clock)
+    early = []
+    for step in (0.02, 0.04, 0.08):  # 20 ms, then twice as long each time: all within the 1 s interval
+        fake_clock.advance(step)
+        await asleep(fake_clock)
+        early.append(len(probe.probed))
+    assert early == [2, 3, 4]
+    assert readiness(monitor) == [(Readiness.UNKNOWN, 0, 1)]  # failures while starting are not counted
+
+    probe.failing.clear()  # it answers now
+    fake_clock.advance(0.16)
+    await asleep(fake_clock)
+
+    assert readiness(monitor) == [(Readiness.HEALTHY, 1, 0)]  # 0.3 s after the start, not at the next round
+    probed = len(probe.probed)
+    fake_clock.advance(0.32)
+    await asleep(fake_clock)
+    assert len(probe.probed) == probed  # once it has passed, only the regular rounds probe it
+    await monitor.close()
+
+
+async def test_an_early_pass_still_needs_the_healthy_threshold(
+    monitor: HealthMonitor, source: FakeSource, probe: ScriptedProbe, fake_clock: FakeClock
+):
+    source.set("v1", (0, 100))
+    probe.failing.add(9000)
+    monitor.watch("v1")
+    await asleep(fake_clock)
+    probe.failing.clear()
+    fake_clock.advance(0.02)
+    await asleep(fake_clock)
+    assert readiness(monitor) == [(Readiness.UNKNOWN, 1, 0)]  # threshold 2: one pass is not enough
+
+    fake_clock.advance(0.98)  # the next regular round
+    await asleep(fake_clock)
+    assert readiness(monitor) == [(Readiness.HEALTHY, 2, 0)]

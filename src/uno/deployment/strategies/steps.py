@@ -29,7 +29,8 @@ from uno.deployment.ports.platforms import PlatformDriver, Release, VersionHealt
 from uno.deployment.strategies.canary_control import CanaryControl
 from uno.deployment.strategies.tuning import Tuning
 
-HEALTH_POLL_SECONDS = 0.5
+HEALTH_POLL_SECONDS = 0.5  # the longest wait between two looks at a version's health
+FIRST_HEALTH_POLL_SECONDS = 0.02  # the first wait; each next one is twice as long, up to the longest
 
 
 @dataclass
@@ -124,9 +125,15 @@ def disturbed(failure: Failure) -> Failure:
 
 
 async def wait_healthy(rollout: Rollout, version: VersionSet) -> Result[VersionHealth]:
-    """Poll the version's health until all its replicas are ready or the deadline passes."""
+    """Poll the version's health until all its replicas are ready or the deadline passes.
+
+    The first looks come soon (20 ms, then twice as long each time, up to
+    ``HEALTH_POLL_SECONDS``): an application that starts in 100 ms is seen ready then,
+    not half a second later.
+    """
     deadline = rollout.clock.monotonic() + rollout.tuning.health_deadline_seconds
     last = "no health reported yet"
+    pause = FIRST_HEALTH_POLL_SECONDS
     while True:
         health = await rollout.driver.version_health(version)
         if isinstance(health, Failure):
@@ -140,10 +147,11 @@ async def wait_healthy(rollout: Rollout, version: VersionSet) -> Result[VersionH
         if health.value.failing:  # waiting longer would only watch its replicas exit again
             message = f"{version.id} is failing: its replicas keep exiting before they become healthy ({last})"
             return failed(message, version_set=version.id, replica_log=list(health.value.log_tail))
-        if rollout.clock.monotonic() + HEALTH_POLL_SECONDS > deadline:
+        if rollout.clock.monotonic() + pause > deadline:
             seconds = rollout.tuning.health_deadline_seconds
             return failed(f"{version.id} not healthy after {seconds:g}s ({last})", version_set=version.id)
-        await rollout.clock.sleep(HEALTH_POLL_SECONDS)
+        await rollout.clock.sleep(pause)
+        pause = min(pause * 2, HEALTH_POLL_SECONDS)
 
 
 async def route(rollout: Rollout, weights: dict[str, int]) -> Result[None]:

@@ -16,6 +16,12 @@ Invariants:
   starts over as ``unknown``: readiness always belongs to the process that earned it;
 - a version set is healthy when it has replicas and every one is ready;
 - every probing round wakes the waiters: ``wait_healthy`` waits on rounds, not on sleeps;
+- a replica that has not answered yet (a process just started) is probed early too,
+  between rounds, after 20 ms then twice as long each time up to the next round, so it
+  is found ready within a few milliseconds of its first healthy answer instead of up to
+  an interval later; an early probe only counts when it passes (a failure while starting
+  is the process still starting; the regular rounds count failures as before), and a
+  replica still needs ``healthy_threshold`` consecutive passes;
 - given ``background`` (the agent's), a probing loop that fails is restarted and reported
   there, never left dead with the last round's readiness frozen.
 """
@@ -38,6 +44,7 @@ from uno.deployment.ports.clock import Clock
 
 MAX_LINE = 8 * 1024  # longest status or header line accepted
 MAX_BODY = 64 * 1024  # body bytes read (and dropped) so the application can finish writing
+EARLY_PROBE_SECONDS = 0.02  # the first early probe of a starting replica; each next one waits twice as long
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +173,11 @@ class _Tracker:
             if self.failures >= thresholds.unhealthy or self.pid is None:
                 self.readiness = Readiness.UNHEALTHY
 
+    @property
+    def starting(self) -> bool:
+        """Not ready and no probe of this process has passed yet: it is probed early (see the module)."""
+        return self.readiness is Readiness.UNKNOWN and self.successes == 0
+
     def health(self, index: int) -> ReplicaHealth:
         return ReplicaHealth(index, self.port, self.pid, self.readiness, self.successes, self.failures, self.last)
 
@@ -186,6 +198,23 @@ class _Watch:
             tracker.record(result, thresholds)
             trackers[replica.index] = tracker
         self.trackers = trackers
+
+    def starting(self, replicas: Sequence[ReplicaInfo]) -> list[ReplicaInfo]:
+        """The running replicas that have not passed a probe yet (new ones included)."""
+        chosen = []
+        for replica in replicas:
+            tracker = self.trackers.get(replica.index)
+            if replica.pid is not None and (tracker is None or tracker.pid != replica.pid or tracker.starting):
+                chosen.append(replica)
+        return chosen
+
+    def passed_early(self, replica: ReplicaInfo, result: ProbeResult, thresholds: _Thresholds) -> None:
+        """Count an early probe that passed (one that failed is a process still starting)."""
+        tracker = self.trackers.get(replica.index)
+        if tracker is None or tracker.pid != replica.pid:
+            tracker = self.trackers[replica.index] = _Tracker(replica)
+        if tracker.starting:
+            tracker.record(result, thresholds)
 
     def health(self) -> list[ReplicaHealth]:
         return [tracker.health(index) for index, tracker in sorted(self.trackers.items())]
@@ -270,9 +299,36 @@ class HealthMonitor:
 
     async def _probe_forever(self, watch: _Watch) -> None:
         while True:
-            started = self._clock.monotonic()
+            next_round = self._clock.monotonic() + self._interval
             await self._probe_round(watch)
-            await self._clock.sleep(self._interval - (self._clock.monotonic() - started))
+            await self._probe_early(watch, until=next_round)
+            await self._clock.sleep(next_round - self._clock.monotonic())
+
+    async def _probe_early(self, watch: _Watch, *, until: float) -> None:
+        """Until the next round, probe the replicas that are starting, sooner than the interval."""
+        delay = EARLY_PROBE_SECONDS
+        while True:
+            wait = min(delay, until - self._clock.monotonic())
+            if wait <= 0 or not self._starting(watch):
+                return
+            await self._clock.sleep(wait)
+            delay *= 2
+            if self._clock.monotonic() >= until:
+                return
+            starting = self._starting(watch)
+            results = await asyncio.gather(*(self._probe_one(replica, watch.path) for replica in starting))
+            passed = [(replica, result) for replica, result in zip(starting, results, strict=True) if result.healthy]
+            for replica, result in passed:
+                watch.passed_early(replica, result, self._thresholds)
+            if passed:
+                async with watch.rounds:
+                    watch.rounds.notify_all()
+
+    def _starting(self, watch: _Watch) -> list[ReplicaInfo]:
+        try:
+            return watch.starting(list(self._source.replicas(watch.version_id)))
+        except LookupError:
+            return []
 
     async def _probe_round(self, watch: _Watch) -> None:
         try:
