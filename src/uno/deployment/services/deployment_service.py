@@ -219,6 +219,10 @@ class DeploymentService:
         """Stop what ``start_deploy``/``start_rollback`` left running here: each ends ``canceled``."""
         await self._dispatcher.stop_background()
 
+    async def wait_ended(self, deployment_id: DeploymentId | str, seconds: float) -> None:
+        """Until the run of ``deployment_id`` started here ends, or ``seconds`` pass (it does not run here)."""
+        await self._dispatcher.wait_ended(inputs.deployment_id(deployment_id), seconds)
+
     async def wait_background(self) -> None:
         """Wait for every deployment started in the background here to end (tests, orderly shutdown)."""
         await self._dispatcher.wait_background()

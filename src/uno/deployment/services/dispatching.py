@@ -149,6 +149,14 @@ class Dispatcher:
         task.add_done_callback(self._background.discard)
         task.add_done_callback(lambda _: self.started_here.pop(deployment_id, None))
 
+    async def wait_ended(self, deployment_id: Result[DeploymentId], seconds: float) -> None:
+        """Until the run of ``deployment_id`` started here ends, or ``seconds`` pass (it does not run here)."""
+        task = self.started_here.get(deployment_id.value) if isinstance(deployment_id, Success) else None
+        if task is None:
+            await asyncio.sleep(seconds)
+        else:
+            await asyncio.wait({task}, timeout=seconds)
+
     async def stop_background(self) -> None:
         running = list(self._background)
         for task in running:

@@ -144,6 +144,10 @@ class Backend(Protocol):
         """Whether a deployment started through this backend runs in this process."""
         ...
 
+    async def wait_ended(self, deployment_id: str, seconds: float) -> None:
+        """Until a deployment running in this process ends, or ``seconds`` (always, for one that runs elsewhere)."""
+        ...
+
     async def create_config(self, values: dict[str, Any]) -> Result[DeploymentConfig]: ...
 
     async def list_configs(

@@ -51,6 +51,9 @@ class EmbeddedBackend:
     def runs_here(self) -> bool:
         return True
 
+    async def wait_ended(self, deployment_id: str, seconds: float) -> None:
+        await self._container.deployment_service.wait_ended(deployment_id, seconds)
+
     @property
     def container(self) -> bootstrap.Container:
         return self._container

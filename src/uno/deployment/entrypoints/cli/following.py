@@ -173,10 +173,27 @@ async def follow(
                     canceling = True
                     by = runs.stop_requested_by(runs_dir, started.id) if runs_dir else None
                     await backend.cancel(started.id, "interrupted", by=by)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(caught.wait(), timeout=POLL_SECONDS)
+                await _pause(backend, started.id, caught)
         finally:
             view.close()
+
+
+async def _pause(backend: Backend, deployment_id: str, caught: asyncio.Event) -> None:
+    """Until the next look: ``POLL_SECONDS``, or sooner when Ctrl-C is pressed or the run here ends.
+
+    Waking when a deployment this process runs ends saves a user up to a poll per
+    deploy; one that runs elsewhere is looked at every ``POLL_SECONDS``.
+    """
+    waits = {
+        asyncio.ensure_future(caught.wait()),
+        asyncio.ensure_future(backend.wait_ended(deployment_id, POLL_SECONDS)),
+    }
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 async def _state(backend: Backend, deployment_id: str) -> Result[tuple[Deployment, Pipeline | None]]:

@@ -8,6 +8,7 @@ timed out, not an uno-deployment server) is ``UNAVAILABLE``: exit code 3.
 
 from __future__ import annotations
 
+import asyncio
 import urllib.parse
 from datetime import datetime
 from typing import Any
@@ -52,6 +53,9 @@ class RemoteBackend:
     @property
     def runs_here(self) -> bool:
         return False
+
+    async def wait_ended(self, deployment_id: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)  # it runs on the server: look again then
 
     async def create_config(self, values: dict[str, Any]) -> Result[DeploymentConfig]:
         answered = await self._call("POST", "/api/deployments/configs", values)
