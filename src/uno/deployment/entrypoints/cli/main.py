@@ -9,6 +9,7 @@ cannot be reached. Each failure is one readable line on stderr; ``--debug`` show
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -268,6 +269,12 @@ def run() -> None:
             _last_words(error, error.error, running.UNREACHABLE)
         else:
             _last_words(error, ErrorDetails(ErrorCode.INTERNAL_ERROR, f"uno-deploy failed: {error!r}"), running.FAILED)
+    finally:
+        # Exiting, the interpreter's last garbage collections walk every object a deploy
+        # loaded (SQLAlchemy, pydantic, the engine): 0.25-0.35 s of a 1 s command, for
+        # memory the OS takes back anyway. Frozen objects are left out of them; files and
+        # the store were closed by the command already, and stdout/stderr are flushed.
+        gc.freeze()
 
 
 def _last_words(raised: Exception, error: ErrorDetails, code: int) -> None:
