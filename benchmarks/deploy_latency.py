@@ -9,9 +9,10 @@ directory, it deploys hello 2.0.0 (blue-green, two replicas, no tests, no build)
 run deploys 1.0.0 with the CLI (a new version set each time) and rolls it back, and
 reports per run the deployment's own duration (``finished_at - started_at`` of the
 record) and the CLI's wall clock from spawn to exit; then ``uno-deploy rollback`` of the
-last deploy while the previous release still runs (warm). Figures are medians, printed
-beside the goals of issue #16: deployment ≤ floor + 0.3 s, CLI ≤ floor + 0.55 s,
-warm rollback ≤ 0.5 s. The first deploy (it starts the agent) is not timed. The agent
+last deploy while the previous release still runs (warm). Figures are medians (and the
+fastest run: the machine may be busy), printed beside the goals of issue #16:
+deployment ≤ floor + 0.3 s, CLI ≤ floor + 0.55 s, warm rollback ≤ 0.5 s. The first deploy
+(it starts the agent) is not timed. The agent
 and every replica are stopped at the end (``uno-deploy down`` and the agent's shutdown).
 """
 
@@ -153,12 +154,15 @@ def main() -> None:
                 rollback_wall, _ = run([*UNO_DEPLOY, "rollback", "hello", "--env", "dev", "--json"], env)
                 rollbacks.append(rollback_wall)
         floor = statistics.median(floors)
-        print(f"median of {runs} runs; floor: hello's own time to healthy (2 processes) = {floor:.3f} s")
-        print(f"{'what':<28} {'seconds':>8} {'goal':>8}")
+        print(f"median (fastest) of {runs} runs; floor: hello's own time to healthy (2 processes) = {floor:.3f} s")
+        print(f"{'what':<28} {'median':>8} {'fastest':>8} {'goal':>8}")
         goals = {"deploy": floor + DEPLOY_MARGIN, "cli": floor + DEPLOY_MARGIN + CLI_MARGIN}
-        print(f"{'deployment (record)':<28} {statistics.median(durations):8.3f} {goals['deploy']:8.3f}")
-        print(f"{'uno-deploy deploy (wall)':<28} {statistics.median(walls):8.3f} {goals['cli']:8.3f}")
-        print(f"{'uno-deploy rollback (warm)':<28} {statistics.median(rollbacks):8.3f} {ROLLBACK_GOAL:8.3f}")
+        for label, figures, goal in (
+            ("deployment (record)", durations, goals["deploy"]),
+            ("uno-deploy deploy (wall)", walls, goals["cli"]),
+            ("uno-deploy rollback (warm)", rollbacks, ROLLBACK_GOAL),
+        ):
+            print(f"{label:<28} {statistics.median(figures):8.3f} {min(figures):8.3f} {goal:8.3f}")
 
 
 if __name__ == "__main__":
