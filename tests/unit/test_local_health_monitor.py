@@ -249,3 +249,29 @@ async def test_an_early_pass_still_needs_the_healthy_threshold(
     fake_clock.advance(0.98)  # the next regular round
     await asleep(fake_clock)
     assert readiness(monitor) == [(Readiness.HEALTHY, 2, 0)]
+
+
+async def test_a_replica_slow_to_start_is_probed_early_less_and_less_then_only_in_rounds(
+    source: FakeSource, probe: ScriptedProbe, fake_clock: FakeClock
+):
+    monitor = HealthMonitor(source, clock=fake_clock, probe=probe, healthy_threshold=1, unhealthy_threshold=3)
+    source.set("v1", (0, 100))
+    probe.failing.add(9000)
+    monitor.watch("v1")
+    await asleep(fake_clock)
+    per_second = []
+    for _ in range(4):
+        probed = len(probe.probed)
+        for _ in range(100):
+            fake_clock.advance(0.01)
+            await asleep(fake_clock)
+        per_second.append(len(probe.probed) - probed)
+    assert per_second[0] > per_second[-1] == 1  # the early probes die out; the round stays
+
+    source.set("v1", (0, 101))  # restarted: a new process, probed early again
+    probed = len(probe.probed)
+    for _ in range(100):
+        fake_clock.advance(0.01)
+        await asleep(fake_clock)
+    assert len(probe.probed) - probed > 1
+    await monitor.close()

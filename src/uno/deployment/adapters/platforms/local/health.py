@@ -17,7 +17,8 @@ Invariants:
 - a version set is healthy when it has replicas and every one is ready;
 - every probing round wakes the waiters: ``wait_healthy`` waits on rounds, not on sleeps;
 - a replica that has not answered yet (a process just started) is probed early too,
-  between rounds, after 20 ms then twice as long each time up to the next round, so it
+  between rounds, after 20 ms then twice as long each time (across rounds, until the
+  wait reaches the interval; a new process starts the series again), so it
   is found ready within a few milliseconds of its first healthy answer instead of up to
   an interval later; an early probe only counts when it passes (a failure while starting
   is the process still starting; the regular rounds count failures as before), and a
@@ -188,6 +189,8 @@ class _Watch:
         self.trackers: dict[int, _Tracker] = {}
         self.rounds = asyncio.Condition()
         self.task: asyncio.Task[None] | None = None
+        self.early = EARLY_PROBE_SECONDS  # the wait before the next early probe
+        self.seen_starting: set[tuple[int, int | None]] = set()  # (index, pid) of every process probed early
 
     def update(self, replicas: Sequence[ReplicaInfo], results: Sequence[ProbeResult], thresholds: _Thresholds) -> None:
         trackers = {}
@@ -306,13 +309,15 @@ class HealthMonitor:
 
     async def _probe_early(self, watch: _Watch, *, until: float) -> None:
         """Until the next round, probe the replicas that are starting, sooner than the interval."""
-        delay = EARLY_PROBE_SECONDS
+        fresh = {(replica.index, replica.pid) for replica in self._starting(watch)} - watch.seen_starting
+        if fresh:  # a process started since: probe it soon, whatever the others cost so far
+            watch.early, watch.seen_starting = EARLY_PROBE_SECONDS, watch.seen_starting | fresh
         while True:
-            wait = min(delay, until - self._clock.monotonic())
+            wait = min(watch.early, until - self._clock.monotonic())
             if wait <= 0 or not self._starting(watch):
                 return
             await self._clock.sleep(wait)
-            delay *= 2
+            watch.early *= 2  # one that takes long to start is probed less and less often, down to the rounds
             if self._clock.monotonic() >= until:
                 return
             starting = self._starting(watch)
