@@ -275,3 +275,29 @@ async def test_a_replica_slow_to_start_is_probed_early_less_and_less_then_only_i
         await asleep(fake_clock)
     assert len(probe.probed) - probed > 1
     await monitor.close()
+
+
+async def test_on_change_is_told_when_readiness_changes_and_only_then(
+    source: FakeSource, probe: ScriptedProbe, fake_clock: FakeClock
+):
+    changes: list[list[Readiness]] = []
+    monitor = HealthMonitor(
+        source,
+        clock=fake_clock,
+        probe=probe,
+        healthy_threshold=1,
+        unhealthy_threshold=1,
+        on_change=lambda: changes.append([replica.readiness for replica in monitor.health("v1")]),
+    )
+    source.set("v1", (0, 100))
+    monitor.watch("v1")
+    await asleep(fake_clock)
+    assert changes == [[Readiness.HEALTHY]]
+
+    await rounds(fake_clock, 2)
+    assert changes == [[Readiness.HEALTHY]]  # still ready: nothing to tell
+
+    probe.failing.add(9000)
+    await rounds(fake_clock, 1)
+    assert changes == [[Readiness.HEALTHY], [Readiness.UNHEALTHY]]
+    await monitor.close()

@@ -363,6 +363,7 @@ class Agent:
             timeout=meta.health_timeout,
             healthy_threshold=meta.healthy_threshold,
             unhealthy_threshold=meta.unhealthy_threshold,
+            on_change=self._sync_backends,  # the router follows readiness at once, not at the next sync
         )
         monitor.watch(meta.id)
         self.monitors[meta.id] = monitor

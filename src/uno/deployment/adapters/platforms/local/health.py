@@ -23,6 +23,8 @@ Invariants:
   an interval later; an early probe only counts when it passes (a failure while starting
   is the process still starting; the regular rounds count failures as before), and a
   replica still needs ``healthy_threshold`` consecutive passes;
+- ``on_change`` (the agent's router sync) is called as soon as a replica gains or loses
+  readiness, so the router follows at once rather than at its next periodic sync;
 - given ``background`` (the agent's), a probing loop that fails is restarted and reported
   there, never left dead with the last round's readiness frozen.
 """
@@ -222,6 +224,11 @@ class _Watch:
     def health(self) -> list[ReplicaHealth]:
         return [tracker.health(index) for index, tracker in sorted(self.trackers.items())]
 
+    def ready(self) -> set[tuple[int, int | None]]:
+        """(index, pid) of the ready replicas."""
+        trackers = self.trackers.items()
+        return {(index, tracker.pid) for index, tracker in trackers if tracker.readiness is Readiness.HEALTHY}
+
 
 class HealthMonitor:
     """Probes every replica of each watched version set every ``interval`` seconds."""
@@ -239,6 +246,7 @@ class HealthMonitor:
         unhealthy_threshold: int = 3,
         probe: Probe = check,
         background: BackgroundLoops | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         if interval <= 0 or timeout <= 0 or healthy_threshold < 1 or unhealthy_threshold < 1:
             raise ValueError("interval and timeout must be > 0, thresholds >= 1")
@@ -247,6 +255,7 @@ class HealthMonitor:
         self._thresholds = _Thresholds(healthy_threshold, unhealthy_threshold)
         self._watches: dict[str, _Watch] = {}
         self._background = background
+        self._on_change = on_change
 
     def watch(self, version_id: str, *, path: str | None = None) -> None:
         """Start probing the version set's replicas (at once, then every interval); idempotent."""
@@ -323,11 +332,11 @@ class HealthMonitor:
             starting = self._starting(watch)
             results = await asyncio.gather(*(self._probe_one(replica, watch.path) for replica in starting))
             passed = [(replica, result) for replica, result in zip(starting, results, strict=True) if result.healthy]
+            ready = watch.ready()
             for replica, result in passed:
                 watch.passed_early(replica, result, self._thresholds)
             if passed:
-                async with watch.rounds:
-                    watch.rounds.notify_all()
+                await self._announce(watch, ready)
 
     def _starting(self, watch: _Watch) -> list[ReplicaInfo]:
         try:
@@ -341,7 +350,14 @@ class HealthMonitor:
         except LookupError:
             replicas = []
         results = await asyncio.gather(*(self._probe_one(replica, watch.path) for replica in replicas))
+        ready = watch.ready()
         watch.update(replicas, results, self._thresholds)
+        await self._announce(watch, ready)
+
+    async def _announce(self, watch: _Watch, ready: set[tuple[int, int | None]]) -> None:
+        """Wake the waiters; tell ``on_change`` when readiness changed since ``ready``."""
+        if self._on_change is not None and watch.ready() != ready:
+            self._on_change()
         async with watch.rounds:
             watch.rounds.notify_all()
 
