@@ -146,6 +146,13 @@ async def test_patch_merges_and_put_replaces(client: httpx.AsyncClient):
     assert replaced.json()["app_version"] == "2.0.0"
     assert replaced.json()["resources"]["replicas_min"] == 1  # back to the dev profile's
 
+    kept = await client.put(path, json={**CONFIG, "resources": {"replicas_max": 3}, "custom_settings": {"a": 1}})
+    assert (kept.json()["resources"]["replicas_min"], kept.json()["custom_settings"]) == (1, {"a": 1})
+    again = await client.put(path, json={**CONFIG, "custom_settings": {"b": 2}})
+    assert again.json()["custom_settings"] == {"b": 2}  # replaced whole: "a" is not kept
+    assert again.json()["resources"] == replaced.json()["resources"]
+    assert again.json()["version"] == replaced.json()["version"] + 2
+
     moved = await client.put(path, json={**CONFIG, "environment": "production"})
     assert_problem(moved, 422, "VALIDATION_ERROR")
 

@@ -165,18 +165,33 @@ class DeploymentConfigService:
             return problem
         current, (mapped, rename) = found.value, named.value
         if expected_version is not None and expected_version != current.version:
-            return Failure(
-                ErrorDetails.conflict(
-                    f"configuration {current.id.value} is at version {current.version}, not {expected_version}",
-                    version=current.version,
-                    expected_version=expected_version,
-                )
-            )
+            return Failure(_stale(current, expected_version))
         match configuring.update(current, mapped, self._clock.now(), rename=rename):
             case Failure() as failure:
                 return failure
             case Success(updated):
                 return await self._configs.save(updated)
+
+    async def replace_config(
+        self, config_id: DeploymentId | str, values: dict[str, Any], *, expected_version: int | None = None
+    ) -> Result[DeploymentConfig]:
+        """Replace a configuration by ``values`` (``create_config_from``'s): the new version is what creating
+        from them would make, what they leave out back to the profile's default, nothing merged.
+
+        Its app and environment stay (a ``VALIDATION_ERROR`` when ``values`` name others);
+        with ``expected_version``, only that version is replaced (``CONFLICT`` otherwise).
+        """
+        found, named = await self.get_config(config_id), to_model_names(values)
+        if problem := inputs.first_failure(found, named):
+            return problem
+        current, (given, rename) = found.value, named.value
+        if expected_version is not None and expected_version != current.version:
+            return Failure(_stale(current, expected_version))
+        match configuring.replace(current, given, self._clock.now(), rename=rename):
+            case Failure() as failure:
+                return failure
+            case Success(replaced):
+                return await self._configs.save(replaced)
 
     async def delete_config(self, config_id: DeploymentId | str) -> Result[DeploymentId]:
         """Delete a configuration; refused while a deployment of it is running."""
@@ -212,3 +227,11 @@ class DeploymentConfigService:
                 return failure
             case Success(config):
                 return await self._configs.add(config)
+
+
+def _stale(current: DeploymentConfig, expected_version: int) -> ErrorDetails:
+    return ErrorDetails.conflict(
+        f"configuration {current.id.value} is at version {current.version}, not {expected_version}",
+        version=current.version,
+        expected_version=expected_version,
+    )
