@@ -99,3 +99,25 @@ def test_a_strict_refusal_stores_nothing(tmp_path: Path):
     assert "production.yaml:12: monitoring.enable_tracing: not honoured on local" in refused.stderr
     assert stored("production") == before
     assert "no deployments yet" in uno_deploy("history", "hello", "--env", "production").stderr
+
+
+def test_an_application_has_one_configuration_per_environment(tmp_path: Path):
+    port = free_port()
+    write(tmp_path, port)
+    created = ok("config", "create", "-f", "dev.yaml", cwd=tmp_path)
+    assert created.stdout.startswith("created cfg-")
+    config_id = created.stdout.split()[1].rstrip(":")
+
+    again = ok("config", "create", "-f", "dev.yaml", cwd=tmp_path)
+    assert again.stdout.startswith(f"unchanged (it was there already): {config_id}:")
+
+    other = uno_deploy("config", "create", "-f", "dev.yaml", "--set", "app_version=2.0.0", cwd=tmp_path)
+    assert other.returncode == 2
+    [line] = other.stderr.splitlines()
+    assert line.startswith(f"error: hello in dev already has configuration {config_id}, with other values")
+    assert "deploy -f FILE" in line
+
+    ok("deploy", "-f", "dev.yaml", "--set", "app_version=2.0.0", cwd=tmp_path)
+    assert stored()["id"] == config_id
+    assert stored()["app_version"] == "2.0.0"
+    assert version_at(port) == "2.0.0"

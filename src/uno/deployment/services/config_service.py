@@ -6,7 +6,7 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.domain import configuring
+from uno.deployment.domain import config_identity, configuring
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import DeploymentEnvironment, DeploymentPlatform
 from uno.deployment.domain.ids import DeploymentId, new_config_id
@@ -107,6 +107,16 @@ class DeploymentConfigService:
 
     async def create_config_from(self, values: dict[str, Any]) -> Result[DeploymentConfig]:
         """``create_config`` from a mapping, with keyword or section names (``resources``)."""
+        created = await self.create_or_find(values)
+        return created if isinstance(created, Failure) else Success(created.value[0])
+
+    async def create_or_find(self, values: dict[str, Any]) -> Result[tuple[DeploymentConfig, bool]]:
+        """``create_config_from``, and whether it created the configuration (False: it was there).
+
+        An application has one configuration per environment (``config_identity``): when the
+        pair has one with the same values, that one is the answer (nothing new is stored);
+        with other values, a ``CONFLICT`` naming it (``context["existing_id"]``).
+        """
         match to_model_names(values):
             case Failure() as failure:
                 return failure
@@ -116,7 +126,14 @@ class DeploymentConfigService:
             case Failure() as failure:
                 return failure
             case Success(config):
-                return await self._configs.add(config)
+                pass
+        query = ConfigQuery(app_name=config.app_name, environment=config.environment, limit=1)
+        for existing in await self._configs.find(query):
+            if config_identity.same_values(existing, config):
+                return Success((existing, False))
+            return Failure(config_identity.taken(config, existing.id))
+        added = await self._configs.add(config)
+        return added if isinstance(added, Failure) else Success((added.value, True))
 
     async def get_config(self, config_id: DeploymentId | str) -> Result[DeploymentConfig]:
         match inputs.deployment_id(config_id, "config_id"):

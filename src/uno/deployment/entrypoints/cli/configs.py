@@ -117,14 +117,30 @@ def create(
 ) -> None:
     """Create a configuration from a file; what it leaves out comes from the environment's profile.
 
+    One per application and environment: when it has one with the same values, that one is
+    shown; with other values, a conflict naming it (exit 2): replace it with deploy -f FILE.
+
     Example: uno-deploy config create -f deployment.yaml --set app_version=1.2.0
     """
     config_file = read(file, sets)
     precheck(config_file)
-    created = with_backend(lambda backend: backend.create_config(config_file.model_values()))
-    if isinstance(created, Failure):
-        fail_config(config_file, created.error)
-    _print(created.value, json_output, f"created {created.value.id.value}: {showing.config_summary(created.value)}")
+    values = config_file.model_values()
+
+    async def work(backend: Backend) -> Result[tuple[DeploymentConfig, bool]]:
+        app_name, environment = values.get("app_name"), values.get("environment")
+        before = await backend.list_configs(str(app_name), str(environment), 1) if app_name and environment else None
+        created = await backend.create_config(values)
+        if isinstance(created, Failure):
+            return created
+        there = isinstance(before, Success) and any(item.id == created.value.id for item in before.value)
+        return Success((created.value, not there))
+
+    answered = with_backend(work)
+    if isinstance(answered, Failure):
+        fail_config(config_file, answered.error)
+    config, new = answered.value
+    how = "created" if new else "unchanged (it was there already):"
+    _print(config, json_output, f"{how} {config.id.value}: {showing.config_summary(config)}")
 
 
 @app.command("list")

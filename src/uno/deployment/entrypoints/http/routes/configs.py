@@ -36,8 +36,14 @@ def _location(response: Response, config: DeploymentConfig) -> None:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConfigOut)
 async def create_config(body: ConfigCreate, services: Services, _: Admin, response: Response) -> ConfigOut:
-    """Create a configuration; what is not given comes from the environment's profile."""
-    config = unwrap(await services.config_service.create_config_from(body.model_dump(exclude_none=True)))
+    """Create a configuration; what is not given comes from the environment's profile.
+
+    One per application and environment: the same values again answer 200 with the one
+    there; other values are 409 naming it (``existing_id``): replace it with ``PUT``.
+    """
+    config, created = unwrap(await services.config_service.create_or_find(body.model_dump(exclude_none=True)))
+    if not created:
+        response.status_code = status.HTTP_200_OK
     _location(response, config)
     return out(config)
 
