@@ -17,6 +17,7 @@ from uno.deployment.ports.repositories import (
     DeploymentConfigRepository,
     DeploymentQuery,
     DeploymentResultRepository,
+    StorageError,
 )
 from uno.deployment.services import inputs
 
@@ -128,7 +129,11 @@ class DeploymentConfigService:
             case Success(config):
                 pass
         query = ConfigQuery(app_name=config.app_name, environment=config.environment, limit=1)
-        for existing in await self._configs.find(query):
+        try:
+            there = await self._configs.find(query)
+        except StorageError as failed:  # a Result, as the add below would be
+            return Failure(failed.error)
+        for existing in there:
             if config_identity.same_values(existing, config):
                 return Success((existing, False))
             return Failure(config_identity.taken(config, existing.id))
