@@ -127,7 +127,10 @@ class DeploymentConfigService:
             case Failure() as failure:
                 return failure
             case Success(config):
-                pass
+                return await self._add_new(config)
+
+    async def _add_new(self, config: DeploymentConfig) -> Result[tuple[DeploymentConfig, bool]]:
+        """Store ``config`` unless its application has one in its environment: the same one, or a conflict."""
         query = ConfigQuery(app_name=config.app_name, environment=config.environment, limit=1)
         try:
             there = await self._configs.find(query)
@@ -239,7 +242,11 @@ class DeploymentConfigService:
     async def derive_config(
         self, config_id: DeploymentId | str, environment: DeploymentEnvironment | str, **changes: Any
     ) -> Result[DeploymentConfig]:
-        """A new configuration for another environment: your choices kept, its profile for the rest."""
+        """A new configuration for another environment: your choices kept, its profile for the rest.
+
+        As ``create_config``: when the application has one there already, the same values
+        return it, other values are a ``CONFLICT`` naming it.
+        """
         found, named = await self.get_config(config_id), to_model_names(changes)
         if problem := inputs.first_failure(found, named):
             return problem
@@ -248,7 +255,8 @@ class DeploymentConfigService:
             case Failure() as failure:
                 return failure
             case Success(config):
-                return await self._configs.add(config)
+                added = await self._add_new(config)
+        return added if isinstance(added, Failure) else Success(added.value[0])
 
 
 def _stale(current: DeploymentConfig, expected_version: int) -> ErrorDetails:
