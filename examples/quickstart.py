@@ -75,6 +75,9 @@ async def run() -> int:
     port = free_port()
 
     created = await configs.create_config(**deployment_file(port))
+    if created.is_failure() and created.error.code is uno.deployment.ErrorCode.CONFLICT:
+        # hello has its dev configuration from an earlier run: this run's file replaces it (a new version)
+        created = await configs.replace_config(created.error.context["existing_id"], deployment_file(port))
     if created.is_failure():
         print(f"error: {created.error.message}")
         return 2
@@ -83,7 +86,11 @@ async def run() -> int:
         f"config {config.id.value}: {config.app_name} {config.app_version} in {config.environment.value}, "
         f"strategy {config.strategy.value}, {config.resources.replicas_min} replicas"
     )
-    production = (await configs.derive_config(config.id, "production")).value
+    derived = await configs.derive_config(config.id, "production")
+    if derived.is_failure() and derived.error.code is uno.deployment.ErrorCode.CONFLICT:  # from an earlier run
+        await configs.delete_config(derived.error.context["existing_id"])
+        derived = await configs.derive_config(config.id, "production")
+    production = derived.value
     print(
         f"derived {production.id.value} for production: strategy {production.strategy.value}, "
         f"tests: {', '.join(production.testing.enabled_suites())}"

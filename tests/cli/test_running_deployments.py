@@ -84,7 +84,8 @@ def test_a_deploy_that_fails_exits_1_and_says_why(tmp_path: Path):
     assert failed.returncode == 1
     assert re.search(r"run-unit-tests +failed .*unit tests exited with code 1", failed.stdout)
     assert re.search(r"failed in [\d.]+s: hello 1\.0\.0 in dev not deployed: ", failed.stdout.splitlines()[-1])
-    as_machine = uno_deploy("deploy", "-f", "deployment.yaml", "--json", cwd=tmp_path)
+    failing = ["--set", 'testing.unit_test_command=[sh, -c, "exit 1"]']  # a --set holds for its own deploy only
+    as_machine = uno_deploy("deploy", "-f", "deployment.yaml", *failing, "--json", cwd=tmp_path)
     assert as_machine.returncode == 1
 
 

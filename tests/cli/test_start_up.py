@@ -41,7 +41,8 @@ def test_the_looking_commands_on_the_embedded_store_load_no_heavy_library(tmp_pa
         json.dumps({"app_name": "look", "app_version": "1.0.0", "environment": "dev", "platform": "aws"}),
         encoding="utf-8",
     )
-    uno_deploy("deploy", "-f", str(config))  # stops at the platform step (no aws driver), recorded
+    created = json.loads(ok("config", "create", "-f", str(config), "--json").stdout)
+    uno_deploy("deploy", created["id"])  # stops at the platform step (no aws driver), recorded
     [deployment] = json.loads(ok("history", "--json").stdout)
 
     for command in (["status", deployment["id"]], ["config", "list"], ["history"]):

@@ -92,6 +92,24 @@ async def test_config_add_get_and_duplicate(repos: Repositories):
     assert await repos.configs.get(DeploymentId("cfg-missing")) is None
 
 
+async def test_a_second_config_of_an_app_and_environment_is_a_conflict_naming_the_first(repos: Repositories):
+    first = a_config()
+    assert (await repos.configs.add(first)).is_success()
+
+    second = await repos.configs.add(a_config(minutes=1))
+    other_environment = await repos.configs.add(a_config(environment="test", minutes=3))
+
+    assert second.error.code is ErrorCode.CONFLICT
+    assert second.error.context["existing_id"] == first.id.value
+    assert other_environment.is_success()
+    assert [config.id for config in await repos.configs.find(ConfigQuery(app_name="shop"))] == [
+        other_environment.value.id,
+        first.id,
+    ]
+    assert (await repos.configs.delete(first.id)) is True
+    assert (await repos.configs.add(a_config(minutes=2))).is_success()  # the pair is free again
+
+
 async def test_config_save_is_optimistic(repos: Repositories):
     config = a_config()
     await repos.configs.add(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_quickstart_deploys_upgrades_and_rolls_back_for_real():
-    completed = subprocess.run(
+def quickstart() -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart.py")],
         capture_output=True,
         text=True,
@@ -18,6 +19,24 @@ def test_quickstart_deploys_upgrades_and_rolls_back_for_real():
         check=False,
         cwd=ROOT,
     )
+
+
+def test_quickstart_run_twice_keeps_one_configuration_per_environment():
+    first, second = quickstart(), quickstart()
+
+    assert (first.returncode, second.returncode) == (0, 0), second.stdout + second.stderr
+    listed = subprocess.run(
+        [sys.executable, "-m", "uno.deployment.entrypoints.cli", "config", "list", "--app", "hello", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert sorted(item["environment"] for item in json.loads(listed.stdout)) == ["dev", "production"]
+
+
+def test_quickstart_deploys_upgrades_and_rolls_back_for_real():
+    completed = quickstart()
 
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.splitlines()

@@ -128,6 +128,25 @@ async def test_configurations_list_filter_and_page(client: httpx.AsyncClient):
     assert (await client.get("/api/deployments/configs", params={"limit": 0})).status_code == 422
 
 
+async def test_creating_an_app_and_environment_again_is_the_same_configuration_or_a_conflict(
+    client: httpx.AsyncClient,
+):
+    config = await create_config(client, resources={"replicas_min": 2, "replicas_max": 4})
+
+    same = await client.post(
+        "/api/deployments/configs", json={**CONFIG, "resources": {"replicas_min": 2, "replicas_max": 4}}
+    )
+    assert same.status_code == 200
+    assert (same.json()["id"], same.json()["version"]) == (config["id"], 1)
+
+    other = await client.post("/api/deployments/configs", json={**CONFIG, "app_version": "2.0.0"})
+    problem = assert_problem(other, 409, "CONFLICT")
+    assert problem["existing_id"] == config["id"]
+    assert f"shop in dev already has configuration {config['id']}" in problem["detail"]
+    listed = (await client.get("/api/deployments/configs", params={"app_name": "shop"})).json()["items"]
+    assert [item["id"] for item in listed] == [config["id"]]
+
+
 async def test_patch_merges_and_put_replaces(client: httpx.AsyncClient):
     config = await create_config(client, resources={"replicas_min": 2, "replicas_max": 4})
     path = f"/api/deployments/configs/{config['id']}"
@@ -145,6 +164,13 @@ async def test_patch_merges_and_put_replaces(client: httpx.AsyncClient):
     assert replaced.status_code == 200
     assert replaced.json()["app_version"] == "2.0.0"
     assert replaced.json()["resources"]["replicas_min"] == 1  # back to the dev profile's
+
+    kept = await client.put(path, json={**CONFIG, "resources": {"replicas_max": 3}, "custom_settings": {"a": 1}})
+    assert (kept.json()["resources"]["replicas_min"], kept.json()["custom_settings"]) == (1, {"a": 1})
+    again = await client.put(path, json={**CONFIG, "custom_settings": {"b": 2}})
+    assert again.json()["custom_settings"] == {"b": 2}  # replaced whole: "a" is not kept
+    assert again.json()["resources"] == replaced.json()["resources"]
+    assert again.json()["version"] == replaced.json()["version"] + 2
 
     moved = await client.put(path, json={**CONFIG, "environment": "production"})
     assert_problem(moved, 422, "VALIDATION_ERROR")

@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from tests import databases
 from uno.core.errors import ErrorCode
 from uno.deployment import bootstrap
 from uno.deployment.adapters.repositories.sql import connecting, migrating, tables
+from uno.deployment.domain import configuring
+from uno.deployment.domain.ids import new_config_id
 from uno.deployment.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -88,6 +91,56 @@ def test_upgrading_a_current_schema_changes_nothing(empty_database: str):
 
     assert not again.changed
     assert again.after == again.head
+
+
+async def test_0004_keeps_an_old_stores_duplicates_and_lists_the_newest_as_the_configuration(empty_database: str):
+    where = connecting.target(empty_database)
+    migrating.upgrade(where, "0003")
+    now = datetime.now(UTC)
+    made = [
+        configuring.build(new_config_id(), {"app_name": "hello", "app_version": version, "environment": "dev"}, at)
+        for version, at in (("1.0.0", now - timedelta(hours=2)), ("2.0.0", now - timedelta(hours=1)), ("3.0.0", now))
+    ]
+    older, middle, newest = (built.value for built in made)
+    engine = connecting.sync_engine(where)
+    try:
+        with engine.begin() as connection:
+            for config in (older, middle, newest):
+                row = {
+                    "id": config.id.value,
+                    "app_name": "hello",
+                    "environment": "dev",
+                    "platform": "local",
+                    "created_at": config.created_at,
+                    "version": 1,
+                    "document": config.to_document(),
+                }
+                connection.execute(sa.insert(_configs_at_0003()).values(row))
+    finally:
+        engine.dispose()
+
+    migrating.upgrade(where)
+
+    container = bootstrap.build(Settings(database_url=empty_database))
+    try:
+        service = container.config_service
+        listed = await service.list_configs(app_name="hello", environment="dev")
+        assert [config.id for config in listed.value] == [newest.id]
+        for kept in (older, middle):  # still there, by id: deployments that name them read them
+            assert (await service.get_config(kept.id)).value.app_version == kept.app_version
+        again = await service.create_config(app_name="hello", app_version="4.0.0", environment="dev")
+        assert again.error.code is ErrorCode.CONFLICT
+        assert again.error.context["existing_id"] == newest.id.value
+    finally:
+        await container.aclose()
+
+
+def _configs_at_0003() -> sa.Table:
+    columns = ("id", "app_name", "environment", "platform", "created_at", "version", "document")
+    types = (sa.String, sa.String, sa.String, sa.String, sa.DateTime(timezone=True), sa.Integer, sa.JSON)
+    return sa.Table(
+        "configs", sa.MetaData(), *(sa.Column(name, kind) for name, kind in zip(columns, types, strict=True))
+    )
 
 
 async def test_without_auto_migrate_the_store_says_to_upgrade_and_db_upgrade_fixes_it(tmp_path: Path):

@@ -186,7 +186,8 @@ async def test_the_plan_lists_what_would_not_be_honoured_and_the_unknown_keys(co
 async def test_profile_values_count_only_when_they_turn_something_on(container):
     """The dev profile fills CPU and memory for every configuration: not a promise until written."""
     config = await create(container)
-    chosen = await create(container, network_config={"port": 9000})
+    quiet = {"run_unit_tests": False, "run_integration_tests": False}
+    chosen = await create(container, "test", network_config={"port": 9000}, testing_config=quiet)  # dev is taken
 
     assert (await container.deployment_service.plan(config.id)).value.not_honoured == ()
     assert "resources.cpu_max" not in settings_catalogue.active(config)  # the profile's value

@@ -99,6 +99,26 @@ def update(
     return _validate(document, rename)
 
 
+def replace(
+    config: DeploymentConfig, given: dict[str, Any], now: datetime, *, rename: dict[str, str] | None = None
+) -> Result[DeploymentConfig]:
+    """``config`` replaced by ``given`` whole: exactly what ``build`` makes of it (what it leaves out
+    comes from the profile, nothing is kept from before), under the same id, creation time and version.
+
+    The application and environment cannot change: another pair is another configuration.
+    """
+    for name, current in (("app_name", config.app_name), ("environment", config.environment.value)):
+        value = given.get(name)
+        chosen = value.value if isinstance(value, DeploymentEnvironment) else value
+        if str(chosen).lower() != current.lower():
+            return Failure(ErrorDetails.validation(name, f"cannot change ({current!r}): create or derive another"))
+    match build(config.id, given, config.created_at, derived_from=config.derived_from, rename=rename):
+        case Failure() as failure:
+            return failure
+        case Success(built):
+            return Success(built.model_copy(update={"version": config.version, "updated_at": now}))
+
+
 def derive(
     source: DeploymentConfig,
     environment: DeploymentEnvironment | str,

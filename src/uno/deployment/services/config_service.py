@@ -6,7 +6,7 @@ from typing import Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.domain import configuring
+from uno.deployment.domain import config_identity, configuring
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import DeploymentEnvironment, DeploymentPlatform
 from uno.deployment.domain.ids import DeploymentId, new_config_id
@@ -17,6 +17,7 @@ from uno.deployment.ports.repositories import (
     DeploymentConfigRepository,
     DeploymentQuery,
     DeploymentResultRepository,
+    StorageError,
 )
 from uno.deployment.services import inputs
 
@@ -107,6 +108,16 @@ class DeploymentConfigService:
 
     async def create_config_from(self, values: dict[str, Any]) -> Result[DeploymentConfig]:
         """``create_config`` from a mapping, with keyword or section names (``resources``)."""
+        created = await self.create_or_find(values)
+        return created if isinstance(created, Failure) else Success(created.value[0])
+
+    async def create_or_find(self, values: dict[str, Any]) -> Result[tuple[DeploymentConfig, bool]]:
+        """``create_config_from``, and whether it created the configuration (False: it was there).
+
+        An application has one configuration per environment (``config_identity``): when the
+        pair has one with the same values, that one is the answer (nothing new is stored);
+        with other values, a ``CONFLICT`` naming it (``context["existing_id"]``).
+        """
         match to_model_names(values):
             case Failure() as failure:
                 return failure
@@ -116,7 +127,21 @@ class DeploymentConfigService:
             case Failure() as failure:
                 return failure
             case Success(config):
-                return await self._configs.add(config)
+                return await self._add_new(config)
+
+    async def _add_new(self, config: DeploymentConfig) -> Result[tuple[DeploymentConfig, bool]]:
+        """Store ``config`` unless its application has one in its environment: the same one, or a conflict."""
+        query = ConfigQuery(app_name=config.app_name, environment=config.environment, limit=1)
+        try:
+            there = await self._configs.find(query)
+        except StorageError as failed:  # a Result, as the add below would be
+            return Failure(failed.error)
+        for existing in there:
+            if config_identity.same_values(existing, config):
+                return Success((existing, False))
+            return Failure(config_identity.taken(config, existing.id))
+        added = await self._configs.add(config)
+        return added if isinstance(added, Failure) else Success((added.value, True))
 
     async def get_config(self, config_id: DeploymentId | str) -> Result[DeploymentConfig]:
         match inputs.deployment_id(config_id, "config_id"):
@@ -165,18 +190,33 @@ class DeploymentConfigService:
             return problem
         current, (mapped, rename) = found.value, named.value
         if expected_version is not None and expected_version != current.version:
-            return Failure(
-                ErrorDetails.conflict(
-                    f"configuration {current.id.value} is at version {current.version}, not {expected_version}",
-                    version=current.version,
-                    expected_version=expected_version,
-                )
-            )
+            return Failure(_stale(current, expected_version))
         match configuring.update(current, mapped, self._clock.now(), rename=rename):
             case Failure() as failure:
                 return failure
             case Success(updated):
                 return await self._configs.save(updated)
+
+    async def replace_config(
+        self, config_id: DeploymentId | str, values: dict[str, Any], *, expected_version: int | None = None
+    ) -> Result[DeploymentConfig]:
+        """Replace a configuration by ``values`` (``create_config_from``'s): the new version is what creating
+        from them would make, what they leave out back to the profile's default, nothing merged.
+
+        Its app and environment stay (a ``VALIDATION_ERROR`` when ``values`` name others);
+        with ``expected_version``, only that version is replaced (``CONFLICT`` otherwise).
+        """
+        found, named = await self.get_config(config_id), to_model_names(values)
+        if problem := inputs.first_failure(found, named):
+            return problem
+        current, (given, rename) = found.value, named.value
+        if expected_version is not None and expected_version != current.version:
+            return Failure(_stale(current, expected_version))
+        match configuring.replace(current, given, self._clock.now(), rename=rename):
+            case Failure() as failure:
+                return failure
+            case Success(replaced):
+                return await self._configs.save(replaced)
 
     async def delete_config(self, config_id: DeploymentId | str) -> Result[DeploymentId]:
         """Delete a configuration; refused while a deployment of it is running."""
@@ -202,7 +242,11 @@ class DeploymentConfigService:
     async def derive_config(
         self, config_id: DeploymentId | str, environment: DeploymentEnvironment | str, **changes: Any
     ) -> Result[DeploymentConfig]:
-        """A new configuration for another environment: your choices kept, its profile for the rest."""
+        """A new configuration for another environment: your choices kept, its profile for the rest.
+
+        As ``create_config``: when the application has one there already, the same values
+        return it, other values are a ``CONFLICT`` naming it.
+        """
         found, named = await self.get_config(config_id), to_model_names(changes)
         if problem := inputs.first_failure(found, named):
             return problem
@@ -211,4 +255,13 @@ class DeploymentConfigService:
             case Failure() as failure:
                 return failure
             case Success(config):
-                return await self._configs.add(config)
+                added = await self._add_new(config)
+        return added if isinstance(added, Failure) else Success(added.value[0])
+
+
+def _stale(current: DeploymentConfig, expected_version: int) -> ErrorDetails:
+    return ErrorDetails.conflict(
+        f"configuration {current.id.value} is at version {current.version}, not {expected_version}",
+        version=current.version,
+        expected_version=expected_version,
+    )

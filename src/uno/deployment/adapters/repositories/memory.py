@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.domain import texts
+from uno.deployment.domain import config_identity, texts
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.domain.ids import DeploymentId, PipelineId, TaskId
@@ -48,6 +48,9 @@ class MemoryConfigRepository:
     async def add(self, config: DeploymentConfig) -> Result[DeploymentConfig]:
         if config.id in self._configs:
             return Failure(ErrorDetails.conflict(f"configuration {config.id.value!r} already exists"))
+        for stored in self._configs.values():
+            if (stored.app_name, stored.environment) == (config.app_name, config.environment):
+                return Failure(config_identity.taken(config, stored.id))
         if problem := texts.unstorable("configuration", config.to_document()):
             return Failure(problem)
         self._configs[config.id] = config.model_copy(deep=True)

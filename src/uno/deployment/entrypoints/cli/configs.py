@@ -1,10 +1,11 @@
 """``uno-deploy init`` and ``uno-deploy config ...``: configurations from YAML or JSON files.
 
 ``validate`` checks a file here, offline (no store, no server): every problem, each
-with its field path and line. ``apply`` is what ``deploy -f``/``plan -f`` do with a
-file: the stored configuration of the file's application and environment is replaced by
-the file (what the file leaves out goes back to the environment's profile), or created
-when there is none; unchanged when the file says what is stored already.
+with its field path and line. ``apply`` is what ``deploy -f`` does with a file once its
+plan says the deploy would go ahead: the stored configuration of the file's application
+and environment is replaced by the file whole (exactly what creating from it would make:
+what the file leaves out goes back to the environment's profile, nothing is kept from
+before), or created when there is none; unchanged when the file says what is stored already.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ SET_HELP = (
 #: Built once, out of the signatures: a list default must not be a call there (ruff B008).
 SETS = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP)
 JSON_HELP = "Print JSON (the HTTP API's documents) instead of text."
-_FIXED = frozenset({"app_name", "environment"})
 DEFAULT_APP_PORT = 8080
 """Where ``init`` puts an application's router: not 8000, which ``uno-deploy serve`` takes."""
 
@@ -93,10 +93,8 @@ async def apply(backend: Backend, file: files.ConfigFile) -> Result[tuple[Deploy
     current = existing[0]
     if _same(current, values):
         return Success((current, "unchanged"))
-    changes = {name: None for name in configuring.SETTABLE - _FIXED if name not in values}
-    changes.update({name: value for name, value in values.items() if name not in _FIXED})
-    updated = await backend.update_config(current.id.value, changes, current.version)
-    return updated if isinstance(updated, Failure) else Success((updated.value, "updated"))
+    replaced = await backend.replace_config(current.id.value, values)
+    return replaced if isinstance(replaced, Failure) else Success((replaced.value, "updated"))
 
 
 def _same(current: DeploymentConfig, values: dict[str, Any]) -> bool:
@@ -119,14 +117,30 @@ def create(
 ) -> None:
     """Create a configuration from a file; what it leaves out comes from the environment's profile.
 
+    One per application and environment: when it has one with the same values, that one is
+    shown; with other values, a conflict naming it (exit 2): replace it with deploy -f FILE.
+
     Example: uno-deploy config create -f deployment.yaml --set app_version=1.2.0
     """
     config_file = read(file, sets)
     precheck(config_file)
-    created = with_backend(lambda backend: backend.create_config(config_file.model_values()))
-    if isinstance(created, Failure):
-        fail_config(config_file, created.error)
-    _print(created.value, json_output, f"created {created.value.id.value}: {showing.config_summary(created.value)}")
+    values = config_file.model_values()
+
+    async def work(backend: Backend) -> Result[tuple[DeploymentConfig, bool]]:
+        app_name, environment = values.get("app_name"), values.get("environment")
+        before = await backend.list_configs(str(app_name), str(environment), 1) if app_name and environment else None
+        created = await backend.create_config(values)
+        if isinstance(created, Failure):
+            return created
+        there = isinstance(before, Success) and any(item.id == created.value.id for item in before.value)
+        return Success((created.value, not there))
+
+    answered = with_backend(work)
+    if isinstance(answered, Failure):
+        fail_config(config_file, answered.error)
+    config, new = answered.value
+    how = "created" if new else "unchanged (it was there already):"
+    _print(config, json_output, f"{how} {config.id.value}: {showing.config_summary(config)}")
 
 
 @app.command("list")

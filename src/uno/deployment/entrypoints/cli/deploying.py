@@ -29,13 +29,17 @@ from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.entrypoints.cli import configs, files, following, running, runs, showing
 from uno.deployment.entrypoints.cli.backends import Backend, Deployment
 from uno.deployment.entrypoints.cli.opening import with_backend
+from uno.deployment.services import honouring
 from uno.deployment.services.planning import DeploymentPlan
 
 DETACH_DEADLINE = 60.0
 """How long ``--no-wait`` waits for the detached process to have started the deployment."""
 
 CONFIG_HELP = "The configuration's id (cfg-...), or a file (as -f FILE)."
-FILE_HELP = "A YAML or JSON configuration file: stored first (created, or replaced for its app and environment)."
+FILE_HELP = (
+    "A YAML or JSON configuration file: planned, then stored as it is (created, or replacing its app and "
+    "environment's), then deployed."
+)
 PLAN_FILE_HELP = "A YAML or JSON configuration file (planned as it is: nothing is stored)."
 WAIT_HELP = "Follow it to its end (the default), or return once it has started."
 STRICT_HELP = (
@@ -45,10 +49,24 @@ STRICT_HELP = (
 
 
 async def resolve(
-    backend: Backend, config_id: str | None, file: files.ConfigFile | None, sets: list[str]
+    backend: Backend,
+    config_id: str | None,
+    file: files.ConfigFile | None,
+    sets: list[str],
+    *,
+    strict: bool | None = None,
 ) -> Result[DeploymentConfig]:
-    """The configuration a command works on: from a file (stored first), or by id with ``--set`` changes stored."""
+    """The configuration a command works on: from a file (stored first), or by id with ``--set`` changes stored.
+
+    A file is planned first, as ``plan -f`` plans it: when that plan says the deploy would
+    be refused (``refusal``), nothing is stored and the refusal is the answer.
+    """
     if file is not None:
+        planned = await backend.plan_values(file.model_values())
+        if isinstance(planned, Failure):
+            return planned
+        if (refused := refusal(planned.value, strict)) is not None:
+            return Failure(refused)
         applied = await configs.apply(backend, file)
         if isinstance(applied, Failure):
             return applied
@@ -66,6 +84,24 @@ async def resolve(
     if isinstance(updated, Success):
         typer.echo(configs.applied_line(updated.value, "updated"), err=True)
     return updated
+
+
+def refusal(planned: DeploymentPlan, strict: bool | None) -> ErrorDetails | None:
+    """Why a deploy of what was planned would be refused before anything changes, or None.
+
+    The one rule ``plan`` exits 2 by and ``deploy -f`` applies before storing its file: a
+    problem the deploy would fail on, or (under strict; ``None``: the environment decides)
+    a setting the platform would not honour.
+    """
+    if planned.problems:
+        first = planned.problems[0]
+        context = {"field": first["field"], "errors": [dict(problem) for problem in planned.problems]}
+        return ErrorDetails(
+            ErrorCode.VALIDATION_ERROR, f"a deploy would fail: {first['field']}: {first['message']}", context
+        )
+    if (planned.strict if strict is None else strict) and planned.not_honoured:
+        return honouring.refusal([dict(item) for item in planned.not_honoured], strict=True)
+    return None
 
 
 FILE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -136,14 +172,14 @@ def plan(
     else:
         for line in showing.plan_lines(planned):
             typer.echo(line)
+    refused = refusal(planned, None)
+    if refused is None:
+        return
     if planned.problems:
-        first = planned.problems[0]
-        message = f"a deploy would fail: {first['field']}: {first['message']}"
-        running.fail(ErrorDetails(ErrorCode.VALIDATION_ERROR, message, {"problems": list(planned.problems)}))
-    if planned.strict and planned.not_honoured:
-        fields = ", ".join(item["field"] for item in planned.not_honoured)
-        message = f"a deploy in {planned.environment} would be refused (strict mode): not honoured: {fields}"
-        running.fail(ErrorDetails(ErrorCode.VALIDATION_ERROR, message, {"not_honoured": list(planned.not_honoured)}))
+        running.fail(ErrorDetails(refused.code, refused.message, {"problems": list(planned.problems)}))
+    fields = ", ".join(item["field"] for item in planned.not_honoured)
+    message = f"a deploy in {planned.environment} would be refused (strict mode): not honoured: {fields}"
+    running.fail(ErrorDetails(refused.code, message, {"not_honoured": list(planned.not_honoured)}))
 
 
 def render(
@@ -189,7 +225,7 @@ def deploy(
     config_file = _file(file, sets)
 
     async def start(backend: Backend) -> Result[Deployment]:
-        config = await resolve(backend, config_id, config_file, [] if config_file else sets)
+        config = await resolve(backend, config_id, config_file, [] if config_file else sets, strict=strict)
         if isinstance(config, Failure):
             return config
         if not wait and backend.runs_here:

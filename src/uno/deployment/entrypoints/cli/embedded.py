@@ -76,6 +76,9 @@ class EmbeddedBackend:
             config_id, expected_version=expected_version, **changes
         )
 
+    async def replace_config(self, config_id: str, values: dict[str, Any]) -> Result[DeploymentConfig]:
+        return await self._container.config_service.replace_config(config_id, values)
+
     async def delete_config(self, config_id: str) -> Result[None]:
         deleted = await self._container.config_service.delete_config(config_id)
         return deleted if isinstance(deleted, Failure) else Success(None)

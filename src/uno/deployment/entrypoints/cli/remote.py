@@ -81,6 +81,10 @@ class RemoteBackend:
         answered = await self._call("PATCH", f"/api/deployments/configs/{_segment(config_id)}", body)
         return answered if isinstance(answered, Failure) else Success(DeploymentConfig.from_document(answered.value))
 
+    async def replace_config(self, config_id: str, values: dict[str, Any]) -> Result[DeploymentConfig]:
+        answered = await self._call("PUT", f"/api/deployments/configs/{_segment(config_id)}", values)
+        return answered if isinstance(answered, Failure) else Success(DeploymentConfig.from_document(answered.value))
+
     async def delete_config(self, config_id: str) -> Result[None]:
         answered = await self._call("DELETE", f"/api/deployments/configs/{_segment(config_id)}")
         return answered if isinstance(answered, Failure) else Success(None)

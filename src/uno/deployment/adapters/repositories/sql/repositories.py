@@ -15,6 +15,7 @@ from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.adapters.repositories.sql import documents, fencing, tables
 from uno.deployment.adapters.repositories.sql.executing import Database
+from uno.deployment.domain import config_identity
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.domain.ids import DeploymentId
@@ -36,11 +37,12 @@ class SqlConfigRepository:
         row = _config_row(config)
         if refused := documents.unstorable(_CONFIG, row):
             return refused
-        if not await self._database.write(
-            lambda connection: documents.add(connection, tables.configs, row), single=True
-        ):
+        if await self._database.write(lambda connection: documents.add(connection, tables.configs, row), single=True):
+            return Success(config)
+        if await self.get(config.id) is not None:
             return documents.duplicate(_CONFIG, config.id.value)
-        return Success(config)
+        existing = await self.find(ConfigQuery(app_name=config.app_name, environment=config.environment, limit=1))
+        return Failure(config_identity.taken(config, existing[0].id if existing else None))
 
     async def get(self, config_id: DeploymentId) -> DeploymentConfig | None:
         document = await self._database.read(
@@ -72,11 +74,14 @@ class SqlConfigRepository:
 
     async def find(self, query: ConfigQuery) -> list[DeploymentConfig]:
         columns = tables.configs.c
-        conditions = _equal(
-            (columns.app_name, query.app_name),
-            (columns.environment, _value(query.environment)),
-            (columns.platform, _value(query.platform)),
-        )
+        conditions = [
+            *_equal(
+                (columns.app_name, query.app_name),
+                (columns.environment, _value(query.environment)),
+                (columns.platform, _value(query.platform)),
+            ),
+            columns.superseded_by.is_(None),  # an older duplicate migration 0004 kept is not listed
+        ]
         found = await self._database.read(
             lambda connection: documents.page(connection, tables.configs, conditions, query.limit, query.offset)
         )

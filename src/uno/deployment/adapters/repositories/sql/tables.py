@@ -17,6 +17,10 @@ Invariants the code relies on:
 - an API token's secret is never stored, only its SHA-256 ``digest`` (unique, the lookup
   key of every authenticated request); its ``scopes`` are scope names joined by commas;
 - an idempotency key is claimed once per (scope, key): the primary key decides the race.
+- an application has one configuration per environment: ``configs`` is unique on
+  (``app_name``, ``environment``) among rows whose ``superseded_by`` is null. Only
+  migration 0004 sets ``superseded_by``: on the older duplicates an old store held, naming
+  the newest one, which stays the configuration (the older ones stay readable by id).
 
 A test compares this module with the migrated schema (Alembic's ``compare_metadata``):
 change both together, through a new migration.
@@ -82,9 +86,18 @@ configs = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("version", sa.Integer(), nullable=False),
     sa.Column("document", Json, nullable=False),
+    sa.Column("superseded_by", identifier(), nullable=True),
     sa.Index(None, "app_name", "environment", "created_at"),
     sa.Index(None, "environment", "created_at"),
     sa.Index(None, "created_at", "id"),
+    sa.Index(
+        "uq_configs_app_name_environment",
+        "app_name",
+        "environment",
+        unique=True,
+        sqlite_where=sa.text("superseded_by IS NULL"),
+        postgresql_where=sa.text("superseded_by IS NULL"),
+    ),
 )
 
 deployments = sa.Table(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from uno.core.errors import ErrorDetails
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.entrypoints.http.dependencies import Admin, Reader, Services, next_offset, unwrap
-from uno.deployment.entrypoints.http.problems import Problem
 from uno.deployment.entrypoints.http.schemas import (
     COMMON_PROBLEMS,
     ConfigCreate,
@@ -38,8 +36,14 @@ def _location(response: Response, config: DeploymentConfig) -> None:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConfigOut)
 async def create_config(body: ConfigCreate, services: Services, _: Admin, response: Response) -> ConfigOut:
-    """Create a configuration; what is not given comes from the environment's profile."""
-    config = unwrap(await services.config_service.create_config_from(body.model_dump(exclude_none=True)))
+    """Create a configuration; what is not given comes from the environment's profile.
+
+    One per application and environment: the same values again answer 200 with the one
+    there; other values are 409 naming it (``existing_id``): replace it with ``PUT``.
+    """
+    config, created = unwrap(await services.config_service.create_or_find(body.model_dump(exclude_none=True)))
+    if not created:
+        response.status_code = status.HTTP_200_OK
     _location(response, config)
     return out(config)
 
@@ -80,15 +84,8 @@ async def replace_config(config_id: str, body: ConfigReplace, services: Services
     The application and environment cannot change (422 naming the field when they
     differ): derive a new configuration for another environment instead.
     """
-    current = unwrap(await services.config_service.get_config(config_id))
-    given = body.model_dump(exclude_none=True)
-    fixed = {"app_name": current.app_name, "environment": current.environment.value}
-    for name, value in fixed.items():
-        if str(given.pop(name)).lower() != value.lower():
-            raise Problem(ErrorDetails.validation(name, f"cannot change ({value!r}): create or derive another"))
-    changes: dict[str, Any] = {name: None for name in _REPLACEABLE if name not in given}
-    changes.update(given)
-    return out(unwrap(await services.config_service.update_config(current.id, **changes)))
+    replaced = await services.config_service.replace_config(config_id, body.model_dump(exclude_none=True))
+    return out(unwrap(replaced))
 
 
 @router.patch("/{config_id}", response_model=ConfigOut)
@@ -114,21 +111,3 @@ async def derive_config(
     config = unwrap(await services.config_service.derive_config(config_id, body.environment, **body.changes))
     _location(response, config)
     return out(config)
-
-
-_REPLACEABLE = (
-    "platform",
-    "strategy",
-    "database",
-    "resources",
-    "network",
-    "security",
-    "monitoring",
-    "testing",
-    "custom_settings",
-    "environment_variables",
-    "secrets",
-    "build_command",
-    "auto_rollback",
-    "description",
-)
