@@ -13,8 +13,8 @@ and a port that stays open meanwhile. The keeper is both:
   agent adopts the replicas (as any new agent does) and accepts what waited in the backlog.
 
 Why a fork of a ready process rather than a new interpreter: starting the agent from
-scratch costs about 2.3 s of imports on a 2-core machine (the ``uno.deployment``
-package), which would be 2.3 s of queued requests; the keeper imports the agent's code
+scratch cost about 2.3 s of imports on a 2-core machine (measured before the
+package's imports were made lazy), which would be 2.3 s of queued requests; the keeper imports the agent's code
 once, and each agent is a fork of it that starts serving in milliseconds. The keeper
 itself runs no event loop and no thread (so forking it is safe): one ``selectors`` loop
 over the agent's pidfd, its channel and a signal wakeup.
