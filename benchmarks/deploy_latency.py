@@ -33,6 +33,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+from cli_startup import environment  # a store of its own in the run's directory, bytecode cached
+
 ROOT = Path(__file__).resolve().parents[1]
 UNO_DEPLOY = [sys.executable, "-m", "uno.deployment.entrypoints.cli"]
 APP = [sys.executable, str(ROOT / "examples" / "hello" / "app.py")]
@@ -74,17 +76,6 @@ def floor_once() -> float:
         for process in processes:
             process.terminate()
             process.wait(timeout=10)
-
-
-def environment(directory: Path) -> dict[str, str]:
-    chosen = {key: value for key, value in os.environ.items() if not key.startswith("UNO_DEPLOY_")}
-    chosen.pop("PYTHONDONTWRITEBYTECODE", None)
-    chosen |= {
-        "UNO_DEPLOY_DATABASE_URL": f"sqlite:///{directory / 'uno.db'}",
-        "UNO_DEPLOY_BACKUP_DIR": str(directory / "backups"),
-        "UNO_DEPLOY_LOCAL_DIR": str(directory / "local"),
-    }
-    return chosen
 
 
 def config_file(directory: Path, version: str, port: int) -> Path:
