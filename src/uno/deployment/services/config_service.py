@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
@@ -50,6 +51,14 @@ def to_model_names(changes: dict[str, Any]) -> Result[tuple[dict[str, Any], dict
         if name != model_name:
             rename[model_name] = name
     return Success((mapped, rename))
+
+
+class Revision(Protocol):
+    """``configuring.update`` (merge) or ``configuring.replace`` (whole): a stored configuration's next version."""
+
+    def __call__(
+        self, config: DeploymentConfig, given: dict[str, Any], now: datetime, /, *, rename: dict[str, str] | None = None
+    ) -> Result[DeploymentConfig]: ...
 
 
 class DeploymentConfigService:
@@ -185,17 +194,7 @@ class DeploymentConfigService:
         """
         if not changes:
             return Failure(ErrorDetails.validation("", "no changes given"))
-        found, named = await self.get_config(config_id), to_model_names(changes)
-        if problem := inputs.first_failure(found, named):
-            return problem
-        current, (mapped, rename) = found.value, named.value
-        if expected_version is not None and expected_version != current.version:
-            return Failure(_stale(current, expected_version))
-        match configuring.update(current, mapped, self._clock.now(), rename=rename):
-            case Failure() as failure:
-                return failure
-            case Success(updated):
-                return await self._configs.save(updated)
+        return await self._revise(config_id, changes, expected_version, configuring.update)
 
     async def replace_config(
         self, config_id: DeploymentId | str, values: dict[str, Any], *, expected_version: int | None = None
@@ -206,17 +205,23 @@ class DeploymentConfigService:
         Its app and environment stay (a ``VALIDATION_ERROR`` when ``values`` name others);
         with ``expected_version``, only that version is replaced (``CONFLICT`` otherwise).
         """
+        return await self._revise(config_id, values, expected_version, configuring.replace)
+
+    async def _revise(
+        self, config_id: DeploymentId | str, values: dict[str, Any], expected_version: int | None, revise: Revision
+    ) -> Result[DeploymentConfig]:
+        """The stored configuration, checked against ``expected_version``, ``revise``d by ``values`` and saved."""
         found, named = await self.get_config(config_id), to_model_names(values)
         if problem := inputs.first_failure(found, named):
             return problem
         current, (given, rename) = found.value, named.value
         if expected_version is not None and expected_version != current.version:
             return Failure(_stale(current, expected_version))
-        match configuring.replace(current, given, self._clock.now(), rename=rename):
+        match revise(current, given, self._clock.now(), rename=rename):
             case Failure() as failure:
                 return failure
-            case Success(replaced):
-                return await self._configs.save(replaced)
+            case Success(revised):
+                return await self._configs.save(revised)
 
     async def delete_config(self, config_id: DeploymentId | str) -> Result[DeploymentId]:
         """Delete a configuration; refused while a deployment of it is running."""
