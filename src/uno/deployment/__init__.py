@@ -9,12 +9,20 @@ then); ``configure(settings)`` chooses others.
 The public names load on first use (PEP 562): ``import uno.deployment`` costs the
 package alone, so a command that needs only a part (``uno-deploy --version``, a CLI
 listing) pays for that part, not for every adapter.
+
+The library logs through ``logging`` (loggers under ``uno.deployment``) and prints
+nothing of its own: its logger has a ``NullHandler``, so an application that configures
+no logging sees no warning either (Python's last-resort handler would print those on
+stderr). The CLI and the server configure their own output.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from uno.core.errors import ErrorCode, ErrorDetails
