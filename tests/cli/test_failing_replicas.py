@@ -65,6 +65,10 @@ def test_a_program_that_exits_at_once_fails_the_deploy_fast_with_why_and_its_las
     assert "  | starting with token ***" in status[status.index("last lines of a replica's log") :]
     assert SECRET not in status
     assert "replica_log" not in ok("logs", deployment_id, "--tail", "0").stdout  # the replica logs follow instead
+    logs = ok("logs", deployment_id, env=environment(APP_TOKEN=SECRET)).stdout
+    replica_logs = logs[logs.index("replica logs (stdout and stderr of each replica):") :]
+    assert "    | starting with token ***" in replica_logs  # the replica's own log, its secret hidden
+    assert SECRET not in logs
     assert version_at(port) == "1.0.0"  # blue-green: the release before served throughout
 
 

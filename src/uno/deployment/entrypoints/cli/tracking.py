@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ import typer
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment import bootstrap
+from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.pipelines import Pipeline, Stage, Task
+from uno.deployment.engine import secrecy
 from uno.deployment.entrypoints.cli import deploying, following, running, showing
 from uno.deployment.entrypoints.cli.backends import Backend, Deployment
 from uno.deployment.entrypoints.cli.opening import with_backend
@@ -126,8 +129,27 @@ def logs(
     for stage, task in tasks:
         for line in _task_lines(stage, task):
             typer.echo(line)
+    shown = replica_logs and tail
+    hidden = _redactor(running.unwrap(with_backend(lambda backend: _config_of(backend, deployment)))) if shown else None
     for line in _replica_lines(deployment, version_sets, replica_logs, tail, remote):
-        typer.echo(line)
+        typer.echo(hidden.text(line) if hidden is not None else line)
+
+
+async def _config_of(backend: Backend, deployment: Deployment) -> Result[DeploymentConfig | None]:
+    """The configuration the deployment came from, if it is still stored (its secrets' names)."""
+    found = await backend.get_config(deployment.config_id)
+    return Success(found.value if isinstance(found, Success) else None)
+
+
+def _redactor(config: DeploymentConfig | None) -> secrecy.Redactor:
+    """What hides, in the replicas' own logs, the secret values this shell knows: those of the variables the
+    configuration names as secrets, of variables whose names look secret, and the store URL's password.
+
+    A replica writes its log itself (``local.rotating``), so nothing could hide a secret on the way in; it is
+    hidden on the way out, as everything the engine stores is.
+    """
+    url = running.cli_settings().database_url or ""
+    return secrecy.Redactor.for_run(config, os.environ, [url] if "@" in url else [])
 
 
 def _task_document(stage: Stage, task: Task) -> dict[str, Any]:
