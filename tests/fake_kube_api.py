@@ -9,7 +9,12 @@ A Deployment's status is simulated: after a change, it reports its pods ready on
 been read ``ready_after_reads`` times (default 0: at once; 1: the first read shows them starting).
 An image listed in ``broken_images`` never becomes ready, and after ``deadline_reads``
 reads its Deployment reports ``ProgressDeadlineExceeded``, as a real controller does once
-``progressDeadlineSeconds`` pass. ``refuse`` makes the next matching request fail with a
+``progressDeadlineSeconds`` pass. Pods are listed (never stored): a Deployment's pods are
+made up from its template when they are read, ready with it, or, for an image in
+``failing_images``, with their container waiting for the reason given there
+(``CrashLoopBackOff`` after exiting with code 1, ``ImagePullBackOff`` ...) as the kubelet
+reports it; a crashed container's previous log (``GET .../pods/NAME/log?previous=true``) is
+the image's ``pod_logs``. ``refuse`` makes the next matching request fail with a
 status (403, 409, 422 ...), ``stall`` makes matching requests hang until ``release`` (a
 timeout), and ``requests`` records every request for assertions.
 """
@@ -36,6 +41,7 @@ PLURALS = {
     "horizontalpodautoscalers": "HorizontalPodAutoscaler",
     "networkpolicies": "NetworkPolicy",
     "ingresses": "Ingress",
+    "pods": "Pod",
 }
 
 
@@ -48,6 +54,7 @@ class Request:
     query: dict[str, list[str]]
     content_type: str
     body: Any = None
+    subresource: str = ""  # "log" for a pod's log
 
 
 @dataclass
@@ -59,6 +66,8 @@ class FakeKubeApi:
     ready_after_reads: int = 0
     deadline_reads: int = 3
     broken_images: set[str] = field(default_factory=set)
+    failing_images: dict[str, str] = field(default_factory=dict)  # image -> the reason its container waits
+    pod_logs: dict[str, list[str]] = field(default_factory=dict)  # image -> what its container printed
     refuse: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)  # (method, kind) -> status
     stall: set[tuple[str, str]] = field(default_factory=set)  # (method, kind) that hang until released
     released: threading.Event = field(default_factory=threading.Event)
@@ -92,7 +101,7 @@ class FakeKubeApi:
 
     # what the handler calls, under the lock
 
-    def handle(self, request: Request) -> tuple[int, dict[str, Any]]:
+    def handle(self, request: Request) -> tuple[int, Any]:
         if (request.method, request.kind) in self.stall:
             self.released.wait(timeout=10)
         with self._lock:
@@ -100,6 +109,8 @@ class FakeKubeApi:
             refused = self.refuse.pop((request.method, request.kind), None)
             if refused is not None:
                 return _status(*refused)
+            if request.method == "GET" and request.kind == "Pod":
+                return self._pods(request)
             if request.method == "GET" and request.name is None:
                 return 200, self._list(request)
             key = (request.kind, request.namespace, request.name or "")
@@ -126,6 +137,57 @@ class FakeKubeApi:
             ):
                 items.append(self._observed((kind, namespace, item["metadata"]["name"]), count=False))
         return {"kind": f"{request.kind}List", "apiVersion": "v1", "items": items}
+
+    def _pods(self, request: Request) -> tuple[int, Any]:
+        """Pods made up from the Deployments' templates; a pod's log as text (``subresource`` log)."""
+        wanted = dict(part.split("=", 1) for part in request.query.get("labelSelector", [""])[0].split(",") if part)
+        pods = []
+        for (kind, namespace, name), item in sorted(self.objects.items()):
+            if kind != "Deployment" or namespace != request.namespace:
+                continue
+            template = item["spec"]["template"]
+            labels = template["metadata"].get("labels", {})
+            if all(labels.get(key) == value for key, value in wanted.items()):
+                pods += [self._pod(name, namespace, template, index) for index in range(int(item["spec"]["replicas"]))]
+        if request.name is None:
+            return 200, {"kind": "PodList", "apiVersion": "v1", "items": pods}
+        found = [pod for pod in pods if pod["metadata"]["name"] == request.name]
+        if not found:
+            return _status(404, "NotFound", f'pods "{request.name}" not found')
+        if request.subresource != "log":
+            return 200, found[0]
+        image = found[0]["spec"]["containers"][0]["image"]
+        if request.query.get("previous") != ["true"] or self.failing_images.get(image) != "CrashLoopBackOff":
+            return _status(400, "BadRequest", f'previous terminated container "app" in pod "{request.name}" not found')
+        lines = self.pod_logs.get(image, [])
+        tail = int(request.query.get("tailLines", [str(len(lines))])[0])
+        return 200, "".join(f"{line}\n" for line in lines[-tail:] if tail)
+
+    def _pod(self, deployment: str, namespace: str, template: dict[str, Any], index: int) -> dict[str, Any]:
+        container = template["spec"]["containers"][0]
+        waiting = self.failing_images.get(container["image"])
+        status: dict[str, Any] = {"name": container["name"], "image": container["image"], "restartCount": 0}
+        if waiting == "CrashLoopBackOff":
+            status |= {
+                "ready": False,
+                "restartCount": 4,
+                "state": {"waiting": {"reason": waiting, "message": "back-off 40s restarting failed container"}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+            }
+        elif waiting is not None:
+            message = f'Back-off pulling image "{container["image"]}"'
+            status |= {"ready": False, "state": {"waiting": {"reason": waiting, "message": message}}}
+        else:
+            status |= {"ready": True, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}
+        metadata = copy.deepcopy(template["metadata"])
+        metadata |= {"name": f"{deployment}-7d9f-{index}", "namespace": namespace}
+        return {
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "metadata": metadata,
+            "spec": copy.deepcopy(template["spec"]),
+            "status": {"phase": "Running" if waiting is None else "Pending", "containerStatuses": [status]},
+        }
 
     def _get(self, key: tuple[str, str, str]) -> tuple[int, dict[str, Any]]:
         if key not in self.objects:
@@ -178,7 +240,7 @@ class FakeKubeApi:
         reads = self._reads.get(key, 0)
         replicas = int(item["spec"].get("replicas", 1))
         image = item["spec"]["template"]["spec"]["containers"][0]["image"]
-        broken = image in self.broken_images
+        broken = image in self.broken_images or image in self.failing_images
         ready = 0 if broken or reads < self.ready_after_reads else replicas
         progressing = {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}
         if broken and reads >= self.deadline_reads:
@@ -223,8 +285,8 @@ def _status(code: int, reason: str, message: str) -> tuple[int, dict[str, Any]]:
     }
 
 
-def _parse(path: str) -> tuple[str, str, str | None] | None:
-    """(kind, namespace, name) of a namespaced URL path, or None."""
+def _parse(path: str) -> tuple[str, str, str | None, str] | None:
+    """(kind, namespace, name, subresource) of a namespaced URL path, or None."""
     parts = [part for part in path.split("/") if part]
     if "namespaces" not in parts:
         return None
@@ -232,7 +294,7 @@ def _parse(path: str) -> tuple[str, str, str | None] | None:
     rest = parts[at + 1 :]
     if len(rest) < 2 or rest[1] not in PLURALS:
         return None
-    return PLURALS[rest[1]], rest[0], rest[2] if len(rest) > 2 else None
+    return PLURALS[rest[1]], rest[0], rest[2] if len(rest) > 2 else None, rest[3] if len(rest) > 3 else ""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -254,13 +316,15 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 code, answer = _status(400, "BadRequest", "the body is not JSON")
             else:
-                kind, namespace, name = target
+                kind, namespace, name, subresource = target
                 content_type = (self.headers.get("Content-Type") or "").split(";")[0]
-                request = Request(self.command, kind, namespace, name, parse_qs(split.query), content_type, body)
+                query = parse_qs(split.query)
+                request = Request(self.command, kind, namespace, name, query, content_type, body, subresource)
                 code, answer = self.server.api.handle(request)
-        data = json.dumps(answer).encode()
+        text = isinstance(answer, str)  # a pod's log
+        data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/plain" if text else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client that gave up waiting

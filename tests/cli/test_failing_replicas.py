@@ -49,7 +49,7 @@ def test_a_program_that_exits_at_once_fails_the_deploy_fast_with_why_and_its_las
     )
 
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert re.search(r"hello-dev-2\.0\.0-\w+ is failing: its replicas keep exiting before", failed.stdout)
+    assert re.search(r"hello-dev-2\.0\.0-\w+ is failing: its replicas keep failing before", failed.stdout)
     assert "replica 0 exited with status 0" in failed.stdout
     assert "not healthy after" not in failed.stdout
     log = failed.stdout[failed.stdout.index("last lines of a replica's log") :]

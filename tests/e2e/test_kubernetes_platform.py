@@ -167,6 +167,21 @@ async def test_a_release_that_never_becomes_ready_leaves_the_serving_colour_alon
     assert kube.api.names("Deployment") == [f"{kube.app}-blue"]
 
 
+async def test_a_crash_looping_release_fails_fast_and_the_serving_colour_serves_on(deployer, kube: Kube):
+    kube.api.failing_images["ghcr.io/acme/shop:crash"] = "CrashLoopBackOff"
+    kube.api.pod_logs["ghcr.io/acme/shop:crash"] = ["starting", "RuntimeError: no DATABASE_URL"]
+    await deploy(deployer, kube, "1.0.0", "blue-green")
+
+    second = await deploy(deployer, kube, "2.0.0", "blue-green", image="ghcr.io/acme/shop:crash")
+
+    assert second.status in (DeploymentStatus.FAILED, DeploymentStatus.ROLLED_BACK)
+    assert f"{kube.app}-green is failing: its replicas keep failing before they become healthy" in second.message
+    assert "CrashLoopBackOff" in second.message
+    assert (await outputs(deployer, second, "deploy"))["replica_log"] == ["starting", "RuntimeError: no DATABASE_URL"]
+    assert await serving(deployer, kube) == {"1.0.0": 100}
+    assert kube.api.names("Deployment") == [f"{kube.app}-blue"]
+
+
 async def test_a_config_without_an_image_fails_before_the_cluster_is_touched(deployer, kube: Kube):
     record = await deploy(deployer, kube, "1.0.0", "blue-green", image="")
 

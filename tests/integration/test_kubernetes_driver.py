@@ -144,6 +144,48 @@ async def test_a_rollout_past_its_progress_deadline_fails_naming_the_deployment(
     assert "progressDeadlineSeconds (600s)" in stuck.error.message
 
 
+async def test_a_release_whose_pods_crash_loop_is_failing_with_its_last_log_lines(kube: Kube, driver):
+    kube.api.failing_images["ghcr.io/acme/shop:crash"] = "CrashLoopBackOff"
+    kube.api.pod_logs["ghcr.io/acme/shop:crash"] = [f"line {n}" for n in range(30)] + ["KeyError: 'DATABASE_URL'"]
+    version = (await driver.create_version(release(kube, "1.0.0", "dep-1", image="ghcr.io/acme/shop:crash"), 2)).value
+
+    health = await driver.version_health(version)
+
+    assert health.is_success(), health
+    assert health.value.failing
+    assert f"pod {kube.app}-blue-7d9f-0: container {kube.app} CrashLoopBackOff: exited with code 1" in health.value.message
+    assert health.value.log_tail[-1] == "KeyError: 'DATABASE_URL'"
+    assert len(health.value.log_tail) == 20
+    logs = [r for r in kube.api.requests if r.kind == "Pod" and r.subresource == "log"]
+    assert logs[0].query["previous"] == ["true"]
+
+
+async def test_an_image_that_cannot_be_pulled_is_failing_without_a_log(kube: Kube, driver):
+    kube.api.failing_images["ghcr.io/acme/shop:typo"] = "ImagePullBackOff"
+    version = (await driver.create_version(release(kube, "1.0.0", "dep-1", image="ghcr.io/acme/shop:typo"), 2)).value
+
+    health = (await driver.version_health(version)).value
+
+    assert health.failing
+    assert 'ImagePullBackOff: Back-off pulling image "ghcr.io/acme/shop:typo"' in health.message
+    assert health.log_tail == ()
+
+
+async def test_pods_still_starting_or_unreadable_are_waited_for(kube: Kube, driver):
+    kube.api.ready_after_reads = 5  # the Deployment is not ready yet; its pods are not failing
+    version = (await driver.create_version(release(kube, "1.0.0", "dep-1"), 2)).value
+    starting = (await driver.version_health(version)).value
+    kube.api.failing_images["ghcr.io/acme/shop:crash"] = "CrashLoopBackOff"
+    crashing = (await driver.create_version(release(kube, "2.0.0", "dep-2", image="ghcr.io/acme/shop:crash"), 2)).value
+    kube.api.refuse[("GET", "Pod")] = (403, "Forbidden", 'pods is forbidden: cannot list resource "pods"')
+    unreadable = await driver.version_health(crashing)
+
+    assert not starting.healthy
+    assert not starting.failing
+    assert unreadable.is_success(), unreadable  # judged by its progress deadline, as without the permission
+    assert not unreadable.value.failing
+
+
 async def test_a_destroyed_version_set_is_gone_with_its_budget(kube: Kube, driver):
     version = (await driver.create_version(release(kube, "1.0.0", "dep-1"), 2)).value
 

@@ -145,7 +145,7 @@ async def wait_healthy(rollout: Rollout, version: VersionSet) -> Result[VersionH
             f": {health.value.message}" if health.value.message else ""
         )
         if health.value.failing:  # waiting longer would only watch its replicas exit again
-            message = f"{version.id} is failing: its replicas keep exiting before they become healthy ({last})"
+            message = f"{version.id} is failing: its replicas keep failing before they become healthy ({last})"
             return failed(message, version_set=version.id, replica_log=list(health.value.log_tail))
         if rollout.clock.monotonic() + pause > deadline:
             seconds = rollout.tuning.health_deadline_seconds

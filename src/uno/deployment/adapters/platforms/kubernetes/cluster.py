@@ -43,6 +43,7 @@ PATHS = {
     "HorizontalPodAutoscaler": "/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers",
     "NetworkPolicy": "/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies",
     "Ingress": "/apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses",
+    "Pod": "/api/v1/namespaces/{namespace}/pods",
 }
 _VERBS = {"GET": "read", "PATCH": "change", "DELETE": "delete"}
 
@@ -165,6 +166,13 @@ class Cluster:
         message = f"{named} {why}: give the application another name or namespace (custom_settings.namespace)"
         raise ClusterError(ErrorDetails(ErrorCode.CONFLICT, message, {"object": f"{kind}/{name}"}))
 
+    async def pod_log(self, namespace: str, name: str, container: str, *, tail: int, previous: bool) -> str:
+        """The last ``tail`` lines a pod's container wrote (``previous``: its last run, before it exited)."""
+        path = f"{PATHS['Pod'].format(namespace=namespace)}/{name}/log"
+        query = [("container", container), ("tailLines", str(tail)), ("previous", "true" if previous else "false")]
+        what = {"kind": "Pod", "metadata": {"namespace": namespace, "name": name}}
+        return str((await self._call("GET", path, what, query=query, accept="text/plain", parse=False))["text"])
+
     async def _call(
         self,
         method: str,
@@ -174,9 +182,12 @@ class Cluster:
         query: list[tuple[str, str]] | None = None,
         body: dict[str, Any] | None = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
+        parse: bool = True,
     ) -> dict[str, Any]:
+        """The API's JSON answer (``parse``), or ``{"text": ...}`` for a text one (a log)."""
         async with self._translated(method, what):
-            headers = {"Accept": "application/json", "Content-Type": content_type}
+            headers = {"Accept": accept, "Content-Type": content_type}
             request = await self._api.param_serialize(
                 method=method,
                 resource_path=path,
@@ -190,6 +201,8 @@ class Cluster:
                 data = await response.read()  # type: ignore[no-untyped-call]
             if not 200 <= response.status <= 299:
                 raise _refused(method, what, response.status, response.reason, data)
+            if not parse:
+                return {"text": data.decode(errors="replace")}
             parsed: dict[str, Any] = json.loads(data) if data else {}
             return parsed
 

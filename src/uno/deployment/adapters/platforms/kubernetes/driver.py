@@ -69,6 +69,35 @@ class Target:
         return self.traffic == options.TRAFFIC_INGRESS_NGINX
 
 
+LOG_TAIL_LINES = 20
+
+
+async def _failing(
+    cluster: Cluster, namespace: str, deployment: Mapping[str, Any], version: VersionSet, health: VersionHealth
+) -> VersionHealth:
+    """``health``, marked failing when every pod of the release keeps failing (with its last log lines).
+
+    Reading pods and logs needs ``list pods`` and ``get pods/log``: without them (a 403),
+    or on any other error, the rollout is judged as before, by its progress deadline.
+    """
+    selector = deployment["spec"].get("selector", {}).get("matchLabels", {})
+    try:
+        pods = await cluster.select("Pod", namespace, selector)
+    except ClusterError:
+        return health
+    found = reading.failing(pods, version.deployment_id)
+    if found is None:
+        return health
+    tail: tuple[str, ...] = ()
+    try:
+        text = await cluster.pod_log(namespace, found.pod, found.container, tail=LOG_TAIL_LINES, previous=found.crashed)
+        tail = tuple(text.splitlines()[-LOG_TAIL_LINES:])
+    except ClusterError:
+        pass  # no log to show: the reason still says why
+    why = f"pod {found.pod}: container {found.container} {found.reason}: {found.message}".rstrip(": ")
+    return VersionHealth(health.ready, health.total, why, failing=True, log_tail=tail)
+
+
 def _error(message: str, **context: Any) -> ClusterError:
     return ClusterError(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, context))
 
@@ -237,7 +266,9 @@ class KubernetesDriver:
             state = reading.rollout(deployment)
             if state.stuck is not None:
                 raise _error(f"Deployment {version.id} in namespace {target.namespace} {state.stuck}")
-            return state.health
+            if state.health.healthy:
+                return state.health
+            return await _failing(cluster, target.namespace, deployment, version, state.health)
 
         return await self._on(version.app_name, version.environment, health)
 

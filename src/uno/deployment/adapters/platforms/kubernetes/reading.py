@@ -9,6 +9,9 @@
 - Its health is the Deployment's rollout: pods of the *current* template that are ready,
   against the desired size or the pods still running, whichever is more; the controller must
   have seen the latest change; a passed ``progressDeadlineSeconds`` is a failure, not a wait.
+- It is *failing* (waiting cannot make it healthy) when every one of its pods has a container
+  the kubelet keeps failing to run: a crash loop, an image it cannot pull, a missing Secret.
+  One pod that may still make it is enough to keep waiting.
 """
 
 from __future__ import annotations
@@ -24,6 +27,31 @@ from uno.deployment.ports.platforms import VersionHealth, VersionSet
 
 NOTHING = "none"  # the Service's colour when nothing serves yet: it selects no pod
 INGRESS_NGINX = "ingress-nginx"  # the Service's traffic annotation when ingress-nginx splits
+
+
+FAILING_WAITS = frozenset(
+    {
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "ErrImageNeverPull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+    }
+)
+"""Why the kubelet keeps a container waiting when it has tried and will only try again the same way."""
+
+
+@dataclass(frozen=True, slots=True)
+class Failing:
+    """A container that keeps failing: which, why, and whether it ran (then its last run's log says why)."""
+
+    pod: str
+    container: str
+    reason: str
+    message: str
+    crashed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +144,41 @@ def split(weights_: Mapping[str, int], sizes: Mapping[str, int]) -> dict[str, in
     """
     factor = min(sizes[name] / weight for name, weight in weights_.items())
     return {name: max(1, min(sizes[name], math.floor(factor * weight + 0.5))) for name, weight in weights_.items()}
+
+
+def failing(pods: Sequence[Mapping[str, Any]], deployment_id: str) -> Failing | None:
+    """Why the release's pods will not become ready by waiting, or None while any of them may.
+
+    Only the release's own pods count (its deployment id, on the template, is on each), and
+    not those being deleted: a rollout replacing a crashing release is not failing.
+    """
+    found = []
+    for pod in pods:
+        metadata = pod.get("metadata", {})
+        if annotations_of(pod).get(manifests.DEPLOYMENT_ID) != deployment_id or metadata.get("deletionTimestamp"):
+            continue
+        why = _failing_container(pod)
+        if why is None:
+            return None
+        found.append(why)
+    return found[0] if found else None
+
+
+def _failing_container(pod: Mapping[str, Any]) -> Failing | None:
+    status = pod.get("status") or {}
+    for container in [*status.get("initContainerStatuses", []), *status.get("containerStatuses", [])]:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        reason = str(waiting.get("reason", ""))
+        if reason not in FAILING_WAITS:
+            continue
+        crashed = reason == "CrashLoopBackOff"
+        message = str(waiting.get("message", ""))
+        if crashed:
+            ended = (container.get("lastState") or {}).get("terminated") or {}
+            message = (
+                f"exited with code {ended.get('exitCode', '?')} ({ended.get('reason', 'Error')}),"
+                f" restarted {container.get('restartCount', 0)} time(s)"
+            )
+        name = str(pod.get("metadata", {}).get("name", ""))
+        return Failing(name, str(container.get("name", "")), reason, message, crashed)
+    return None
