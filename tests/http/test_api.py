@@ -176,6 +176,20 @@ async def test_patch_merges_and_put_replaces(client: httpx.AsyncClient):
     assert_problem(moved, 422, "VALIDATION_ERROR")
 
 
+async def test_a_deploy_of_a_configuration_version_that_changed_since_is_409_and_starts_nothing(
+    client: httpx.AsyncClient,
+):
+    config = await create_config(client)
+    path = f"/api/deployments/configs/{config['id']}"
+    await client.patch(path, json={"app_version": "1.1.0"})
+
+    stale = await client.post("/api/deployments/deploy", json={"config_id": config["id"], "config_version": 1})
+
+    problem = assert_problem(stale, 409, "CONFLICT")
+    assert f"configuration {config['id']} is at version 2, not 1: it changed since" in problem["detail"]
+    assert (await client.get("/api/deployments/history/shop/dev")).json()["items"] == []
+
+
 async def test_delete_then_404_and_derive_for_another_environment(client: httpx.AsyncClient):
     config = await create_config(client, strategy="rolling")
     derived = await client.post(f"/api/deployments/configs/{config['id']}/derive", json={"environment": "production"})

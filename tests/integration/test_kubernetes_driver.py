@@ -153,7 +153,8 @@ async def test_a_release_whose_pods_crash_loop_is_failing_with_its_last_log_line
 
     assert health.is_success(), health
     assert health.value.failing
-    assert f"pod {kube.app}-blue-7d9f-0: container {kube.app} CrashLoopBackOff: exited with code 1" in health.value.message
+    crashed = f"pod {kube.app}-blue-7d9f-0: container {kube.app} CrashLoopBackOff: exited with code 1"
+    assert crashed in health.value.message
     assert health.value.log_tail[-1] == "KeyError: 'DATABASE_URL'"
     assert len(health.value.log_tail) == 20
     logs = [r for r in kube.api.requests if r.kind == "Pod" and r.subresource == "log"]

@@ -431,3 +431,25 @@ async def test_a_local_deploy_without_its_settings_fails_before_touching_anythin
     assert "custom_settings.command: the local platform needs 'command'" in record.message
     assert record.reached_platform is False
     assert not (tmp_path / "local" / "agent.sock").exists()  # no agent was started for nothing
+
+
+async def test_deploying_a_configuration_version_that_changed_since_is_a_conflict_that_changes_nothing(
+    platform_container: bootstrap.Container,
+):
+    config = await create(platform_container)
+    changed = (await platform_container.config_service.update_config(config.id, app_version="2.0.0")).value
+    service = platform_container.deployment_service
+
+    refused = await service.deploy(config.id, config_version=config.version)
+    started = await service.start_deploy(config.id, config_version=config.version)
+    deployed = (await service.deploy(config.id, config_version=changed.version)).value
+
+    for failure in (refused, started):
+        assert failure.error.code is ErrorCode.CONFLICT
+        assert failure.error.message == (
+            f"configuration {config.id.value} is at version {changed.version}, not {config.version}:"
+            " it changed since; deploy again to deploy what it holds now"
+        )
+        assert failure.error.context["version"] == changed.version
+    assert deployed.config.app_version == "2.0.0"
+    assert [record.id for record in (await service.list_deployments()).value] == [deployed.id]

@@ -112,7 +112,12 @@ class DeploymentService:
         self._pipelines = pipelines
 
     async def deploy(
-        self, config_id: DeploymentId | str, description: str = "", *, strict: bool | None = None
+        self,
+        config_id: DeploymentId | str,
+        description: str = "",
+        *,
+        strict: bool | None = None,
+        config_version: int | None = None,
     ) -> Result[DeploymentResult]:
         """Deploy the configuration's release and return the deployment's record when it ends.
 
@@ -122,9 +127,10 @@ class DeploymentService:
         ``status`` and ``message``. Settings the platform does not honour are listed in the
         record's ``details["not_honoured"]``; with ``strict`` (by default in the strict
         environments, production unless configured) they refuse the deploy instead, a
-        ``VALIDATION_ERROR`` listing them, before anything is stored or changed.
+        ``VALIDATION_ERROR`` listing them, before anything is stored or changed. With
+        ``config_version``, a configuration changed since that version is a ``CONFLICT``.
         """
-        prepared = await self._preparer.deployment(config_id, description, strict=strict)
+        prepared = await self._preparer.deployment(config_id, description, strict=strict, config_version=config_version)
         if isinstance(prepared, Failure):
             return prepared
         record, pipeline = prepared.value
@@ -138,8 +144,9 @@ class DeploymentService:
         idempotency_key: str | None = None,
         requester: str = "",
         strict: bool | None = None,
+        config_version: int | None = None,
     ) -> Result[DeploymentResult]:
-        """``deploy``, returning as soon as the deployment is stored and running (``strict`` as there).
+        """``deploy``, returning once the deployment is stored and running (``strict``, ``config_version`` as there).
 
         The pipeline goes on in this process's background; follow it with ``get_status``.
         With ``idempotency_key``, the same key (for the same ``requester``) returns the
@@ -149,6 +156,8 @@ class DeploymentService:
         arguments: dict[str, Any] = {"config_id": config_id, "description": description}
         if strict is not None:
             arguments["strict"] = strict
+        if config_version is not None:
+            arguments["config_version"] = config_version
         claim = Claim.of(f"deploy:{requester}", idempotency_key, arguments)
         if isinstance(claim, Failure):
             return claim
@@ -156,7 +165,9 @@ class DeploymentService:
         claims = self._dispatcher.claims
         if claim is not None and (earlier := await claims.claim(claim, reserved)) is not None:
             return earlier
-        prepared = await self._preparer.deployment(config_id, description, reserved, strict=strict)
+        prepared = await self._preparer.deployment(
+            config_id, description, reserved, strict=strict, config_version=config_version
+        )
         if isinstance(prepared, Failure):
             await claims.unclaim(claim, reserved)
             return prepared

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from uno.core.errors import ErrorDetails
+from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.domain.enums import DeploymentKind, DeploymentStatus
@@ -47,8 +47,13 @@ class Preparer:
         identifier: DeploymentId | None = None,
         *,
         strict: bool | None = None,
+        config_version: int | None = None,
     ) -> Result[tuple[DeploymentResult, Pipeline]]:
         """A deploy's record and pipeline, or the ``VALIDATION_ERROR`` that refuses it before anything changes.
+
+        With ``config_version``, only that version of the configuration is deployed: one that
+        changed since (another writer, between storing a file and deploying it) is a
+        ``CONFLICT``, so a deploy never runs values other than those its caller stored.
 
         Unknown ``custom_settings`` keys are always refused; settings the platform does not
         honour are refused under ``strict`` (``None``: the environment decides), else noted
@@ -62,6 +67,13 @@ class Preparer:
         config = await self._configs.get(key.value)
         if config is None:
             return Failure(ErrorDetails.not_found("configuration", key.value.value))
+        if config_version is not None and config.version != config_version:
+            message = (
+                f"configuration {config.id.value} is at version {config.version}, not {config_version}:"
+                " it changed since; deploy again to deploy what it holds now"
+            )
+            context = {"config_id": config.id.value, "version": config.version, "expected_version": config_version}
+            return Failure(ErrorDetails(ErrorCode.CONFLICT, message, context))
         if unknown := honouring.unknown_custom_settings(config, self._drivers):
             return Failure(honouring.refusal(unknown, strict=False))
         ignored = honouring.not_honoured(config, self._drivers)

@@ -172,8 +172,11 @@ class Backend(Protocol):
         """The plan of a configuration given whole (a file), storing nothing."""
         ...
 
-    async def deploy(self, config_id: str, description: str, *, strict: bool | None = None) -> Result[Deployment]:
-        """Start deploying (the record as it started; follow it with ``deployment``); ``strict`` as the service's."""
+    async def deploy(
+        self, config_id: str, description: str, *, strict: bool | None = None, config_version: int | None = None
+    ) -> Result[Deployment]:
+        """Start deploying (the record as it started; follow it with ``deployment``); ``strict`` and
+        ``config_version`` (that version or a ``CONFLICT``) as the service's."""
         ...
 
     async def rollback(self, deployment_id: str, to: str | None, restore_database: bool) -> Result[Deployment]: ...

@@ -213,6 +213,7 @@ def deploy(
     json_output: bool = typer.Option(False, "--json", help="Print the deployment and its pipeline as JSON."),
     strict: bool | None = typer.Option(None, "--strict/--no-strict", help=STRICT_HELP, show_default=False),
     started_file: str | None = typer.Option(None, "--started-file", hidden=True),
+    config_version: int | None = typer.Option(None, "--config-version", min=1, hidden=True),
 ) -> None:
     """Deploy a configuration's release with its strategy, showing the pipeline live (exit 1 if it fails).
 
@@ -228,11 +229,14 @@ def deploy(
         config = await resolve(backend, config_id, config_file, [] if config_file else sets, strict=strict)
         if isinstance(config, Failure):
             return config
+        # a file is deployed as stored: a change by another writer in between is a CONFLICT, not deployed
+        version = config.value.version if config_file else config_version
         if not wait and backend.runs_here:
             arguments = ["deploy", config.value.id.value, "--description", description]
             arguments += [] if strict is None else ["--strict" if strict else "--no-strict"]
+            arguments += [] if version is None else ["--config-version", str(version)]
             return await _detached(backend, arguments)
-        return await backend.deploy(config.value.id.value, description, strict=strict)
+        return await backend.deploy(config.value.id.value, description, strict=strict, config_version=version)
 
     _run(start, wait, json_output, started_file, config_file)
 

@@ -89,8 +89,11 @@ class EmbeddedBackend:
     async def plan_values(self, values: dict[str, Any]) -> Result[DeploymentPlan]:
         return await self._container.deployment_service.plan_values(values)
 
-    async def deploy(self, config_id: str, description: str, *, strict: bool | None = None) -> Result[Deployment]:
-        started = await self._container.deployment_service.start_deploy(config_id, description, strict=strict)
+    async def deploy(
+        self, config_id: str, description: str, *, strict: bool | None = None, config_version: int | None = None
+    ) -> Result[Deployment]:
+        service = self._container.deployment_service
+        started = await service.start_deploy(config_id, description, strict=strict, config_version=config_version)
         return self._started_one(started)
 
     async def rollback(self, deployment_id: str, to: str | None, restore_database: bool) -> Result[Deployment]:

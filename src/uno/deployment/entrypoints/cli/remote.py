@@ -97,10 +97,14 @@ class RemoteBackend:
         answered = await self._call("POST", "/api/deployments/plan", {"config": values})
         return answered if isinstance(answered, Failure) else Success(DeploymentPlan.from_document(answered.value))
 
-    async def deploy(self, config_id: str, description: str, *, strict: bool | None = None) -> Result[Deployment]:
+    async def deploy(
+        self, config_id: str, description: str, *, strict: bool | None = None, config_version: int | None = None
+    ) -> Result[Deployment]:
         body: dict[str, Any] = {"config_id": config_id, "description": description}
         if strict is not None:
             body["strict"] = strict
+        if config_version is not None:
+            body["config_version"] = config_version
         return await self._started(await self._call("POST", "/api/deployments/deploy", body))
 
     async def rollback(self, deployment_id: str, to: str | None, restore_database: bool) -> Result[Deployment]:

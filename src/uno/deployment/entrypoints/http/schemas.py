@@ -131,6 +131,12 @@ class DeployRequest(_Strict):
         description="Refuse the deploy when the platform would not honour a setting it asks for "
         "(default: by environment, production unless the server's settings say otherwise).",
     )
+    config_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="Deploy only this version of the configuration: 409 when it has changed since "
+        "(what `uno-deploy deploy -f` sends after storing its file).",
+    )
 
 
 class RollbackRequest(_Strict):

@@ -77,7 +77,12 @@ async def deploy(
     """Start deploying a configuration's release; it runs in the background. Follow ``status_url``."""
     record = unwrap(
         await services.deployment_service.start_deploy(
-            body.config_id, body.description, idempotency_key=idempotency_key, requester=caller.id, strict=body.strict
+            body.config_id,
+            body.description,
+            idempotency_key=idempotency_key,
+            requester=caller.id,
+            strict=body.strict,
+            config_version=body.config_version,
         )
     )
     return _accepted(record, response)
