@@ -52,8 +52,9 @@ async def test_a_blue_green_plan_on_the_local_platform_lists_everything_a_deploy
     assert "wait until green is healthy (up to 30s)" in plan.schedule.steps[1]
     assert plan.schedule.settings["rollback_window_seconds"] == 3600.0
     assert plan.platform_objects is not None
-    assert plan.platform_objects["router"]["listen"] == "127.0.0.1:8123"
-    assert len(plan.platform_objects["processes"]) == 2
+    router, processes = (item["body"] for item in plan.platform_objects["objects"])
+    assert router["listen"] == "127.0.0.1:8123"
+    assert processes["replicas"] == 2
     assert plan.lease == "shop/dev"
     assert plan.lease_holder is None
     assert plan.rollback_to is None

@@ -186,22 +186,55 @@ def render(
     config_id: str | None = typer.Argument(None, metavar="CONFIG_ID", help=CONFIG_HELP),
     file: str | None = typer.Option(None, "-f", "--file", help=PLAN_FILE_HELP),
     sets: list[str] = configs.SETS,
-    json_output: bool = typer.Option(False, "--json", help="Print JSON instead of YAML."),
+    output_format: str = typer.Option(
+        "native",
+        "--format",
+        help="native: the platform's own format (Kubernetes: a YAML stream kubectl applies); "
+        "uno: our wrapper document (platform, notes, objects) as YAML.",
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print our wrapper document as JSON (as --format uno)."),
+    out: str | None = typer.Option(
+        None, "--out", help="Write one file per object into this directory (a GitOps repository), not to stdout."
+    ),
+    force: bool = typer.Option(False, "--force", help="With --out: overwrite files of the same name it did not write."),
 ) -> None:
-    """Print the platform objects a deploy would create or change (YAML), storing and deploying nothing.
+    """Print the platform objects a deploy would create or change, in the platform's own format.
 
-    For local: the router and the processes; for other platforms: what their driver renders (manifests, API calls).
+    Kubernetes: a multi-document YAML stream (kubectl apply -f -, kubernetes-validate);
+    local: the router and the processes. Storing and deploying nothing. With --out DIR, one
+    file per object; run again, it overwrites its own files and removes those it wrote that
+    the release no longer has.
 
-    Example: uno-deploy render -f deployment.yaml
+    Example: uno-deploy render -f deployment.yaml | kubectl apply --dry-run=client -f -
     """
+    from uno.deployment.entrypoints.cli import rendering  # noqa: PLC0415
+
+    if output_format not in ("native", "uno"):
+        running.fail(ErrorDetails.validation("--format", f"{output_format!r}: give native or uno"))
+    if out is not None and (json_output or output_format != "native"):
+        running.fail(ErrorDetails.validation("--out", "--out writes the native format: leave out --json/--format"))
     planned = _planned(config_id, file, sets)
-    if planned.platform_objects is None:
+    document = planned.platform_objects
+    if document is None:
         first = planned.problems[0] if planned.problems else {"field": "platform", "message": "renders nothing"}
         running.fail(ErrorDetails.validation(first["field"], first["message"]))
     if json_output:
-        running.emit_json(planned.platform_objects)
+        running.emit_json(document)
+    elif output_format == "uno":
+        typer.echo(showing.as_yaml(document))
+    elif out is not None:
+        written = rendering.write_out(document, Path(out), force=force)
+        if isinstance(written, ErrorDetails):
+            running.fail(written)
+        for path in written:
+            typer.echo(str(path))
+    elif rendering.native_format(document) == "json":
+        stream, said = rendering.json_stream(document)
+        for line in said:
+            typer.echo(f"# {line}", err=True)
+        typer.echo(stream, nl=False)
     else:
-        typer.echo(showing.as_yaml(planned.platform_objects))
+        typer.echo(rendering.yaml_stream(document), nl=False)
 
 
 def deploy(

@@ -132,10 +132,11 @@ class KubernetesDriver:
         return Success(
             {
                 "platform": self.name,
+                "format": "yaml",
                 "namespace": chosen.namespace,
                 "kube_context": chosen.kube_context,
                 "kubernetes_version": chosen.kubernetes_version,
-                "manifests": objects,
+                "objects": [_object(manifest) for manifest in objects],
                 "notes": notes,
             }
         )
@@ -355,6 +356,11 @@ class KubernetesDriver:
                 await cluster.close()
         except ClusterError as failed:
             return Failure(failed.error)
+
+
+def _object(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A manifest in ``render``'s object shape: its body is the manifest, as ``kubectl apply -f`` takes it."""
+    return {"kind": manifest["kind"], "name": manifest["metadata"]["name"], "body": manifest}
 
 
 def _same_release(deployment: Mapping[str, Any], version: VersionSet) -> bool:
