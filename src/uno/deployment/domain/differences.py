@@ -36,7 +36,7 @@ _ENV_ENTRY = re.compile(r"(?:^|\.)env\[name=(?P<name>[^\]]+)\]\.value(?:$|\.)|(?
 
 @dataclass(frozen=True, slots=True)
 class FieldChange:
-    """One leaf that differs: absent on one side when it is added or removed."""
+    """One leaf that differs: ``before`` is None when it is added, ``after`` when it is removed."""
 
     path: str
     change: str
@@ -44,12 +44,7 @@ class FieldChange:
     after: Any = None
 
     def to_document(self) -> dict[str, Any]:
-        document: dict[str, Any] = {"path": self.path, "change": self.change}
-        if self.change != ADDED:
-            document["before"] = self.before
-        if self.change != REMOVED:
-            document["after"] = self.after
-        return document
+        return {"path": self.path, "change": self.change, "before": self.before, "after": self.after}
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> FieldChange:
@@ -148,7 +143,8 @@ def compare(
     before = flatten(live) if live is not None else {}
     after = flatten(wanted) if wanted is not None else {}
     changes = []
-    for path in [*after, *(path for path in before if path not in after)]:
+    order = [*after, *(path for path in before if path not in after)]  # both sides in one order: a reorder is none
+    for path in order:
         old, new = before.get(path, _ABSENT), after.get(path, _ABSENT)
         if old == new:
             continue
@@ -166,8 +162,8 @@ def compare(
         change = ADDED
     else:
         change = CHANGED if changes else UNCHANGED
-    live_lines = _lines(before, secret, after)
-    wanted_lines = _lines(after, secret, before, changed_mark=True)
+    live_lines = _lines(order, before, secret, after)
+    wanted_lines = _lines(order, after, secret, before, changed_mark=True)
     return ObjectDiff(kind, name, change, tuple(changes), note, live_lines, wanted_lines)
 
 
@@ -210,10 +206,18 @@ class _Secrecy:
 
 
 def _lines(
-    leaves: Mapping[str, Any], secret: _Secrecy, other: Mapping[str, Any], *, changed_mark: bool = False
+    order: list[str],
+    leaves: Mapping[str, Any],
+    secret: _Secrecy,
+    other: Mapping[str, Any],
+    *,
+    changed_mark: bool = False,
 ) -> tuple[str, ...]:
     lines = []
-    for path, value in leaves.items():
+    for path in order:
+        if path not in leaves:
+            continue
+        value = leaves[path]
         if secret.hides(path):
             differs = changed_mark and other.get(path, _ABSENT) != value
             shown = SECRET_CHANGED if differs else SECRET

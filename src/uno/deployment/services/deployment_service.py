@@ -25,6 +25,7 @@ from typing import Any
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
+from uno.deployment.domain import differences
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentProgress, DeploymentResult
 from uno.deployment.domain.enums import DeploymentEnvironment, DeploymentKind, DeploymentStatus
@@ -43,7 +44,7 @@ from uno.deployment.ports.repositories import (
     PipelineRepository,
 )
 from uno.deployment.ports.runners import RunnerIdentity
-from uno.deployment.services import honouring, inputs, planning, steering
+from uno.deployment.services import diffing, honouring, inputs, planning, steering
 from uno.deployment.services.canceling import Canceler
 from uno.deployment.services.dispatching import IDEMPOTENCY_KEY_LIFETIME, Claim, Claims, Dispatcher
 from uno.deployment.services.executing import Executor
@@ -366,6 +367,27 @@ class DeploymentService:
         if isinstance(built, Failure):
             return built
         return Success(await self._plan_of(built.value, stored=False))
+
+    async def diff(self, config_id: DeploymentId | str) -> Result[differences.Diff]:
+        """What deploying the configuration would change on its platform, against what is live there.
+
+        Per object and field, secrets masked; nothing changes (``uno-deploy diff``). A platform
+        that cannot be reached, or whose driver cannot read what is live, is a failure that says so.
+        """
+        key = inputs.deployment_id(config_id, "config_id")
+        if isinstance(key, Failure):
+            return key
+        config = await self._configs.get(key.value)
+        if config is None:
+            return Failure(ErrorDetails.not_found("configuration", key.value.value))
+        return await diffing.diff(config, self._runner.tools.platforms)
+
+    async def diff_values(self, values: dict[str, Any]) -> Result[differences.Diff]:
+        """``diff`` for a configuration given as ``create_config_from`` takes it, storing nothing."""
+        built = planning.unsaved_config(values, self._clock.now())
+        if isinstance(built, Failure):
+            return built
+        return await diffing.diff(built.value, self._runner.tools.platforms)
 
     async def _plan_of(self, config: DeploymentConfig, *, stored: bool) -> planning.DeploymentPlan:
         drivers = self._runner.tools.platforms

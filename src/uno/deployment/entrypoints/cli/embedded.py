@@ -17,6 +17,7 @@ from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment import bootstrap
 from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.domain.differences import Diff
 from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.entrypoints.cli import runs
 from uno.deployment.entrypoints.cli.backends import Deployment
@@ -88,6 +89,12 @@ class EmbeddedBackend:
 
     async def plan_values(self, values: dict[str, Any]) -> Result[DeploymentPlan]:
         return await self._container.deployment_service.plan_values(values)
+
+    async def diff(self, config_id: str) -> Result[Diff]:
+        return await self._container.deployment_service.diff(config_id)
+
+    async def diff_values(self, values: dict[str, Any]) -> Result[Diff]:
+        return await self._container.deployment_service.diff_values(values)
 
     async def deploy(self, config_id: str, description: str, *, strict: bool | None = None) -> Result[Deployment]:
         started = await self._container.deployment_service.start_deploy(config_id, description, strict=strict)

@@ -18,6 +18,7 @@ import httpx
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.domain.differences import Diff
 from uno.deployment.domain.ids import PipelineId, TaskId
 from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.entrypoints.cli.backends import Deployment
@@ -96,6 +97,14 @@ class RemoteBackend:
     async def plan_values(self, values: dict[str, Any]) -> Result[DeploymentPlan]:
         answered = await self._call("POST", "/api/deployments/plan", {"config": values})
         return answered if isinstance(answered, Failure) else Success(DeploymentPlan.from_document(answered.value))
+
+    async def diff(self, config_id: str) -> Result[Diff]:
+        answered = await self._call("POST", "/api/deployments/diff", {"config_id": config_id})
+        return answered if isinstance(answered, Failure) else Success(Diff.from_document(answered.value))
+
+    async def diff_values(self, values: dict[str, Any]) -> Result[Diff]:
+        answered = await self._call("POST", "/api/deployments/diff", {"config": values})
+        return answered if isinstance(answered, Failure) else Success(Diff.from_document(answered.value))
 
     async def deploy(self, config_id: str, description: str, *, strict: bool | None = None) -> Result[Deployment]:
         body: dict[str, Any] = {"config_id": config_id, "description": description}

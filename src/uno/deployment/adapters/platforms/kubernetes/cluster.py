@@ -102,6 +102,19 @@ class Cluster:
             "PATCH", path, manifest, query=query, body=dict(manifest), content_type="application/apply-patch+yaml"
         )
 
+    async def dry_run_apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """The object as a server-side apply of ``manifest`` would leave it, storing nothing (``dryRun=All``).
+
+        The API server runs its defaulting, validation and admission as for a real apply,
+        so the answer is what a deploy would write, defaults filled in.
+        """
+        kind, metadata = manifest["kind"], manifest["metadata"]
+        path = _object_path(kind, metadata["namespace"], metadata["name"])
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true"), ("dryRun", "All")]
+        return await self._call(
+            "PATCH", path, manifest, query=query, body=dict(manifest), content_type="application/apply-patch+yaml"
+        )
+
     async def merge_patch(self, kind: str, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         """A JSON merge patch (scaling, switching a selector): ``None`` values remove keys."""
         what = _reference(kind, namespace, name)
