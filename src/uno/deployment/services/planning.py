@@ -373,14 +373,20 @@ async def plan(
     *,
     stored: bool = True,
     strict: bool = False,
+    live: bool = True,
 ) -> DeploymentPlan:
     """Put the parts of a plan together (``DeploymentService.plan`` gathers them).
 
-    ``stored``: the configuration is in the store (else its id is none of the store's, and left out).
+    ``stored``: the configuration is in the store (else its id is none of the store's, and left out);
+    ``live``: compare with what is live (``diffing.for_plan``), else the plan touches no platform.
     """
     schedule, schedule_problems = schedule_for(config)
     objects, platform_problems = await platform_objects(config, drivers)
-    live, diff_note = await diffing.for_plan(config, drivers) if objects is not None else (None, "")
+    found, diff_note = (None, "not compared with what is live (asked not to)")
+    if objects is None:
+        found, diff_note = None, ""
+    elif live:
+        found, diff_note = await diffing.for_plan(config, drivers)
     unknown = honouring.unknown_custom_settings(config, drivers)
     return DeploymentPlan(
         config_id=config.id.value if stored else None,
@@ -401,7 +407,7 @@ async def plan(
         not_honoured=tuple(honouring.not_honoured(config, drivers)),
         strict=strict,
         deprecated=tuple(honouring.deprecated(config, drivers)),
-        diff=live.to_document() if live is not None else None,
+        diff=found.to_document() if found is not None else None,
         diff_note=diff_note,
     )
 

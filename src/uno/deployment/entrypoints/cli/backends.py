@@ -167,9 +167,11 @@ class Backend(Protocol):
 
     async def delete_config(self, config_id: str) -> Result[None]: ...
 
-    async def plan(self, config_id: str) -> Result[DeploymentPlan]: ...
+    async def plan(self, config_id: str, *, live: bool = True) -> Result[DeploymentPlan]:
+        """The plan of a stored configuration; ``live``: with the diff against what is live (reads the platform)."""
+        ...
 
-    async def plan_values(self, values: dict[str, Any]) -> Result[DeploymentPlan]:
+    async def plan_values(self, values: dict[str, Any], *, live: bool = True) -> Result[DeploymentPlan]:
         """The plan of a configuration given whole (a file), storing nothing."""
         ...
 

@@ -62,7 +62,7 @@ async def resolve(
     be refused (``refusal``), nothing is stored and the refusal is the answer.
     """
     if file is not None:
-        planned = await backend.plan_values(file.model_values())
+        planned = await backend.plan_values(file.model_values(), live=False)
         if isinstance(planned, Failure):
             return planned
         if (refused := refusal(planned.value, strict)) is not None:
@@ -126,25 +126,30 @@ def _file(path: str | None, sets: list[str]) -> files.ConfigFile | None:
     return config_file
 
 
-def _planned(config_id: str | None, path: str | None, sets: list[str]) -> DeploymentPlan:
-    """The plan of a file, or of a stored configuration (with ``--set`` changes), storing nothing."""
+def _planned(config_id: str | None, path: str | None, sets: list[str], *, live: bool = True) -> DeploymentPlan:
+    """The plan of a file, or of a stored configuration (with ``--set`` changes), storing nothing.
+
+    ``live``: with the diff against what is live (``plan``); ``render`` reads no platform.
+    """
     config_id, path = as_file(config_id, path)
     config_file = _file(path, sets)
 
     async def work(backend: Backend) -> Result[DeploymentPlan]:
         if config_file is not None:
-            return await backend.plan_values(config_file.model_values())
+            return await backend.plan_values(config_file.model_values(), live=live)
         if config_id is None:
             return Failure(ErrorDetails.validation("CONFIG_ID", "give a configuration id (cfg-...) or -f FILE"))
         if not sets:
-            return await backend.plan(config_id)
+            return await backend.plan(config_id, live=live)
         stored = await backend.get_config(config_id)
         if isinstance(stored, Failure):
             return stored
         document = stored.value.to_document()
         values = {name: value for name, value in document.items() if name in configuring.SETTABLE}
         changed = files.apply_sets(files.ConfigFile(config_id, values), sets)
-        return changed if isinstance(changed, Failure) else await backend.plan_values(changed.value.values)
+        if isinstance(changed, Failure):
+            return changed
+        return await backend.plan_values(changed.value.values, live=live)
 
     planned = with_backend(work)
     if isinstance(planned, Failure):
@@ -213,7 +218,7 @@ def render(
         running.fail(ErrorDetails.validation("--format", f"{output_format!r}: give native or uno"))
     if out is not None and (json_output or output_format != "native"):
         running.fail(ErrorDetails.validation("--out", "--out writes the native format: leave out --json/--format"))
-    planned = _planned(config_id, file, sets)
+    planned = _planned(config_id, file, sets, live=False)
     document = planned.platform_objects
     if document is None:
         first = planned.problems[0] if planned.problems else {"field": "platform", "message": "renders nothing"}

@@ -84,11 +84,11 @@ class EmbeddedBackend:
         deleted = await self._container.config_service.delete_config(config_id)
         return deleted if isinstance(deleted, Failure) else Success(None)
 
-    async def plan(self, config_id: str) -> Result[DeploymentPlan]:
-        return await self._container.deployment_service.plan(config_id)
+    async def plan(self, config_id: str, *, live: bool = True) -> Result[DeploymentPlan]:
+        return await self._container.deployment_service.plan(config_id, live=live)
 
-    async def plan_values(self, values: dict[str, Any]) -> Result[DeploymentPlan]:
-        return await self._container.deployment_service.plan_values(values)
+    async def plan_values(self, values: dict[str, Any], *, live: bool = True) -> Result[DeploymentPlan]:
+        return await self._container.deployment_service.plan_values(values, live=live)
 
     async def diff(self, config_id: str) -> Result[Diff]:
         return await self._container.deployment_service.diff(config_id)

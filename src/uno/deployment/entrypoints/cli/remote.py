@@ -90,12 +90,12 @@ class RemoteBackend:
         answered = await self._call("DELETE", f"/api/deployments/configs/{_segment(config_id)}")
         return answered if isinstance(answered, Failure) else Success(None)
 
-    async def plan(self, config_id: str) -> Result[DeploymentPlan]:
-        answered = await self._call("POST", "/api/deployments/plan", {"config_id": config_id})
+    async def plan(self, config_id: str, *, live: bool = True) -> Result[DeploymentPlan]:
+        answered = await self._call("POST", "/api/deployments/plan", {"config_id": config_id, "live": live})
         return answered if isinstance(answered, Failure) else Success(DeploymentPlan.from_document(answered.value))
 
-    async def plan_values(self, values: dict[str, Any]) -> Result[DeploymentPlan]:
-        answered = await self._call("POST", "/api/deployments/plan", {"config": values})
+    async def plan_values(self, values: dict[str, Any], *, live: bool = True) -> Result[DeploymentPlan]:
+        answered = await self._call("POST", "/api/deployments/plan", {"config": values, "live": live})
         return answered if isinstance(answered, Failure) else Success(DeploymentPlan.from_document(answered.value))
 
     async def diff(self, config_id: str) -> Result[Diff]:

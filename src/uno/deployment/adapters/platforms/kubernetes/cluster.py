@@ -73,6 +73,9 @@ class Cluster:
     @classmethod
     async def connect(cls, kubeconfig: Path, context: str | None, *, timeout: float = REQUEST_TIMEOUT) -> Cluster:
         configuration = client.Configuration()
+        if not await asyncio.to_thread(kubeconfig.is_file):  # one line here: the client would also log a warning
+            message = f"cannot use the kubeconfig {kubeconfig}: there is no such file (KUBECONFIG, ~/.kube/config)"
+            raise ClusterError(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {"kubeconfig": str(kubeconfig)}))
         try:
             await config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=str(kubeconfig), context=context, client_configuration=configuration, persist_config=False

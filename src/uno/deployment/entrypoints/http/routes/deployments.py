@@ -188,6 +188,10 @@ class PlanRequest(BaseModel):
 
     config_id: str | None = Field(default=None, max_length=128, examples=["cfg-01jz8x3v5q6w7e8r9t0y1u2i3o"])
     config: dict[str, Any] | None = Field(default=None, description="A configuration to plan without storing it.")
+    live: bool = Field(
+        default=True,
+        description="plan: also compare with what is live (diff), reading the platform; false touches no platform.",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> PlanRequest:
@@ -284,9 +288,9 @@ async def plan(body: PlanRequest, services: Services, _: Reader) -> PlanOut:
     """
     service = services.deployment_service
     if body.config_id is not None:
-        planned = unwrap(await service.plan(body.config_id))
+        planned = unwrap(await service.plan(body.config_id, live=body.live))
     else:
-        planned = unwrap(await service.plan_values(body.config or {}))
+        planned = unwrap(await service.plan_values(body.config or {}, live=body.live))
     return PlanOut.model_validate(planned.to_document())
 
 
