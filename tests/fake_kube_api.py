@@ -2,7 +2,8 @@
 
 Not Kubernetes: objects live in a dict, there is no scheduler and no pod. It speaks
 server-side apply (``PATCH`` with ``application/apply-patch+yaml``, creating or updating,
-with ``fieldManager``), JSON merge patches, ``GET`` of one object, lists by equality label
+with ``fieldManager``; with ``dryRun=All`` it answers what it would store and stores nothing, as the
+real API server does), JSON merge patches, ``GET`` of one object, lists by equality label
 selector and ``DELETE``, answering with the API's JSON shapes and ``Status`` errors.
 
 A Deployment's status is simulated: after a change, it reports its pods ready once it has
@@ -200,10 +201,15 @@ class FakeKubeApi:
         body = request.body
         if body.get("kind") != key[0] or body["metadata"].get("name") != key[2]:
             return _status(400, "BadRequest", "the body does not name the object of the URL")
+        dry_run = request.query.get("dryRun", [None])[0]
+        if dry_run not in (None, "All"):
+            return _status(400, "BadRequest", f"invalid dry run value {dry_run!r}: only All is supported")
         existing = self.objects.get(key)
         if existing is None:
             created = copy.deepcopy(body)
             created["metadata"].update(uid=str(uuid.uuid4()), generation=1, resourceVersion="1")
+            if dry_run:
+                return 201, created
             self.objects[key] = created
             self._reads[key] = 0
             return 201, copy.deepcopy(created)
@@ -213,6 +219,8 @@ class FakeKubeApi:
             if merged:
                 updated["metadata"][part] = merged
         updated["spec"] = copy.deepcopy(body.get("spec", {}))
+        if dry_run:
+            return 200, updated
         return 200, self._store(key, existing, updated)
 
     def _merge(self, key: tuple[str, str, str], patch: dict[str, Any]) -> tuple[int, dict[str, Any]]:

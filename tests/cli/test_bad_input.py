@@ -189,7 +189,7 @@ def test_config_commands_create_list_show_update_render_and_delete(tmp_path: Pat
     assert "kind: Deployment" in manifests
     assert "image: registry.example.com/shop:1.2.0" in manifests
     rendered = ok("render", config_id, "--set", "platform=local", "--set", "custom_settings.command=[python3, app.py]")
-    assert "router:\n  listen: 127.0.0.1:8100\n" in rendered.stdout
+    assert "# Router/shop-dev\nlisten: 127.0.0.1:8100\n" in rendered.stdout
     assert ok("config", "show", config_id, "--json").stdout.count('"platform": "kubernetes"') == 1  # nothing stored
 
     assert ok("config", "delete", config_id).stdout == f"deleted {config_id}\n"

@@ -38,6 +38,7 @@ BODY_ROUTES = [
     ("POST", "/api/deployments/deploy"),
     ("POST", "/api/deployments/rollback"),
     ("POST", "/api/deployments/plan"),
+    ("POST", "/api/deployments/diff"),
     ("POST", "/api/deployments/dep-x/cancel"),
     ("POST", "/api/deployments/dep-x/promote"),
     ("POST", "/api/deployments/dep-x/abort"),

@@ -125,9 +125,11 @@ async def test_replicas_get_the_database_url_and_pool_sizes_and_the_password_is_
         "pool_max": "7",
     }
     plan = (await container.deployment_service.plan(created.value.id)).value
-    [process, *_] = plan.platform_objects["processes"]
-    assert process["env"]["DATABASE_POOL_MAX"] == "7"
-    assert process["env"]["DATABASE_URL"] == "<secret: from database.*, password from $SHOP_DB_PASSWORD>"
+    [_, processes] = plan.platform_objects["objects"]
+    assert processes["body"]["env"]["DATABASE_POOL_MAX"] == "7"
+    assert "DATABASE_URL" in processes["body"]["secrets"]
+    built = "DATABASE_URL is built from database.*, its password from $SHOP_DB_PASSWORD"
+    assert built in plan.platform_objects["notes"]
     assert (tmp_path / "local" / "agent.log").is_file()
     assert files_holding_the_password(tmp_path) == []  # the store, the agent's state, every log
     assert PASSWORD not in str(record.details) + record.message

@@ -50,6 +50,11 @@ def config(environment: str = "production", strategy: str = "blue-green", **give
     return built.value
 
 
+def bodies(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The manifests of a rendered release (each object's body)."""
+    return [item["body"] for item in plan["objects"]]
+
+
 async def rendered(made) -> dict[str, Any]:
     result = await driver.KubernetesDriver({}).render(Release("dep-golden", made))
     assert result.is_success(), result
@@ -67,12 +72,12 @@ async def test_the_manifests_match_their_golden_file_and_both_schemas(environmen
 
     assert plan == yaml.safe_load(golden.read_text())
     for version in VERSIONS:
-        assert validating.validate(plan["manifests"], version).is_success(), version
+        assert validating.validate(bodies(plan), version).is_success(), version
 
 
 async def test_each_profile_renders_what_it_asks_for():
     kinds = {
-        environment: [item["kind"] for item in (await rendered(config(environment)))["manifests"]]
+        environment: [item["kind"] for item in bodies(await rendered(config(environment)))]
         for environment in ENVIRONMENTS
     }
 
@@ -90,7 +95,7 @@ async def test_each_profile_renders_what_it_asks_for():
 async def test_secrets_are_referenced_by_name_and_never_inlined():
     plan = await rendered(config())
 
-    deployment = next(item for item in plan["manifests"] if item["kind"] == "Deployment")
+    deployment = next(item for item in bodies(plan) if item["kind"] == "Deployment")
     env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "shop-secrets", "key": "DB_PASSWORD"}}} in env
     assert "s3cret" not in json.dumps(plan)
@@ -103,7 +108,7 @@ async def test_the_database_reaches_the_container_with_its_password_put_in_by_ku
 
     plan = await rendered(made)
 
-    deployment = next(item for item in plan["manifests"] if item["kind"] == "Deployment")
+    deployment = next(item for item in bodies(plan) if item["kind"] == "Deployment")
     env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
     names = [item["name"] for item in env]
     assert {"name": "DATABASE_POOL_MIN", "value": "2"} in env
@@ -120,7 +125,7 @@ async def test_the_database_reaches_the_container_with_its_password_put_in_by_ku
     assert url in env
     assert names.index("SHOP_DB_PASSWORD") < names.index("DATABASE_URL")  # $(NAME) is only expanded from before
     assert any("shop-secrets must hold the keys DB_PASSWORD, SHOP_DB_PASSWORD" in note for note in plan["notes"])
-    assert validating.validate(plan["manifests"], VERSIONS[-1]).is_success()
+    assert validating.validate(bodies(plan), VERSIONS[-1]).is_success()
 
 
 async def test_recreate_and_rolling_map_to_the_deployment_update_strategies():
@@ -281,7 +286,7 @@ def _options():
 
 
 def _deployment(plan: dict[str, Any]) -> dict[str, Any]:
-    return next(item for item in plan["manifests"] if item["kind"] == "Deployment")
+    return next(item for item in bodies(plan) if item["kind"] == "Deployment")
 
 
 def _container(objects: list[dict[str, Any]]) -> dict[str, Any]:
@@ -302,13 +307,13 @@ async def test_ingress_nginx_manifests_match_their_golden_file_and_both_schemas(
 
     assert plan == yaml.safe_load(golden.read_text())
     for version in VERSIONS:
-        assert validating.validate(plan["manifests"], version).is_success(), version
+        assert validating.validate(bodies(plan), version).is_success(), version
 
 
 async def test_ingress_nginx_renders_a_service_per_colour_and_a_canary_ingress_beside_the_main_one():
     plan = await rendered(config("production", "canary", custom_settings=INGRESS_NGINX))
 
-    named = [(item["kind"], item["metadata"]["name"]) for item in plan["manifests"]]
+    named = [(item["kind"], item["metadata"]["name"]) for item in bodies(plan)]
     assert named == [
         ("Service", "shop"),
         ("NetworkPolicy", "shop"),
@@ -319,8 +324,8 @@ async def test_ingress_nginx_renders_a_service_per_colour_and_a_canary_ingress_b
         ("Ingress", "shop-canary"),
         ("HorizontalPodAutoscaler", "shop-blue"),
     ]
-    main, canary = (item for item in plan["manifests"] if item["kind"] == "Ingress")
-    colour = plan["manifests"][5]
+    main, canary = (item for item in bodies(plan) if item["kind"] == "Ingress")
+    colour = bodies(plan)[5]
     assert manifests.ingress_backend(main) == "shop-blue"
     assert manifests.ingress_backend(canary) == "shop-green"
     assert colour["spec"]["selector"]["uno-deploy.io/slot"] == "blue"

@@ -52,8 +52,9 @@ async def test_a_blue_green_plan_on_the_local_platform_lists_everything_a_deploy
     assert "wait until green is healthy (up to 30s)" in plan.schedule.steps[1]
     assert plan.schedule.settings["rollback_window_seconds"] == 3600.0
     assert plan.platform_objects is not None
-    assert plan.platform_objects["router"]["listen"] == "127.0.0.1:8123"
-    assert len(plan.platform_objects["processes"]) == 2
+    router, processes = (item["body"] for item in plan.platform_objects["objects"])
+    assert router["listen"] == "127.0.0.1:8123"
+    assert processes["replicas"] == 2
     assert plan.lease == "shop/dev"
     assert plan.lease_holder is None
     assert plan.rollback_to is None
@@ -133,3 +134,34 @@ async def test_a_configuration_given_whole_is_planned_without_storing_it(local_p
     assert (await local_planner.config_service.list_configs()).value == []
     assert invalid.error.code is ErrorCode.VALIDATION_ERROR
     assert invalid.error.message == "resource_requirements.cpus: is not a known field"
+
+
+async def test_a_plan_says_what_a_deploy_would_change_against_what_is_live_and_why_not_when_it_cannot(
+    planner, local_planner
+):
+    local = await plan_of(local_planner, custom_settings=LOCAL)
+    assert local.diff is not None  # no agent runs and nothing is recorded: nothing is live yet
+    assert [(item["kind"], item["change"]) for item in local.diff["objects"]] == [
+        ("Router", "added"),
+        ("Processes", "added"),
+    ]
+    assert local.diff_note == ""
+
+    fake = await plan_of(planner, platform="kubernetes")
+    assert fake.diff is None
+    assert fake.diff_note == (
+        "what is live is not known: the kubernetes driver cannot read what is live: diff is not available for it"
+    )
+
+
+async def test_a_plan_without_live_touches_no_platform(local_planner):
+    config = (
+        await local_planner.config_service.create_config(
+            app_name="shop", app_version="2.0.0", environment="dev", custom_settings=LOCAL
+        )
+    ).value
+
+    plan = (await local_planner.deployment_service.plan(config.id, live=False)).value
+
+    assert (plan.diff, plan.diff_note) == (None, "not compared with what is live (asked not to)")
+    assert plan.platform_objects is not None

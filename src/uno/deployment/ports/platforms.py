@@ -7,6 +7,18 @@ primitives over version sets, and every strategy is written once over them:
     version_health(v)                   traffic_stats(v)      destroy_version(v)
     list_versions(app, environment)     render(release)
 
+``render`` answers a document ``{"platform": ..., "notes": [...], "objects": [...]}`` (and
+whatever else the platform wants to say, e.g. its namespace): each object is ``{"kind",
+"name", "body"}`` where ``body`` is exactly what the platform's own tools take (a
+Kubernetes manifest, an API request body), plus optional ``call`` (the API call that sends
+it) and ``cli`` (the command line that takes it as a file). An optional top-level
+``format`` (``yaml`` or ``json``) says how the bodies are written natively; without it,
+objects that name a ``cli`` are JSON request bodies and the rest YAML documents.
+
+A driver that can read what is live also implements ``LiveState`` (a separate, optional
+protocol): ``diff`` compares, per object and field, what a deploy would make of each
+object with what it is now.
+
 Drivers turn their platform's errors into ``ErrorDetails`` (``PLATFORM_ERROR``) at their
 boundary; nothing vendor-specific crosses it. A driver declares what it can do
 (``Capabilities``) and strategies adapt: without traffic weights, a canary is refused
@@ -26,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from uno.core.result import Result
 from uno.deployment.domain.configs import DeploymentConfig
@@ -194,6 +206,38 @@ class PlatformDriver(Protocol):
 
     async def render(self, release: Release) -> Result[dict[str, Any]]:
         """What deploying ``release`` would create or change, as plain data (plan, dry runs)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveObject:
+    """One platform object as a deploy would leave it (``wanted``) beside what it is now (``live``).
+
+    ``None`` on either side: the deploy would create it (nothing live) or remove it (nothing
+    wanted). Both sides are cleaned of what the platform fills in by itself (status,
+    resource versions, defaults the deploy would not change), so any difference left is one
+    a deploy would make. ``secret_paths`` names fields whose values are secret (masked
+    in every answer); ``note`` says anything the reader should know about this object.
+    """
+
+    kind: str
+    name: str
+    wanted: Mapping[str, Any] | None
+    live: Mapping[str, Any] | None
+    secret_paths: tuple[str, ...] = ()
+    note: str = ""
+
+
+@runtime_checkable
+class LiveState(Protocol):
+    """A driver that can read what is live for a release (``diff``); optional beside ``PlatformDriver``."""
+
+    async def live_objects(self, release: Release) -> Result[list[LiveObject]]:
+        """Each object a deploy of ``release`` would create, change or remove, wanted and live.
+
+        Reads only: nothing changes. A platform that cannot be reached answers ``UNAVAILABLE``
+        (or ``PLATFORM_ERROR``/``TIMEOUT``), never a guess.
+        """
         ...
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
+from uno.deployment.domain import differences
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentProgress, DeploymentResult
 from uno.deployment.domain.enums import DeploymentEnvironment, DeploymentKind, DeploymentStatus
@@ -43,7 +44,7 @@ from uno.deployment.ports.repositories import (
     PipelineRepository,
 )
 from uno.deployment.ports.runners import RunnerIdentity
-from uno.deployment.services import honouring, inputs, planning, steering
+from uno.deployment.services import diffing, honouring, inputs, planning, steering
 from uno.deployment.services.canceling import Canceler
 from uno.deployment.services.dispatching import IDEMPOTENCY_KEY_LIFETIME, Claim, Claims, Dispatcher
 from uno.deployment.services.executing import Executor
@@ -353,12 +354,14 @@ class DeploymentService:
         steered = await steering.steer(record, pipeline, self._runner.tools.decisions, decision)
         return steered if isinstance(steered, Failure) else Success(record)
 
-    async def plan(self, config_id: DeploymentId | str) -> Result[planning.DeploymentPlan]:
+    async def plan(self, config_id: DeploymentId | str, *, live: bool = True) -> Result[planning.DeploymentPlan]:
         """What deploying the configuration would do, changing nothing (``uno-deploy plan``).
 
         The pipeline's stages and tasks, the strategy's schedule, the platform objects the
         driver would create, the lease the deploy takes and the release a rollback would
-        restore. Settings a deploy would refuse are listed in the plan's ``problems``.
+        restore. Settings a deploy would refuse are listed in the plan's ``problems``. With
+        ``live`` (the default) it also says what a deploy would change against what is live
+        (``diff``), reading the platform; ``live=False`` touches no platform (``render``).
         """
         key = inputs.deployment_id(config_id, "config_id")
         if isinstance(key, Failure):
@@ -366,9 +369,9 @@ class DeploymentService:
         config = await self._configs.get(key.value)
         if config is None:
             return Failure(ErrorDetails.not_found("configuration", key.value.value))
-        return Success(await self._plan_of(config, stored=True))
+        return Success(await self._plan_of(config, stored=True, live=live))
 
-    async def plan_values(self, values: dict[str, Any]) -> Result[planning.DeploymentPlan]:
+    async def plan_values(self, values: dict[str, Any], *, live: bool = True) -> Result[planning.DeploymentPlan]:
         """``plan`` for a configuration given as ``create_config_from`` takes it, storing nothing.
 
         An invalid configuration is the ``VALIDATION_ERROR`` creating it would be.
@@ -376,20 +379,41 @@ class DeploymentService:
         built = planning.unsaved_config(values, self._clock.now())
         if isinstance(built, Failure):
             return built
-        return Success(await self._plan_of(built.value, stored=False))
+        return Success(await self._plan_of(built.value, stored=False, live=live))
 
-    async def _plan_of(self, config: DeploymentConfig, *, stored: bool) -> planning.DeploymentPlan:
+    async def diff(self, config_id: DeploymentId | str) -> Result[differences.Diff]:
+        """What deploying the configuration would change on its platform, against what is live there.
+
+        Per object and field, secrets masked; nothing changes (``uno-deploy diff``). A platform
+        that cannot be reached, or whose driver cannot read what is live, is a failure that says so.
+        """
+        key = inputs.deployment_id(config_id, "config_id")
+        if isinstance(key, Failure):
+            return key
+        config = await self._configs.get(key.value)
+        if config is None:
+            return Failure(ErrorDetails.not_found("configuration", key.value.value))
+        return await diffing.diff(config, self._runner.tools.platforms)
+
+    async def diff_values(self, values: dict[str, Any]) -> Result[differences.Diff]:
+        """``diff`` for a configuration given as ``create_config_from`` takes it, storing nothing."""
+        built = planning.unsaved_config(values, self._clock.now())
+        if isinstance(built, Failure):
+            return built
+        return await diffing.diff(built.value, self._runner.tools.platforms)
+
+    async def _plan_of(self, config: DeploymentConfig, *, stored: bool, live: bool) -> planning.DeploymentPlan:
         drivers = self._runner.tools.platforms
         built = templates.default_pipeline(config, planning.PLANNED_DEPLOYMENT, self._clock.now(), drivers)
-        serving = DeploymentQuery(
+        query = DeploymentQuery(
             app_name=config.app_name,
             environment=config.environment,
             kind=DeploymentKind.DEPLOY,
             status=DeploymentStatus.SUCCEEDED,
             limit=1,
         )
-        current = await self._deployments.find(serving)
+        current = await self._deployments.find(query)
         lease = (lease_key(config), await self._leases.holder(config))
         strict = honouring.is_strict(config, None, self._strict_environments)
-        live = current[0] if current else None
-        return await planning.plan(config, built, drivers, lease, live, stored=stored, strict=strict)
+        serving = current[0] if current else None
+        return await planning.plan(config, built, drivers, lease, serving, stored=stored, strict=strict, live=live)

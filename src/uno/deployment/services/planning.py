@@ -27,7 +27,7 @@ from uno.deployment.domain.ids import DeploymentId, new_config_id
 from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.engine.templates import DefaultPipeline
 from uno.deployment.ports.platforms import PlatformDrivers, Release
-from uno.deployment.services import honouring
+from uno.deployment.services import diffing, honouring
 from uno.deployment.services.config_service import to_model_names
 from uno.deployment.strategies.tuning import Tuning, tuning_for
 
@@ -142,6 +142,8 @@ class DeploymentPlan:
     not_honoured: tuple[dict[str, str], ...] = ()  # settings nothing would act on (refused under strict)
     strict: bool = False  # a deploy of it is strict by default (its environment is one of the strict ones)
     deprecated: tuple[dict[str, str], ...] = ()  # deprecated keys used, with what replaces them (never refused)
+    diff: dict[str, Any] | None = None  # what a deploy would change against what is live (``diffing``)
+    diff_note: str = ""  # why there is no diff (the platform cannot be reached, or cannot say)
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -163,6 +165,8 @@ class DeploymentPlan:
             "not_honoured": [dict(item) for item in self.not_honoured],
             "strict": self.strict,
             "deprecated": [dict(item) for item in self.deprecated],
+            "diff": self.diff,
+            "diff_note": self.diff_note,
         }
 
     @classmethod
@@ -187,6 +191,8 @@ class DeploymentPlan:
             not_honoured=tuple(dict(item) for item in document.get("not_honoured", ())),
             strict=bool(document.get("strict", False)),
             deprecated=tuple(dict(item) for item in document.get("deprecated", ())),
+            diff=document.get("diff"),
+            diff_note=str(document.get("diff_note", "")),
         )
 
 
@@ -367,13 +373,20 @@ async def plan(
     *,
     stored: bool = True,
     strict: bool = False,
+    live: bool = True,
 ) -> DeploymentPlan:
     """Put the parts of a plan together (``DeploymentService.plan`` gathers them).
 
-    ``stored``: the configuration is in the store (else its id is none of the store's, and left out).
+    ``stored``: the configuration is in the store (else its id is none of the store's, and left out);
+    ``live``: compare with what is live (``diffing.for_plan``), else the plan touches no platform.
     """
     schedule, schedule_problems = schedule_for(config)
     objects, platform_problems = await platform_objects(config, drivers)
+    found, diff_note = (None, "not compared with what is live (asked not to)")
+    if objects is None:
+        found, diff_note = None, ""
+    elif live:
+        found, diff_note = await diffing.for_plan(config, drivers)
     unknown = honouring.unknown_custom_settings(config, drivers)
     return DeploymentPlan(
         config_id=config.id.value if stored else None,
@@ -394,6 +407,8 @@ async def plan(
         not_honoured=tuple(honouring.not_honoured(config, drivers)),
         strict=strict,
         deprecated=tuple(honouring.deprecated(config, drivers)),
+        diff=found.to_document() if found is not None else None,
+        diff_note=diff_note,
     )
 
 

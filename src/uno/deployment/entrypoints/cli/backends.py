@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from uno.core.result import Result
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
+from uno.deployment.domain.differences import Diff
 from uno.deployment.domain.enums import DeploymentKind, DeploymentStatus, PipelineStatus, TaskStatus
 from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.entrypoints import views
@@ -166,10 +167,20 @@ class Backend(Protocol):
 
     async def delete_config(self, config_id: str) -> Result[None]: ...
 
-    async def plan(self, config_id: str) -> Result[DeploymentPlan]: ...
+    async def plan(self, config_id: str, *, live: bool = True) -> Result[DeploymentPlan]:
+        """The plan of a stored configuration; ``live``: with the diff against what is live (reads the platform)."""
+        ...
 
-    async def plan_values(self, values: dict[str, Any]) -> Result[DeploymentPlan]:
+    async def plan_values(self, values: dict[str, Any], *, live: bool = True) -> Result[DeploymentPlan]:
         """The plan of a configuration given whole (a file), storing nothing."""
+        ...
+
+    async def diff(self, config_id: str) -> Result[Diff]:
+        """What a deploy of a stored configuration would change against what is live."""
+        ...
+
+    async def diff_values(self, values: dict[str, Any]) -> Result[Diff]:
+        """``diff`` of a configuration given whole (a file), storing nothing."""
         ...
 
     async def deploy(

@@ -62,7 +62,7 @@ async def resolve(
     be refused (``refusal``), nothing is stored and the refusal is the answer.
     """
     if file is not None:
-        planned = await backend.plan_values(file.model_values())
+        planned = await backend.plan_values(file.model_values(), live=False)
         if isinstance(planned, Failure):
             return planned
         if (refused := refusal(planned.value, strict)) is not None:
@@ -126,25 +126,30 @@ def _file(path: str | None, sets: list[str]) -> files.ConfigFile | None:
     return config_file
 
 
-def _planned(config_id: str | None, path: str | None, sets: list[str]) -> DeploymentPlan:
-    """The plan of a file, or of a stored configuration (with ``--set`` changes), storing nothing."""
+def _planned(config_id: str | None, path: str | None, sets: list[str], *, live: bool = True) -> DeploymentPlan:
+    """The plan of a file, or of a stored configuration (with ``--set`` changes), storing nothing.
+
+    ``live``: with the diff against what is live (``plan``); ``render`` reads no platform.
+    """
     config_id, path = as_file(config_id, path)
     config_file = _file(path, sets)
 
     async def work(backend: Backend) -> Result[DeploymentPlan]:
         if config_file is not None:
-            return await backend.plan_values(config_file.model_values())
+            return await backend.plan_values(config_file.model_values(), live=live)
         if config_id is None:
             return Failure(ErrorDetails.validation("CONFIG_ID", "give a configuration id (cfg-...) or -f FILE"))
         if not sets:
-            return await backend.plan(config_id)
+            return await backend.plan(config_id, live=live)
         stored = await backend.get_config(config_id)
         if isinstance(stored, Failure):
             return stored
         document = stored.value.to_document()
         values = {name: value for name, value in document.items() if name in configuring.SETTABLE}
         changed = files.apply_sets(files.ConfigFile(config_id, values), sets)
-        return changed if isinstance(changed, Failure) else await backend.plan_values(changed.value.values)
+        if isinstance(changed, Failure):
+            return changed
+        return await backend.plan_values(changed.value.values, live=live)
 
     planned = with_backend(work)
     if isinstance(planned, Failure):
@@ -186,22 +191,55 @@ def render(
     config_id: str | None = typer.Argument(None, metavar="CONFIG_ID", help=CONFIG_HELP),
     file: str | None = typer.Option(None, "-f", "--file", help=PLAN_FILE_HELP),
     sets: list[str] = configs.SETS,
-    json_output: bool = typer.Option(False, "--json", help="Print JSON instead of YAML."),
+    output_format: str = typer.Option(
+        "native",
+        "--format",
+        help="native: the platform's own format (Kubernetes: a YAML stream kubectl applies); "
+        "uno: our wrapper document (platform, notes, objects) as YAML.",
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print our wrapper document as JSON (as --format uno)."),
+    out: str | None = typer.Option(
+        None, "--out", help="Write one file per object into this directory (a GitOps repository), not to stdout."
+    ),
+    force: bool = typer.Option(False, "--force", help="With --out: overwrite files of the same name it did not write."),
 ) -> None:
-    """Print the platform objects a deploy would create or change (YAML), storing and deploying nothing.
+    """Print the platform objects a deploy would create or change, in the platform's own format.
 
-    For local: the router and the processes; for other platforms: what their driver renders (manifests, API calls).
+    Kubernetes: a multi-document YAML stream (kubectl apply -f -, kubernetes-validate);
+    local: the router and the processes. Storing and deploying nothing. With --out DIR, one
+    file per object; run again, it overwrites its own files and removes those it wrote that
+    the release no longer has.
 
-    Example: uno-deploy render -f deployment.yaml
+    Example: uno-deploy render -f deployment.yaml | kubectl apply --dry-run=client -f -
     """
-    planned = _planned(config_id, file, sets)
-    if planned.platform_objects is None:
+    from uno.deployment.entrypoints.cli import rendering  # noqa: PLC0415
+
+    if output_format not in ("native", "uno"):
+        running.fail(ErrorDetails.validation("--format", f"{output_format!r}: give native or uno"))
+    if out is not None and (json_output or output_format != "native"):
+        running.fail(ErrorDetails.validation("--out", "--out writes the native format: leave out --json/--format"))
+    planned = _planned(config_id, file, sets, live=False)
+    document = planned.platform_objects
+    if document is None:
         first = planned.problems[0] if planned.problems else {"field": "platform", "message": "renders nothing"}
         running.fail(ErrorDetails.validation(first["field"], first["message"]))
     if json_output:
-        running.emit_json(planned.platform_objects)
+        running.emit_json(document)
+    elif output_format == "uno":
+        typer.echo(showing.as_yaml(document))
+    elif out is not None:
+        written = rendering.write_out(document, Path(out), force=force)
+        if isinstance(written, ErrorDetails):
+            running.fail(written)
+        for path in written:
+            typer.echo(str(path))
+    elif rendering.native_format(document) == "json":
+        stream, said = rendering.json_stream(document)
+        for line in said:
+            typer.echo(f"# {line}", err=True)
+        typer.echo(stream, nl=False)
     else:
-        typer.echo(showing.as_yaml(planned.platform_objects))
+        typer.echo(rendering.yaml_stream(document), nl=False)
 
 
 def deploy(

@@ -17,6 +17,7 @@ from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment import bootstrap
 from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.domain.differences import Diff
 from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.entrypoints.cli import runs
 from uno.deployment.entrypoints.cli.backends import Deployment
@@ -83,11 +84,17 @@ class EmbeddedBackend:
         deleted = await self._container.config_service.delete_config(config_id)
         return deleted if isinstance(deleted, Failure) else Success(None)
 
-    async def plan(self, config_id: str) -> Result[DeploymentPlan]:
-        return await self._container.deployment_service.plan(config_id)
+    async def plan(self, config_id: str, *, live: bool = True) -> Result[DeploymentPlan]:
+        return await self._container.deployment_service.plan(config_id, live=live)
 
-    async def plan_values(self, values: dict[str, Any]) -> Result[DeploymentPlan]:
-        return await self._container.deployment_service.plan_values(values)
+    async def plan_values(self, values: dict[str, Any], *, live: bool = True) -> Result[DeploymentPlan]:
+        return await self._container.deployment_service.plan_values(values, live=live)
+
+    async def diff(self, config_id: str) -> Result[Diff]:
+        return await self._container.deployment_service.diff(config_id)
+
+    async def diff_values(self, values: dict[str, Any]) -> Result[Diff]:
+        return await self._container.deployment_service.diff_values(values)
 
     async def deploy(
         self, config_id: str, description: str, *, strict: bool | None = None, config_version: int | None = None

@@ -30,6 +30,7 @@ _COMMANDS = {
     "config": "configs:app",
     "plan": "deploying:plan",
     "render": "deploying:render",
+    "diff": "diffing:diff",
     "deploy": "deploying:deploy",
     "status": "tracking:status",
     "history": "tracking:history",

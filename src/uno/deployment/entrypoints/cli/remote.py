@@ -18,6 +18,7 @@ import httpx
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.domain.differences import Diff
 from uno.deployment.domain.ids import PipelineId, TaskId
 from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.entrypoints.cli.backends import Deployment
@@ -89,13 +90,21 @@ class RemoteBackend:
         answered = await self._call("DELETE", f"/api/deployments/configs/{_segment(config_id)}")
         return answered if isinstance(answered, Failure) else Success(None)
 
-    async def plan(self, config_id: str) -> Result[DeploymentPlan]:
-        answered = await self._call("POST", "/api/deployments/plan", {"config_id": config_id})
+    async def plan(self, config_id: str, *, live: bool = True) -> Result[DeploymentPlan]:
+        answered = await self._call("POST", "/api/deployments/plan", {"config_id": config_id, "live": live})
         return answered if isinstance(answered, Failure) else Success(DeploymentPlan.from_document(answered.value))
 
-    async def plan_values(self, values: dict[str, Any]) -> Result[DeploymentPlan]:
-        answered = await self._call("POST", "/api/deployments/plan", {"config": values})
+    async def plan_values(self, values: dict[str, Any], *, live: bool = True) -> Result[DeploymentPlan]:
+        answered = await self._call("POST", "/api/deployments/plan", {"config": values, "live": live})
         return answered if isinstance(answered, Failure) else Success(DeploymentPlan.from_document(answered.value))
+
+    async def diff(self, config_id: str) -> Result[Diff]:
+        answered = await self._call("POST", "/api/deployments/diff", {"config_id": config_id})
+        return answered if isinstance(answered, Failure) else Success(Diff.from_document(answered.value))
+
+    async def diff_values(self, values: dict[str, Any]) -> Result[Diff]:
+        answered = await self._call("POST", "/api/deployments/diff", {"config": values})
+        return answered if isinstance(answered, Failure) else Success(Diff.from_document(answered.value))
 
     async def deploy(
         self, config_id: str, description: str, *, strict: bool | None = None, config_version: int | None = None

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from uno.deployment.domain import differences
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import TaskStatus
 from uno.deployment.domain.pipelines import Pipeline, Stage, Task
@@ -199,6 +200,11 @@ def plan_lines(plan: DeploymentPlan) -> list[str]:
         lines.append("  none: the platform's settings have problems (below)")
     else:
         lines.extend(f"  {line}" for line in as_yaml(plan.platform_objects).splitlines())
+    lines += ["", f"against what is live on {plan.platform}:"]
+    if plan.diff is None:
+        lines.append(f"  {plan.diff_note or 'not compared: the platform settings have problems (below)'}")
+    else:
+        lines.extend(f"  {line}" if line else "" for line in diff_lines(differences.Diff.from_document(plan.diff)))
     holder = f"held now by {plan.lease_holder}: a deploy would wait for it" if plan.lease_holder else "free now"
     lines += ["", f"lease: {plan.lease} ({holder})"]
     if plan.rollback_to is None:
@@ -226,3 +232,26 @@ def plan_lines(plan: DeploymentPlan) -> list[str]:
         lines += ["", "problems (a deploy would fail):"]
         lines.extend(f"  {problem['field']}: {problem['message']}" for problem in plan.problems)
     return lines
+
+
+def diff_lines(found: differences.Diff) -> list[str]:
+    """The human view: one unified diff per object that would change, then a summary line."""
+    shown: list[str] = []
+    for item in found.objects:
+        if item.change == differences.UNCHANGED:
+            continue
+        note = f" ({item.note})" if item.note else ""
+        shown.append(f"{item.kind}/{item.name}: {item.change}{note}")
+        shown.extend(item.unified())
+        shown.append("")
+    counts = {
+        change: sum(item.change == change for item in found.objects)
+        for change in (differences.ADDED, differences.CHANGED, differences.REMOVED, differences.UNCHANGED)
+    }
+    summary = ", ".join(f"{count} {change}" for change, count in counts.items() if count)
+    where = f"{found.app_name} in {found.environment} on {found.platform}"
+    if not found.changed:
+        shown.append(f"no changes: {where} is live as configured ({summary or 'no objects'})")
+    else:
+        shown.append(f"a deploy would change {where}: {summary}")
+    return shown

@@ -74,6 +74,9 @@ class Cluster:
     @classmethod
     async def connect(cls, kubeconfig: Path, context: str | None, *, timeout: float = REQUEST_TIMEOUT) -> Cluster:
         configuration = client.Configuration()
+        if not await asyncio.to_thread(kubeconfig.is_file):  # one line here: the client would also log a warning
+            message = f"cannot use the kubeconfig {kubeconfig}: there is no such file (KUBECONFIG, ~/.kube/config)"
+            raise ClusterError(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {"kubeconfig": str(kubeconfig)}))
         try:
             await config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=str(kubeconfig), context=context, client_configuration=configuration, persist_config=False
@@ -99,6 +102,19 @@ class Cluster:
         await self.owned(kind, metadata["namespace"], metadata["name"], owner)
         path = _object_path(kind, metadata["namespace"], metadata["name"])
         query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
+        return await self._call(
+            "PATCH", path, manifest, query=query, body=dict(manifest), content_type="application/apply-patch+yaml"
+        )
+
+    async def dry_run_apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """The object as a server-side apply of ``manifest`` would leave it, storing nothing (``dryRun=All``).
+
+        The API server runs its defaulting, validation and admission as for a real apply,
+        so the answer is what a deploy would write, defaults filled in.
+        """
+        kind, metadata = manifest["kind"], manifest["metadata"]
+        path = _object_path(kind, metadata["namespace"], metadata["name"])
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true"), ("dryRun", "All")]
         return await self._call(
             "PATCH", path, manifest, query=query, body=dict(manifest), content_type="application/apply-patch+yaml"
         )

@@ -46,10 +46,24 @@ from typing import Any, TypeVar
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.kubernetes import honoured, manifests, options, reading, validating
+from uno.deployment.adapters.platforms.kubernetes import (
+    comparing,
+    honoured,
+    manifests,
+    options,
+    reading,
+    validating,
+)
 from uno.deployment.adapters.platforms.kubernetes.cluster import REQUEST_TIMEOUT, Cluster, ClusterError, kubeconfig_path
 from uno.deployment.domain.configs import DeploymentConfig
-from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
+from uno.deployment.ports.platforms import (
+    Capabilities,
+    LiveObject,
+    Release,
+    TrafficStats,
+    VersionHealth,
+    VersionSet,
+)
 
 T = TypeVar("T")
 POLL_SECONDS = 0.2
@@ -161,13 +175,27 @@ class KubernetesDriver:
         return Success(
             {
                 "platform": self.name,
+                "format": "yaml",
                 "namespace": chosen.namespace,
                 "kube_context": chosen.kube_context,
                 "kubernetes_version": chosen.kubernetes_version,
-                "manifests": objects,
+                "objects": [_object(manifest) for manifest in objects],
                 "notes": notes,
             }
         )
+
+    async def live_objects(self, release: Release) -> Result[list[LiveObject]]:
+        """The release's objects dry-run applied beside those live (``comparing``); nothing is changed."""
+        config = release.config
+        checked = self._rendered(config, release.deployment_id, config.resources.replicas_min, manifests.SLOTS[0])
+        if isinstance(checked, Failure):
+            return checked
+        chosen = checked.value[0]
+
+        async def read(cluster: Cluster) -> list[LiveObject]:
+            return await comparing.live_objects(cluster, config, chosen, release.deployment_id)
+
+        return await self._using(self._target(config.app_name, config.environment.value), read)
 
     def _rendered(
         self, config: DeploymentConfig, deployment_id: str, replicas: int, slot: str
@@ -386,6 +414,11 @@ class KubernetesDriver:
                 await cluster.close()
         except ClusterError as failed:
             return Failure(failed.error)
+
+
+def _object(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A manifest in ``render``'s object shape: its body is the manifest, as ``kubectl apply -f`` takes it."""
+    return {"kind": manifest["kind"], "name": manifest["metadata"]["name"], "body": manifest}
 
 
 def _same_release(deployment: Mapping[str, Any], version: VersionSet) -> bool:

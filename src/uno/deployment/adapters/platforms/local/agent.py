@@ -138,6 +138,7 @@ class Agent:
             "destroy_version": self._destroy,
             "retire_version": self._retire,
             "list_versions": self._list,
+            "describe_versions": self._describe_versions,
             "shutdown": self._shutdown,
         }
         operation = operations.get(str(request.get("op")))
@@ -346,6 +347,36 @@ class Agent:
     async def _list(self, request: dict[str, Any]) -> Result[Any]:
         key = (request["app"], request["environment"])
         return Success([self._describe(meta) for meta in self.versions.values() if (meta.app, meta.environment) == key])
+
+    async def _describe_versions(self, request: dict[str, Any]) -> Result[Any]:
+        """Everything an application's version sets run with (``diff``): secret names, never their values."""
+        key = (request["app"], request["environment"])
+        return Success([self._full(meta) for meta in self.versions.values() if (meta.app, meta.environment) == key])
+
+    def _full(self, meta: VersionMeta) -> dict[str, Any]:
+        record = self.supervisor.record(meta.id)
+        health = {
+            "interval": meta.health_interval,
+            "timeout": meta.health_timeout,
+            "healthy_threshold": meta.healthy_threshold,
+            "unhealthy_threshold": meta.unhealthy_threshold,
+        }
+        return {
+            **self._describe(meta),
+            "argv": list(record.argv),
+            "env": dict(record.env),
+            "workdir": record.workdir,
+            "secret_names": list(record.secret_names),
+            "logs": {"max_bytes": record.logs.max_bytes, "backups": record.logs.backups},
+            "confinement": record.confinement.to_json(),
+            "port": meta.port,
+            "health_path": meta.health_path,
+            "health": health,
+            "domain": meta.domain,
+            "use_https": meta.use_https,
+            "tls_cert_file": meta.tls_cert_file,
+            "autoscaling_policy": meta.autoscaling,
+        }
 
     async def _shutdown(self, _: dict[str, Any]) -> Result[Any]:
         for version_id in list(self.versions):

@@ -26,6 +26,7 @@ from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.adapters.platforms.local import (
     confinement,
+    describing,
     holding,
     honoured,
     loops,
@@ -39,7 +40,14 @@ from uno.deployment.adapters.platforms.local import (
 )
 from uno.deployment.domain import connections
 from uno.deployment.domain.configs import DeploymentConfig
-from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
+from uno.deployment.ports.platforms import (
+    Capabilities,
+    LiveObject,
+    Release,
+    TrafficStats,
+    VersionHealth,
+    VersionSet,
+)
 
 CALL_TIMEOUT = 60.0
 SHUTDOWN_TIMEOUT = 600.0
@@ -190,25 +198,57 @@ class LocalDriver:
         local = options.options_for(release.config)
         if isinstance(local, Failure):
             return local
-        replicas = release.config.resources.replicas_min
+        notes = [
+            "the router listens on its port for as long as anything of the application runs; each replica"
+            " gets a private PORT behind it",
+        ]
+        if release.config.secrets or release.config.database:
+            notes.append("secret values are read from the deployer's environment at deploy time (never rendered)")
+        if release.config.database is not None:
+            source = release.config.database.password_env_var or "(none)"
+            notes.append(f"DATABASE_URL is built from database.*, its password from ${source}")
         return Success(
             {
                 "platform": "local",
-                "router": _router(local.value),
-                "autoscaling": _autoscaling(release.config, local.value),
-                "confinement": {
-                    "asked": confinement.from_config(release.config, local.value.run_as_user).to_json(),
-                    "on_this_machine": self.offer.describe(),
-                },
-                "processes": [
-                    {
-                        "command": list(local.value.command),
-                        "env": {"PORT": "<private port>", "APP_VERSION": release.version, **_database(release.config)},
-                        "workdir": local.value.workdir,
-                    }
-                ]
-                * replicas,
+                "format": "yaml",
+                "objects": describing.wanted(release.config, local.value),
+                "notes": notes,
+                "confinement_on_this_machine": self.offer.describe(),
             }
+        )
+
+    async def live_objects(self, release: Release) -> Result[list[LiveObject]]:
+        """The router and processes a deploy would make, beside those the agent runs now (never starting one)."""
+        local = options.options_for(release.config)
+        if isinstance(local, Failure):
+            return local
+        request = {"op": "describe_versions", "app": release.app_name, "environment": release.environment}
+        answered = await wire.call(self.socket_path, request, timeout=CALL_TIMEOUT)
+        if isinstance(answered, Failure):
+            if answered.error.code is not ErrorCode.UNAVAILABLE:
+                return answered
+            recorded = self._state_dir / "processes" / "supervisor.json"
+            if await asyncio.to_thread(recorded.is_file):
+                message = f"the local agent does not answer on {self.socket_path}, and replicas are recorded"
+                return Failure(ErrorDetails(ErrorCode.UNAVAILABLE, message, {"socket": str(self.socket_path)}))
+            answered = Success([])  # nothing ever ran here
+        serving = max(answered.value, key=lambda item: int(item["weight"]), default=None)
+        wanted = describing.wanted(release.config, local.value)
+        live = describing.live(serving, str(self._state_dir / "tls")) if serving else [None] * len(wanted)
+        secrets = tuple(release.config.secrets)
+        note = f"compared with version set {serving['id']} ({serving['version']})" if serving else ""
+        return Success(
+            [
+                LiveObject(
+                    item["kind"],
+                    item["name"],
+                    item["body"],
+                    found["body"] if found else None,
+                    tuple(f"env.{name}" for name in secrets),
+                    note,
+                )
+                for item, found in zip(wanted, live, strict=True)
+            ]
         )
 
     async def agent_status(self) -> Result[dict[str, Any] | None]:
@@ -322,20 +362,6 @@ async def _spawn_agent(state_dir: Path) -> str | None:
     return await asyncio.to_thread(start)
 
 
-def _router(local: options.LocalOptions) -> dict[str, Any]:
-    """The router as ``render`` shows it: where it listens, how, for which host, and the path probed."""
-    router: dict[str, Any] = {
-        "listen": f"127.0.0.1:{local.port}",
-        "scheme": local.scheme,
-        "serves": local.domain or "any host",
-    }
-    if local.use_https:
-        made = f"self-signed for {local.domain or 'localhost'}, made by the first deploy"
-        router["certificate"] = local.tls_cert_file or made
-    router["health_path"] = local.health_path
-    return router
-
-
 def _autoscaling(config: DeploymentConfig, local: options.LocalOptions) -> dict[str, Any] | None:
     policy = scaling.policy_for(config, local.autoscale_interval, local.scale_down_stabilization)
     return None if policy is None else policy.as_request()
@@ -351,14 +377,6 @@ def _to_version(item: dict[str, Any]) -> VersionSet:
         int(item["replicas"]),
         int(item["weight"]),
     )
-
-
-def _database(config: DeploymentConfig) -> dict[str, str]:
-    """What ``render`` shows of the database variables: the pool sizes, and where the URL comes from."""
-    if config.database is None:
-        return {}
-    built = f"<secret: from database.*, password from ${config.database.password_env_var or '(none)'}>"
-    return {**connections.pool_environment(config.database), connections.URL_VARIABLE: built}
 
 
 def _version(answered: Result[Any]) -> Result[VersionSet]:

@@ -220,6 +220,10 @@ class Supervisor:
     def version(self, version_id: str) -> VersionInfo:
         return self._version(version_id).info()
 
+    def record(self, version_id: str) -> VersionRecord:
+        """What the state file holds of a version set (its launch: no secret value)."""
+        return self._version(version_id).record()
+
     def replicas(self, version_id: str) -> list[ReplicaInfo]:
         return [replica.info() for replica in self._version(version_id).replicas]
 

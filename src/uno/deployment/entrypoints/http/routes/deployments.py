@@ -193,6 +193,10 @@ class PlanRequest(BaseModel):
 
     config_id: str | None = Field(default=None, max_length=128, examples=["cfg-01jz8x3v5q6w7e8r9t0y1u2i3o"])
     config: dict[str, Any] | None = Field(default=None, description="A configuration to plan without storing it.")
+    live: bool = Field(
+        default=True,
+        description="plan: also compare with what is live (diff), reading the platform; false touches no platform.",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> PlanRequest:
@@ -227,6 +231,34 @@ class RestorableOut(BaseModel):
     finished_at: datetime | None
 
 
+class FieldChangeOut(BaseModel):
+    path: str = Field(examples=["spec.template.spec.containers[name=shop].env[name=LOG_LEVEL].value"])
+    change: str = Field(description="added, removed or changed", examples=["changed"])
+    before: Any = None
+    after: Any = None
+
+
+class ObjectDiffOut(BaseModel):
+    kind: str = Field(examples=["Deployment"])
+    name: str = Field(examples=["shop-blue"])
+    change: str = Field(description="added, removed, changed or unchanged")
+    fields: list[FieldChangeOut]
+    note: str = ""
+    live: list[str] = Field(description="The live object's leaves as 'path: value' lines, secrets masked.")
+    wanted: list[str] = Field(description="The object as a deploy would leave it, as 'path: value' lines.")
+
+
+class DiffOut(BaseModel):
+    """What a deploy of the configuration would change on its platform; nothing was changed to answer."""
+
+    app_name: str
+    environment: str
+    platform: str
+    changed: bool = Field(description="True when any object would be added, removed or changed.")
+    objects: list[ObjectDiffOut]
+    notes: list[str]
+
+
 class PlanOut(BaseModel):
     """What a deploy of the configuration would do; nothing was changed to answer."""
 
@@ -250,6 +282,8 @@ class PlanOut(BaseModel):
     deprecated: list[dict[str, str]] = Field(
         default_factory=list, description="Deprecated custom_settings keys used, with the setting that replaces each."
     )
+    diff: DiffOut | None = Field(default=None, description="What a deploy would change against what is live.")
+    diff_note: str = Field(default="", description="Why there is no diff: the platform cannot be reached or say.")
 
 
 @router.post("/plan", response_model=PlanOut)
@@ -259,7 +293,21 @@ async def plan(body: PlanRequest, services: Services, _: Reader) -> PlanOut:
     """
     service = services.deployment_service
     if body.config_id is not None:
-        planned = unwrap(await service.plan(body.config_id))
+        planned = unwrap(await service.plan(body.config_id, live=body.live))
     else:
-        planned = unwrap(await service.plan_values(body.config or {}))
+        planned = unwrap(await service.plan_values(body.config or {}, live=body.live))
     return PlanOut.model_validate(planned.to_document())
+
+
+@router.post("/diff", response_model=DiffOut)
+async def diff(body: PlanRequest, services: Services, _: Reader) -> DiffOut:
+    """What deploying a configuration would change on its platform, against what is live there, per object
+    and field, secrets masked (Kubernetes: a server-side dry run; local: the agent's state). Nothing changes.
+    A platform that cannot be reached answers 502/503; a driver that cannot read what is live, 502.
+    """
+    service = services.deployment_service
+    if body.config_id is not None:
+        found = unwrap(await service.diff(body.config_id))
+    else:
+        found = unwrap(await service.diff_values(body.config or {}))
+    return DiffOut.model_validate(found.to_document())
