@@ -177,7 +177,7 @@ def test_the_listener_change_sends_all_traffic_to_the_new_target_group():
 
 def test_names_fit_the_rules_of_ecs_and_elb():
     long = config(app_name="a" + "b" * 60, app_version="1.2.3-rc.1+build.7")
-    named = resources.names(long, "dep-0123456789abcdef")
+    named = resources.names(long, "dep-0123456789abcdef", "apps")
 
     assert len(named.target_group) <= 32
     assert not named.target_group.endswith("-")

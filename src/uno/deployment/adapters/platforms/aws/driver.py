@@ -40,7 +40,6 @@ from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, 
 T = TypeVar("T")
 POLL_SECONDS = 0.5
 GONE_SLACK_SECONDS = 120.0  # beyond the drain, how long tasks may take to stop
-NOT_FOUND = frozenset({"ObjectNotFoundException", "TargetGroupNotFound", "ServiceNotFoundException"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +106,7 @@ class AwsDriver:
         async def create(aws: Aws) -> VersionSet:
             app, environment = config.app_name, config.environment.value
             weights = await routing.claimed(aws, picked, app, environment)
-            named = resources.names(config, release.deployment_id)
+            named = resources.names(config, release.deployment_id, picked.cluster)
             found = await self._service(aws, picked, named.service)
             if found is not None and _tags(found).get(resources.DEPLOYMENT_ID) == release.deployment_id:
                 if found["desiredCount"] != replicas:  # an interrupted attempt made it: adopt it
@@ -118,9 +117,7 @@ class AwsDriver:
             body = resources.task_definition(config, picked, release.deployment_id)
             registered = await aws.call("ecs", "register_task_definition", named.family, **body)
             definition = registered["taskDefinition"]["taskDefinitionArn"]
-            body = resources.target_group(config, picked, release.deployment_id)
-            made = await aws.call("elbv2", "create_target_group", named.target_group, **body)
-            group = made["TargetGroups"][0]["TargetGroupArn"]
+            group = await self._target_group(aws, resources.target_group(config, picked, release.deployment_id))
             if group not in weights:
                 await routing.route(aws, picked, {**weights, group: 0})  # joined, taking no traffic
             body = resources.service(
@@ -135,6 +132,23 @@ class AwsDriver:
             return _version_set(created["service"], 0, replicas)
 
         return await self._using(picked, create)
+
+    async def _target_group(self, aws: Aws, body: dict[str, Any]) -> str:
+        """Make the target group, or take the one an interrupted attempt of the same deployment made."""
+        name = body["Name"]
+        try:
+            made = await aws.call("elbv2", "create_target_group", name, **body)
+            return str(made["TargetGroups"][0]["TargetGroupArn"])
+        except AwsError as error:
+            if error.aws_code != "DuplicateTargetGroupName":
+                raise
+        found = await aws.call("elbv2", "describe_target_groups", name, Names=[name])
+        arn = str(found["TargetGroups"][0]["TargetGroupArn"])
+        wanted = {tag["Key"]: tag["Value"] for tag in body["Tags"]}
+        tags = (await routing.tags_of(aws, [arn])).get(arn, {})
+        if any(tags.get(key) != wanted[key] for key in (resources.MANAGED_BY, resources.DEPLOYMENT_ID)):
+            raise failed(f"target group {name} exists and is not this deployment's", resource=name)
+        return arn
 
     async def scale_version(self, version: VersionSet, replicas: int) -> Result[VersionSet]:
         async def scale(aws: Aws, chosen: options.AwsOptions) -> VersionSet:
@@ -314,7 +328,13 @@ class AwsDriver:
                 await self._unscale(aws, chosen, name)
 
     async def _unscale(self, aws: Aws, chosen: options.AwsOptions, name: str) -> None:
-        try:
+        where = {
+            "ServiceNamespace": "ecs",
+            "ResourceIds": [resources.scaling_resource(chosen.cluster, name)],
+            "ScalableDimension": resources.SCALABLE_DIMENSION,
+        }
+        found = await aws.call("application-autoscaling", "describe_scalable_targets", name, **where)
+        if found.get("ScalableTargets"):
             await aws.call(
                 "application-autoscaling",
                 "deregister_scalable_target",
@@ -323,9 +343,6 @@ class AwsDriver:
                 ResourceId=resources.scaling_resource(chosen.cluster, name),
                 ScalableDimension=resources.SCALABLE_DIMENSION,
             )
-        except AwsError as error:
-            if error.aws_code not in NOT_FOUND:
-                raise
 
     async def _remove(
         self, aws: Aws, chosen: options.AwsOptions, found: Mapping[str, Any], drain: float, *, wait: bool

@@ -18,7 +18,7 @@ from uno.deployment.ports.platforms import Release
 
 def render(release: Release, chosen: AwsOptions) -> dict[str, Any]:
     config = release.config
-    named = resources.names(config, release.deployment_id)
+    named = resources.names(config, release.deployment_id, chosen.cluster)
     account = chosen.routing_arn.split(":")[4]
     partition = chosen.routing_arn.split(":")[1]
     group = f"arn:{partition}:elasticloadbalancing:{chosen.region}:{account}:targetgroup/{named.target_group}/<id>"

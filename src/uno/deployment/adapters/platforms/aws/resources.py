@@ -52,12 +52,13 @@ class Names:
     family: str
 
 
-def names(config: DeploymentConfig, deployment_id: str) -> Names:
+def names(config: DeploymentConfig, deployment_id: str, cluster: str = "") -> Names:
+    """The version set's names; target group names are per account and region, so the cluster is in the hash."""
     app, environment = config.app_name, config.environment.value
     short = re.sub(r"[^a-z0-9]", "", deployment_id.lower().removeprefix("dep"))[-8:] or "pending"
     version = re.sub(r"[^A-Za-z0-9_-]", "-", config.app_version)
     service = f"{app}-{environment}-{version}-{short}"[:255]
-    digest = hashlib.sha256(service.encode()).hexdigest()[:10]
+    digest = hashlib.sha256(f"{cluster}/{service}".encode()).hexdigest()[:10]
     return Names(service, f"{app[:20].rstrip('-')}-{digest}", f"{app}-{environment}"[:255])
 
 
@@ -93,7 +94,7 @@ def task_definition(config: DeploymentConfig, chosen: AwsOptions, deployment_id:
     """``ecs:RegisterTaskDefinition``: the container, its size, environment, secrets, health check and logs."""
     cpu, memory = task_size(config)
     body: dict[str, Any] = {
-        "family": names(config, deployment_id).family,
+        "family": names(config, deployment_id, chosen.cluster).family,
         "networkMode": "awsvpc",
         "requiresCompatibilities": [chosen.launch_type],
         "cpu": str(cpu),
@@ -154,7 +155,7 @@ def _environment(config: DeploymentConfig, chosen: AwsOptions) -> list[dict[str,
 def target_group(config: DeploymentConfig, chosen: AwsOptions, deployment_id: str) -> dict[str, Any]:
     """``elasticloadbalancing:CreateTargetGroup``: IP targets (awsvpc tasks), health checked on the app's path."""
     return {
-        "Name": names(config, deployment_id).target_group,
+        "Name": names(config, deployment_id, chosen.cluster).target_group,
         "Protocol": "HTTP",
         "Port": chosen.container_port,
         "VpcId": chosen.vpc_id,
@@ -181,7 +182,7 @@ def service(
     """``ecs:CreateService``: the version set, registering its tasks in its own target group."""
     return {
         "cluster": chosen.cluster,
-        "serviceName": names(config, deployment_id).service,
+        "serviceName": names(config, deployment_id, chosen.cluster).service,
         "taskDefinition": task_definition_arn,
         "desiredCount": replicas,
         "launchType": chosen.launch_type,
