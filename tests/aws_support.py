@@ -62,7 +62,8 @@ class World:
         )
 
     def settings(self, **extra: Any) -> dict[str, Any]:
-        return {
+        """The driver's custom_settings for this world; an ``extra`` of None removes that key."""
+        found = {
             "region": REGION,
             "cluster": self.cluster,
             "image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/shop:1",
@@ -74,6 +75,7 @@ class World:
             "latency_statistic": "Average",  # moto computes no percentiles (p99 is AWS's default here)
             **extra,
         }
+        return {key: value for key, value in found.items() if value is not None}
 
     def weights(self) -> dict[str, int]:
         """Target group name -> weight, as the listener's default action has them."""
