@@ -16,10 +16,12 @@ from botocore.validate import ParamValidator
 
 from uno.core.errors import ErrorCode
 from uno.deployment.adapters.platforms import aws
+from uno.deployment.adapters.platforms.registry import DriverRegistry
 from uno.deployment.adapters.platforms.aws import honoured, options, rendering, resources
 from uno.deployment.domain import configuring, settings_catalogue
 from uno.deployment.domain.ids import DeploymentId
 from uno.deployment.ports.platforms import Release
+from uno.deployment.services import honouring
 
 ACCOUNT = "123456789012"
 LISTENER = f"arn:aws:elasticloadbalancing:eu-west-1:{ACCOUNT}:listener/app/shop-lb/50dc6c495c0c9188/f2f7dc8efc522ab2"
@@ -206,3 +208,12 @@ async def test_without_the_extra_the_driver_refuses_but_still_renders():
     assert checked.is_failure()
     assert "pip install 'uno-deployment[aws]'" in checked.error.message
     assert (await stand_in.render(release)).value["platform"] == "aws"
+
+
+def test_an_unknown_custom_setting_is_refused_by_name():
+    drivers = DriverRegistry({"aws": lambda: aws.make_driver({})})
+
+    problems = honouring.unknown_custom_settings(config(settings={**SETTINGS, "clusterr": "apps"}), drivers)
+
+    assert [problem["field"] for problem in problems] == ["custom_settings.clusterr"]
+    assert honouring.unknown_custom_settings(config(), drivers) == []
