@@ -16,8 +16,8 @@ from botocore.validate import ParamValidator
 
 from uno.core.errors import ErrorCode
 from uno.deployment.adapters.platforms import aws
-from uno.deployment.adapters.platforms.registry import DriverRegistry
 from uno.deployment.adapters.platforms.aws import honoured, options, rendering, resources
+from uno.deployment.adapters.platforms.registry import DriverRegistry
 from uno.deployment.domain import configuring, settings_catalogue
 from uno.deployment.domain.ids import DeploymentId
 from uno.deployment.ports.platforms import Release
