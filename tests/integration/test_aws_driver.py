@@ -290,3 +290,16 @@ async def test_without_a_checked_configuration_the_driver_says_so(world: World):
 
     assert listed.is_failure()
     assert "no configuration for shop in staging" in listed.error.message
+
+
+async def test_a_sixth_target_group_in_the_forward_action_is_refused_saying_why(world: World):
+    driver = driver_for(world)
+    for number in range(5):
+        await created(driver, world, f"1.0.{number}", f"dep-0000000{number}")
+
+    chosen = release(world, "2.0.0", "dep-00000009")
+    refused = await driver.create_version(chosen, 1)
+
+    assert refused.is_failure()
+    assert "at most 5" in refused.error.message
+    assert len(world.services()) == 5

@@ -76,8 +76,22 @@ async def tags_of(aws: Aws, arns: list[str]) -> dict[str, dict[str, str]]:
     return tags
 
 
+MOST_TARGET_GROUPS = 5  # an ALB forward action's limit
+
+
 async def route(aws: Aws, chosen: AwsOptions, weights: Mapping[str, int]) -> None:
-    """Set every weight at once: one ModifyListener or ModifyRule call."""
+    """Set every weight at once: one ModifyListener or ModifyRule call.
+
+    Every live version set's target group stays in the action (weight 0 when idle): a target
+    group no load balancer uses reports its targets ``unused``, so a warm release would look
+    unhealthy and could not take traffic back at once.
+    """
+    if len(weights) > MOST_TARGET_GROUPS:
+        message = (
+            f"{chosen.routing_arn} would forward to {len(weights)} target groups, and an ALB forward action holds "
+            f"at most {MOST_TARGET_GROUPS}: let rollback windows end (or roll back) before another release"
+        )
+        raise failed(message, resource=chosen.routing_arn)
     operation, body = resources.routing(chosen, weights)
     await aws.call(
         "elbv2", "modify_rule" if operation == "ModifyRule" else "modify_listener", chosen.routing_arn, **body
