@@ -114,6 +114,8 @@ class AwsDriver:
                 return _version_set(found, 0, replicas)
             if found is not None:
                 raise failed(f"ECS service {named.service} exists and is not this deployment's", resource=named.service)
+            if len(weights) >= routing.MOST_TARGET_GROUPS:  # refused before anything is made
+                await routing.route(aws, picked, {**weights, named.target_group: 0})
             body = resources.task_definition(config, picked, release.deployment_id)
             registered = await aws.call("ecs", "register_task_definition", named.family, **body)
             definition = registered["taskDefinition"]["taskDefinitionArn"]
