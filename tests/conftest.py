@@ -21,7 +21,10 @@ from uno.deployment.settings import MEMORY_URL, Settings
 
 # The kubernetes driver's tests need its extra (scripts/setup installs it; a bare install may not).
 collect_ignore_glob = [] if importlib.util.find_spec("kubernetes_validate") else ["*/test_kubernetes_*.py"]
-pytest_plugins = ["tests.kube_support"]
+# The aws driver's tests need its extra and moto (scripts/setup installs both).
+_AWS = importlib.util.find_spec("moto") is not None and importlib.util.find_spec("boto3") is not None
+collect_ignore_glob += [] if _AWS else ["*/test_aws_*.py"]
+pytest_plugins = ["tests.kube_support", *(["tests.aws_support"] if _AWS else [])]
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:

@@ -179,7 +179,11 @@ def build(
     backups = backups or FileBackups(settings.resolved_backup_dir(), commands, clock)
     local_dir = settings.resolved_local_dir()
     platforms = platforms or DriverRegistry.with_plugins(
-        {"local": lambda: _local_driver(local_dir, environ), "kubernetes": lambda: _kubernetes_driver(environ)}
+        {
+            "local": lambda: _local_driver(local_dir, environ),
+            "kubernetes": lambda: _kubernetes_driver(environ),
+            "aws": lambda: _aws_driver(environ),
+        }
     )
     tools = Tools(
         clock,
@@ -252,6 +256,12 @@ def _kubernetes_driver(environ: Mapping[str, str]) -> PlatformDriver:
     from uno.deployment.adapters.platforms import kubernetes  # noqa: PLC0415
 
     return kubernetes.make_driver(environ)
+
+
+def _aws_driver(environ: Mapping[str, str]) -> PlatformDriver:
+    from uno.deployment.adapters.platforms import aws  # noqa: PLC0415
+
+    return aws.make_driver(environ)
 
 
 def _server_secrets(settings: Settings) -> frozenset[str]:
