@@ -48,12 +48,12 @@ def release(world: World, version: str, deployment: str, **settings: Any) -> Rel
 
 
 def driver_for(world: World, clock: Clock | None = None) -> AwsDriver:
-    made = aws.make_driver(world.environ)
-    assert isinstance(made, AwsDriver)
-    if clock is not None:
-        made._now = clock  # the rollback window and the statistics window are read on this clock
-    made._poll = 0.01
-    return made
+    """The driver as bootstrap makes it (``aws.make_driver``), or on a test's clock (the windows are read on it)."""
+    if clock is None:
+        made = aws.make_driver(world.environ)
+        assert isinstance(made, AwsDriver)
+        return made
+    return AwsDriver(world.environ, now=clock, poll_seconds=0.01)
 
 
 async def created(driver: AwsDriver, world: World, version: str, deployment: str) -> VersionSet:
