@@ -281,7 +281,7 @@ class FakeCloudRun:
             if broken:
                 ready |= {
                     "state": "CONDITION_FAILED",
-                    "reason": "HEALTH_CHECK_CONTAINER_ERROR",
+                    "revisionReason": "HEALTH_CHECK_CONTAINER_ERROR",
                     "message": (
                         "The user-provided container failed the configured startup probe checks. Logs for this"
                         f" revision might contain more information. (image {broken[0]})"

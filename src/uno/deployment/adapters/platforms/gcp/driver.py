@@ -210,7 +210,7 @@ class GcpDriver:
                 (item for item in found.get("conditions", []) if item.get("type") == "Ready"), {}
             )
             state = ready.get("state", "CONDITION_PENDING")
-            said = ready.get("message") or ready.get("reason") or ""
+            said = ready.get("message") or ready.get("revisionReason") or ready.get("reason") or ""
             if state == "CONDITION_SUCCEEDED":
                 return VersionHealth(total, total, "Cloud Run revision ready")
             message = f"Cloud Run revision {state.removeprefix('CONDITION_').lower()}" + (f": {said}" if said else "")
