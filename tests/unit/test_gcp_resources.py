@@ -90,7 +90,9 @@ def test_names_follow_cloud_runs_rules():
     assert chosen.service == "shop-staging"
     assert resources.revision_name(chosen, config(), "dep-0123abcd") == "shop-staging-1-2-0-0123abcd"
     name = resources.revision_name(chosen, long, "dep-0123abcd")
-    assert len(name) <= 63 and name.startswith("shop-staging-") and name.endswith("-0123abcd")
+    assert len(name) <= 63
+    assert name.startswith("shop-staging-")
+    assert name.endswith("-0123abcd")
     assert resources.tag(config(), "dep-0123abcd") == "v1-2-0-0123abcd"
 
 
