@@ -66,6 +66,7 @@ class Request:
     path: str
     query: dict[str, list[str]]
     body: Any = None
+    made_revision: bool = False  # a create or patch that made a new revision (not a traffic move alone)
 
 
 @dataclass
@@ -96,7 +97,7 @@ class FakeCloudRun:
         return {entry["revision"]: entry["percent"] for entry in found.get("traffic", []) if entry.get("percent")}
 
     def traffic_requests(self) -> list[dict[str, int]]:
-        """Every traffic split the client asked for in a patch, in order."""
+        """Every traffic split the client asked for in a patch that made no revision (a move), in order."""
         return [
             {
                 entry["revision"]: entry.get("percent", 0)
@@ -104,7 +105,10 @@ class FakeCloudRun:
                 if entry.get("percent")
             }
             for request in self.requests
-            if request.method == "PATCH" and isinstance(request.body, dict) and "traffic" in request.body
+            if request.method == "PATCH"
+            and isinstance(request.body, dict)
+            and "traffic" in request.body
+            and not request.made_revision
         ]
 
     def revision_names(self) -> list[str]:
@@ -240,6 +244,7 @@ class FakeCloudRun:
         service["etag"] = f'"{uuid.uuid4().hex}"'
         service["uri"] = f"https://{short}-abcdefghij-ew.a.run.app"
         if new:
+            self.requests[-1].made_revision = True
             self.revisions[revision_path] = self._revision(service, template, revision_path)
             self._reads[revision_path] = 0
             service["latestCreatedRevision"] = revision_path
