@@ -9,8 +9,12 @@ google-api-python-client wheel). A body the document does not allow is refused b
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +86,37 @@ def test_what_render_shows_is_a_service_body_cloud_run_accepts():
             "tag": "v1-0-0-aaaa1111",
         }
     ]
+
+
+def test_uno_deploy_render_prints_the_service_body_cloud_run_accepts(tmp_path):
+    """``uno-deploy render -f``: the Service request body on stdout, what names it on stderr."""
+    file = tmp_path / "deployment.json"
+    custom = {
+        "project": "shop-project-1",
+        "region": "europe-west1",
+        "image": "europe-west1-docker.pkg.dev/shop-project-1/apps/shop:1.2.0",
+        "secret_refs": {"API_KEY": "projects/shop-project-1/secrets/shop-api-key/versions/3"},
+        "canary": {"steps": [10, 50, 100], "analysis": "health"},
+    }
+    config = {
+        "app_name": "shop",
+        "app_version": "1.2.0",
+        "environment": "production",
+        "platform": "gcp",
+        "strategy": "canary",
+        "secrets": ["API_KEY"],
+        "custom_settings": custom,
+    }
+    file.write_text(json.dumps(config))
+    program = Path(sys.executable).parent / "uno-deploy"
+    env = {**os.environ, "UNO_DEPLOY_DATABASE_URL": "memory://", "UNO_DEPLOY_HOME": str(tmp_path)}
+
+    done = subprocess.run(
+        [str(program), "render", "-f", str(file)], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert contract.problems("GoogleCloudRunV2Service", body) == []
+    assert body["template"]["containers"][0]["env"][-1]["valueSource"]["secretKeyRef"]["version"] == "3"
+    assert "services/shop-production call: run.projects.locations.services.patch" in done.stderr
