@@ -9,6 +9,7 @@ request metrics here (``traffic_stats=False``), so canaries are judged on health
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -172,3 +173,18 @@ async def test_a_config_without_a_project_fails_before_cloud_run_is_called(deplo
     assert "custom_settings.project" in record.message
     assert record.reached_platform is False
     assert cloud_run.requests == []
+
+
+async def test_diff_says_nothing_would_change_then_names_the_changed_field(deployer, cloud_run):
+    first = await deploy(deployer, "1.0.0", "blue-green")
+    assert first.status is DeploymentStatus.SUCCEEDED, first.message
+    config = (await deployer.config_service.list_configs(app_name="shop")).value[0]
+
+    same = (await deployer.deployment_service.diff(config.id)).value
+    await deployer.config_service.update_config(config.id, environment_variables={"MODE": "fast"})
+    changed = (await deployer.deployment_service.diff(config.id)).value
+
+    assert same.changed is False, same.to_document()
+    assert changed.changed is True
+    document = json.dumps(changed.to_document())
+    assert "MODE" in document

@@ -247,3 +247,20 @@ async def test_a_configuration_is_checked_with_field_paths_before_anything_is_ca
     assert big.is_failure()
     assert "above Cloud Run's 8 CPUs" in big.error.message
     assert cloud_run.requests == []
+
+
+async def test_live_objects_compare_the_release_with_the_serving_revision_and_change_nothing(cloud_run):
+    driver = driver_for(cloud_run)
+    nothing_yet = (await driver.live_objects(release("1.0.0", "dep-aaaa1111"))).value
+    assert [(item.kind, item.name, item.live) for item in nothing_yet] == [("Service", SERVICE, None)]
+    await created(driver, "1.0.0", "dep-aaaa1111")
+    before = len(cloud_run.requests)
+
+    same = (await driver.live_objects(release("1.0.0", "dep-cccc3333"))).value[0]
+    changed = (await driver.live_objects(release("1.0.1", "dep-dddd4444", image=IMAGE + "1"))).value[0]
+
+    assert same.wanted == same.live  # another deploy of the same configuration changes nothing
+    assert same.note == "compared with revision shop-staging-1-0-0-aaaa1111"
+    assert changed.wanted["template"]["containers"][0]["image"] == IMAGE + "1"
+    assert changed.live["template"]["containers"][0]["image"] == IMAGE
+    assert {request.method for request in cloud_run.requests[before:]} == {"GET"}

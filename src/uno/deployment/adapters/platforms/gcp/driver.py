@@ -37,7 +37,14 @@ from uno.deployment.adapters.platforms.gcp import honoured, options, rendering, 
 from uno.deployment.adapters.platforms.gcp.client import CloudRun, GcpError, failed
 from uno.deployment.domain import quantities
 from uno.deployment.domain.configs import DeploymentConfig
-from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
+from uno.deployment.ports.platforms import (
+    Capabilities,
+    LiveObject,
+    Release,
+    TrafficStats,
+    VersionHealth,
+    VersionSet,
+)
 
 T = TypeVar("T")
 # fields of a Service a client sets (the rest is output only): a patch sends them back as they are
@@ -117,6 +124,36 @@ class GcpDriver:
         if isinstance(chosen, Failure):
             return chosen
         return Success(rendering.render(release, chosen.value))
+
+    async def live_objects(self, release: Release) -> Result[list[LiveObject]]:
+        """The service as a deploy of ``release`` would leave it, beside the service and serving revision now.
+
+        A deploy makes a new revision and moves all traffic to it, so what the application
+        looks like afterwards is the service with the release's template; now, it is the
+        service with the template of the revision serving most. Bookkeeping is left out on
+        both sides (the revision's name, the deployment id, rollback windows, the traffic
+        list), and the live side keeps only the fields the wanted side sets (Cloud Run fills
+        in defaults: concurrency, timeout, execution environment, its own labels). Reads only.
+        """
+        config = release.config
+        chosen = self._chosen(config)
+        if isinstance(chosen, Failure):
+            return chosen
+        picked = chosen.value
+        wanted = _comparable(resources.service(config, picked, release.deployment_id, {}, {}))
+
+        async def read(run: CloudRun) -> list[LiveObject]:
+            found = await self._service(run, picked, config.app_name, config.environment.value)
+            if found is None:
+                return [LiveObject("Service", picked.service_path, wanted, None, note="no such service yet")]
+            revisions = await self._revisions(run, picked, config.app_name, config.environment.value)
+            weights = _weights(found)
+            serving = max(revisions, key=lambda item: weights.get(item["name"].rsplit("/", 1)[1], 0), default=None)
+            live = {**_writable(found), "template": _template_of(serving) if serving else found.get("template", {})}
+            note = f"compared with revision {serving['name'].rsplit('/', 1)[1]}" if serving else ""
+            return [LiveObject("Service", picked.service_path, wanted, _shaped(_comparable(live), wanted), note=note)]
+
+        return await self._using(read)
 
     async def create_version(self, release: Release, replicas: int) -> Result[VersionSet]:
         config = release.config
@@ -368,6 +405,32 @@ def _template_of(revision: Mapping[str, Any]) -> dict[str, Any]:
     body["labels"] = {key: value for key, value in revision.get("labels", {}).items() if "googleapis.com" not in key}
     body["revision"] = str(revision["name"]).rsplit("/", 1)[-1]
     return body
+
+
+def _comparable(service: Mapping[str, Any]) -> dict[str, Any]:
+    """A service without the driver's bookkeeping: what two releases of one configuration share."""
+    body = {key: value for key, value in service.items() if key not in ("traffic", "annotations")}
+    template = dict(body.get("template", {}))
+    template.pop("revision", None)
+    template["labels"] = {
+        key: value for key, value in template.get("labels", {}).items() if key != resources.DEPLOYMENT_ID
+    }
+    template["annotations"] = {
+        key: value
+        for key, value in template.get("annotations", {}).items()
+        if key != resources.NOTE + resources.DEPLOYMENT_ID
+    }
+    body["template"] = template
+    return body
+
+
+def _shaped(live: Any, wanted: Any) -> Any:
+    """``live`` with only the fields ``wanted`` has (maps and lists of maps, item by item)."""
+    if isinstance(live, dict) and isinstance(wanted, dict):
+        return {key: _shaped(value, wanted[key]) for key, value in live.items() if key in wanted}
+    if isinstance(live, list) and isinstance(wanted, list) and len(live) == len(wanted):
+        return [_shaped(item, other) for item, other in zip(live, wanted, strict=True)]
+    return live
 
 
 def _writable(found: Mapping[str, Any]) -> dict[str, Any]:
