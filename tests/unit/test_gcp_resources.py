@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from uno.deployment.adapters.platforms.gcp import MissingExtra, honoured, options, resources
+from uno.deployment.adapters.platforms.gcp import MissingExtra, honoured, make_driver, options, resources
 from uno.deployment.domain import configuring, settings_catalogue
 from uno.deployment.domain.ids import DeploymentId
 from uno.deployment.ports.platforms import Release
@@ -124,3 +126,27 @@ async def test_without_the_extra_every_primitive_says_what_to_install_and_render
     assert "pip install 'uno-deployment[gcp]'" in driver.check(release.config).error.message
     rendered = await driver.render(release)
     assert rendered.value["objects"][0]["kind"] == "Service"
+
+
+def test_importing_the_package_and_the_platform_imports_no_google_sdk():
+    probe = (
+        "import sys, uno.deployment\n"
+        "from uno.deployment.adapters.platforms import gcp\n"
+        "from uno.deployment.adapters.platforms.gcp import honoured, options, rendering, resources\n"
+        "print(sorted(name for name in sys.modules if name.startswith(('google', 'proto', 'grpc'))))\n"
+    )
+
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+
+    assert done.stdout.strip() == "[]"
+
+
+def test_without_the_sdk_make_driver_gives_the_stand_in(monkeypatch):
+    monkeypatch.delitem(sys.modules, "uno.deployment.adapters.platforms.gcp.driver", raising=False)
+    monkeypatch.delitem(sys.modules, "uno.deployment.adapters.platforms.gcp.client", raising=False)
+    monkeypatch.setitem(sys.modules, "google.cloud.run_v2", None)
+
+    made = make_driver({})
+
+    assert isinstance(made, MissingExtra)
+    assert made.capabilities.traffic_weights is False
