@@ -145,6 +145,9 @@ def test_without_the_sdk_make_driver_gives_the_stand_in(monkeypatch):
     monkeypatch.delitem(sys.modules, "uno.deployment.adapters.platforms.gcp.driver", raising=False)
     monkeypatch.delitem(sys.modules, "uno.deployment.adapters.platforms.gcp.client", raising=False)
     monkeypatch.setitem(sys.modules, "google.cloud.run_v2", None)
+    cloud = sys.modules.get("google.cloud")
+    if cloud is not None:  # an earlier test imported it: ``from google.cloud import run_v2`` would find it there
+        monkeypatch.delattr(cloud, "run_v2", raising=False)
 
     made = make_driver({})
 
