@@ -264,3 +264,17 @@ async def test_live_objects_compare_the_release_with_the_serving_revision_and_ch
     assert changed.wanted["template"]["containers"][0]["image"] == IMAGE + "1"
     assert changed.live["template"]["containers"][0]["image"] == IMAGE
     assert {request.method for request in cloud_run.requests[before:]} == {"GET"}
+
+
+async def test_throttling_past_the_calls_deadline_is_a_platform_error_that_says_so(cloud_run):
+    driver = driver_for(cloud_run)
+    blue = await created(driver, "1.0.0", "dep-aaaa1111")
+    driver.client._deadline = 0.3
+    cloud_run.throttle(100_000)
+
+    health = await driver.version_health(blue)
+
+    assert health.is_failure()
+    assert health.error.code is ErrorCode.PLATFORM_ERROR
+    assert "still throttled after 0.3s of retries" in health.error.message
+    assert health.error.context["http_status"] == 429
