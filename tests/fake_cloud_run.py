@@ -11,7 +11,8 @@ refused with 400 as the API would, and every violation (the fake's own included)
 Behaviour modelled on the API's documented rules: a template's explicit ``revision`` must
 start with ``<service>-``; a patch whose template names a new revision makes it; traffic
 percents must add up to 100 and name revisions that exist; tags are unique; a revision
-that serves traffic cannot be deleted (``FAILED_PRECONDITION``). A new revision's ``Ready``
+that serves traffic cannot be deleted (``FAILED_PRECONDITION``); labels and annotation keys
+follow Google's and Kubernetes' rules. A new revision's ``Ready``
 condition is ``CONDITION_RECONCILING`` until it has been read ``ready_after_reads`` times
 (revision or operation reads), then ``CONDITION_SUCCEEDED``, or ``CONDITION_FAILED`` for an
 image in ``broken_images`` (its operation then ends with that error, as Cloud Run's does).
@@ -219,21 +220,13 @@ class FakeCloudRun:
                         "The following reserved env names were provided: PORT."
                         " These values are automatically set by the system.",
                     )
+        for where, found in (("service", body), ("template", template)):
+            _check_metadata(where, found)
         revision_path = f"{path}/revisions/{revision}"
         new = revision_path not in self.revisions
         names = {key.rsplit("/", 1)[1] for key in self.revisions if key.startswith(path + "/")} | {revision}
         traffic = body.get("traffic") or [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}]
-        total, tags = 0, set()
-        for entry in traffic:
-            total += int(entry.get("percent", 0))
-            if entry.get("type") == "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION" and entry.get("revision") not in names:
-                raise Refusal(400, f"Revision named '{entry.get('revision')}' does not exist.")
-            if entry.get("tag"):
-                if entry["tag"] in tags:
-                    raise Refusal(400, f"Tag '{entry['tag']}' is used more than once.")
-                tags.add(entry["tag"])
-        if total != 100:
-            raise Refusal(400, f"Traffic percents must add up to 100, not {total}.")
+        _check_traffic(traffic, names)
         for key in WRITABLE:
             service.pop(key, None)
         service |= {key: copy.deepcopy(value) for key, value in body.items() if key in WRITABLE}
@@ -360,6 +353,41 @@ class FakeCloudRun:
             if state["state"] == "CONDITION_FAILED":
                 return {**answer, "error": {"code": RPC["FAILED_PRECONDITION"], "message": state["message"]}}
         return {**answer, "response": {"@type": held["type"], **(self.services.get(held["target"]) or subject)}}
+
+
+_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+_ANNOTATION_KEY = re.compile(
+    r"^(?:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
+)
+_RESERVED = ("run.googleapis.com", "cloud.googleapis.com", "serving.knative.dev", "autoscaling.knative.dev")
+
+
+def _check_traffic(traffic: list[dict[str, Any]], names: set[str]) -> None:
+    """Percents add up to 100, named revisions exist, tags are unique."""
+    total, tags = 0, set()
+    for entry in traffic:
+        total += int(entry.get("percent", 0))
+        if entry.get("type") == "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION" and entry.get("revision") not in names:
+            raise Refusal(400, f"Revision named '{entry.get('revision')}' does not exist.")
+        if entry.get("tag"):
+            if entry["tag"] in tags:
+                raise Refusal(400, f"Tag '{entry['tag']}' is used more than once.")
+            tags.add(entry["tag"])
+    if total != 100:
+        raise Refusal(400, f"Traffic percents must add up to 100, not {total}.")
+
+
+def _check_metadata(where: str, found: dict[str, Any]) -> None:
+    """Google's label rules and Kubernetes' annotation key rules, as Cloud Run enforces them."""
+    for key, value in found.get("labels", {}).items():
+        if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(value):
+            raise Refusal(400, f"{where}.labels: '{key}: {value}' is not a valid label")
+    for key in found.get("annotations", {}):
+        if not _ANNOTATION_KEY.match(key):
+            raise Refusal(400, f"{where}.annotations: '{key}' is not a valid annotation key")
+        if key.split("/", 1)[0] in _RESERVED:
+            raise Refusal(400, f"{where}.annotations: '{key}' is in a namespace Cloud Run API v2 rejects")
 
 
 def _now() -> str:

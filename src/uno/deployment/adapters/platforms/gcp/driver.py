@@ -21,12 +21,15 @@ service with its last revision and makes it again.
 
 State lives on Cloud Run, so it survives restarts: identity in labels and annotations on
 the service and each revision template (``resources``), and the rollback window's end of a
-revision kept warm in a service annotation (honoured by the next listing). Canary analysis
+revision kept warm in the service annotation ``uno-deployment/retire`` (JSON: revision -> end;
+one annotation, since a key holds at most 63 characters after its prefix and a revision
+name may be 63 itself), honoured by the next listing. Canary analysis
 is on health only: this driver reads no request metrics (``Capabilities.traffic_stats``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -228,11 +231,8 @@ class GcpDriver:
                 message = "Cloud Run routes every request to some revision: give at least one a weight"
                 raise failed(message, resource=chosen.service_path)
             tags = {name: tag for name, tag in _tags(found).items() if name in ours}
-            notes = {
-                key: value
-                for key, value in found.get("annotations", {}).items()
-                if key.removeprefix(resources.RETIRE) not in wanted
-            }  # traffic back before its rollback window ended: it stays
+            windows = {name: when for name, when in _retiring(found).items() if name not in wanted}
+            notes = _with_retiring(found, windows)  # traffic back before its rollback window ended: it stays
             body = {**_writable(found), "annotations": notes, "traffic": resources.traffic(wanted, tags)}
             operation = await run.update_service(chosen.service_path, body)
             await run.wait("services.patch", chosen.service_path, operation)
@@ -292,7 +292,9 @@ class GcpDriver:
             message = f"Cloud Run revision {name} takes all traffic: route it elsewhere before removing it"
             raise failed(message, resource=name)
         tags = {revision: tag for revision, tag in _tags(found).items() if revision != name and revision in revisions}
-        notes = {key: value for key, value in found.get("annotations", {}).items() if key != resources.RETIRE + name}
+        notes = _with_retiring(
+            found, {revision: when for revision, when in _retiring(found).items() if revision != name}
+        )
         body = {
             **_writable(found),
             "annotations": notes,
@@ -318,7 +320,7 @@ class GcpDriver:
             if found is None:
                 raise failed(f"Cloud Run service {chosen.service_path} does not exist", resource=chosen.service_path)
             when = (self._now() + timedelta(seconds=after)).isoformat(timespec="seconds")
-            notes = {**found.get("annotations", {}), resources.RETIRE + version.id: when}
+            notes = _with_retiring(found, {**_retiring(found), version.id: when})
             operation = await run.update_service(chosen.service_path, {**_writable(found), "annotations": notes})
             await run.wait("services.patch", chosen.service_path, operation)
 
@@ -329,11 +331,11 @@ class GcpDriver:
             found = await self._service(run, chosen, app_name, environment)
             if found is None:
                 return []
-            weights, notes = _weights(found), found.get("annotations", {})
+            weights, windows = _weights(found), _retiring(found)
             kept = []
             for revision in await self._revisions(run, chosen, app_name, environment):
                 name = revision["name"].rsplit("/", 1)[1]
-                due = _moment(notes.get(resources.RETIRE + name))
+                due = _moment(windows.get(name))
                 if due is not None and due <= self._now() and not weights.get(name):
                     await self._remove(run, chosen, app_name, environment, name)  # its rollback window has passed
                     continue
@@ -405,6 +407,23 @@ def _template_of(revision: Mapping[str, Any]) -> dict[str, Any]:
     body["labels"] = {key: value for key, value in revision.get("labels", {}).items() if "googleapis.com" not in key}
     body["revision"] = str(revision["name"]).rsplit("/", 1)[-1]
     return body
+
+
+def _retiring(found: Mapping[str, Any]) -> dict[str, str]:
+    """Revision -> when its rollback window ends (ISO time), from the service's annotation."""
+    try:
+        windows = json.loads(found.get("annotations", {}).get(resources.RETIRE, "{}"))
+    except json.JSONDecodeError:
+        return {}
+    return {str(name): str(when) for name, when in windows.items()} if isinstance(windows, dict) else {}
+
+
+def _with_retiring(found: Mapping[str, Any], windows: Mapping[str, str]) -> dict[str, str]:
+    """The service's annotations with ``windows`` as the rollback windows (none: no annotation)."""
+    notes = {key: value for key, value in found.get("annotations", {}).items() if key != resources.RETIRE}
+    if windows:
+        notes[resources.RETIRE] = json.dumps(dict(sorted(windows.items())), separators=(",", ":"))
+    return notes
 
 
 def _comparable(service: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ Identity: labels (Cloud Run's alphabet) mark what the driver made, on the servic
 each revision template: ``managed-by=uno-deployment``, ``uno-app``, ``uno-environment``,
 ``uno-version``, ``uno-deployment-id``. Labels cannot hold every version string (``1.2.0``
 has dots), so the exact values are also annotations ``uno-deployment/<key>``. The rollback
-window's end of a revision kept warm is a service annotation ``uno-deployment/retire.<revision>``.
+window's end of each revision kept warm is in the service annotation ``uno-deployment/retire`` (JSON).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from uno.deployment.domain.configs import DeploymentConfig
 MANAGED_BY, MANAGER = "managed-by", "uno-deployment"
 APP, ENVIRONMENT, VERSION, DEPLOYMENT_ID = "uno-app", "uno-environment", "uno-version", "uno-deployment-id"
 NOTE = "uno-deployment/"  # annotation prefix: exact identity values, rollback windows
-RETIRE = NOTE + "retire."
+RETIRE = NOTE + "retire"  # JSON: revision -> the end of its rollback window (ISO time)
 CONTAINER = "app"
 CPUS = (Decimal(1), Decimal(2), Decimal(4), Decimal(6), Decimal(8))
 LEAST_MEMORY_MIB, MOST_MEMORY_MIB = 128, 32768
