@@ -226,7 +226,7 @@ class FakeCloudRun:
         new = revision_path not in self.revisions
         names = {key.rsplit("/", 1)[1] for key in self.revisions if key.startswith(path + "/")} | {revision}
         traffic = body.get("traffic") or [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}]
-        _check_traffic(traffic, names)
+        _check_traffic(traffic, names, short)
         for key in WRITABLE:
             service.pop(key, None)
         service |= {key: copy.deepcopy(value) for key, value in body.items() if key in WRITABLE}
@@ -363,14 +363,16 @@ _ANNOTATION_KEY = re.compile(
 _RESERVED = ("run.googleapis.com", "cloud.googleapis.com", "serving.knative.dev", "autoscaling.knative.dev")
 
 
-def _check_traffic(traffic: list[dict[str, Any]], names: set[str]) -> None:
-    """Percents add up to 100, named revisions exist, tags are unique."""
+def _check_traffic(traffic: list[dict[str, Any]], names: set[str], service: str) -> None:
+    """Percents add up to 100, named revisions exist, tags are unique and fit one DNS label with the service."""
     total, tags = 0, set()
     for entry in traffic:
         total += int(entry.get("percent", 0))
         if entry.get("type") == "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION" and entry.get("revision") not in names:
             raise Refusal(400, f"Revision named '{entry.get('revision')}' does not exist.")
         if entry.get("tag"):
+            if not re.match(r"^[a-z]([a-z0-9-]*[a-z0-9])?$", entry["tag"]) or len(entry["tag"]) + len(service) > 46:
+                raise Refusal(400, f"Tag '{entry['tag']}' is not valid: with the service name, at most 46 characters.")
             if entry["tag"] in tags:
                 raise Refusal(400, f"Tag '{entry['tag']}' is used more than once.")
             tags.add(entry["tag"])

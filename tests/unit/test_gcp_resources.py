@@ -95,7 +95,9 @@ def test_names_follow_cloud_runs_rules():
     assert len(name) <= 63
     assert name.startswith("shop-staging-")
     assert name.endswith("-0123abcd")
-    assert resources.tag(config(), "dep-0123abcd") == "v1-2-0-0123abcd"
+    assert resources.tag(config(), "dep-0123abcd", "shop-staging") == "v1-2-0-0123abcd"
+    assert resources.tag(long, "dep-0123abcd", "s" * 30) == "v2026-1-0123abcd"  # 16 + 30 = 46: Cloud Run's most
+    assert resources.tag(long, "dep-0123abcd", "s" * 40) is None  # no room left: no tag
 
 
 def test_weights_are_made_to_add_up_to_100():

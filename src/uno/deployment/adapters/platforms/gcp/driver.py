@@ -167,10 +167,10 @@ class GcpDriver:
 
         async def create(run: CloudRun) -> VersionSet:
             name = resources.revision_name(picked, config, release.deployment_id)
-            tag = resources.tag(config, release.deployment_id)
+            tagged = resources.tags(config, release.deployment_id, picked.service, name)
             found = await self._service(run, picked, config.app_name, config.environment.value)
             if found is None:
-                body = resources.service(config, picked, release.deployment_id, {name: 100}, {name: tag})
+                body = resources.service(config, picked, release.deployment_id, {name: 100}, tagged)
                 operation = await run.create_service(picked.parent, picked.service, body)
                 weight = 100
             else:
@@ -181,7 +181,7 @@ class GcpDriver:
                     return _version_set(existing, _weights(found).get(name, 0))  # an interrupted attempt made it
                 weights, tags = _weights(found), _tags(found)
                 body = resources.service(
-                    config, picked, release.deployment_id, weights, {**tags, name: tag}, found.get("annotations")
+                    config, picked, release.deployment_id, weights, {**tags, **tagged}, found.get("annotations")
                 )
                 operation = await run.update_service(picked.service_path, {**_writable(found), **body})
                 weight = 0

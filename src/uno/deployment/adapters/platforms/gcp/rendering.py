@@ -19,7 +19,7 @@ from uno.deployment.ports.platforms import Release
 def render(release: Release, chosen: GcpOptions) -> dict[str, Any]:
     config = release.config
     revision = resources.revision_name(chosen, config, release.deployment_id)
-    tags = {revision: resources.tag(config, release.deployment_id)}
+    tags = resources.tags(config, release.deployment_id, chosen.service, revision)
     body = resources.service(config, chosen, release.deployment_id, {revision: 100}, tags)
     objects = [
         {

@@ -7,7 +7,7 @@ API's discovery document.
 
 Model: one Cloud Run service per application and environment (``options.service``); a
 version set is one of its revisions, named explicitly ``<service>-<version>-<short id>``
-(Cloud Run's alphabet, at most 63 characters), with a traffic tag ``v<version>-<short id>``
+(Cloud Run's alphabet, at most 63 characters), with a traffic tag ``v<version>-<short id>`` (``tag``)
 for direct testing (``https://<tag>---<service>-....run.app``). A revision is immutable:
 its size (min and max instances), image, environment and limits are fixed when it is made.
 
@@ -35,6 +35,7 @@ APP, ENVIRONMENT, VERSION, DEPLOYMENT_ID = "uno-app", "uno-environment", "uno-ve
 NOTE = "uno-deployment/"  # annotation prefix: exact identity values, rollback windows
 RETIRE = NOTE + "retire"  # JSON: revision -> the end of its rollback window (ISO time)
 CONTAINER = "app"
+TAG_AND_SERVICE = 46  # a traffic tag and the service's name, together
 CPUS = (Decimal(1), Decimal(2), Decimal(4), Decimal(6), Decimal(8))
 LEAST_MEMORY_MIB, MOST_MEMORY_MIB = 128, 32768
 # Cloud Run's CPU/memory pairs: memory above a bound needs at least that many CPUs, and CPUs need memory
@@ -63,9 +64,25 @@ def revision_name(chosen: GcpOptions, config: DeploymentConfig, deployment_id: s
     return f"{chosen.service}-{suffix[-room:].lstrip('-')}"
 
 
-def tag(config: DeploymentConfig, deployment_id: str) -> str:
+def tag(config: DeploymentConfig, deployment_id: str, service: str) -> str | None:
+    """``v<version>-<short id>``, cut so that it and the service's name take at most 46 characters.
+
+    Cloud Run's rule: the tag's URL ``<tag>---<service>-<hash>-<region>.a.run.app`` starts
+    with one DNS label (63 characters). A service name too long to leave room gets no tag.
+    """
+    room = TAG_AND_SERVICE - len(service)
+    short = short_id(deployment_id)
+    if room < len(short) + 2:
+        return None
     version = re.sub(r"[^a-z0-9]+", "-", config.app_version.lower()).strip("-")
-    return f"v{version}"[:20].rstrip("-") + f"-{short_id(deployment_id)}"
+    head = f"v{version}"[: room - len(short) - 1].rstrip("-")
+    return f"{head}-{short}"
+
+
+def tags(config: DeploymentConfig, deployment_id: str, service: str, revision: str) -> dict[str, str]:
+    """The release's revision -> its tag (none when the service's name leaves no room)."""
+    found = tag(config, deployment_id, service)
+    return {revision: found} if found else {}
 
 
 def identity(config: DeploymentConfig, deployment_id: str) -> dict[str, str]:
