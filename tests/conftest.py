@@ -24,7 +24,16 @@ collect_ignore_glob = [] if importlib.util.find_spec("kubernetes_validate") else
 # The aws driver's tests need its extra and moto (scripts/setup installs both).
 _AWS = importlib.util.find_spec("moto") is not None and importlib.util.find_spec("boto3") is not None
 collect_ignore_glob += [] if _AWS else ["*/test_aws_*.py"]
-pytest_plugins = ["tests.kube_support", *(["tests.aws_support"] if _AWS else [])]
+# The gcp driver's tests need its extra (google-cloud-run) and jsonschema (scripts/setup installs both).
+_GCP = (
+    importlib.util.find_spec("google.cloud.run_v2") is not None and importlib.util.find_spec("jsonschema") is not None
+)
+collect_ignore_glob += [] if _GCP else ["*/test_gcp_*.py"]
+pytest_plugins = [
+    "tests.kube_support",
+    *(["tests.aws_support"] if _AWS else []),
+    *(["tests.gcp_support"] if _GCP else []),
+]
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
