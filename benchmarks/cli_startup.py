@@ -13,8 +13,9 @@ it shows where ``history`` spends its imports: the self time ``-X importtime`` r
 summed by top-level package (``uno.deployment`` by sub-package), as shares of the whole.
 
 The store is a fresh SQLite file in a temporary directory, holding one configuration and
-one deployment: ``deploy`` of a configuration for a platform without a driver (``aws``)
-runs its pipeline and stops at the platform step, so nothing runs on this machine. The
+one deployment: ``deploy`` of a ``local`` configuration whose unit-test command is
+``false`` runs its pipeline and fails at the testing stage, so nothing is started on this
+machine. The
 children run as an installed package does, with bytecode caches (the first, untimed run
 of each command writes them): ``PYTHONDONTWRITEBYTECODE`` is dropped from their
 environment.
@@ -42,9 +43,10 @@ CONFIG = {
     "app_name": "bench",
     "app_version": "1.0.0",
     "environment": "dev",
-    "platform": "aws",
+    "platform": "local",
     "strategy": "rolling",
     "custom_settings": {"command": ["python", "-c", "pass"]},
+    "testing": {"unit_test_command": ["false"]},
 }
 
 
