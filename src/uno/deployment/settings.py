@@ -2,6 +2,13 @@
 
 Precedence, highest first: values passed in code, environment variables, the file named
 by ``UNO_DEPLOY_SETTINGS_FILE`` (TOML, keys named as the fields), the defaults.
+Environment variables are the field names in any case, prefixed ``UNO_DEPLOY_``
+(``UNO_DEPLOY_DATABASE_URL``); ``queue_policies`` is given there as a JSON object and
+``strict_environments`` as names separated by commas.
+
+The sources are read here, by a few lines over ``os.environ`` and ``tomllib``, not by
+pydantic-settings: importing that costs every CLI command more than a listing takes
+in all (it loads its cloud secret-manager providers), for three plain sources.
 
 ``database_url`` picks the store: ``memory://`` keeps everything in this process (tests,
 notebooks); a ``sqlite:///`` URL or a plain path names a SQLite file; a
@@ -13,31 +20,28 @@ appears in a ``repr`` or a validation error; prefer libpq's ``PGPASSWORD`` or ``
 
 from __future__ import annotations
 
+import json
 import os
+import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, ValidationInfo, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 MEMORY_URL = "memory://"
 SETTINGS_FILE_VARIABLE = "UNO_DEPLOY_SETTINGS_FILE"
 Environment = Literal["dev", "test", "staging", "production"]
 _PRODUCTION: Environment = "production"
 _SCHEMES = frozenset({"memory", "sqlite", "postgres", "postgresql"})
+ENV_PREFIX = "UNO_DEPLOY_"
+_JSON_FIELDS = frozenset({"queue_policies"})
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """How the composition root wires the services."""
 
-    model_config = SettingsConfigDict(env_prefix="UNO_DEPLOY_", extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     database_url: str | None = Field(default=None, repr=False)
     auto_migrate: bool = True
@@ -59,7 +63,7 @@ class Settings(BaseSettings):
     """Per environment (``{"production": "reject"}``): what a deployment does while another
     of the same application and environment is active. Unnamed environments queue."""
 
-    strict_environments: Annotated[list[Environment], NoDecode] = Field(default_factory=lambda: [_PRODUCTION])
+    strict_environments: list[Environment] = Field(default_factory=lambda: [_PRODUCTION])
     """Environments where a deploy is refused when its platform would not honour a setting it
     asks for (``UNO_DEPLOY_STRICT_ENVIRONMENTS=production,staging``; empty: none). A deploy's
     own ``strict`` wins."""
@@ -118,19 +122,38 @@ class Settings(BaseSettings):
     def uses_memory(self) -> bool:
         return self.database_url == MEMORY_URL
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        named = os.environ.get(SETTINGS_FILE_VARIABLE)
-        if not named:
-            return (init_settings, env_settings)
-        path = Path(named).expanduser()
-        if not path.is_file():
-            raise ValueError(f"{SETTINGS_FILE_VARIABLE} names {path}, which is not a file")
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=path))
+    def __init__(self, **values: Any) -> None:
+        """The settings: ``values`` over the environment, over the settings file, over the defaults."""
+        super().__init__(**{**_file_values(), **_environment_values(type(self).model_fields), **values})
+
+
+def _environment_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields set by ``UNO_DEPLOY_*`` variables (names in any case, as pydantic-settings read them)."""
+    given = {name.upper(): value for name, value in os.environ.items()}
+    found: dict[str, Any] = {}
+    for field_name in fields:
+        variable = f"{ENV_PREFIX}{field_name.upper()}"
+        if variable not in given:
+            continue
+        value = given[variable]
+        if field_name in _JSON_FIELDS:
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as invalid:
+                raise ValueError(f"{variable} is not a JSON object ({invalid.msg})") from None
+        found[field_name] = value
+    return found
+
+
+def _file_values() -> dict[str, Any]:
+    """What the file named by ``UNO_DEPLOY_SETTINGS_FILE`` sets; nothing when none is named."""
+    named = os.environ.get(SETTINGS_FILE_VARIABLE)
+    if not named:
+        return {}
+    path = Path(named).expanduser()
+    if not path.is_file():
+        raise ValueError(f"{SETTINGS_FILE_VARIABLE} names {path}, which is not a file")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as unreadable:
+        raise ValueError(f"{SETTINGS_FILE_VARIABLE} names {path}, which is not readable TOML: {unreadable}") from None
