@@ -87,7 +87,7 @@ class SqlPipelineRepository:
         row = _row(pipeline, pipeline.version + 1)
         if refused := documents.unstorable(_KIND, row):
             return refused
-        outcome = await self._database.write(lambda connection: _replace(connection, row, pipeline.version), hot=True)
+        outcome = await self._database.write(lambda connection: _replace(connection, row, pipeline.version))
         if not outcome.done:
             return Failure(documents.refusal(_KIND, pipeline.id.value, pipeline.version, outcome))
         pipeline.version += 1
@@ -101,7 +101,7 @@ class SqlPipelineRepository:
     ) -> Result[int]:
         return await documents.as_result(
             self._database.write(
-                lambda connection: _record(connection, pipeline_id.value, transitions, fence), hot=True
+                lambda connection: _record(connection, pipeline_id.value, transitions, fence)
             )
         )
 
