@@ -4,7 +4,9 @@ Issue #16: ``uno-deploy --version``, ``status``, ``config list`` and ``history``
 embedded store, and ``import uno.deployment``, must not pay for the HTTP API, Alembic,
 the Kubernetes client or SQLAlchemy's ORM. The look-around commands read a SQLite store
 directly (``entrypoints/cli/looking``): no SQLAlchemy at all, no services or engine, no
-structlog, rich, YAML, pydantic-settings or event loop. The times themselves are
+structlog, rich, YAML or event loop, nor the settings' pydantic model when they name only
+the store and the directories, as here. (Typer itself loads pydantic to convert a
+command's parameters.) The times themselves are
 ``benchmarks/cli_startup.py``'s (no test asserts wall time).
 """
 
@@ -29,6 +31,7 @@ NOT_FOR_LOOKING = {
     "uno.deployment.services",
     "uno.deployment.engine.running",
     "uno.deployment.domain.configs",
+    "uno.deployment.settings.model",  # the settings say nothing but where the store and the directories are
 }
 
 

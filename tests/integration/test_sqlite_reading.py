@@ -41,7 +41,6 @@ from uno.deployment.entrypoints import views
 from uno.deployment.entrypoints.cli import showing
 from uno.deployment.entrypoints.cli.backends import Deployment
 from uno.deployment.ports.repositories import ConfigQuery, DeploymentQuery
-from uno.deployment.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -212,7 +211,7 @@ async def test_a_deployment_that_may_be_an_orphan_is_left_to_the_services(
 
 def test_no_reader_for_a_store_to_migrate_or_create_or_not_sqlite(tmp_path: Path, sqlite_url: str):
     assert sqlite_reading.open_reader(str(tmp_path / "none.db")) is None
-    assert bootstrap.sqlite_reader(Settings(database_url="memory://")) is None
+    assert bootstrap.sqlite_reader("memory://") is None
     assert sqlite_reading.open_reader("postgresql://deployer@db.example.com/uno") is None
     stores.open_store(sqlite_url, SystemClock())  # migrated to the newest revision
     path = Path(sqlite_url.removeprefix("sqlite:///"))

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.settings import Settings
 
 if TYPE_CHECKING:
     import asyncio
@@ -50,10 +49,11 @@ if TYPE_CHECKING:
     from uno.deployment.services.config_service import DeploymentConfigService
     from uno.deployment.services.deployment_service import DeploymentService
     from uno.deployment.services.pipeline_service import PipelineService
+    from uno.deployment.settings import Settings
 
-# Everything but the settings loads where it is used (PLC0415 below): importing this
-# module costs the settings alone, so a CLI listing that reads the store through
-# ``sqlite_reader`` pays for neither the services nor the engine nor structlog; ``build``
+# Everything loads where it is used (PLC0415 below): importing this module costs almost
+# nothing, so a CLI listing that reads the store through ``sqlite_reader`` pays for
+# neither the services nor the engine nor structlog nor pydantic; ``build
 # pays for the services, and for the store and the platform it uses, not for SQL,
 # Alembic, Kubernetes and the local agent all at once.
 
@@ -173,6 +173,7 @@ def build(
     from uno.deployment.services.deployment_service import DeploymentService  # noqa: PLC0415
     from uno.deployment.services.leasing import LeaseKeeper  # noqa: PLC0415
     from uno.deployment.services.pipeline_service import PipelineService  # noqa: PLC0415
+    from uno.deployment.settings import Settings  # noqa: PLC0415
 
     settings = settings or Settings()
     clock = clock or SystemClock()
@@ -247,17 +248,19 @@ def build(
     )
 
 
-def sqlite_reader(settings: Settings) -> StoreReader | None:
-    """A read-only reader of the embedded SQLite store, for the CLI's listings; None: ``build`` instead.
+def sqlite_reader(database_url: str | None) -> StoreReader | None:
+    """A read-only reader of the store ``database_url`` names (the settings'), for the CLI's listings.
 
     There is one only when the store is a SQLite file that exists at the schema revision
-    this version ships (``sqlite_reading.open_reader``); it loads ``sqlite3`` alone.
+    this version ships (``sqlite_reading.open_reader``); it loads ``sqlite3`` alone. None:
+    ``build`` instead.
     """
-    if settings.uses_memory:
-        return None
+    from uno.deployment import settings  # noqa: PLC0415
     from uno.deployment.adapters.repositories import sqlite_reading  # noqa: PLC0415
 
-    return sqlite_reading.open_reader(settings.database_url)
+    if database_url == settings.MEMORY_URL:
+        return None
+    return sqlite_reading.open_reader(database_url)
 
 
 def _local_driver(local_dir: Path, environ: Mapping[str, str] | None = None) -> LocalDriver:
@@ -390,6 +393,7 @@ def configure(settings: Settings | None = None, *, container: Container | None =
     from uno.deployment.services.config_service import DeploymentConfigService  # noqa: PLC0415
     from uno.deployment.services.deployment_service import DeploymentService  # noqa: PLC0415
     from uno.deployment.services.pipeline_service import PipelineService  # noqa: PLC0415
+    from uno.deployment.settings import Settings  # noqa: PLC0415
 
     global _configured
     if _configured is not None and settings is None and container is None and inject.is_configured():
@@ -423,6 +427,7 @@ def install_defaults() -> None:
     from uno.deployment.services.config_service import DeploymentConfigService  # noqa: PLC0415
     from uno.deployment.services.deployment_service import DeploymentService  # noqa: PLC0415
     from uno.deployment.services.pipeline_service import PipelineService  # noqa: PLC0415
+    from uno.deployment.settings import Settings  # noqa: PLC0415
 
     if inject.is_configured():
         return
@@ -493,6 +498,7 @@ def _schema(
 ) -> Result[SchemaStatus]:
     from uno.deployment.adapters.repositories.sql import connecting  # noqa: PLC0415
     from uno.deployment.ports.repositories import StorageError  # noqa: PLC0415
+    from uno.deployment.settings import Settings  # noqa: PLC0415
 
     settings = settings or Settings()
     if settings.uses_memory:
@@ -509,12 +515,16 @@ def _schema(
 
 async def stop_local_platform(settings: Settings | None = None) -> Result[None]:
     """Stop the local agent and everything it runs (``uno-deploy down``); fine if nothing runs."""
+    from uno.deployment.settings import Settings  # noqa: PLC0415
+
     settings = settings or Settings()
     return await _local_driver(settings.resolved_local_dir()).shutdown()
 
 
 async def local_agent_status(settings: Settings | None = None) -> Result[dict[str, Any] | None]:
     """What the local agent reports of itself (``uno-deploy agent``); None when no agent runs."""
+    from uno.deployment.settings import Settings  # noqa: PLC0415
+
     settings = settings or Settings()
     return await _local_driver(settings.resolved_local_dir()).agent_status()
 

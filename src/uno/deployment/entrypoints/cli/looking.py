@@ -80,7 +80,7 @@ def _read(work: Callable[[StoreReader], T | None]) -> T | None:
         return None
     from uno.deployment import bootstrap  # noqa: PLC0415
 
-    reader = bootstrap.sqlite_reader(running.cli_settings())
+    reader = bootstrap.sqlite_reader(_store_url())
     if reader is None:
         return None
     try:
@@ -89,6 +89,14 @@ def _read(work: Callable[[StoreReader], T | None]) -> T | None:
         return None
     finally:
         reader.close()
+
+
+def _store_url() -> str | None:
+    """The settings' store: read without pydantic when that is all they set (``settings.plain_store_url``)."""
+    from uno.deployment import settings  # noqa: PLC0415
+
+    plain, url = settings.plain_store_url()
+    return url if plain else running.cli_settings().database_url
 
 
 def _filters(app_name: str | None, environment: str | None) -> tuple[str | None, str | None] | None:

@@ -100,9 +100,7 @@ class SqlPipelineRepository:
         self, pipeline_id: PipelineId, transitions: Sequence[Transition], fence: Lease | None = None
     ) -> Result[int]:
         return await documents.as_result(
-            self._database.write(
-                lambda connection: _record(connection, pipeline_id.value, transitions, fence)
-            )
+            self._database.write(lambda connection: _record(connection, pipeline_id.value, transitions, fence))
         )
 
     async def events(self, pipeline_id: PipelineId, *, after: int = 0) -> list[PipelineEvent]:
