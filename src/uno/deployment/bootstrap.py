@@ -197,7 +197,6 @@ def build(
         platforms,
         known_secrets=_server_secrets(settings),
     )
-    logs.through_logging()
     observers = Observers()
     runner = PipelineRunner(
         pipelines,
@@ -209,6 +208,7 @@ def build(
     )
     keeper = LeaseKeeper(leases, clock, settings.lease_ttl_seconds)
     queue = _queue(settings)
+    logs.through_logging_if_loaded()  # the loggers of the core do it themselves when they first write
     close_store = opened.close if queue is None else _closing_both(queue.aclose, opened.close)
     return Container(
         settings=settings,
@@ -320,14 +320,13 @@ async def run_worker(
     """
     import asyncio  # noqa: PLC0415
 
-    import structlog  # noqa: PLC0415
-
     from uno.deployment.domain.ids import DeploymentId  # noqa: PLC0415
+    from uno.deployment.engine import logs  # noqa: PLC0415
     from uno.deployment.services.leasing import lease_key  # noqa: PLC0415
 
     if settings.execution != "queue":
         raise ValueError("a worker needs execution = 'queue' (and a PostgreSQL database_url)")
-    log = structlog.get_logger("uno.deployment.worker")
+    log = logs.get_logger("uno.deployment.worker")
     container = build(settings, worker_name=name, **overrides)
     for observer in observers:
         container.observers.add(observer)
