@@ -8,7 +8,8 @@ store (a SQLite file), and ``import uno.deployment``; each figure is the median 
 ``--runs`` runs, printed beside the floor measured in the same run and the goal of
 issue #16 (0.25 s for a command, 0.15 s for the import). It also lists, per command, the
 heavy libraries it imported (from ``python -X importtime``): none of FastAPI, uvicorn,
-Alembic, the Kubernetes client, SQLAlchemy's ORM or asyncio layers should appear. Last,
+Alembic, the Kubernetes client, SQLAlchemy (the listings read SQLite with ``sqlite3``),
+structlog, rich or pydantic-settings should appear. Last,
 it shows where ``history`` spends its imports: the self time ``-X importtime`` reports,
 summed by top-level package (``uno.deployment`` by sub-package), as shares of the whole.
 
@@ -36,7 +37,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 UNO_DEPLOY = [sys.executable, "-m", "uno.deployment.entrypoints.cli"]
-HEAVY = ("fastapi", "uvicorn", "alembic", "kubernetes", "sqlalchemy.orm", "sqlalchemy.ext.asyncio", "procrastinate")
+HEAVY = (
+    "fastapi",
+    "uvicorn",
+    "alembic",
+    "kubernetes",
+    "sqlalchemy",
+    "sqlalchemy.orm",
+    "procrastinate",
+    "structlog",
+    "rich",
+    "pydantic_settings",
+)
 COMMAND_GOAL = 0.25
 IMPORT_GOAL = 0.15
 CONFIG = {
