@@ -44,11 +44,10 @@ def deployments(app_name: str | None, environment: str | None, limit: int) -> li
     filters = _filters(app_name, environment)
     if filters is None:
         return None
-    found = _read(lambda reader: reader.deployments(*filters, limit))
-    if found is None:
+    listed = _read(lambda reader: [Deployment.stored(document) for document in reader.deployments(*filters, limit)])
+    if listed is None or any(deployment.status in _MAYBE_ORPHANED for deployment in listed):
         return None
-    listed = [Deployment.stored(document) for document in found]
-    return None if any(deployment.status in _MAYBE_ORPHANED for deployment in listed) else listed
+    return listed
 
 
 def deployment(deployment_id: str) -> tuple[Deployment, Pipeline | None] | None:
@@ -71,8 +70,7 @@ def config_rows(app_name: str | None, environment: str | None, limit: int) -> li
     filters = _filters(app_name, environment)
     if filters is None:
         return None
-    found = _read(lambda reader: reader.configs(*filters, limit))
-    return None if found is None else [views.ConfigRow.stored(document) for document in found]
+    return _read(lambda reader: [views.ConfigRow.stored(document) for document in reader.configs(*filters, limit)])
 
 
 def _read(work: Callable[[StoreReader], T | None]) -> T | None:
@@ -85,8 +83,8 @@ def _read(work: Callable[[StoreReader], T | None]) -> T | None:
         return None
     try:
         return work(reader)
-    except ReadingFailed:
-        return None
+    except (ReadingFailed, KeyError, TypeError, ValueError):
+        return None  # a document this version cannot read plainly (another version's) is the services' to read
     finally:
         reader.close()
 
