@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from uno.deployment.adapters.platforms.aws import honoured as aws_honoured
+from uno.deployment.adapters.platforms.heroku import honoured as heroku_honoured
 from uno.deployment.adapters.platforms.kubernetes import honoured as kubernetes_honoured
 from uno.deployment.adapters.platforms.local import honoured as local_honoured
 from uno.deployment.domain import settings_catalogue
@@ -24,7 +25,12 @@ from uno.deployment.ports.platforms import SettingsDeclaration
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "reference" / "configuration.md"
 BEGIN = "<!-- settings-table: begin (written by scripts/settings_table.py; do not edit) -->"
 END = "<!-- settings-table: end -->"
-DRIVERS = (local_honoured.DECLARATION, kubernetes_honoured.DECLARATION, aws_honoured.DECLARATION)
+DRIVERS = (
+    local_honoured.DECLARATION,
+    kubernetes_honoured.DECLARATION,
+    aws_honoured.DECLARATION,
+    heroku_honoured.DECLARATION,
+)
 WHEN = {
     "on": "on",
     "set": "set (not empty)",

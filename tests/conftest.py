@@ -24,7 +24,14 @@ collect_ignore_glob = [] if importlib.util.find_spec("kubernetes_validate") else
 # The aws driver's tests need its extra and moto (scripts/setup installs both).
 _AWS = importlib.util.find_spec("moto") is not None and importlib.util.find_spec("boto3") is not None
 collect_ignore_glob += [] if _AWS else ["*/test_aws_*.py"]
-pytest_plugins = ["tests.kube_support", *(["tests.aws_support"] if _AWS else [])]
+# The heroku driver's tests validate against Heroku's schema with jsonschema (a dev extra).
+_HEROKU = importlib.util.find_spec("jsonschema") is not None
+collect_ignore_glob += [] if _HEROKU else ["*/test_heroku_*.py"]
+pytest_plugins = [
+    "tests.kube_support",
+    *(["tests.aws_support"] if _AWS else []),
+    *(["tests.heroku_support"] if _HEROKU else []),
+]
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:

@@ -183,6 +183,7 @@ def build(
             "local": lambda: _local_driver(local_dir, environ),
             "kubernetes": lambda: _kubernetes_driver(environ),
             "aws": lambda: _aws_driver(environ),
+            "heroku": lambda: _heroku_driver(environ),
         }
     )
     tools = Tools(
@@ -262,6 +263,12 @@ def _aws_driver(environ: Mapping[str, str]) -> PlatformDriver:
     from uno.deployment.adapters.platforms import aws  # noqa: PLC0415
 
     return aws.make_driver(environ)
+
+
+def _heroku_driver(environ: Mapping[str, str]) -> PlatformDriver:
+    from uno.deployment.adapters.platforms import heroku  # noqa: PLC0415
+
+    return heroku.make_driver(environ)
 
 
 def _server_secrets(settings: Settings) -> frozenset[str]:
