@@ -7,9 +7,13 @@ vendored JSON hyper-schema (the ``heroku`` fixture fails a test that broke it).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 
 from tests.heroku_support import APP, HerokuWorld
+from tests.support import eventually
 from uno.core.errors import ErrorCode
 from uno.deployment.adapters.platforms import heroku as heroku_platform
 from uno.deployment.adapters.platforms.heroku.driver import HerokuDriver
@@ -231,3 +235,25 @@ async def test_a_secret_missing_from_the_environment_is_refused_before_anything_
     assert made.is_failure()
     assert "SHOP_API_KEY" in made.error.message
     assert heroku.fake.requests == []
+
+
+async def test_a_deploy_handed_back_mid_build_is_carried_on_by_another_driver_without_building_again(
+    heroku: HerokuWorld,
+):
+    heroku.fake.build_reads = 1_000_000  # the build stays pending while the first driver polls it
+    release = heroku.release("1.0.0", "dep-1", heroku.source("v1"))
+    first = driver_for(heroku)
+    assert first.check(release.config).is_success()
+    attempt = asyncio.create_task(first.create_version(release, 2))
+    await eventually(lambda: heroku.fake.calls("POST", "/apps/shop-staging/builds"), timeout=10)
+    attempt.cancel()  # the worker handing the deploy back, mid-build
+    with contextlib.suppress(asyncio.CancelledError):
+        await attempt
+    heroku.fake.build_reads = 1
+
+    carried_on = await created(driver_for(heroku), release)  # a new worker's driver
+
+    assert len(heroku.fake.calls("POST", "/apps/shop-staging/builds")) == 1
+    assert len(heroku.fake.calls("POST", "/sources")) == 1
+    assert carried_on.deployment_id == "dep-1"
+    assert carried_on.weight == 100
