@@ -1,7 +1,7 @@
 """A FAKE Heroku Platform API on 127.0.0.1: the part the heroku driver uses, stateful, checked against Heroku's schema.
 
 Not Heroku: nothing is built or run. It keeps apps, their config vars, features
-(``preboot``), formation, sources (uploaded tarballs, really stored and opened), builds,
+(``preboot``, read and set), formation, sources (uploaded tarballs, really stored and opened), builds,
 releases (with ``current``), and makes up dynos for the current release. Each request
 body is validated against its link's ``schema`` and each answer against its
 ``targetSchema`` in the vendored hyper-schema (``tests/heroku_contract.py``): anything
@@ -178,6 +178,7 @@ class FakeHeroku:
         routes = [
             ("GET", r"", lambda: self._app(app)),
             ("PATCH", r"/features/preboot", lambda: self._preboot(app, body)),
+            ("GET", r"/features/preboot", lambda: self._preboot(app, {"enabled": app.preboot})),
             ("GET", r"/config-vars", lambda: dict(app.config)),
             ("PATCH", r"/config-vars", lambda: self._config(app, body)),
             ("POST", r"/builds", lambda: self._build(app, body)),

@@ -167,3 +167,35 @@ async def test_rollback_to_any_earlier_release_is_a_platform_rollback(deployer, 
     assert len(heroku.fake.apps[APP].builds) == builds  # nothing rebuilt: the earlier slug starts again
     assert heroku.fake.live(APP)["description"].startswith("Rollback to v")
     assert heroku.fake.apps[APP].config["APP_VERSION"] == "1.0.0"
+
+
+async def test_diff_shows_what_a_deploy_would_change_and_nothing_after_it(deployer, heroku: HerokuWorld):
+    first = await deploy(deployer, heroku, "1.0.0", "blue-green")
+    assert first.status is DeploymentStatus.SUCCEEDED, first.message
+    config = (await deployer.config_service.list_configs(app_name="shop")).value[0]
+
+    unchanged = (await deployer.deployment_service.diff(config.id)).value
+
+    assert unchanged.changed is False, [item.to_document() for item in unchanged.objects]
+    changed = (
+        await deployer.config_service.update_config(
+            config.id,
+            app_version="1.1.0",
+            resource_requirements={"replicas_min": 3, "replicas_max": 3},
+            environment_variables={"LOG_FORMAT": "text"},
+        )
+    ).value
+
+    before = len(heroku.fake.requests)
+
+    found = (await deployer.deployment_service.diff(changed.id)).value
+
+    assert found.changed is True
+    fields = {
+        (item.kind, change.path): (change.before, change.after) for item in found.objects for change in item.fields
+    }
+    assert fields[("Formation", "quantity")] == (2, 3)
+    assert fields[("ConfigVars", "LOG_FORMAT")] == ("json", "text")
+    assert fields[("Release", "app_version")] == ("1.0.0", "1.1.0")
+    assert "s3cr3t-value-never-stored" not in repr(found.to_document())
+    assert {item.method for item in heroku.fake.requests[before:]} == {"GET"}  # a diff reads only

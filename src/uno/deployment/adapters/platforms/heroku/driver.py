@@ -39,7 +39,14 @@ from uno.core.result import Failure, Result, Success
 from uno.deployment.adapters.platforms.heroku import honoured, options, rendering, resources
 from uno.deployment.adapters.platforms.heroku.client import API_URL, HerokuApi, HerokuError, failed, token_from
 from uno.deployment.domain.configs import DeploymentConfig
-from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
+from uno.deployment.ports.platforms import (
+    Capabilities,
+    LiveObject,
+    Release,
+    TrafficStats,
+    VersionHealth,
+    VersionSet,
+)
 
 T = TypeVar("T")
 POLL_SECONDS = 1.0
@@ -349,6 +356,59 @@ class HerokuDriver:
             return [replace(found, app_name=app_name)]
 
         return await self._on(app_name, environment, listing)
+
+    async def live_objects(self, release: Release) -> Result[list[LiveObject]]:
+        """What a deploy would set (preboot, config vars, formation, the release) beside what the app has now.
+
+        Reads only. Config vars are compared on the names this deploy would set and those
+        uno-deploy set before (``resources.MANAGED``); the others are not the driver's.
+        """
+        config = release.config
+        chosen = self._chosen(config)
+        if isinstance(chosen, Failure):
+            return chosen
+        picked = chosen.value
+
+        async def read(api: HerokuApi) -> list[LiveObject]:
+            app = picked.app
+            await self._app_checked(api, picked)
+            feature = await api.call("GET", f"/apps/{app}/features/preboot", app)
+            live_vars: dict[str, str] = await api.call("GET", f"/apps/{app}/config-vars", app)
+            formation = await api.call("GET", f"/apps/{app}/formation/{picked.process_type}", app)
+            catalogue = await self._catalogue(api, picked)
+            current = catalogue.current
+            running = catalogue.version_set(current, config.environment.value, 0, 0) if current else None
+            names = options.secret_names(config)
+            secrets = {name: self._environ.get(name, "<not set in the deployer's environment>") for name in names}
+            wanted_vars = {**resources.plain_vars(config), **secrets}
+            wanted_vars[resources.MANAGED] = ",".join(sorted(wanted_vars))
+            managed = {name for name in str(live_vars.get(resources.MANAGED) or "").split(",") if name}
+            shown = {name: live_vars[name] for name in sorted(set(wanted_vars) | managed) if name in live_vars}
+            size = resources.formation(picked, config.resources.replicas_min)["updates"][0]
+            return [
+                LiveObject(
+                    "AppFeature",
+                    "preboot",
+                    resources.preboot(resources.uses_preboot(config)),
+                    {"enabled": feature["enabled"]},
+                ),
+                LiveObject("ConfigVars", app, wanted_vars, shown or None, secret_paths=tuple(names)),
+                LiveObject(
+                    "Formation",
+                    picked.process_type,
+                    size,
+                    {"type": formation["type"], "quantity": formation["quantity"], "size": formation["size"]},
+                ),
+                LiveObject(
+                    "Release",
+                    app,
+                    {"app_version": config.app_version},
+                    {"app_version": running.version or "(not built by uno-deploy)"} if running else None,
+                    note=f"a deploy builds {picked.source_dir} on Heroku and makes a new release",
+                ),
+            ]
+
+        return await self._using(picked, read)
 
     async def _is_live(self, api: HerokuApi, chosen: options.HerokuOptions, version: VersionSet) -> bool:
         catalogue = await self._catalogue(api, chosen)
