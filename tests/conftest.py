@@ -24,9 +24,9 @@ collect_ignore_glob = [] if importlib.util.find_spec("kubernetes_validate") else
 # The aws driver's tests need its extra and moto (scripts/setup installs both).
 _AWS = importlib.util.find_spec("moto") is not None and importlib.util.find_spec("boto3") is not None
 collect_ignore_glob += [] if _AWS else ["*/test_aws_*.py"]
-# The heroku driver's tests validate against Heroku's schema with jsonschema (a dev extra).
+# The heroku and digitalocean tests validate against the platforms' own schemas with jsonschema (a dev extra).
 _HEROKU = importlib.util.find_spec("jsonschema") is not None
-collect_ignore_glob += [] if _HEROKU else ["*/test_heroku_*.py"]
+collect_ignore_glob += [] if _HEROKU else ["*/test_heroku_*.py", "*/test_digitalocean_*.py"]
 pytest_plugins = [
     "tests.kube_support",
     *(["tests.aws_support"] if _AWS else []),

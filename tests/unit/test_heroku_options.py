@@ -9,7 +9,7 @@ import pytest
 
 from uno.deployment.adapters.platforms import heroku
 from uno.deployment.adapters.platforms.heroku import options, resources
-from uno.deployment.domain import configuring
+from uno.deployment.domain import configuring, settings_catalogue
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.ids import DeploymentId
 
@@ -86,3 +86,9 @@ def test_the_declaration_names_every_custom_setting_the_options_read():
     assert declared.custom_settings == options.KEYS
     assert declared.settings["resources.replicas_min"].honoured is True
     assert declared.settings["resources.auto_scaling"].honoured is False
+
+
+def test_the_declaration_covers_every_platform_setting():
+    declared = heroku.make_driver({}).declaration  # type: ignore[attr-defined]
+
+    assert set(declared.settings) == {setting.path for setting in settings_catalogue.PLATFORM}
