@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from uno.deployment.adapters.platforms.aws import honoured as aws_honoured
+from uno.deployment.adapters.platforms.digitalocean import honoured as digitalocean_honoured
 from uno.deployment.adapters.platforms.heroku import honoured as heroku_honoured
 from uno.deployment.adapters.platforms.kubernetes import honoured as kubernetes_honoured
 from uno.deployment.adapters.platforms.local import honoured as local_honoured
@@ -30,6 +31,7 @@ DRIVERS = (
     kubernetes_honoured.DECLARATION,
     aws_honoured.DECLARATION,
     heroku_honoured.DECLARATION,
+    digitalocean_honoured.DECLARATION,
 )
 WHEN = {
     "on": "on",

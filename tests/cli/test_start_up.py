@@ -38,11 +38,11 @@ def test_version_loads_neither_the_store_nor_the_services():
 def test_the_looking_commands_on_the_embedded_store_load_no_heavy_library(tmp_path: Path):
     config = tmp_path / "look.json"
     config.write_text(
-        json.dumps({"app_name": "look", "app_version": "1.0.0", "environment": "dev", "platform": "digitalocean"}),
+        json.dumps({"app_name": "look", "app_version": "1.0.0", "environment": "dev", "platform": "custom"}),
         encoding="utf-8",
     )
     created = json.loads(ok("config", "create", "-f", str(config), "--json").stdout)
-    uno_deploy("deploy", created["id"])  # stops at the platform step (no digitalocean driver), recorded
+    uno_deploy("deploy", created["id"])  # stops at the platform step (no custom driver), recorded
     [deployment] = json.loads(ok("history", "--json").stdout)
 
     for command in (["status", deployment["id"]], ["config", "list"], ["history"]):

@@ -184,6 +184,7 @@ def build(
             "kubernetes": lambda: _kubernetes_driver(environ),
             "aws": lambda: _aws_driver(environ),
             "heroku": lambda: _heroku_driver(environ),
+            "digitalocean": lambda: _digitalocean_driver(environ),
         }
     )
     tools = Tools(
@@ -269,6 +270,12 @@ def _heroku_driver(environ: Mapping[str, str]) -> PlatformDriver:
     from uno.deployment.adapters.platforms import heroku  # noqa: PLC0415
 
     return heroku.make_driver(environ)
+
+
+def _digitalocean_driver(environ: Mapping[str, str]) -> PlatformDriver:
+    from uno.deployment.adapters.platforms import digitalocean  # noqa: PLC0415
+
+    return digitalocean.make_driver(environ)
 
 
 def _server_secrets(settings: Settings) -> frozenset[str]:
