@@ -29,7 +29,11 @@ _HEROKU = importlib.util.find_spec("jsonschema") is not None
 collect_ignore_glob += [] if _HEROKU else ["*/test_heroku_*.py", "*/test_digitalocean_*.py"]
 # The digitalocean driver's tests need its extra (pydo) and trustme (the fake's TLS).
 _DIGITALOCEAN = _HEROKU and all(importlib.util.find_spec(name) for name in ("pydo", "trustme"))
-collect_ignore_glob += [] if _DIGITALOCEAN else ["*/test_digitalocean_driver.py", "*/test_digitalocean_platform.py"]
+collect_ignore_glob += (
+    []
+    if _DIGITALOCEAN
+    else ["*/test_digitalocean_driver.py", "*/test_digitalocean_platform.py", "*/test_digitalocean_live.py"]
+)
 pytest_plugins = [
     "tests.kube_support",
     *(["tests.aws_support"] if _AWS else []),
