@@ -109,3 +109,29 @@ async def test_rollback_to_an_earlier_release_is_app_platforms_rollback(deployer
     assert rollback.status is DeploymentStatus.SUCCEEDED, rollback.message
     assert await serving(deployer) == {"1.0.0": 100}
     assert len(digitalocean.fake.calls("POST", r"/v2/apps/[^/]+/rollback")) == 1
+
+
+async def test_diff_shows_the_service_fields_a_deploy_would_change(deployer, digitalocean: DoWorld):
+    first = await deploy(deployer, digitalocean, "1.0.0", "rolling")
+    assert first.status is DeploymentStatus.SUCCEEDED, first.message
+    config = (await deployer.config_service.list_configs(app_name="shop")).value[0]
+    changed = (
+        await deployer.config_service.update_config(
+            config.id,
+            app_version="1.1.0",
+            resource_requirements={"replicas_min": 3, "replicas_max": 3},
+            custom_settings=digitalocean.settings("1.1.0", **QUICK),
+        )
+    ).value
+    before = len(digitalocean.fake.requests)
+
+    found = (await deployer.deployment_service.diff(changed.id)).value
+
+    assert found.changed is True
+    [item] = found.objects
+    fields = {change.path: (change.before, change.after) for change in item.fields}
+    assert fields["instance_count"] == (2, 3)
+    assert fields["image.tag"] == ("1.0.0", "1.1.0")
+    assert fields["envs.APP_VERSION.value"] == ("1.0.0", "1.1.0")
+    assert "s3cr3t-value-never-stored" not in repr(found.to_document())
+    assert {request.method for request in digitalocean.fake.requests[before:]} == {"GET"}  # a diff reads only

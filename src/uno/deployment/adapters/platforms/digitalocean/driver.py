@@ -29,7 +29,14 @@ from uno.core.result import Failure, Result, Success
 from uno.deployment.adapters.platforms.digitalocean import honoured, options, rendering, resources
 from uno.deployment.adapters.platforms.digitalocean.client import Apps, DoError, failed, token_from
 from uno.deployment.domain.configs import DeploymentConfig
-from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
+from uno.deployment.ports.platforms import (
+    Capabilities,
+    LiveObject,
+    Release,
+    TrafficStats,
+    VersionHealth,
+    VersionSet,
+)
 
 T = TypeVar("T")
 POLL_SECONDS = 2.0
@@ -282,6 +289,44 @@ class DigitalOceanDriver:
 
         return await self._on(app_name, environment, listing)
 
+    async def live_objects(self, release: Release) -> Result[list[LiveObject]]:
+        """The service a deploy would put in the app's spec beside the one the active deployment runs (reads only).
+
+        The release's identity (``UNO_DEPLOYMENT_ID``) is left out of both sides: it changes
+        with every deploy and says nothing about what would run.
+        """
+        config = release.config
+        chosen = self._chosen(config)
+        if isinstance(chosen, Failure):
+            return chosen
+        picked = chosen.value
+        secrets = {
+            name: self._environ.get(name, "<not set in the deployer's environment>")
+            for name in options.secret_names(config)
+        }
+
+        async def read(apps: Apps) -> list[LiveObject]:
+            app = await self._app(apps, picked)
+            wanted = _comparable(resources.service(config, picked, release.deployment_id, secrets))
+            active = (app or {}).get("active_deployment") or {}
+            live = next(
+                (
+                    _comparable(item)
+                    for item in (active.get("spec") or {}).get("services", [])
+                    if item.get("name") == picked.service
+                ),
+                None,
+            )
+            name = picked.app_id or picked.app or config.app_name
+            notes = [] if app is not None else ["the app does not exist yet: the deploy creates it"]
+            if secrets:
+                notes.append("App Platform keeps SECRET values encrypted: a live secret cannot be compared with yours")
+            note = "; ".join(notes)
+            paths = tuple(f"envs.{key}.value" for key in secrets)
+            return [LiveObject("AppSpecService", f"{name}/{picked.service}", wanted, live, paths, note)]
+
+        return await self._using(picked, read)
+
     async def _on(self, app: str, environment: str, work: Callable[[Apps, Target], Awaitable[T]]) -> Result[T]:
         target = self._targets.get((app, environment))
         if target is None:
@@ -306,6 +351,17 @@ def _identity(deployment: Mapping[str, Any], service: str) -> tuple[str, str, in
             count = int(item.get("instance_count") or scaling.get("min_instance_count") or 1)
             return str(envs.get(resources.DEPLOYMENT_ID, "")), str(envs.get("APP_VERSION", "")), count
     return "", "", 0
+
+
+def _comparable(service: Mapping[str, Any]) -> dict[str, Any]:
+    """A service spec keyed for comparison: envs by name, without the release's identity."""
+    found = {key: value for key, value in service.items() if key != "envs"}
+    found["envs"] = {
+        env["key"]: {key: value for key, value in env.items() if key != "key"}
+        for env in service.get("envs", [])
+        if env.get("key") != resources.DEPLOYMENT_ID
+    }
+    return found
 
 
 def _reason(deployment: Mapping[str, Any]) -> str:
