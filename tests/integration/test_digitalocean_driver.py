@@ -7,9 +7,13 @@ the fake gives is validated against DigitalOcean's vendored OpenAPI description.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 
 from tests.digitalocean_support import DoWorld
+from tests.support import eventually
 from uno.core.errors import ErrorCode
 from uno.deployment.adapters.platforms import digitalocean as digitalocean_platform
 from uno.deployment.adapters.platforms.digitalocean.driver import DigitalOceanDriver
@@ -140,3 +144,23 @@ async def test_a_split_of_traffic_is_refused_naming_why(digitalocean: DoWorld):
 
     assert split.is_failure()
     assert "cannot split traffic" in split.error.message
+
+
+async def test_a_deploy_handed_back_mid_deployment_is_carried_on_by_another_driver(digitalocean: DoWorld):
+    digitalocean.fake.phase_reads = 1_000_000  # the deployment stays pending while the first driver polls it
+    release = digitalocean.release("1.0.0", "dep-1")
+    first = driver_for(digitalocean)
+    assert first.check(release.config).is_success()
+    attempt = asyncio.create_task(first.create_version(release, 2))
+    await eventually(lambda: digitalocean.fake.calls("GET", r"/v2/apps/[^/]+/deployments/[^/]+"), timeout=10)
+    attempt.cancel()  # the worker handing the deploy back, mid-deployment
+    with contextlib.suppress(asyncio.CancelledError):
+        await attempt
+    digitalocean.fake.phase_reads = 1
+
+    carried_on = await created(driver_for(digitalocean), release)  # a new worker's driver
+
+    assert len(digitalocean.fake.calls("POST", "/v2/apps")) == 1
+    assert digitalocean.fake.calls("PUT", r"/v2/apps/[^/]+") == []
+    assert len(digitalocean.fake.deployments) == 1
+    assert (carried_on.deployment_id, carried_on.weight) == ("dep-1", 100)

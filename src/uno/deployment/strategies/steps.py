@@ -164,7 +164,13 @@ async def route(rollout: Rollout, weights: dict[str, int]) -> Result[None]:
 async def remove(rollout: Rollout, version: VersionSet) -> Result[None]:
     removed = await rollout.driver.destroy_version(version, drain_timeout=rollout.tuning.drain_seconds)
     if isinstance(removed, Success):
-        await rollout.note(f"removed {version.id}")
+        if rollout.driver.capabilities.traffic_weights:
+            await rollout.note(f"removed {version.id}")
+        else:  # Heroku stops a live release's dynos; App Platform cannot stop one, its next deployment supersedes it
+            await rollout.note(
+                f"{version.id} stopped where the {rollout.driver.name} platform can stop it, else superseded by"
+                " the next release (it runs one release at a time)"
+            )
     return removed
 
 
