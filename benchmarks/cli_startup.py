@@ -8,13 +8,15 @@ store (a SQLite file), and ``import uno.deployment``; each figure is the median 
 ``--runs`` runs, printed beside the floor measured in the same run and the goal of
 issue #16 (0.25 s for a command, 0.15 s for the import). It also lists, per command, the
 heavy libraries it imported (from ``python -X importtime``): none of FastAPI, uvicorn,
-Alembic, the Kubernetes client, SQLAlchemy's ORM or asyncio layers should appear. Last,
+Alembic, the Kubernetes client, SQLAlchemy (the listings read SQLite with ``sqlite3``),
+structlog, rich or pydantic-settings should appear. Last,
 it shows where ``history`` spends its imports: the self time ``-X importtime`` reports,
 summed by top-level package (``uno.deployment`` by sub-package), as shares of the whole.
 
 The store is a fresh SQLite file in a temporary directory, holding one configuration and
-one deployment: ``deploy`` of a configuration for a platform without a driver (``aws``)
-runs its pipeline and stops at the platform step, so nothing runs on this machine. The
+one deployment: ``deploy`` of a ``local`` configuration whose unit-test command is
+``false`` runs its pipeline and fails at the testing stage, so nothing is started on this
+machine. The
 children run as an installed package does, with bytecode caches (the first, untimed run
 of each command writes them): ``PYTHONDONTWRITEBYTECODE`` is dropped from their
 environment.
@@ -35,16 +37,28 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 UNO_DEPLOY = [sys.executable, "-m", "uno.deployment.entrypoints.cli"]
-HEAVY = ("fastapi", "uvicorn", "alembic", "kubernetes", "sqlalchemy.orm", "sqlalchemy.ext.asyncio", "procrastinate")
+HEAVY = (
+    "fastapi",
+    "uvicorn",
+    "alembic",
+    "kubernetes",
+    "sqlalchemy",
+    "sqlalchemy.orm",
+    "procrastinate",
+    "structlog",
+    "rich",
+    "pydantic_settings",
+)
 COMMAND_GOAL = 0.25
 IMPORT_GOAL = 0.15
 CONFIG = {
     "app_name": "bench",
     "app_version": "1.0.0",
     "environment": "dev",
-    "platform": "aws",
+    "platform": "local",
     "strategy": "rolling",
     "custom_settings": {"command": ["python", "-c", "pass"]},
+    "testing": {"unit_test_command": ["false"]},
 }
 
 

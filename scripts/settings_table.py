@@ -15,6 +15,7 @@ from pathlib import Path
 
 from uno.deployment.adapters.platforms.aws import honoured as aws_honoured
 from uno.deployment.adapters.platforms.digitalocean import honoured as digitalocean_honoured
+from uno.deployment.adapters.platforms.gcp import honoured as gcp_honoured
 from uno.deployment.adapters.platforms.heroku import honoured as heroku_honoured
 from uno.deployment.adapters.platforms.kubernetes import honoured as kubernetes_honoured
 from uno.deployment.adapters.platforms.local import honoured as local_honoured
@@ -30,6 +31,7 @@ DRIVERS = (
     local_honoured.DECLARATION,
     kubernetes_honoured.DECLARATION,
     aws_honoured.DECLARATION,
+    gcp_honoured.DECLARATION,
     heroku_honoured.DECLARATION,
     digitalocean_honoured.DECLARATION,
 )

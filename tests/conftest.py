@@ -34,11 +34,17 @@ collect_ignore_glob += (
     if _DIGITALOCEAN
     else ["*/test_digitalocean_driver.py", "*/test_digitalocean_platform.py", "*/test_digitalocean_live.py"]
 )
+# The gcp driver's tests need its extra (google-cloud-run) and jsonschema (scripts/setup installs both).
+_GCP = (
+    importlib.util.find_spec("google.cloud.run_v2") is not None and importlib.util.find_spec("jsonschema") is not None
+)
+collect_ignore_glob += [] if _GCP else ["*/test_gcp_*.py"]
 pytest_plugins = [
     "tests.kube_support",
     *(["tests.aws_support"] if _AWS else []),
     *(["tests.heroku_support"] if _HEROKU else []),
     *(["tests.digitalocean_support"] if _DIGITALOCEAN else []),
+    *(["tests.gcp_support"] if _GCP else []),
 ]
 
 

@@ -78,6 +78,19 @@ def test_a_plan_reads_the_same_from_the_embedded_store_and_from_the_server(serve
     assert "strategy: blue-green" in remote.stdout
 
 
+def test_a_diff_reads_the_same_and_exits_the_same_from_the_embedded_store_and_from_the_server(
+    server: Server, tmp_path: Path
+):
+    init(tmp_path, "differs")
+
+    embedded = uno_deploy("diff", "-f", "deployment.yaml", cwd=tmp_path)
+    remote = uno_deploy("diff", "-f", "deployment.yaml", cwd=tmp_path, env=server.env())
+
+    assert (remote.returncode, remote.stdout) == (embedded.returncode, embedded.stdout)
+    assert remote.returncode == 1
+    assert remote.stdout.endswith("a deploy would change differs in dev on local: 2 added\n")
+
+
 def test_deploy_follow_upgrade_rollback_and_history_through_the_server(server: Server, tmp_path: Path):
     port = init(tmp_path, "remote")
     env = server.env()

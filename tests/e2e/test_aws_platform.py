@@ -174,3 +174,18 @@ async def test_a_config_without_a_listener_fails_before_aws_is_touched(deployer,
     assert "custom_settings.listener_arn" in record.message
     assert record.reached_platform is False
     assert world.services() == {}
+
+
+async def test_a_rollback_after_the_previous_release_is_gone_starts_it_again(deployer, world: World):
+    no_warm = {"blue_green": {"keep_previous": False}}
+    await deploy(deployer, world, "1.0.0", "blue-green", **no_warm)
+    second = await deploy(deployer, world, "2.0.0", "blue-green", **no_warm)
+    assert second.status is DeploymentStatus.SUCCEEDED, second.message
+    assert await running(world) == ["2.0.0"]
+
+    with EcsStandIn(world):
+        rollback = (await deployer.deployment_service.rollback(second.id)).value
+
+    assert rollback.status is DeploymentStatus.SUCCEEDED, rollback.message
+    assert await serving(deployer) == {"1.0.0": 100}
+    assert await running(world) == ["1.0.0"]

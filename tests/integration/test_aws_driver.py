@@ -48,12 +48,12 @@ def release(world: World, version: str, deployment: str, **settings: Any) -> Rel
 
 
 def driver_for(world: World, clock: Clock | None = None) -> AwsDriver:
-    made = aws.make_driver(world.environ)
-    assert isinstance(made, AwsDriver)
-    if clock is not None:
-        made._now = clock  # the rollback window and the statistics window are read on this clock
-    made._poll = 0.01
-    return made
+    """The driver as bootstrap makes it (``aws.make_driver``), or on a test's clock (the windows are read on it)."""
+    if clock is None:
+        made = aws.make_driver(world.environ)
+        assert isinstance(made, AwsDriver)
+        return made
+    return AwsDriver(world.environ, now=clock, poll_seconds=0.01)
 
 
 async def created(driver: AwsDriver, world: World, version: str, deployment: str) -> VersionSet:
@@ -303,4 +303,31 @@ async def test_a_sixth_target_group_in_the_forward_action_is_refused_saying_why(
     assert refused.is_failure()
     assert "at most 5" in refused.error.message
     assert len(world.services()) == 5
-    assert len(world.client("elbv2").describe_target_groups()["TargetGroups"]) == 5  # nothing made
+    groups = world.client("elbv2").describe_target_groups()["TargetGroups"]
+    assert len([group for group in groups if group["VpcId"] == world.vpc]) == 5  # nothing made
+
+
+async def test_with_a_rule_only_that_rule_is_changed(world: World):
+    elb = world.client("elbv2")
+    fixed = {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}
+    ours = elb.create_rule(
+        ListenerArn=world.listener,
+        Priority=5,
+        Conditions=[{"Field": "host-header", "Values": ["shop.example.com"]}],
+        Actions=[fixed],
+    )["Rules"][0]["RuleArn"]
+    driver = driver_for(world)
+    chosen = release(world, "1.0.0", "dep-aaaa1111", listener_arn=None, listener_rule_arn=ours)
+    assert driver.check(chosen.config).is_success()
+    made = await driver.create_version(chosen, 2)
+    assert made.is_success(), made
+
+    switched = await driver.set_traffic("shop", "staging", {made.value.id: 100})
+
+    assert switched.is_success(), switched
+    rule = elb.describe_rules(RuleArns=[ours])["Rules"][0]
+    groups = rule["Actions"][0]["ForwardConfig"]["TargetGroups"]
+    assert [group["Weight"] for group in groups] == [100]
+    assert world.weights() == {}  # the listener's default action is untouched: still its fixed response
+    listed = (await driver.list_versions("shop", "staging")).value
+    assert [(item.version, item.weight) for item in listed] == [("1.0.0", 100)]

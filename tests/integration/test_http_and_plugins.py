@@ -12,6 +12,7 @@ import pytest
 
 from uno.deployment import bootstrap
 from uno.deployment.engine import plugins
+from uno.deployment.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +89,7 @@ async def test_an_installed_plugin_action_runs_in_pipelines(tmp_path: Path, monk
     """,
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    container = bootstrap.build(bootstrap.Settings(database_url="memory://"), environ=environ)
+    container = bootstrap.build(Settings(database_url="memory://"), environ=environ)
     config = await container.config_service.create_config(app_name="shop", app_version="1.0.0", environment="dev")
     service = container.pipeline_service
     pipeline = (await service.create_pipeline("p", deployment_id=config.value.id)).value
@@ -107,6 +108,6 @@ def test_a_broken_plugin_stops_start_up_naming_it(tmp_path: Path, monkeypatch: p
     monkeypatch.syspath_prepend(str(tmp_path))
 
     with pytest.raises(plugins.PluginError, match=r"'notify' \(uno_broken_plugin:Notify\) failed to load: missing"):
-        bootstrap.build(bootstrap.Settings(database_url="memory://"))
+        bootstrap.build(Settings(database_url="memory://"))
 
     assert sys.modules.get("uno_broken_plugin") is None

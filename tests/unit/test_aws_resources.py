@@ -95,6 +95,7 @@ def valid(service: str, operation: str, body: dict[str, Any]) -> None:
         ({"secret_arns": None}, "custom_settings.secret_arns.DB_PASSWORD"),  # a secret with no ARN
         ({"latency_statistic": "median"}, "custom_settings.latency_statistic"),
         ({"aws_secret_access_key": "x"}, "custom_settings.aws_secret_access_key"),
+        ({"region": "us-east-1"}, "custom_settings.listener_arn"),  # the listener is in eu-west-1
     ],
 )
 def test_settings_are_refused_with_the_path_of_what_is_wrong(changed: dict[str, Any], field: str):

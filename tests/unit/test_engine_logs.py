@@ -6,6 +6,7 @@ import pytest
 import structlog.testing
 
 from uno.deployment import bootstrap
+from uno.deployment.settings import Settings
 
 
 async def run_pipeline(container: bootstrap.Container, log_level: str, outcome: str = "ok") -> object:
@@ -59,9 +60,7 @@ async def test_the_configuration_log_level_filters(container: bootstrap.Containe
 
 
 async def test_the_settings_floor_wins_over_a_chattier_configuration(environ, actions):
-    container = bootstrap.build(
-        bootstrap.Settings(database_url="memory://", log_level="ERROR"), environ=environ, actions=actions
-    )
+    container = bootstrap.build(Settings(database_url="memory://", log_level="ERROR"), environ=environ, actions=actions)
 
     with structlog.testing.capture_logs() as logs:
         await run_pipeline(container, "DEBUG", outcome="fail")

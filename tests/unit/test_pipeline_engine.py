@@ -15,6 +15,7 @@ from uno.core.errors import ErrorCode
 from uno.deployment import bootstrap
 from uno.deployment.domain.enums import PipelineStatus, StageStatus, TaskStatus
 from uno.deployment.domain.pipelines import Pipeline, Task
+from uno.deployment.settings import Settings
 
 
 class Builder:
@@ -86,7 +87,7 @@ async def test_stages_run_in_order_and_tasks_after_their_dependencies(builder: B
 
 
 async def test_independent_tasks_run_concurrently_within_the_limit(environ, actions, scripted: ScriptedAction):
-    settings = bootstrap.Settings(database_url="memory://", max_parallel_tasks=3)
+    settings = Settings(database_url="memory://", max_parallel_tasks=3)
     container = bootstrap.build(settings, environ=environ, actions=actions)
     builder = await Builder(container).start()
     await builder.stage("wide")

@@ -11,7 +11,6 @@ the container is built, unless ``auto_migrate`` is off.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
@@ -20,54 +19,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import inject
-import structlog
-
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.backups import FileBackups
-from uno.deployment.adapters.clocks import SystemClock
-from uno.deployment.adapters.commands import SubprocessRunner
-from uno.deployment.adapters.http import UrllibProber
-from uno.deployment.adapters.platforms.registry import DriverRegistry
-from uno.deployment.adapters.runners import ProcessIdentity
-from uno.deployment.domain.ids import DeploymentId
-from uno.deployment.engine import logs, output, plugins
-from uno.deployment.engine.actions import ActionRegistry, Tools
-from uno.deployment.engine.builtin_actions import builtin_actions
-from uno.deployment.engine.running import PipelineRunner
-from uno.deployment.engine.telemetry import Observer, Observers
-from uno.deployment.ports.access import IdempotencyRepository, TokenRepository
-from uno.deployment.ports.approvals import DecisionRepository
-from uno.deployment.ports.backups import DatabaseBackups
-from uno.deployment.ports.clock import Clock
-from uno.deployment.ports.commands import CommandRunner
-from uno.deployment.ports.http import HttpProber
-from uno.deployment.ports.leases import LeaseRepository
-from uno.deployment.ports.platforms import PlatformDrivers
-from uno.deployment.ports.repositories import (
-    DeploymentConfigRepository,
-    DeploymentResultRepository,
-    PipelineRepository,
-    StorageError,
-)
-from uno.deployment.services.access import AccessService
-from uno.deployment.services.config_service import DeploymentConfigService
-from uno.deployment.services.deployment_service import DeploymentService
-from uno.deployment.services.leasing import LeaseKeeper, lease_key
-from uno.deployment.services.pipeline_service import PipelineService
-from uno.deployment.settings import Settings
 
 if TYPE_CHECKING:
+    import asyncio
+
     from uno.deployment.adapters.platforms.local.driver import LocalDriver
     from uno.deployment.adapters.queue.procrastinate_queue import ProcrastinateQueue
     from uno.deployment.adapters.repositories.sql import connecting, migrating
-    from uno.deployment.ports.platforms import PlatformDriver
+    from uno.deployment.engine.actions import ActionRegistry
+    from uno.deployment.engine.running import PipelineRunner
+    from uno.deployment.engine.telemetry import Observer, Observers
+    from uno.deployment.ports.access import IdempotencyRepository, TokenRepository
+    from uno.deployment.ports.approvals import DecisionRepository
+    from uno.deployment.ports.backups import DatabaseBackups
+    from uno.deployment.ports.clock import Clock
+    from uno.deployment.ports.commands import CommandRunner
+    from uno.deployment.ports.http import HttpProber
+    from uno.deployment.ports.leases import LeaseRepository
+    from uno.deployment.ports.platforms import PlatformDriver, PlatformDrivers
+    from uno.deployment.ports.reading import StoreReader
+    from uno.deployment.ports.repositories import (
+        DeploymentConfigRepository,
+        DeploymentResultRepository,
+        PipelineRepository,
+    )
+    from uno.deployment.services.access import AccessService
+    from uno.deployment.services.config_service import DeploymentConfigService
+    from uno.deployment.services.deployment_service import DeploymentService
+    from uno.deployment.services.pipeline_service import PipelineService
+    from uno.deployment.settings import Settings
 
-# Adapters load where they are used (PLC0415 below): a command pays for the store and the
-# platform it uses, not for SQL, Alembic, Kubernetes and the local agent all at once.
-
-_log = structlog.get_logger("uno.deployment.worker")
+# Everything loads where it is used (PLC0415 below): importing this module costs almost
+# nothing, so a CLI listing that reads the store through ``sqlite_reader`` pays for
+# neither the services nor the engine nor structlog nor pydantic; ``build
+# pays for the services, and for the store and the platform it uses, not for SQL,
+# Alembic, Kubernetes and the local agent all at once.
 
 
 @dataclass(frozen=True)
@@ -169,6 +157,24 @@ def build(
     With ``execution = "queue"`` deployments go to the PostgreSQL queue; ``worker_name``
     names this process as a worker (``run_worker``).
     """
+    from uno.deployment.adapters.backups import FileBackups  # noqa: PLC0415
+    from uno.deployment.adapters.clocks import SystemClock  # noqa: PLC0415
+    from uno.deployment.adapters.commands import SubprocessRunner  # noqa: PLC0415
+    from uno.deployment.adapters.http import UrllibProber  # noqa: PLC0415
+    from uno.deployment.adapters.platforms.registry import DriverRegistry  # noqa: PLC0415
+    from uno.deployment.adapters.runners import ProcessIdentity  # noqa: PLC0415
+    from uno.deployment.engine import logs, plugins  # noqa: PLC0415
+    from uno.deployment.engine.actions import Tools  # noqa: PLC0415
+    from uno.deployment.engine.builtin_actions import builtin_actions  # noqa: PLC0415
+    from uno.deployment.engine.running import PipelineRunner  # noqa: PLC0415
+    from uno.deployment.engine.telemetry import Observers  # noqa: PLC0415
+    from uno.deployment.services.access import AccessService  # noqa: PLC0415
+    from uno.deployment.services.config_service import DeploymentConfigService  # noqa: PLC0415
+    from uno.deployment.services.deployment_service import DeploymentService  # noqa: PLC0415
+    from uno.deployment.services.leasing import LeaseKeeper  # noqa: PLC0415
+    from uno.deployment.services.pipeline_service import PipelineService  # noqa: PLC0415
+    from uno.deployment.settings import Settings  # noqa: PLC0415
+
     settings = settings or Settings()
     clock = clock or SystemClock()
     environ = os.environ if environ is None else environ
@@ -185,6 +191,7 @@ def build(
             "aws": lambda: _aws_driver(environ),
             "heroku": lambda: _heroku_driver(environ),
             "digitalocean": lambda: _digitalocean_driver(environ),
+            "gcp": lambda: _gcp_driver(environ),
         }
     )
     tools = Tools(
@@ -197,7 +204,6 @@ def build(
         platforms,
         known_secrets=_server_secrets(settings),
     )
-    logs.through_logging()
     observers = Observers()
     runner = PipelineRunner(
         pipelines,
@@ -209,6 +215,7 @@ def build(
     )
     keeper = LeaseKeeper(leases, clock, settings.lease_ttl_seconds)
     queue = _queue(settings)
+    logs.through_logging_if_loaded()  # the loggers of the core do it themselves when they first write
     close_store = opened.close if queue is None else _closing_both(queue.aclose, opened.close)
     return Container(
         settings=settings,
@@ -248,6 +255,21 @@ def build(
     )
 
 
+def sqlite_reader(database_url: str | None) -> StoreReader | None:
+    """A read-only reader of the store ``database_url`` names (the settings'), for the CLI's listings.
+
+    There is one only when the store is a SQLite file that exists at the schema revision
+    this version ships (``sqlite_reading.open_reader``); it loads ``sqlite3`` alone. None:
+    ``build`` instead.
+    """
+    from uno.deployment import settings  # noqa: PLC0415
+    from uno.deployment.adapters.repositories import sqlite_reading  # noqa: PLC0415
+
+    if database_url == settings.MEMORY_URL:
+        return None
+    return sqlite_reading.open_reader(database_url)
+
+
 def _local_driver(local_dir: Path, environ: Mapping[str, str] | None = None) -> LocalDriver:
     from uno.deployment.adapters.platforms.local.driver import LocalDriver  # noqa: PLC0415
 
@@ -276,6 +298,12 @@ def _digitalocean_driver(environ: Mapping[str, str]) -> PlatformDriver:
     from uno.deployment.adapters.platforms import digitalocean  # noqa: PLC0415
 
     return digitalocean.make_driver(environ)
+
+
+def _gcp_driver(environ: Mapping[str, str]) -> PlatformDriver:
+    from uno.deployment.adapters.platforms import gcp  # noqa: PLC0415
+
+    return gcp.make_driver(environ)
 
 
 def _server_secrets(settings: Settings) -> frozenset[str]:
@@ -321,8 +349,15 @@ async def run_worker(
     another worker resumes it. ``observers`` are told every change it records (metrics);
     ``overrides`` replace parts as in ``build`` (tests).
     """
+    import asyncio  # noqa: PLC0415
+
+    from uno.deployment.domain.ids import DeploymentId  # noqa: PLC0415
+    from uno.deployment.engine import logs  # noqa: PLC0415
+    from uno.deployment.services.leasing import lease_key  # noqa: PLC0415
+
     if settings.execution != "queue":
         raise ValueError("a worker needs execution = 'queue' (and a PostgreSQL database_url)")
+    log = logs.get_logger("uno.deployment.worker")
     container = build(settings, worker_name=name, **overrides)
     for observer in observers:
         container.observers.add(observer)
@@ -341,7 +376,7 @@ async def run_worker(
                 await queue.enqueue(deployment_id, lease_key(record.config))
             return
         if isinstance(outcome, Failure):
-            _log.warning("a queued deployment could not run", deployment_id=deployment_id, error=outcome.error.message)
+            log.warning("a queued deployment could not run", deployment_id=deployment_id, error=outcome.error.message)
 
     async def hand_back() -> None:
         await service.hand_back_all()
@@ -366,6 +401,8 @@ def configure_logging() -> None:
     """The CLI's and the server's output (an application's choice, never the library's): the
     ``uno.deployment`` logs on stderr (``engine.output``), structlog's lines among them.
     """
+    from uno.deployment.engine import logs, output  # noqa: PLC0415
+
     logs.through_logging()
     output.configure_logging()
 
@@ -380,6 +417,14 @@ def configure(settings: Settings | None = None, *, container: Container | None =
     one ``inject`` built on first use, if any; with new settings or a container it
     replaces it.
     """
+    import inject  # noqa: PLC0415
+
+    from uno.deployment.services.access import AccessService  # noqa: PLC0415
+    from uno.deployment.services.config_service import DeploymentConfigService  # noqa: PLC0415
+    from uno.deployment.services.deployment_service import DeploymentService  # noqa: PLC0415
+    from uno.deployment.services.pipeline_service import PipelineService  # noqa: PLC0415
+    from uno.deployment.settings import Settings  # noqa: PLC0415
+
     global _configured
     if _configured is not None and settings is None and container is None and inject.is_configured():
         return _configured
@@ -406,6 +451,14 @@ def install_defaults() -> None:
     ``configure()`` then returns. An application that configured ``inject`` itself is
     left alone; ``configure(settings)`` replaces these bindings.
     """
+    import inject  # noqa: PLC0415
+
+    from uno.deployment.services.access import AccessService  # noqa: PLC0415
+    from uno.deployment.services.config_service import DeploymentConfigService  # noqa: PLC0415
+    from uno.deployment.services.deployment_service import DeploymentService  # noqa: PLC0415
+    from uno.deployment.services.pipeline_service import PipelineService  # noqa: PLC0415
+    from uno.deployment.settings import Settings  # noqa: PLC0415
+
     if inject.is_configured():
         return
 
@@ -433,6 +486,8 @@ def reset() -> Container | None:
     ``inject`` is left with the embedded defaults again, built on first use. The caller
     closes what it returns (``await container.aclose()``) when it used a SQL store.
     """
+    import inject  # noqa: PLC0415
+
     global _configured
     forgotten, _configured = _configured, None
     inject.clear()
@@ -472,6 +527,8 @@ def _schema(
     settings: Settings | None, operation: Callable[[connecting.Target], migrating.Revisions]
 ) -> Result[SchemaStatus]:
     from uno.deployment.adapters.repositories.sql import connecting  # noqa: PLC0415
+    from uno.deployment.ports.repositories import StorageError  # noqa: PLC0415
+    from uno.deployment.settings import Settings  # noqa: PLC0415
 
     settings = settings or Settings()
     if settings.uses_memory:
@@ -488,12 +545,16 @@ def _schema(
 
 async def stop_local_platform(settings: Settings | None = None) -> Result[None]:
     """Stop the local agent and everything it runs (``uno-deploy down``); fine if nothing runs."""
+    from uno.deployment.settings import Settings  # noqa: PLC0415
+
     settings = settings or Settings()
     return await _local_driver(settings.resolved_local_dir()).shutdown()
 
 
 async def local_agent_status(settings: Settings | None = None) -> Result[dict[str, Any] | None]:
     """What the local agent reports of itself (``uno-deploy agent``); None when no agent runs."""
+    from uno.deployment.settings import Settings  # noqa: PLC0415
+
     settings = settings or Settings()
     return await _local_driver(settings.resolved_local_dir()).agent_status()
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from uno.core.errors import ErrorCode, ErrorDetails
+
+if TYPE_CHECKING:  # texts imports this module, and the CLI's listings import texts without pydantic
+    from pydantic import ValidationError
 
 
 class FieldValueError(ValueError):

@@ -12,17 +12,24 @@ the application configures it. ``through_logging`` routes structlog there, unles
 application configured structlog itself; no handler is installed. Each record carries
 the structured fields in ``record.structured`` (and ``key=value`` in its message), which
 the CLI's and the server's handlers render (``bootstrap.configure_logging``).
+
+structlog itself (with rich and pygments, which it loads for tracebacks) is imported
+when the first line is about to be written, not before: ``get_logger`` and
+``run_logger`` hand out loggers that load it then, and ``through_logging`` runs at that
+moment too. A ``uno-deploy deploy`` whose runs log nothing at its level (the CLI shows
+the tasks itself) never imports it; what an application sees is unchanged, since
+nothing was written before.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
-from typing import Any
+import sys
+from collections.abc import Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
 
-import structlog
-
-from uno.deployment.domain.configs import DeploymentConfig
+if TYPE_CHECKING:
+    from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage
 from uno.deployment.engine import output
 
@@ -34,6 +41,8 @@ STRUCTURED = output.STRUCTURED
 
 def through_logging() -> None:
     """Send structlog's lines to ``logging``, unless the application configured structlog itself."""
+    import structlog  # noqa: PLC0415 (see the module's docstring)
+
     if structlog.is_configured():
         return
     structlog.configure(
@@ -57,18 +66,42 @@ def to_record(logger: Any, method: str, event_dict: MutableMapping[str, Any]) ->
     return {"msg": message, "extra": {STRUCTURED: event_dict}, "exc_info": exc_info}
 
 
+def through_logging_if_loaded() -> None:
+    """``through_logging`` now if structlog is loaded already (an adapter logs through it directly)."""
+    if "structlog" in sys.modules:
+        through_logging()
+
+
+def get_logger(name: str) -> Any:
+    """structlog's ``get_logger(name)``, imported when the first line is written."""
+
+    def make() -> Any:
+        import structlog  # noqa: PLC0415
+
+        return structlog.get_logger(name)
+
+    return _Deferred(make)
+
+
 def run_logger(pipeline: Pipeline, config: DeploymentConfig | None, floor: int) -> Any:
     """A logger for one run of ``pipeline``, at the configuration's level (or ``floor``, if higher)."""
     if config is not None and not config.monitoring.enable_logging:
         return _Silent()
-    level = logging.getLevelName(config.monitoring.log_level) if config else logging.INFO
-    wrapper = structlog.make_filtering_bound_logger(max(level, floor))
-    return structlog.wrap_logger(logging.getLogger(RUNS_LOGGER), wrapper_class=wrapper).bind(
-        pipeline_id=pipeline.id.value,
-        deployment_id=pipeline.deployment_id.value,
-        app=config.app_name if config else None,
-        environment=config.environment.value if config else None,
-    )
+    level = max(logging.getLevelName(config.monitoring.log_level) if config else logging.INFO, floor)
+    bound = {
+        "pipeline_id": pipeline.id.value,
+        "deployment_id": pipeline.deployment_id.value,
+        "app": config.app_name if config else None,
+        "environment": config.environment.value if config else None,
+    }
+
+    def make() -> Any:
+        import structlog  # noqa: PLC0415
+
+        wrapper = structlog.make_filtering_bound_logger(level)
+        return structlog.wrap_logger(logging.getLogger(RUNS_LOGGER), wrapper_class=wrapper).bind(**bound)
+
+    return _Leveled(level, make)
 
 
 def log_transition(log: Any, event: PipelineEvent, subject: Any, stage: Stage | None) -> None:
@@ -99,6 +132,36 @@ def log_progress(log: Any, event: PipelineEvent, task: Any, stage: Stage | None)
     if stage is not None:
         fields.update(stage=stage.name, stage_id=stage.id.value)
     log.log(logging.INFO, "task.progress", **fields)
+
+
+class _Deferred:
+    """A structlog logger made (and structlog imported, and ``through_logging`` run) at its first use."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._logger: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._logger is None:
+            through_logging()
+            self._logger = self._make()
+        return getattr(self._logger, name)
+
+
+class _Leveled(_Deferred):
+    """A run's logger: it answers ``is_enabled_for`` by its level alone, so a run whose lines
+    are all below it never makes the structlog logger."""
+
+    def __init__(self, level: int, make: Callable[[], Any]) -> None:
+        super().__init__(make)
+        self._level = level
+
+    def is_enabled_for(self, level: int) -> bool:
+        return level >= self._level
+
+    def log(self, level: int, event: str, **fields: Any) -> None:
+        if level >= self._level:
+            self.__getattr__("log")(level, event, **fields)
 
 
 class _Silent:

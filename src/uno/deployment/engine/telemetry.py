@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import structlog
-
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.domain.enums import DeploymentStatus
 from uno.deployment.domain.pipelines import Pipeline, PipelineEvent, Stage, Task
+from uno.deployment.engine import logs
 
-_log = structlog.get_logger("uno.deployment.telemetry")
+_log = logs.get_logger("uno.deployment.telemetry")  # structlog loads with the first line
 
 
 class Observer(Protocol):

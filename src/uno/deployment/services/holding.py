@@ -18,14 +18,13 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-import structlog
-
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.domain.enums import DeploymentEnvironment, DeploymentStatus
 from uno.deployment.domain.ids import DeploymentId
 from uno.deployment.domain.pipelines import Pipeline
+from uno.deployment.engine import logs
 from uno.deployment.engine.running import PipelineRunner
 from uno.deployment.ports.leases import Lease
 from uno.deployment.ports.queue import DeploymentQueue
@@ -34,7 +33,7 @@ from uno.deployment.services.leasing import LeaseKeeper
 from uno.deployment.services.orphans import holder_deployment
 from uno.deployment.services.recording import LeaseLost, Recorder
 
-_log = structlog.get_logger("uno.deployment.deployments")
+_log = logs.get_logger("uno.deployment.deployments")  # structlog loads with the first line
 
 
 class LeaseHolder:

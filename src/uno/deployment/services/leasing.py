@@ -12,15 +12,14 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-import structlog
-
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.configs import DeploymentConfig
+from uno.deployment.engine import logs
 from uno.deployment.ports.clock import Clock
 from uno.deployment.ports.leases import Lease, LeaseRepository
 
-_log = structlog.get_logger("uno.deployment.leases")
+_log = logs.get_logger("uno.deployment.leases")  # structlog loads with the first line
 
 DEFAULT_LEASE_TTL = 60.0
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import structlog
-
 from uno.core.result import Result, Success
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.deployments import DeploymentResult
 from uno.deployment.domain.enums import DeploymentKind, DeploymentStatus, PipelineStatus
 from uno.deployment.domain.ids import DeploymentId
+from uno.deployment.engine import logs
 from uno.deployment.engine.running import PipelineRunner
 from uno.deployment.ports.leases import Lease
 from uno.deployment.ports.repositories import MAX_PAGE, DeploymentQuery, DeploymentResultRepository, PipelineRepository
@@ -25,7 +24,7 @@ from uno.deployment.services import rolling_back as rolling_back_rules
 from uno.deployment.services.leasing import LeaseKeeper, lease_key
 from uno.deployment.services.recording import Recorder
 
-_log = structlog.get_logger("uno.deployment.recovery")
+_log = logs.get_logger("uno.deployment.recovery")  # structlog loads with the first line
 
 PENDING_GRACE = timedelta(seconds=10)
 """A deployment stays ``pending`` only between being stored and taking its lease: longer means its runner died."""

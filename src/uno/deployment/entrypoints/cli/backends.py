@@ -14,17 +14,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from uno.core.result import Result
-from uno.deployment.domain.configs import DeploymentConfig
-from uno.deployment.domain.deployments import DeploymentResult
-from uno.deployment.domain.differences import Diff
 from uno.deployment.domain.enums import DeploymentKind, DeploymentStatus, PipelineStatus, TaskStatus
-from uno.deployment.domain.pipelines import Pipeline
 from uno.deployment.entrypoints import views
-from uno.deployment.ports.approvals import Decision
-from uno.deployment.services.planning import DeploymentPlan
+
+if TYPE_CHECKING:  # the look-around commands use ``Deployment`` without the services (``looking``)
+    from uno.core.result import Result
+    from uno.deployment.domain.configs import DeploymentConfig
+    from uno.deployment.domain.deployments import DeploymentResult
+    from uno.deployment.domain.differences import Diff
+    from uno.deployment.domain.pipelines import Pipeline
+    from uno.deployment.ports.approvals import Decision
+    from uno.deployment.services.planning import DeploymentPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,11 @@ class Deployment:
     @classmethod
     def of(cls, record: DeploymentResult) -> Deployment:
         return cls(**views.deployment(record))
+
+    @classmethod
+    def stored(cls, document: dict[str, Any]) -> Deployment:
+        """``of`` the record whose stored document this is (``views.stored_deployment``)."""
+        return cls(**views.stored_deployment(document))
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Deployment:

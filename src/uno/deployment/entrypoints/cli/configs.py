@@ -10,27 +10,30 @@ before), or created when there is none; unchanged when the file says what is sto
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shlex
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-import yaml
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment import bootstrap
-from uno.deployment.domain import configuring
-from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import DeploymentEnvironment
-from uno.deployment.entrypoints.cli import files, running, showing
-from uno.deployment.entrypoints.cli.backends import Backend
+from uno.deployment.entrypoints import views
+from uno.deployment.entrypoints.cli import looking, running, showing
 from uno.deployment.entrypoints.cli.opening import with_backend
-from uno.deployment.services import checking
 from uno.deployment.settings import MEMORY_URL
+
+if TYPE_CHECKING:
+    from uno.deployment.domain.configs import DeploymentConfig
+    from uno.deployment.entrypoints.cli import files
+    from uno.deployment.entrypoints.cli.backends import Backend
+    from uno.deployment.services import checking
+
+# ``config list`` reads the embedded store without the services (``looking``): the file
+# parser, the checks, YAML and the configuration model load in the commands that use them.
 
 app = typer.Typer(no_args_is_help=True, help="Deployment configurations: create, list, show, update, delete, validate.")
 
@@ -46,6 +49,8 @@ DEFAULT_APP_PORT = 8080
 
 
 def read(path: str, sets: list[str]) -> files.ConfigFile:
+    from uno.deployment.entrypoints.cli import files  # noqa: PLC0415
+
     loaded = files.load(path, sets)
     if isinstance(loaded, Failure):
         running.fail(loaded.error)
@@ -54,6 +59,10 @@ def read(path: str, sets: list[str]) -> files.ConfigFile:
 
 def precheck(file: files.ConfigFile) -> None:
     """Refuse a file the store would refuse, here and the same way whichever backend: every problem counted."""
+    import asyncio  # noqa: PLC0415
+
+    from uno.deployment.services import checking  # noqa: PLC0415
+
     found = asyncio.run(checking.problems(file.model_values(), None, datetime.now(UTC), deployable=False))
     if found:
         fail_config(file, ErrorDetails(ErrorCode.VALIDATION_ERROR, "invalid configuration", {"errors": found}))
@@ -61,6 +70,8 @@ def precheck(file: files.ConfigFile) -> None:
 
 def fail_config(file: files.ConfigFile | None, error: ErrorDetails) -> NoReturn:
     """One line for a refused configuration: the first problem with its line, and how many more."""
+    from uno.deployment.services import checking  # noqa: PLC0415
+
     if file is None or error.code is not ErrorCode.VALIDATION_ERROR:
         running.fail(error)
     listed = checking.listed(error)
@@ -98,6 +109,8 @@ async def apply(backend: Backend, file: files.ConfigFile) -> Result[tuple[Deploy
 
 
 def _same(current: DeploymentConfig, values: dict[str, Any]) -> bool:
+    from uno.deployment.domain import configuring  # noqa: PLC0415
+
     built = configuring.build(current.id, values, current.created_at)
     if isinstance(built, Failure):
         return False
@@ -154,16 +167,19 @@ def list_configs(
 
     Example: uno-deploy config list --app hello
     """
-    found = running.unwrap(with_backend(lambda backend: backend.list_configs(app_name, environment, limit)))
-    if json_output:
-        running.emit_json([showing.config_document(config) for config in found])
-    elif not found:
+    rows = None if json_output else looking.config_rows(app_name, environment, limit)
+    if rows is None:
+        found = running.unwrap(with_backend(lambda backend: backend.list_configs(app_name, environment, limit)))
+        if json_output:
+            running.emit_json([showing.config_document(config) for config in found])
+            return
+        rows = [views.ConfigRow.of(config) for config in found]
+    if not rows:
         typer.echo(
             "no configurations yet (make one: uno-deploy init APP, then uno-deploy config create -f FILE)", err=True
         )
-    else:
-        for line in showing.configs_table(found):
-            typer.echo(line)
+    for line in showing.configs_table(rows) if rows else []:
+        typer.echo(line)
 
 
 @app.command("show")
@@ -175,6 +191,8 @@ def show(
 
     Example: uno-deploy config show cfg-01jz8x3v5q6w7e8r9t0y1u2i3o
     """
+    from uno.deployment.domain import configuring  # noqa: PLC0415
+
     config = running.unwrap(with_backend(lambda backend: backend.get_config(config_id)))
     document = showing.config_document(config)
     if json_output:
@@ -199,6 +217,8 @@ def update(
 
     Example: uno-deploy config update cfg-01jz8x3v5q6w7e8r9t0y1u2i3o --set app_version=2.0.0
     """
+    from uno.deployment.entrypoints.cli import files  # noqa: PLC0415
+
     config_file = read(file, sets) if file else None
     changes = config_file.model_values() if config_file else running.unwrap(files.set_values(sets))
     if not changes:
@@ -241,6 +261,8 @@ def validate(
 
     Example: uno-deploy config validate -f deployment.yaml
     """
+    import asyncio  # noqa: PLC0415
+
     config_file = read(file, sets)
     found, warned, deprecated = asyncio.run(_problems(config_file.model_values()))
     environment = str(config_file.values.get("environment", ""))
@@ -278,6 +300,9 @@ async def _problems(
 ) -> tuple[list[checking.Problem], list[checking.Problem], list[checking.Problem]]:
     """The file's problems, and (when it has none) the settings its platform would not honour and the
     deprecated keys it uses."""
+    from uno.deployment import bootstrap  # noqa: PLC0415
+    from uno.deployment.services import checking  # noqa: PLC0415
+
     offline = running.cli_settings().model_copy(update={"database_url": MEMORY_URL})
     container = bootstrap.build(offline)
     drivers = container.runner.tools.platforms
@@ -363,6 +388,10 @@ def init(
 
     Example: uno-deploy init shop --env dev --command "python3 app.py" --port 8080
     """
+    import yaml  # noqa: PLC0415
+
+    from uno.deployment.entrypoints.cli import files  # noqa: PLC0415
+
     try:
         environment = DeploymentEnvironment(environment).value
     except ValueError:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
@@ -26,11 +26,14 @@ from uno.core.result import Failure, Result, Success
 from uno.deployment.domain import configuring
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.pipelines import Pipeline
-from uno.deployment.entrypoints.cli import configs, files, following, running, runs, showing
+from uno.deployment.entrypoints.cli import configs, following, running, runs, showing
 from uno.deployment.entrypoints.cli.backends import Backend, Deployment
 from uno.deployment.entrypoints.cli.opening import with_backend
 from uno.deployment.services import honouring
 from uno.deployment.services.planning import DeploymentPlan
+
+if TYPE_CHECKING:  # the file parser (and YAML) loads for the commands given a file or --set
+    from uno.deployment.entrypoints.cli import files
 
 DETACH_DEADLINE = 60.0
 """How long ``--no-wait`` waits for the detached process to have started the deployment."""
@@ -77,6 +80,8 @@ async def resolve(
         return Failure(ErrorDetails.validation("CONFIG_ID", "give a configuration id (cfg-...) or -f FILE"))
     if not sets:
         return await backend.get_config(config_id)
+    from uno.deployment.entrypoints.cli import files  # noqa: PLC0415
+
     changes = files.set_values(sets)
     if isinstance(changes, Failure):
         return changes
@@ -144,6 +149,8 @@ def _planned(config_id: str | None, path: str | None, sets: list[str], *, live: 
         stored = await backend.get_config(config_id)
         if isinstance(stored, Failure):
             return stored
+        from uno.deployment.entrypoints.cli import files  # noqa: PLC0415
+
         document = stored.value.to_document()
         values = {name: value for name, value in document.items() if name in configuring.SETTABLE}
         changed = files.apply_sets(files.ConfigFile(config_id, values), sets)

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import typer
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
@@ -36,6 +34,9 @@ from uno.deployment.domain.enums import TaskStatus
 from uno.deployment.domain.pipelines import Pipeline, Stage, Task
 from uno.deployment.entrypoints.cli import runs, showing
 from uno.deployment.entrypoints.cli.backends import Backend, Deployment
+
+if TYPE_CHECKING:  # rich loads for a terminal only: a pipe (CI, scripts) gets plain lines
+    from rich.console import Console, Group
 
 POLL_SECONDS = 0.25
 _MARKS = {
@@ -98,6 +99,8 @@ class LiveView:
     """A table redrawn in place (rich), for a person watching a terminal."""
 
     def __init__(self, console: Console, title: str) -> None:
+        from rich.live import Live  # noqa: PLC0415
+
         self._title = title
         self._live = Live(console=console, refresh_per_second=8, transient=False)
         self._live.start()
@@ -106,6 +109,10 @@ class LiveView:
         self._live.update(self._render(deployment, pipeline), refresh=True)
 
     def _render(self, deployment: Deployment, pipeline: Pipeline | None) -> Group:
+        from rich.console import Group  # noqa: PLC0415
+        from rich.table import Table  # noqa: PLC0415
+        from rich.text import Text  # noqa: PLC0415
+
         table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
         for column in ("", "stage", "task", "time", "detail"):
             table.add_column(column, no_wrap=column != "detail", overflow="fold")
@@ -133,11 +140,19 @@ class LiveView:
 def view_for(json_output: bool, title: str) -> View:
     if json_output:
         return QuietView()
-    console = Console()
-    if console.is_terminal:
-        return LiveView(console, title)
+    if _may_be_a_terminal():
+        from rich.console import Console  # noqa: PLC0415
+
+        console = Console()
+        if console.is_terminal:
+            return LiveView(console, title)
     typer.echo(title)
     return LineView()
+
+
+def _may_be_a_terminal() -> bool:
+    """False where rich's ``Console().is_terminal`` is surely False: stdout no tty, and nothing forcing it."""
+    return sys.stdout.isatty() or os.environ.get("TTY_COMPATIBLE") == "1" or bool(os.environ.get("FORCE_COLOR"))
 
 
 async def follow(

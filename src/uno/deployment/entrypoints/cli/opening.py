@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -42,6 +41,7 @@ def open_backend() -> Backend:
 
 def with_backend(work: Callable[[Backend], Awaitable[T]]) -> T:
     """Open the backend, run ``work`` with it, close it (stopping what it still runs here)."""
+    import asyncio  # noqa: PLC0415 (the store's listings read it without an event loop: ``looking``)
 
     async def run() -> T:
         backend = open_backend()

@@ -10,7 +10,6 @@ stderr; ``--debug`` adds the error's context and the traceback.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -56,6 +55,8 @@ def settings(url: str | None) -> Settings:
 
 def with_container(chosen: Settings, work: Callable[[bootstrap.Container], Awaitable[T]]) -> T:
     """Build the container, run ``work`` with it, close it; a store that cannot open ends the command."""
+    import asyncio  # noqa: PLC0415 (``--version`` and the store's listings run no event loop)
+
     from uno.deployment import bootstrap  # noqa: PLC0415
     from uno.deployment.ports.repositories import StorageError  # noqa: PLC0415
 

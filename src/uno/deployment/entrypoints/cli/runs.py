@@ -15,8 +15,10 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from uno.deployment.settings import Settings
+if TYPE_CHECKING:
+    from uno.deployment.settings import Settings
 
 
 def directory(settings: Settings) -> Path:

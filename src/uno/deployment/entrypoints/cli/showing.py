@@ -7,16 +7,21 @@ a running deploy is ``following``'s). Every function returns lines; the commands
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from uno.deployment.domain import differences
-from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.domain.enums import TaskStatus
-from uno.deployment.domain.pipelines import Pipeline, Stage, Task
-from uno.deployment.entrypoints.cli.backends import Deployment
-from uno.deployment.services.planning import DeploymentPlan
+from uno.deployment.entrypoints import views
+
+if TYPE_CHECKING:
+    from uno.deployment.domain.configs import DeploymentConfig
+    from uno.deployment.domain.pipelines import Pipeline, Stage, Task
+    from uno.deployment.entrypoints.cli.backends import Deployment
+    from uno.deployment.services.planning import DeploymentPlan
+
+# What a listing needs loads with this module; YAML, the configuration model and the
+# planner only where a configuration or a plan is shown (``status`` and ``history`` read
+# the store without them: ``looking``).
 
 _STATUS_WIDTH = 9
 
@@ -36,15 +41,15 @@ def table(rows: list[tuple[str, ...]]) -> list[str]:
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
-class _PlainDumper(yaml.SafeDumper):
-    """YAML without anchors and aliases: repeated objects are written out each time, as a person reads them."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
 def as_yaml(document: Any) -> str:
-    dumped = yaml.dump(document, Dumper=_PlainDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    """YAML without anchors and aliases: repeated objects are written out each time, as a person reads them."""
+    import yaml  # noqa: PLC0415
+
+    class PlainDumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    dumped = yaml.dump(document, Dumper=PlainDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
     return dumped.rstrip("\n")
 
 
@@ -55,16 +60,16 @@ def config_summary(config: DeploymentConfig) -> str:
     )
 
 
-def configs_table(configs: list[DeploymentConfig]) -> list[str]:
+def configs_table(configs: list[views.ConfigRow]) -> list[str]:
     header = ("ID", "APP", "VERSION", "ENVIRONMENT", "PLATFORM", "STRATEGY", "UPDATED")
     rows = [
         (
-            config.id.value,
+            config.id,
             config.app_name,
             config.app_version,
-            config.environment.value,
-            config.platform.value,
-            config.strategy.value,
+            config.environment,
+            config.platform,
+            config.strategy,
             when(config.updated_at),
         )
         for config in configs

@@ -6,19 +6,23 @@ import json
 import os
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from uno.core.errors import ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment import bootstrap
-from uno.deployment.domain.configs import DeploymentConfig
-from uno.deployment.domain.pipelines import Pipeline, Stage, Task
-from uno.deployment.engine import secrecy
-from uno.deployment.entrypoints.cli import deploying, following, running, showing
-from uno.deployment.entrypoints.cli.backends import Backend, Deployment
+from uno.deployment.entrypoints.cli import looking, running, showing
 from uno.deployment.entrypoints.cli.opening import with_backend
+
+if TYPE_CHECKING:
+    from uno.deployment.domain.configs import DeploymentConfig
+    from uno.deployment.domain.pipelines import Pipeline, Stage, Task
+    from uno.deployment.engine import secrecy
+    from uno.deployment.entrypoints.cli.backends import Backend, Deployment
+
+# ``status`` and ``history`` read the embedded store without the services when they can
+# (``looking``); following a deployment (``--wait``) loads the live view and the services.
 
 ID_HELP = "The deployment's id (dep-...), as deploy, status or history print it."
 _SHOWN_OUTPUTS = frozenset(
@@ -48,7 +52,10 @@ def status(
     if wait:
         _follow(deployment_id, json_output)
         return
-    deployment, pipeline = running.unwrap(with_backend(lambda backend: _with_pipeline(backend, deployment_id)))
+    found = looking.deployment(deployment_id)
+    if found is None:
+        found = running.unwrap(with_backend(lambda backend: _with_pipeline(backend, deployment_id)))
+    deployment, pipeline = found
     if json_output:
         running.emit_json(
             {"deployment": deployment.to_document(), "pipeline": pipeline.to_document() if pipeline else None}
@@ -59,6 +66,8 @@ def status(
 
 
 def _follow(deployment_id: str, json_output: bool) -> None:
+    from uno.deployment.entrypoints.cli import deploying, following  # noqa: PLC0415
+
     async def work(backend: Backend) -> tuple[Result[Deployment], Pipeline | None]:
         found = await backend.deployment(deployment_id)
         if isinstance(found, Failure):
@@ -89,7 +98,9 @@ def history(
             ErrorDetails.validation("ENV", f"two environments given: {env_argument!r} and --env {environment!r}")
         )
     environment = environment or env_argument
-    found = running.unwrap(with_backend(lambda backend: backend.deployments(app_name, environment, limit)))
+    found = looking.deployments(app_name, environment, limit)
+    if found is None:
+        found = running.unwrap(with_backend(lambda backend: backend.deployments(app_name, environment, limit)))
     if json_output:
         running.emit_json([deployment.to_document() for deployment in found])
     elif not found:
@@ -148,6 +159,8 @@ def _redactor(config: DeploymentConfig | None) -> secrecy.Redactor:
     A replica writes its log itself (``local.rotating``), so nothing could hide a secret on the way in; it is
     hidden on the way out, as everything the engine stores is.
     """
+    from uno.deployment.engine import secrecy  # noqa: PLC0415
+
     url = running.cli_settings().database_url or ""
     return secrecy.Redactor.for_run(config, os.environ, [url] if "@" in url else [])
 
@@ -188,6 +201,8 @@ def _task_lines(stage: Stage, task: Task) -> list[str]:
 def _replica_logs(deployment: Deployment, version_sets: list[str]) -> list[Path]:
     if deployment.platform != "local":
         return []
+    from uno.deployment import bootstrap  # noqa: PLC0415
+
     settings = running.cli_settings()
     return [path for version_set in version_sets for path in bootstrap.local_replica_logs(settings, version_set)]
 

@@ -17,7 +17,6 @@ import json
 from http import HTTPStatus
 from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure
 from uno.deployment.domain.validation import FieldValueError
+from uno.deployment.engine import logs
 from uno.deployment.ports.repositories import StorageError
 
 PROBLEM_JSON = "application/problem+json"
@@ -47,7 +47,7 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL_ERROR: 500,
 }
 
-_log = structlog.get_logger("uno.deployment.http")
+_log = logs.get_logger("uno.deployment.http")
 
 
 class Problem(Exception):

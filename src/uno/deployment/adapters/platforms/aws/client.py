@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import boto3
@@ -80,12 +80,14 @@ class Aws:
         environ: Mapping[str, str],
         *,
         deadline_seconds: float = CALL_DEADLINE_SECONDS,
-        sleep: Callable[[float], Any] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.region = region
         self._environ = dict(environ)
         self._deadline = deadline_seconds
         self._sleep = sleep
+        self._monotonic = monotonic
         self._session = _session(self._environ)
         self._clients: dict[str, Any] = {}
 
@@ -107,7 +109,7 @@ class Aws:
         """``operation`` (boto3's snake_case name) of ``api``; ``resource`` names what it acts on, for errors."""
         name = f"{PREFIXES[api]}:{_camel(operation)}"
         method = getattr(self.client(api), operation)
-        ends = time.monotonic() + self._deadline
+        ends = self._monotonic() + self._deadline
         backoff = FIRST_BACKOFF_SECONDS
         while True:
             try:
@@ -116,7 +118,7 @@ class Aws:
             except botocore.exceptions.ClientError as error:
                 code = str(error.response.get("Error", {}).get("Code", ""))
                 wait = random.uniform(0, backoff)  # jitter, not secrecy
-                if code in THROTTLED and time.monotonic() + wait < ends:
+                if code in THROTTLED and self._monotonic() + wait < ends:
                     await self._sleep(wait)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                     continue

@@ -111,11 +111,10 @@ class AwsDriver:
             if found is not None and _tags(found).get(resources.DEPLOYMENT_ID) == release.deployment_id:
                 if found["desiredCount"] != replicas:  # an interrupted attempt made it: adopt it
                     await self._scale(aws, picked, found, replicas)
-                return _version_set(found, 0, replicas)
+                return _version_set(found, weights.get(_group(found), 0), replicas)
             if found is not None:
                 raise failed(f"ECS service {named.service} exists and is not this deployment's", resource=named.service)
-            if len(weights) >= routing.MOST_TARGET_GROUPS:  # refused before anything is made
-                await routing.route(aws, picked, {**weights, named.target_group: 0})
+            routing.make_room(picked, len(weights) + 1)  # refused before anything is made
             body = resources.task_definition(config, picked, release.deployment_id)
             registered = await aws.call("ecs", "register_task_definition", named.family, **body)
             definition = registered["taskDefinition"]["taskDefinitionArn"]

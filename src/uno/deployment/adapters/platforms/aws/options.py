@@ -120,7 +120,11 @@ def options_for(config: DeploymentConfig) -> Result[AwsOptions]:
             return part
         found.update(part.value)
     found.setdefault("log_group", f"/uno/{config.app_name}/{config.environment.value}")
-    return Success(AwsOptions(**found))
+    chosen = AwsOptions(**found)
+    key = "listener_arn" if chosen.listener_arn else "listener_rule_arn"
+    if chosen.routing_arn.split(":")[3] != chosen.region:  # a load balancer serves its own region's services only
+        return _problem(key, f"is in {chosen.routing_arn.split(':')[3]}, not in region {chosen.region}")
+    return Success(chosen)
 
 
 _REQUIRED = {

@@ -79,6 +79,16 @@ async def tags_of(aws: Aws, arns: list[str]) -> dict[str, dict[str, str]]:
 MOST_TARGET_GROUPS = 5  # an ALB forward action's limit
 
 
+def make_room(chosen: AwsOptions, count: int) -> None:
+    """Refuse a forward action of more target groups than an ALB allows, saying what to do."""
+    if count > MOST_TARGET_GROUPS:
+        message = (
+            f"{chosen.routing_arn} would forward to {count} target groups, and an ALB forward action holds "
+            f"at most {MOST_TARGET_GROUPS}: let rollback windows end (or roll back) before another release"
+        )
+        raise failed(message, resource=chosen.routing_arn)
+
+
 async def route(aws: Aws, chosen: AwsOptions, weights: Mapping[str, int]) -> None:
     """Set every weight at once: one ModifyListener or ModifyRule call.
 
@@ -86,12 +96,7 @@ async def route(aws: Aws, chosen: AwsOptions, weights: Mapping[str, int]) -> Non
     group no load balancer uses reports its targets ``unused``, so a warm release would look
     unhealthy and could not take traffic back at once.
     """
-    if len(weights) > MOST_TARGET_GROUPS:
-        message = (
-            f"{chosen.routing_arn} would forward to {len(weights)} target groups, and an ALB forward action holds "
-            f"at most {MOST_TARGET_GROUPS}: let rollback windows end (or roll back) before another release"
-        )
-        raise failed(message, resource=chosen.routing_arn)
+    make_room(chosen, len(weights))
     operation, body = resources.routing(chosen, weights)
     await aws.call(
         "elbv2", "modify_rule" if operation == "ModifyRule" else "modify_listener", chosen.routing_arn, **body

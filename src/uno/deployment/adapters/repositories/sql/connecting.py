@@ -33,17 +33,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import platformdirs
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from uno.deployment.adapters.repositories.sql.locations import (  # noqa: F401 (connecting's names, as before)
+    APP_NAME,
+    BUSY_TIMEOUT_MS,
+    DEFAULT_FILE,
+    default_database_path,
+)
+
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-APP_NAME = "uno-deployment"
-DEFAULT_FILE = "uno-deploy.db"
-BUSY_TIMEOUT_MS = 30_000
 #: The execution option naming the transaction an operation needs: one of ``BEGINS``' keys.
 BEGIN = "uno_begin"
 BEGINS: dict[str, dict[str, str | None]] = {
@@ -84,11 +87,6 @@ class Target:
     def describe(self) -> str:
         """The URL with its password hidden: safe to print and log."""
         return self.sync_url.render_as_string(hide_password=True)
-
-
-def default_database_path() -> Path:
-    """The embedded default: one SQLite file in the user's data directory."""
-    return platformdirs.user_data_path(APP_NAME) / DEFAULT_FILE
 
 
 def target(url: str | None) -> Target:

@@ -3,13 +3,19 @@
 A repository operation is a plain function of a SQLAlchemy ``Connection``, written once
 for both dialects, and run one of two ways:
 
-- through the async engine (aiosqlite or psycopg) with ``AsyncConnection.run_sync``: its
-  statements go through the driver's async API without blocking the event loop;
-- on SQLite's hot path (the engine's journal writes, and every read), on one worker
-  thread that keeps one plain ``sqlite3`` connection (through SQLAlchemy's sync engine).
-  aiosqlite crosses threads once per statement and per fetch; the worker crosses once per
+- through the async engine (psycopg, or aiosqlite when the hot path is off) with
+  ``AsyncConnection.run_sync``: its statements go through the driver's async API without
+  blocking the event loop;
+- on SQLite's hot path (every operation, reads and writes), on one worker thread that
+  keeps one plain ``sqlite3`` connection (through SQLAlchemy's sync engine). aiosqlite
+  crosses threads once per statement and per fetch; the worker crosses once per
   operation. ``benchmarks/storage.py`` measures both and docs/how-to/storage.md has the
-  figures that justify the second path.
+  figures that justify the second path. It also spares every command on the embedded
+  store SQLAlchemy's asyncio layer (which loads its ORM) and aiosqlite: importing them
+  cost a ``deploy`` or a ``rollback`` more than their writes take. SQLite has one writer
+  at a time anyway, so queueing this process's writes on one thread loses nothing; a
+  write waiting for another process's lock holds this process's reads behind it, for
+  the busy timeout at most, as the journal writes always did.
 
 Both paths share the schema, the statements and the transaction rules, and both end in
 ``translated``: the one place where a driver's exception becomes a ``StorageError``.
@@ -58,10 +64,9 @@ class Database:
     async def read(self, operation: Operation[T], *, snapshot: bool = False) -> T:
         """Run a read: of one statement, or of several that must see one moment (``snapshot``).
 
-        On SQLite's hot path every read takes the worker: one thread hop per read, and a
-        command that only reads (``uno-deploy history``) never loads the asyncio layer.
+        On SQLite's hot path every read takes the worker: one thread hop per read.
         """
-        return await self._dispatch(operation, "snapshot" if snapshot else "none", hot=True)
+        return await self._dispatch(operation, "snapshot" if snapshot else "none")
 
     async def peek(self, operation: Operation[T]) -> T:
         """Run a read of one row by an index, on SQLite inline: no thread hop, no await.
@@ -75,16 +80,16 @@ class Database:
         with translated(self.target):
             return self._inline.call(operation)
 
-    async def write(self, operation: Operation[T], *, single: bool = False, hot: bool = False) -> T:
+    async def write(self, operation: Operation[T], *, single: bool = False) -> T:
         """Run a write in one transaction: all of it is stored, or none.
 
         ``single``: the operation changes the store with one statement, atomic by itself,
         so it runs without BEGIN and COMMIT (two round trips fewer on PostgreSQL).
         """
-        return await self._dispatch(operation, "none" if single else "write", hot)
+        return await self._dispatch(operation, "none" if single else "write")
 
-    async def _dispatch(self, operation: Operation[T], begin: str, hot: bool) -> T:
-        if hot and self._worker is not None:
+    async def _dispatch(self, operation: Operation[T], begin: str) -> T:
+        if self._worker is not None:
             return await self._worker.run(operation, begin)
         with translated(self.target):
             async with self._current_engine().connect() as connection:

@@ -87,7 +87,7 @@ class SqlPipelineRepository:
         row = _row(pipeline, pipeline.version + 1)
         if refused := documents.unstorable(_KIND, row):
             return refused
-        outcome = await self._database.write(lambda connection: _replace(connection, row, pipeline.version), hot=True)
+        outcome = await self._database.write(lambda connection: _replace(connection, row, pipeline.version))
         if not outcome.done:
             return Failure(documents.refusal(_KIND, pipeline.id.value, pipeline.version, outcome))
         pipeline.version += 1
@@ -100,9 +100,7 @@ class SqlPipelineRepository:
         self, pipeline_id: PipelineId, transitions: Sequence[Transition], fence: Lease | None = None
     ) -> Result[int]:
         return await documents.as_result(
-            self._database.write(
-                lambda connection: _record(connection, pipeline_id.value, transitions, fence), hot=True
-            )
+            self._database.write(lambda connection: _record(connection, pipeline_id.value, transitions, fence))
         )
 
     async def events(self, pipeline_id: PipelineId, *, after: int = 0) -> list[PipelineEvent]:

@@ -20,8 +20,12 @@ import functools
 import re
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from uno.deployment.adapters.repositories.sql import connecting
+from uno.deployment.adapters.repositories.sql import locations
+
+if TYPE_CHECKING:
+    from uno.deployment.adapters.repositories.sql import connecting
 
 SCRIPTS = Path(__file__).with_name("migrations") / "versions"
 _ASSIGNED = re.compile(r"^(revision|down_revision)\b[^=\n]*=\s*(.+?)\s*$", re.MULTILINE)
@@ -71,13 +75,19 @@ def at_head(where: connecting.Target) -> bool:
 def _stored(path: Path) -> str | None:
     """The SQLite file's recorded revision; None when it has none or cannot be read (Alembic then says why)."""
     try:
-        connection = sqlite3.connect(path, timeout=connecting.BUSY_TIMEOUT_MS / 1000)
+        connection = sqlite3.connect(path, timeout=locations.BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error:
         return None
+    try:
+        return stored_in(connection)
+    finally:
+        connection.close()
+
+
+def stored_in(connection: sqlite3.Connection) -> str | None:
+    """The revision recorded in an open SQLite database; None when it has none or cannot be read."""
     try:
         rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
     except sqlite3.Error:
         return None
-    finally:
-        connection.close()
     return str(rows[0][0]) if len(rows) == 1 else None

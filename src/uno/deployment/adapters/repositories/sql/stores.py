@@ -46,7 +46,7 @@ def open_store(url: str | None, clock: Clock, *, migrate: bool = True, hot_path:
     Raises ``UnsupportedDatabase`` (a ``ValueError``) for a URL naming no usable database,
     and ``StorageError`` when the database cannot be prepared or migrated.
 
-    ``hot_path`` off runs SQLite's journal writes through aiosqlite like everything else
+    ``hot_path`` off runs SQLite's operations through aiosqlite, as PostgreSQL's run through psycopg
     (the benchmark compares the two).
     """
     where = connecting.target(url)

@@ -1,43 +1,23 @@
-"""Settings, from code, ``UNO_DEPLOY_*`` environment variables or a TOML settings file.
-
-Precedence, highest first: values passed in code, environment variables, the file named
-by ``UNO_DEPLOY_SETTINGS_FILE`` (TOML, keys named as the fields), the defaults.
-
-``database_url`` picks the store: ``memory://`` keeps everything in this process (tests,
-notebooks); a ``sqlite:///`` URL or a plain path names a SQLite file; a
-``postgresql://user@host/db`` URL names a PostgreSQL database (for teams: several
-processes share it). Unset, it is the embedded default: one SQLite file in the user's data
-directory, created and migrated on first use. The URL may carry a password, so it never
-appears in a ``repr`` or a validation error; prefer libpq's ``PGPASSWORD`` or ``.pgpass``.
-"""
+"""The settings' model: their fields, defaults and checks (the package says where they come from)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, ValidationInfo, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-MEMORY_URL = "memory://"
-SETTINGS_FILE_VARIABLE = "UNO_DEPLOY_SETTINGS_FILE"
+from uno.deployment import settings as sources
+
 Environment = Literal["dev", "test", "staging", "production"]
 _PRODUCTION: Environment = "production"
-_SCHEMES = frozenset({"memory", "sqlite", "postgres", "postgresql"})
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """How the composition root wires the services."""
 
-    model_config = SettingsConfigDict(env_prefix="UNO_DEPLOY_", extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     database_url: str | None = Field(default=None, repr=False)
     auto_migrate: bool = True
@@ -59,7 +39,7 @@ class Settings(BaseSettings):
     """Per environment (``{"production": "reject"}``): what a deployment does while another
     of the same application and environment is active. Unnamed environments queue."""
 
-    strict_environments: Annotated[list[Environment], NoDecode] = Field(default_factory=lambda: [_PRODUCTION])
+    strict_environments: list[Environment] = Field(default_factory=lambda: [_PRODUCTION])
     """Environments where a deploy is refused when its platform would not honour a setting it
     asks for (``UNO_DEPLOY_STRICT_ENVIRONMENTS=production,staging``; empty: none). A deploy's
     own ``strict`` wins."""
@@ -79,16 +59,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_store(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        if "://" in value:
-            scheme = value.split("://", 1)[0].split("+", 1)[0].lower()
-            if scheme not in _SCHEMES or (scheme == "memory" and value != MEMORY_URL):
-                raise ValueError(
-                    "use memory://, sqlite:///path/to/file.db, postgresql://user@host/db or a path to a SQLite file"
-                )
-        return value
+        return sources.checked_store_url(value)
 
     @field_validator("strict_environments", mode="before")
     @classmethod
@@ -116,21 +87,8 @@ class Settings(BaseSettings):
 
     @property
     def uses_memory(self) -> bool:
-        return self.database_url == MEMORY_URL
+        return self.database_url == sources.MEMORY_URL
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        named = os.environ.get(SETTINGS_FILE_VARIABLE)
-        if not named:
-            return (init_settings, env_settings)
-        path = Path(named).expanduser()
-        if not path.is_file():
-            raise ValueError(f"{SETTINGS_FILE_VARIABLE} names {path}, which is not a file")
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=path))
+    def __init__(self, **values: Any) -> None:
+        """The settings: ``values`` over the environment, over the settings file, over the defaults."""
+        super().__init__(**{**sources.file_values(), **sources.environment_values(type(self).model_fields), **values})
