@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 from uno.deployment.adapters.platforms.aws import honoured as aws_honoured
+from uno.deployment.adapters.platforms.digitalocean import honoured as digitalocean_honoured
 from uno.deployment.adapters.platforms.gcp import honoured as gcp_honoured
+from uno.deployment.adapters.platforms.heroku import honoured as heroku_honoured
 from uno.deployment.adapters.platforms.kubernetes import honoured as kubernetes_honoured
 from uno.deployment.adapters.platforms.local import honoured as local_honoured
 from uno.deployment.domain import settings_catalogue
@@ -30,6 +32,8 @@ DRIVERS = (
     kubernetes_honoured.DECLARATION,
     aws_honoured.DECLARATION,
     gcp_honoured.DECLARATION,
+    heroku_honoured.DECLARATION,
+    digitalocean_honoured.DECLARATION,
 )
 WHEN = {
     "on": "on",

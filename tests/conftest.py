@@ -24,6 +24,16 @@ collect_ignore_glob = [] if importlib.util.find_spec("kubernetes_validate") else
 # The aws driver's tests need its extra and moto (scripts/setup installs both).
 _AWS = importlib.util.find_spec("moto") is not None and importlib.util.find_spec("boto3") is not None
 collect_ignore_glob += [] if _AWS else ["*/test_aws_*.py"]
+# The heroku and digitalocean tests validate against the platforms' own schemas with jsonschema (a dev extra).
+_HEROKU = importlib.util.find_spec("jsonschema") is not None
+collect_ignore_glob += [] if _HEROKU else ["*/test_heroku_*.py", "*/test_digitalocean_*.py"]
+# The digitalocean driver's tests need its extra (pydo) and trustme (the fake's TLS).
+_DIGITALOCEAN = _HEROKU and all(importlib.util.find_spec(name) for name in ("pydo", "trustme"))
+collect_ignore_glob += (
+    []
+    if _DIGITALOCEAN
+    else ["*/test_digitalocean_driver.py", "*/test_digitalocean_platform.py", "*/test_digitalocean_live.py"]
+)
 # The gcp driver's tests need its extra (google-cloud-run) and jsonschema (scripts/setup installs both).
 _GCP = (
     importlib.util.find_spec("google.cloud.run_v2") is not None and importlib.util.find_spec("jsonschema") is not None
@@ -32,6 +42,8 @@ collect_ignore_glob += [] if _GCP else ["*/test_gcp_*.py"]
 pytest_plugins = [
     "tests.kube_support",
     *(["tests.aws_support"] if _AWS else []),
+    *(["tests.heroku_support"] if _HEROKU else []),
+    *(["tests.digitalocean_support"] if _DIGITALOCEAN else []),
     *(["tests.gcp_support"] if _GCP else []),
 ]
 

@@ -41,9 +41,9 @@ async def test_errors_are_problems(client: httpx.AsyncClient):
     assert_problem(invalid, 422, "VALIDATION_ERROR")
     both = await client.post("/api/deployments/diff", json={"config": CONFIG, "config_id": "cfg-x"})
     assert_problem(both, 422, "VALIDATION_ERROR")
-    no_driver = await client.post("/api/deployments/diff", json={"config": {**CONFIG, "platform": "heroku"}})
+    no_driver = await client.post("/api/deployments/diff", json={"config": {**CONFIG, "platform": "custom"}})
     body = assert_problem(no_driver, 502, "PLATFORM_ERROR")
-    assert "heroku" in body["detail"]
+    assert "custom" in body["detail"]
 
 
 async def test_reading_is_enough_and_no_token_is_refused(guarded: httpx.AsyncClient):

@@ -51,7 +51,7 @@ async def create(container: bootstrap.Container, version: str = "1.0.0", **optio
 
 
 async def test_deploy_without_a_platform_driver_fails_at_the_deploy_step_and_says_so(container: bootstrap.Container):
-    config = await create(container, platform="heroku")
+    config = await create(container, platform="custom")
 
     record = (await container.deployment_service.deploy(config.id, description="first")).value
 
@@ -59,7 +59,7 @@ async def test_deploy_without_a_platform_driver_fails_at_the_deploy_step_and_say
     assert record.status is DeploymentStatus.FAILED
     assert record.id != config.id
     assert record.id.value.startswith("dep-")
-    assert "no platform driver is installed for 'heroku'" in record.message
+    assert "no platform driver is installed for 'custom'" in record.message
     pipeline = (await container.pipeline_service.get_pipeline(record.pipeline_id)).value
     tasks = {task.name: task.status.value for _, task in pipeline.tasks()}
     assert tasks == {

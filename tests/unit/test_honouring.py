@@ -64,10 +64,10 @@ def test_every_driver_declares_every_platform_setting_and_the_engine_the_rest():
 
 
 def test_a_platform_without_a_driver_honours_nothing_platform_side():
-    declared = DriverRegistry().declaration_for("digitalocean")
+    declared = DriverRegistry().declaration_for("custom")
 
     assert declared.settings["monitoring.enable_tracing"].honoured is False
-    assert declared.settings["resources.replicas_min"].note == "no driver for digitalocean yet"
+    assert declared.settings["resources.replicas_min"].note == "no driver for custom yet"
     assert declared.custom_settings is None  # its keys are not known here: none is refused
 
 

@@ -110,10 +110,10 @@ async def test_settings_a_deploy_would_refuse_are_problems_with_their_field_path
 
 
 async def test_a_platform_without_a_driver_is_a_problem_not_a_failure(local_planner):
-    plan = await plan_of(local_planner, platform="digitalocean")
+    plan = await plan_of(local_planner, platform="custom")
 
     assert plan.problems[0]["field"] == "platform"
-    assert "no platform driver is installed for 'digitalocean'" in plan.problems[0]["message"]
+    assert "no platform driver is installed for 'custom'" in plan.problems[0]["message"]
 
 
 async def test_an_unknown_configuration_is_not_found(planner):

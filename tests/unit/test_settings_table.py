@@ -6,9 +6,11 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from uno.deployment.adapters.platforms import aws, gcp, kubernetes
+from uno.deployment.adapters.platforms import aws, digitalocean, gcp, heroku, kubernetes
 from uno.deployment.adapters.platforms.aws import honoured as aws_honoured
+from uno.deployment.adapters.platforms.digitalocean import honoured as digitalocean_honoured
 from uno.deployment.adapters.platforms.gcp import honoured as gcp_honoured
+from uno.deployment.adapters.platforms.heroku import honoured as heroku_honoured
 from uno.deployment.adapters.platforms.kubernetes import honoured as kubernetes_honoured
 from uno.deployment.adapters.platforms.local import confinement
 from uno.deployment.adapters.platforms.local import honoured as local_honoured
@@ -43,10 +45,14 @@ def test_the_table_is_made_from_what_the_drivers_in_use_declare(tmp_path: Path):
     assert local.custom_settings == local_honoured.DECLARATION.custom_settings
     assert kubernetes.make_driver({}).declaration is kubernetes_honoured.DECLARATION  # type: ignore[attr-defined]
     assert aws.make_driver({}).declaration is aws_honoured.DECLARATION  # type: ignore[attr-defined]
+    assert heroku.make_driver({}).declaration is heroku_honoured.DECLARATION  # type: ignore[attr-defined]
+    assert digitalocean.make_driver({}).declaration is digitalocean_honoured.DECLARATION  # type: ignore[attr-defined]
     assert gcp.make_driver({}).declaration is gcp_honoured.DECLARATION  # type: ignore[attr-defined]
     assert script().DRIVERS == (
         local_honoured.DECLARATION,
         kubernetes_honoured.DECLARATION,
         aws_honoured.DECLARATION,
         gcp_honoured.DECLARATION,
+        heroku_honoured.DECLARATION,
+        digitalocean_honoured.DECLARATION,
     )

@@ -189,6 +189,8 @@ def build(
             "local": lambda: _local_driver(local_dir, environ),
             "kubernetes": lambda: _kubernetes_driver(environ),
             "aws": lambda: _aws_driver(environ),
+            "heroku": lambda: _heroku_driver(environ),
+            "digitalocean": lambda: _digitalocean_driver(environ),
             "gcp": lambda: _gcp_driver(environ),
         }
     )
@@ -284,6 +286,18 @@ def _aws_driver(environ: Mapping[str, str]) -> PlatformDriver:
     from uno.deployment.adapters.platforms import aws  # noqa: PLC0415
 
     return aws.make_driver(environ)
+
+
+def _heroku_driver(environ: Mapping[str, str]) -> PlatformDriver:
+    from uno.deployment.adapters.platforms import heroku  # noqa: PLC0415
+
+    return heroku.make_driver(environ)
+
+
+def _digitalocean_driver(environ: Mapping[str, str]) -> PlatformDriver:
+    from uno.deployment.adapters.platforms import digitalocean  # noqa: PLC0415
+
+    return digitalocean.make_driver(environ)
 
 
 def _gcp_driver(environ: Mapping[str, str]) -> PlatformDriver:

@@ -6,6 +6,10 @@ traffic in proportion to healthy replicas, then removes as many old replicas (pl
 on the old version, which was never scaled below what was still serving; once old
 replicas were removed, the failure says so (``steps.DISTURBED``), and the automatic
 rollback brings the old version back to its size.
+
+A platform that cannot weigh traffic (``Capabilities.traffic_weights`` false: Heroku, App
+Platform) cannot give a batch its share, and runs one release at a time: rolling is then
+the platform's own replacement (``_replaced``), in one batch.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
     surveyed = await survey(rollout)
     if isinstance(surveyed, Failure):
         return surveyed
+    if not rollout.driver.capabilities.traffic_weights:
+        return await _replaced(rollout, surveyed.value.before, surveyed.value.others, surveyed.value.own)
     old = surveyed.value.before  # at their sizes now: an interrupted attempt may have shrunk them
     surge, target = max(1, rollout.tuning.max_surge), rollout.replicas
     new = await create(rollout, min(surge, target), surveyed.value.own)
@@ -68,6 +74,28 @@ async def roll_out(rollout: Rollout) -> Result[RolloutOutcome]:
         if version.id in remaining or version not in old:  # the old ones _shrink removed are gone already
             await remove(rollout, version)
     return Success(RolloutOutcome(current, (), tuple(rollout.steps)))
+
+
+async def _replaced(
+    rollout: Rollout, old: list[VersionSet], others: list[VersionSet], own: VersionSet | None
+) -> Result[RolloutOutcome]:
+    """The platform replaces the serving release itself (its rolling or preboot mechanism): one batch."""
+    name = rollout.driver.name
+    await rollout.note(
+        f"the {name} platform cannot weigh traffic per batch: it replaces the release itself, in one batch"
+    )
+    new = await create(rollout, rollout.replicas, own)
+    if isinstance(new, Failure):
+        return new
+    healthy = await wait_healthy(rollout, new.value)
+    if isinstance(healthy, Failure):
+        return await abandon(rollout, new.value, old, healthy.error)
+    routed = await route(rollout, {new.value.id: 100})
+    if isinstance(routed, Failure):
+        return await abandon(rollout, new.value, old, routed.error)
+    for version in others:
+        await remove(rollout, version)
+    return Success(RolloutOutcome(new.value, (), tuple(rollout.steps)))
 
 
 def _weights(new: VersionSet, old: list[VersionSet]) -> dict[str, int]:

@@ -164,7 +164,13 @@ async def route(rollout: Rollout, weights: dict[str, int]) -> Result[None]:
 async def remove(rollout: Rollout, version: VersionSet) -> Result[None]:
     removed = await rollout.driver.destroy_version(version, drain_timeout=rollout.tuning.drain_seconds)
     if isinstance(removed, Success):
-        await rollout.note(f"removed {version.id}")
+        if rollout.driver.capabilities.traffic_weights:
+            await rollout.note(f"removed {version.id}")
+        else:  # Heroku stops a live release's dynos; App Platform cannot stop one, its next deployment supersedes it
+            await rollout.note(
+                f"{version.id} stopped where the {rollout.driver.name} platform can stop it, else superseded by"
+                " the next release (it runs one release at a time)"
+            )
     return removed
 
 
@@ -189,8 +195,18 @@ async def create(rollout: Rollout, replicas: int, own: VersionSet | None = None)
 
 
 async def abandon(rollout: Rollout, version: VersionSet, back_to: list[VersionSet], reason: ErrorDetails) -> Failure:
-    """Put traffic back on ``back_to``, remove ``version`` and fail with ``reason`` (best effort)."""
+    """Put traffic back on ``back_to``, remove ``version`` and fail with ``reason`` (best effort).
+
+    On a platform that runs one release at a time (no traffic weights), ``back_to`` no
+    longer runs: putting traffic back is the platform's rollback, and the steps say so.
+    """
     if back_to:
+        if not rollout.driver.capabilities.traffic_weights:
+            names = ", ".join(item.id for item in back_to)
+            await rollout.note(
+                f"the {rollout.driver.name} platform had replaced {names} with {version.id}: rolling back to it"
+                " with the platform's rollback (it starts again, it was not kept running)"
+            )
         await route(rollout, _shares(back_to))
     await remove(rollout, version)
     return Failure(reason)
@@ -209,7 +225,18 @@ def serving(versions: list[VersionSet]) -> list[VersionSet]:
 
 
 async def keep_warm(rollout: Rollout, versions: list[VersionSet]) -> tuple[VersionSet, ...]:
-    """Keep the previous release warm for the rollback window, then let the platform remove it."""
+    """Keep the previous release warm for the rollback window, then let the platform remove it.
+
+    A platform that runs one release at a time (no traffic weights) keeps nothing warm:
+    the steps say so, and a rollback there starts the earlier release again.
+    """
+    if not rollout.driver.capabilities.traffic_weights:
+        for version in versions:
+            await rollout.note(
+                f"{version.id} is not kept running: the {rollout.driver.name} platform runs one release at a time;"
+                " a rollback starts it again (the platform's rollback)"
+            )
+        return ()
     if not rollout.tuning.keep_previous:
         for version in versions:
             await remove(rollout, version)
