@@ -14,23 +14,33 @@ import pytest
 
 from tests.aws_support import World
 from uno.core.errors import ErrorCode
+from uno.core.result import Success
 from uno.deployment.adapters.platforms.aws.driver import AwsDriver
 from uno.deployment.domain import configuring, differences
 from uno.deployment.domain.ids import DeploymentId
 from uno.deployment.ports.platforms import Release
+from uno.deployment.services import diffing
 from uno.deployment.services.diffing import DIFFED_RELEASE
 
 pytestmark = pytest.mark.integration
 
 
-def config_of(world: World, version: str = "1.0.0", *, cpu: str = "0.5", log_level: str = "info", **resources: Any):
+def config_of(
+    world: World,
+    version: str = "1.0.0",
+    *,
+    cpu: str = "0.5",
+    log_level: str = "info",
+    settings: dict[str, Any] | None = None,
+    **resources: Any,
+):
     values = {
         "app_name": "shop",
         "app_version": version,
         "environment": "staging",
         "platform": "aws",
         "strategy": "blue-green",
-        "custom_settings": world.settings(),
+        "custom_settings": world.settings(**(settings or {})),
         "environment_variables": {"LOG_LEVEL": log_level},
         "resources": {"replicas_min": 2, "replicas_max": 4, "auto_scaling": True, "cpu_max": cpu, **resources},
     }
@@ -151,6 +161,46 @@ async def test_autoscaling_turned_off_removes_the_serving_releases_scaling(world
     assert [(item.path, item.before, item.after) for item in service.fields] == [
         ("tags.uno.autoscaling", "2:4:75", None)
     ]
+
+
+async def test_through_the_diff_service_on_a_rule_the_same_config_is_unchanged_and_a_wider_range_shows(world: World):
+    elb = world.client("elbv2")
+    fixed = {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}
+    rule = elb.create_rule(
+        ListenerArn=world.listener,
+        Priority=5,
+        Conditions=[{"Field": "host-header", "Values": ["shop.example.com"]}],
+        Actions=[fixed],
+    )["Rules"][0]["RuleArn"]
+    on_rule = {"listener_arn": None, "listener_rule_arn": rule}
+    driver = AwsDriver(world.environ)
+    await deployed(driver, config_of(world, settings=on_rule), "dep-aaaa1111")
+
+    same = await diffing.diff(config_of(world, settings=on_rule), OnlyAws(driver))
+    changed = await diffing.diff(config_of(world, settings=on_rule, replicas_max=6), OnlyAws(driver))
+
+    assert same.is_success(), same
+    assert not same.value.changed, [item.to_document() for item in same.value.objects if item.change != "unchanged"]
+    listener = next(item for item in same.value.objects if item.kind == "Listener")
+    assert listener.name == rule
+    assert "Actions[0].ForwardConfig.TargetGroups.(serving release): 100" in listener.wanted_lines
+    assert changed.is_success(), changed
+    scaled = {item.kind: [(f.path, f.before, f.after) for f in item.fields] for item in changed.value.objects}
+    assert scaled["ScalableTarget"] == [("MaxCapacity", 4, 6)]
+    assert scaled["Service"] == [("tags.uno.autoscaling", "2:4:75", "2:6:75")]
+
+
+class OnlyAws:
+    """The drivers as ``diffing.diff`` asks for them: this one driver for every configuration."""
+
+    def __init__(self, driver: AwsDriver) -> None:
+        self.driver = driver
+
+    def driver_for(self, config):
+        return Success(self.driver)
+
+    def declaration_for(self, platform: str):
+        return self.driver.declaration
 
 
 async def test_an_unreachable_endpoint_is_an_error_not_a_guess(world: World):
