@@ -39,14 +39,13 @@ from uno.deployment.ports.platforms import LiveObject
 SERVING = "(serving release)"
 TAGS = ("tags", "Tags")
 BOOKKEEPING_TAGS = frozenset({resources.DEPLOYMENT_ID, resources.RETIRE_AFTER, resources.STATS_SINCE})
-PER_RELEASE = {
-    "TaskDefinition": ("tags",),  # tags are made comparable, not dropped (see ``_tags_map``)
-    "TargetGroup": ("Name",),
-    "Service": ("serviceName", "taskDefinition", "cluster"),
-    "ScalableTarget": ("ResourceId",),
-    "ScalingPolicy": ("ResourceId", "PolicyName"),
+PER_RELEASE: dict[str, frozenset[str]] = {
+    "TargetGroup": frozenset({"Name"}),
+    "Service": frozenset({"serviceName", "taskDefinition", "cluster"}),  # the cluster is where both are read
+    "ScalableTarget": frozenset({"ResourceId"}),
+    "ScalingPolicy": frozenset({"ResourceId", "PolicyName"}),
 }
-
+"""Fields that name one release's objects or tie them together: left out on both sides."""
 
 ALWAYS_SENT = frozenset({"Service"})
 """Kinds whose every request field the driver always sends: one the live side lacks is one AWS did not report.
@@ -54,7 +53,7 @@ ALWAYS_SENT = frozenset({"Service"})
 (The AWS API reports them all; an AWS-compatible endpoint may not. A field not reported
 cannot be compared: it is named in the object's note, never guessed.)
 """
-_REQUESTS: dict[str, Callable[[str, str], dict[str, Any]]] = {
+_REQUESTS: dict[str, Callable[[str, str], dict[str, Any]]] = {  # the request's keys, to project a removed object
     "ScalableTarget": lambda cluster, name: resources.scalable_target(cluster, name, 0, 0),
     "ScalingPolicy": lambda cluster, name: resources.scaling_policy(cluster, name, 0),
 }
@@ -155,7 +154,7 @@ async def _live_body(aws: Aws, chosen: AwsOptions, kind: str, found: Mapping[str
 
 def comparable(kind: str, body: Mapping[str, Any], *, autoscaled: bool = False) -> dict[str, Any]:
     """``body`` without per-release bookkeeping, tags as a map."""
-    dropped = set(PER_RELEASE.get(kind, ())) - {"tags"}
+    dropped = set(PER_RELEASE.get(kind, frozenset()))
     if kind == "Service" and autoscaled:
         dropped.add("desiredCount")
     found = {key: value for key, value in body.items() if key not in dropped}
