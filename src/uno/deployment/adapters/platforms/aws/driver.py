@@ -31,11 +31,18 @@ from typing import Any, TypeVar
 
 from uno.core.errors import ErrorCode, ErrorDetails
 from uno.core.result import Failure, Result, Success
-from uno.deployment.adapters.platforms.aws import honoured, options, rendering, resources, routing
+from uno.deployment.adapters.platforms.aws import honoured, live, options, rendering, resources, routing
 from uno.deployment.adapters.platforms.aws.client import Aws, AwsError, failed
 from uno.deployment.domain import quantities
 from uno.deployment.domain.configs import DeploymentConfig
-from uno.deployment.ports.platforms import Capabilities, Release, TrafficStats, VersionHealth, VersionSet
+from uno.deployment.ports.platforms import (
+    Capabilities,
+    LiveObject,
+    Release,
+    TrafficStats,
+    VersionHealth,
+    VersionSet,
+)
 
 T = TypeVar("T")
 POLL_SECONDS = 0.5
@@ -95,6 +102,22 @@ class AwsDriver:
         if isinstance(chosen, Failure):
             return chosen
         return Success(rendering.render(release, chosen.value))
+
+    async def live_objects(self, release: Release) -> Result[list[LiveObject]]:
+        """Each object ``render`` shows for ``release``, beside the serving version set's (``live``). Reads only."""
+        config = release.config
+        chosen = self._chosen(config)
+        if isinstance(chosen, Failure):
+            return chosen
+        picked = chosen.value
+        rendered = rendering.render(release, picked)
+        autoscaled = resources.autoscaling(config) is not None
+
+        async def read(aws: Aws) -> list[LiveObject]:
+            services = await self._services(aws, picked, config.app_name, config.environment.value)
+            return await live.read(aws, picked, rendered, services, autoscaled)
+
+        return await self._using(picked, read)
 
     async def create_version(self, release: Release, replicas: int) -> Result[VersionSet]:
         config = release.config
