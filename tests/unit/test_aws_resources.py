@@ -202,7 +202,7 @@ def test_the_task_size_is_the_smallest_fargate_size_that_holds_the_limits(cpu: s
 
 
 async def test_without_the_extra_the_driver_refuses_but_still_renders():
-    stand_in = aws.MissingExtra("boto3")
+    stand_in = aws.stand_in("boto3")
     release = Release("dep-1", config())
 
     checked = stand_in.check(config())

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from uno.deployment.adapters.platforms.gcp import MissingExtra, honoured, make_driver, options, resources
+from uno.deployment.adapters.platforms.extras import MissingExtra
+from uno.deployment.adapters.platforms.gcp import honoured, make_driver, options, resources, stand_in
 from uno.deployment.domain import configuring, settings_catalogue
 from uno.deployment.domain.ids import DeploymentId
 from uno.deployment.ports.platforms import Release
@@ -122,7 +123,7 @@ def test_the_declaration_covers_every_platform_setting():
 
 
 async def test_without_the_extra_every_primitive_says_what_to_install_and_render_still_works():
-    driver = MissingExtra("google")
+    driver = stand_in("google")
     release = Release("dep-1", config())
 
     assert "pip install 'uno-deployment[gcp]'" in driver.check(release.config).error.message

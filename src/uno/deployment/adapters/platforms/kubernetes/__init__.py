@@ -9,78 +9,21 @@ anything changes, instead of failing at import time for everyone.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
-from typing import Any, cast
 
-from uno.core.errors import ErrorCode, ErrorDetails
-from uno.core.result import Failure, Result
+from uno.deployment.adapters.platforms import extras
 from uno.deployment.adapters.platforms.kubernetes import honoured
-from uno.deployment.domain.configs import DeploymentConfig
-from uno.deployment.ports.platforms import (
-    Capabilities,
-    PlatformDriver,
-    Release,
-    TrafficStats,
-    VersionHealth,
-    VersionSet,
-)
+from uno.deployment.ports.platforms import PlatformDriver
 
-INSTALL = "pip install 'uno-deployment[kubernetes]'"
-EXTRA_MODULES = {"kubernetes", "kubernetes_validate", "aiohttp", "yaml", "jsonschema", "referencing"}
+MODULES = frozenset({"kubernetes", "kubernetes_validate", "aiohttp", "yaml", "jsonschema", "referencing"})
+EXTRA = extras.Extra("kubernetes", MODULES, honoured.DECLARATION)
+INSTALL = EXTRA.install
 
 
 def make_driver(environ: Mapping[str, str] | None = None) -> PlatformDriver:
-    try:
-        module = importlib.import_module(f"{__name__}.driver")
-    except ImportError as missing:
-        root = (missing.name or "").split(".")[0]
-        if root not in EXTRA_MODULES:
-            raise  # a bug of ours, not a missing extra
-        return MissingExtra(root)
-    return cast(PlatformDriver, module.KubernetesDriver(environ))
+    return extras.load(EXTRA, f"{__name__}.driver", "KubernetesDriver", environ)
 
 
-class MissingExtra:
-    """The driver when the extra is not installed: it says so, and changes nothing."""
-
-    name = "kubernetes"
-    capabilities = Capabilities(traffic_weights=False, traffic_stats=False)
-    declaration = honoured.DECLARATION
-
-    def __init__(self, module: str) -> None:
-        message = f"the kubernetes platform is not installed (no module {module!r}): {INSTALL}"
-        self._failure = Failure(ErrorDetails(ErrorCode.PLATFORM_ERROR, message, {"install": INSTALL}))
-
-    def check(self, config: DeploymentConfig) -> Result[None]:
-        return self._failure
-
-    def missing_programs(self, config: DeploymentConfig) -> list[str]:
-        return []
-
-    async def create_version(self, release: Release, replicas: int) -> Result[VersionSet]:
-        return self._failure
-
-    async def scale_version(self, version: VersionSet, replicas: int) -> Result[VersionSet]:
-        return self._failure
-
-    async def set_traffic(self, app_name: str, environment: str, weights: Mapping[str, int]) -> Result[None]:
-        return self._failure
-
-    async def version_health(self, version: VersionSet) -> Result[VersionHealth]:
-        return self._failure
-
-    async def traffic_stats(self, version: VersionSet, *, reset: bool = False) -> Result[TrafficStats]:
-        return self._failure
-
-    async def destroy_version(self, version: VersionSet, *, drain_timeout: float) -> Result[None]:
-        return self._failure
-
-    async def retire_version(self, version: VersionSet, *, after: float, drain_timeout: float) -> Result[None]:
-        return self._failure
-
-    async def list_versions(self, app_name: str, environment: str) -> Result[list[VersionSet]]:
-        return self._failure
-
-    async def render(self, release: Release) -> Result[dict[str, Any]]:
-        return self._failure
+def stand_in(module: str) -> extras.MissingExtra:
+    """The driver as it is without the extra (``module`` missing)."""
+    return extras.MissingExtra(EXTRA, module)
