@@ -15,10 +15,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from uno.core.errors import ErrorCode, ErrorDetails
-from uno.core.result import Failure, Result
+from uno.core.result import Failure, Result, Success
 from uno.deployment.domain.configs import DeploymentConfig
 from uno.deployment.ports.platforms import (
     Capabilities,
@@ -29,6 +29,22 @@ from uno.deployment.ports.platforms import (
     VersionHealth,
     VersionSet,
 )
+
+Chosen = TypeVar("Chosen")
+
+
+def pure_render(
+    options_for: Callable[[DeploymentConfig], Result[Chosen]], render: Callable[[Release, Chosen], dict[str, Any]]
+) -> Callable[[Release], Result[dict[str, Any]]]:
+    """A platform's ``render`` from its settings parser and its pure rendering: no SDK, no I/O."""
+
+    def rendered(release: Release) -> Result[dict[str, Any]]:
+        chosen = options_for(release.config)
+        if isinstance(chosen, Failure):
+            return chosen
+        return Success(render(release, chosen.value))
+
+    return rendered
 
 
 @dataclass(frozen=True, slots=True)

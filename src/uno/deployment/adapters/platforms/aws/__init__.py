@@ -10,23 +10,13 @@ data: ``rendering``), so the stand-in still renders.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from uno.core.result import Failure, Result, Success
 from uno.deployment.adapters.platforms import extras
 from uno.deployment.adapters.platforms.aws import honoured, options, rendering
-from uno.deployment.ports.platforms import PlatformDriver, Release
+from uno.deployment.ports.platforms import PlatformDriver
 
-
-def _render(release: Release) -> Result[dict[str, Any]]:
-    """What a deploy would send, without the extra (pure data)."""
-    chosen = options.options_for(release.config)
-    if isinstance(chosen, Failure):
-        return chosen
-    return Success(rendering.render(release, chosen.value))
-
-
-EXTRA = extras.Extra("aws", frozenset({"boto3", "botocore", "s3transfer", "jmespath"}), honoured.DECLARATION, _render)
+RENDER = extras.pure_render(options.options_for, rendering.render)
+EXTRA = extras.Extra("aws", frozenset({"boto3", "botocore", "s3transfer", "jmespath"}), honoured.DECLARATION, RENDER)
 INSTALL = EXTRA.install
 
 
